@@ -1,0 +1,806 @@
+"""Incident data: validated, time-sorted events with projected coordinates.
+
+:class:`Events` is what every other part of caslite reads. Build it with
+:meth:`Events.from_frame` (pandas or geopandas), :meth:`Events.read` (CSV, GeoPackage,
+GeoJSON, GeoParquet) or :func:`as_events` (any of these). Instants are stored as int64 seconds
+in UTC, coordinates as float64 metres in a projected CRS, and every other column is kept in
+:attr:`Events.data` for filters and features.
+
+Nothing is cleaned silently: bad values raise a ``ValueError`` that says what is wrong and how
+to fix it, unless the caller opts in to dropping them (``invalid="drop"``,
+``duplicates="drop"``), in which case a :class:`~caslite.DataQualityWarning` reports the count
+and :attr:`Events.report` keeps it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyproj
+import scipy.sparse
+
+from caslite._validation import DataQualityWarning, as_projected_crs, describe_rows
+from caslite.shifts import Blocks, _to_utc_seconds, as_zone
+
+__all__ = ["Events", "as_events"]
+
+_CHOICES = {
+    "naive_times": ("local", "utc"),
+    "ambiguous": ("raise", "earliest", "latest"),
+    "nonexistent": ("raise", "shift_forward", "shift_backward"),
+    "duplicates": ("keep", "drop", "raise"),
+    "invalid": ("raise", "drop"),
+}
+
+
+def _check_choice(name: str, value) -> None:
+    if value not in _CHOICES[name]:
+        raise ValueError(f"{name}={value!r} is not one of {list(_CHOICES[name])}.")
+
+
+class Events:
+    """Validated incidents sorted by time.
+
+    Most users build it with :meth:`from_frame` or :meth:`read`; this constructor takes
+    clean arrays and only checks them.
+
+    Parameters
+    ----------
+    t : array-like of int
+        Occurrence instants (start of the window for uncertain times), int64 seconds UTC.
+    x, y : array-like of float
+        Coordinates in metres in ``crs``.
+    crs : str, int or pyproj.CRS
+        Projected CRS of ``x`` and ``y``.
+    tz : str
+        IANA time zone of the study area (used for shifts and local-time output).
+    t_end : array-like of int, optional
+        End of each event's time window (int64 seconds UTC); equal to ``t`` for an exact time.
+    data : pandas.DataFrame, optional
+        Other columns, one row per event in the order of ``t``; its index holds the user's row
+        labels.
+    report : dict, optional
+        What was found and done while reading (duplicates, dropped rows, shifted times).
+
+    Attributes
+    ----------
+    t, t_end : ndarray of int64
+        Window start and end in UTC seconds, sorted by ``t`` (stable).
+    x, y : ndarray of float64
+        Coordinates in metres.
+    crs : pyproj.CRS
+    tz : str
+    data : pandas.DataFrame
+        Extra columns aligned with ``t``.
+    report : dict
+        Counts of what was found in the input: ``rows_read``, ``duplicates``,
+        ``duplicates_dropped``, ``invalid_dropped``, ``ambiguous_times``,
+        ``nonexistent_times``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"t": ["2019-03-02 10:00", "2019-03-01 23:00"],
+    ...                       "x": [628000.0, 628100.0], "y": [4835000.0, 4835000.0],
+    ...                       "premises": ["House", "Apartment"]})
+    >>> events = Events.from_frame(frame, crs="EPSG:32617", tz="America/Toronto")
+    >>> len(events), list(events.data["premises"])
+    (2, ['Apartment', 'House'])
+    >>> str(events.times[0])
+    '2019-03-01 23:00:00-05:00'
+    """
+
+    def __init__(self, t, x, y, *, crs, tz, t_end=None, data=None, report=None):
+        t = np.asarray(t)
+        if t.dtype.kind not in "iu":
+            raise TypeError(
+                f"t must hold int64 UTC seconds, got dtype {t.dtype}; use Events.from_frame "
+                "to parse datetimes or strings."
+            )
+        t = t.astype(np.int64).ravel()
+        x = np.asarray(x, dtype=np.float64).ravel()
+        y = np.asarray(y, dtype=np.float64).ravel()
+        t_end = t.copy() if t_end is None else np.asarray(t_end, dtype=np.int64).ravel()
+        n = len(t)
+        if not len(x) == len(y) == len(t_end) == n:
+            raise ValueError(
+                f"t, x, y and t_end must have one value per event; got lengths "
+                f"{n}, {len(x)}, {len(y)}, {len(t_end)}."
+            )
+        if data is None:
+            data = pd.DataFrame(index=pd.RangeIndex(n))
+        if len(data) != n:
+            raise ValueError(f"data has {len(data)} rows for {n} events.")
+        bad = ~(np.isfinite(x) & np.isfinite(y))
+        if bad.any():
+            raise ValueError(
+                f"{int(bad.sum())} events have NaN or infinite coordinates "
+                f"({describe_rows(data.index[bad])}); fix or drop them first."
+            )
+        backwards = t_end < t
+        if backwards.any():
+            raise ValueError(
+                f"{int(backwards.sum())} events have a time window that ends before it starts "
+                f"({describe_rows(data.index[backwards])}); check the start and end columns."
+            )
+        order = np.argsort(t, kind="stable")
+        self.t, self.t_end = t[order], t_end[order]
+        self.x, self.y = x[order], y[order]
+        self.data = data.iloc[order]
+        self.crs = as_projected_crs(crs, "events")
+        self.tz = as_zone(tz)
+        self.report = dict(report or {})
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_frame(
+        cls,
+        frame,
+        *,
+        time="t",
+        x=None,
+        y=None,
+        time_end=None,
+        crs=None,
+        tz,
+        to_crs=None,
+        naive_times="local",
+        ambiguous="raise",
+        nonexistent="raise",
+        time_format=None,
+        time_unit=None,
+        duplicates="keep",
+        duplicate_columns=None,
+        invalid="raise",
+    ) -> Events:
+        """Validate a table of incidents and build :class:`Events`.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame or geopandas.GeoDataFrame
+            One row per incident.
+        time : str, default "t"
+            Column of occurrence times: datetimes, ISO strings, or numbers with ``time_unit``.
+            For an uncertain time it is the start of the window.
+        x, y : str, optional
+            Coordinate columns; default ``"x"``/``"y"`` for a DataFrame and the point geometry
+            for a GeoDataFrame.
+        time_end : str, optional
+            Column with the end of each incident's time window ("between leaving for work and
+            coming home"); a missing value means the time is exact. Enables
+            :meth:`aoristic_weights`.
+        crs : str, int or pyproj.CRS, optional
+            CRS of the coordinates; taken from a GeoDataFrame when omitted there.
+        tz : str
+            IANA time zone of the study area, e.g. ``"America/Toronto"``.
+        to_crs : str, int or pyproj.CRS, optional
+            Reproject to this CRS; ``"utm"`` picks the UTM zone of the data's centre. Needed
+            for geographic (longitude/latitude) input, which is otherwise refused.
+        naive_times : {"local", "utc"}, default "local"
+            How to read times without a UTC offset: as wall-clock time in ``tz`` or as UTC.
+            Times with an offset are always converted to UTC exactly.
+        ambiguous : {"raise", "earliest", "latest"}, default "raise"
+            Local times that occur twice (the repeated hour when clocks go back).
+        nonexistent : {"raise", "shift_forward", "shift_backward"}, default "raise"
+            Local times that do not exist (the skipped hour when clocks go forward): move them
+            to the first instant after the gap or the last one before it.
+        time_format : str, optional
+            ``strftime`` format of time strings, or ``"ISO8601"`` / ``"mixed"``; inferred when
+            omitted.
+        time_unit : {"s", "ms", "us", "ns"}, optional
+            Unit of numeric times, read as Unix times in UTC.
+        duplicates : {"keep", "drop", "raise"}, default "keep"
+            Rows identical to an earlier row in time, place and every other column are
+            counted and reported in a warning; "drop" removes them (keeping the first).
+        duplicate_columns : list of str, optional
+            Which other columns must also agree for two rows at the same time and place to be
+            duplicates; default all of them. ``[]`` compares time and place only.
+        invalid : {"raise", "drop"}, default "raise"
+            Rows with missing, non-finite or unparseable times or coordinates, or empty
+            geometry; "drop" removes them and reports the count.
+
+        Returns
+        -------
+        Events
+
+        Raises
+        ------
+        ValueError
+            With a message naming the column, the rows and the fix.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"t": ["2019-03-01 10:00", "not a time"],
+        ...                       "x": [628000.0, 1.0], "y": [4835000.0, 1.0]})
+        >>> Events.from_frame(frame, crs="EPSG:32617", tz="America/Toronto")
+        Traceback (most recent call last):
+        ...
+        ValueError: column 't' has 1 value that cannot be read as a time (row 1: 'not a time'); ...
+        """
+        for name, value in [
+            ("naive_times", naive_times),
+            ("ambiguous", ambiguous),
+            ("nonexistent", nonexistent),
+            ("duplicates", duplicates),
+            ("invalid", invalid),
+        ]:
+            _check_choice(name, value)
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(
+                f"expected a pandas DataFrame or GeoDataFrame, got {type(frame).__name__}; "
+                "use Events.read(path) for files."
+            )
+        tz = as_zone(tz)
+        report = {"rows_read": len(frame)}
+        xs, ys, crs, used = _coordinates(frame, x, y, crs)
+        coordinate_names = list(used) or ["geometry x", "geometry y"]
+        _require_columns(frame, [time] + ([time_end] if time_end is not None else []))
+        used += [time] + ([time_end] if time_end is not None else [])
+
+        problems = {}  # description -> boolean mask of bad rows
+        start, bad_start = _parse_times(
+            frame[time],
+            time,
+            tz,
+            naive_times,
+            ambiguous,
+            nonexistent,
+            time_format,
+            time_unit,
+            report,
+        )
+        problems.update(bad_start)
+        if time_end is not None:
+            end, bad_end = _parse_times(
+                frame[time_end],
+                time_end,
+                tz,
+                naive_times,
+                ambiguous,
+                nonexistent,
+                time_format,
+                time_unit,
+                report,
+                missing_ok=True,
+            )
+            problems.update(bad_end)
+            end = np.where(frame[time_end].isna().to_numpy(), start, end)
+        else:
+            end = start
+        for name, values in zip(coordinate_names, (xs, ys), strict=True):
+            bad = ~np.isfinite(values)
+            if bad.any():
+                problems[
+                    _problem(
+                        name,
+                        bad,
+                        "missing or non-finite value",
+                        frame[name] if name in frame else pd.Series(values, index=frame.index),
+                    )
+                ] = bad
+
+        keep = np.ones(len(frame), dtype=bool)
+        if problems:
+            _raise_or_drop_invalid(problems, frame.index, invalid)
+            for mask in problems.values():
+                keep &= ~mask
+            report["invalid_dropped"] = int((~keep).sum())
+        if time_end is not None:
+            backwards = keep & (end < start)
+            if backwards.any():
+                raise ValueError(
+                    f"{int(backwards.sum())} time windows end before they start "
+                    f"({describe_rows(frame.index[backwards])}): column {time_end!r} must not "
+                    f"be earlier than column {time!r}. Swap or fix those rows."
+                )
+
+        if to_crs is not None:
+            xs, ys, crs = _reproject(xs, ys, crs, to_crs, keep)
+        crs = as_projected_crs(crs, "events")
+
+        extra = frame.drop(columns=[c for c in used if c in frame.columns])
+        if hasattr(frame, "geometry") and getattr(frame, "_geometry_column_name", None):
+            extra = pd.DataFrame(extra.drop(columns=frame.geometry.name, errors="ignore"))
+        if duplicate_columns is None:
+            compared = extra
+        else:
+            _require_columns(extra, list(duplicate_columns))
+            compared = extra[list(duplicate_columns)]
+        keep = _handle_duplicates(start, end, xs, ys, compared, keep, duplicates, report)
+        return cls(
+            start[keep], xs[keep], ys[keep], crs=crs, tz=tz, t_end=end[keep],
+            data=extra.loc[keep], report=report,
+        )  # fmt: skip
+
+    @classmethod
+    def read(cls, path, *, layer=None, **kwargs) -> Events:
+        """Read incidents from a CSV, GeoPackage, GeoJSON, Shapefile or (Geo)Parquet file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file; the format follows its extension.
+        layer : str, optional
+            Layer of a multi-layer GeoPackage.
+        **kwargs
+            Passed to :meth:`from_frame` (``time``, ``x``, ``y``, ``crs``, ``tz``, ...).
+
+        Returns
+        -------
+        Events
+
+        Examples
+        --------
+        >>> import os, tempfile, pandas as pd
+        >>> path = os.path.join(tempfile.mkdtemp(), "incidents.csv")
+        >>> pd.DataFrame({"t": ["2019-03-01 10:00"], "x": [628000.0], "y": [4835000.0]}
+        ...              ).to_csv(path, index=False)
+        >>> len(Events.read(path, crs="EPSG:32617", tz="America/Toronto"))
+        1
+        """
+        return cls.from_frame(_read_table(path, layer), **kwargs)
+
+    # ------------------------------------------------------------------ views
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def __repr__(self) -> str:
+        if not len(self):
+            return f"Events(0 events, {self.crs.to_string()}, tz={self.tz!r})"
+        first, last = self.times[[0, -1]]
+        return (
+            f"Events({len(self):,} events, {first:%Y-%m-%d} .. {last:%Y-%m-%d}, "
+            f"{self.crs.to_string()}, tz={self.tz!r})"
+        )
+
+    @property
+    def times(self) -> pd.DatetimeIndex:
+        """Start instants as time-zone-aware local timestamps."""
+        return pd.DatetimeIndex(pd.to_datetime(self.t, unit="s", utc=True)).tz_convert(self.tz)
+
+    @property
+    def has_windows(self) -> bool:
+        """Whether any event has an uncertain time (a window longer than zero)."""
+        return bool((self.t_end > self.t).any())
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(xmin, ymin, xmax, ymax)`` of the event locations."""
+        if not len(self):
+            raise ValueError("no events: bounds are undefined.")
+        return (self.x.min(), self.y.min(), self.x.max(), self.y.max())
+
+    def select(self, mask) -> Events:
+        """Return the events where ``mask`` is true (a boolean array or an index array).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"t": ["2019-03-01 10:00", "2019-03-02 10:00"],
+        ...                       "x": [628000.0, 628100.0], "y": [4835000.0, 4835000.0],
+        ...                       "premises": ["House", "Shop"]})
+        >>> events = Events.from_frame(frame, crs="EPSG:32617", tz="America/Toronto")
+        >>> len(events.select(events.data["premises"].to_numpy() == "House"))
+        1
+        """
+        mask = np.asarray(mask)
+        if mask.dtype == bool and mask.shape != self.t.shape:
+            raise ValueError(f"mask has shape {mask.shape}; expected ({len(self)},).")
+        subset = object.__new__(Events)
+        subset.t, subset.t_end = self.t[mask], self.t_end[mask]
+        subset.x, subset.y = self.x[mask], self.y[mask]
+        subset.data = self.data.iloc[np.flatnonzero(mask) if mask.dtype == bool else mask]
+        subset.crs, subset.tz, subset.report = self.crs, self.tz, dict(self.report)
+        return subset
+
+    def before(self, origin) -> Events:
+        """Return the events known before ``origin``: those whose whole window ends before it.
+
+        An exact time counts when ``t < origin``; an uncertain one only when its window's end
+        is before ``origin`` (it cannot have been reported earlier), so nothing at or after
+        the origin leaks into a forecast.
+
+        Parameters
+        ----------
+        origin : str, datetime or int
+            Naive values are local wall-clock time in ``tz``.
+
+        Returns
+        -------
+        Events
+        """
+        cut = int(_to_utc_seconds(origin, self.tz, "origin"))
+        return self.select(self.t_end < cut if self.has_windows else self.t < cut)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return a DataFrame: ``time`` (local), ``time_end``, ``x``, ``y``, extra columns."""
+        out = pd.DataFrame(
+            {
+                "time": self.times,
+                "time_end": pd.to_datetime(self.t_end, unit="s", utc=True).tz_convert(self.tz),
+                "x": self.x,
+                "y": self.y,
+            },
+            index=self.data.index,
+        )
+        return pd.concat([out, self.data], axis=1)
+
+    def to_geodataframe(self):
+        """Return a GeoDataFrame of points carrying the CRS (see :meth:`to_frame`)."""
+        import geopandas
+
+        frame = self.to_frame()
+        return geopandas.GeoDataFrame(
+            frame, geometry=geopandas.points_from_xy(self.x, self.y), crs=self.crs
+        )
+
+    # ------------------------------------------------------------------ aoristic weights
+    def aoristic_weights(self, blocks: Blocks) -> scipy.sparse.csr_array:
+        """Share of each event's time window that falls in each block.
+
+        An exact time puts weight 1 in the block that contains it. A window
+        ``[t, t_end)`` spreads weight in proportion to its overlap with each block.
+        Weight outside the given blocks is not counted, so a row sums to less than 1 when the
+        window reaches past them.
+
+        Parameters
+        ----------
+        blocks : Blocks
+            Consecutive blocks, e.g. from :meth:`ShiftSchedule.blocks`.
+
+        Returns
+        -------
+        scipy.sparse.csr_array of shape (n_events, n_blocks)
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from caslite.shifts import ShiftSchedule
+        >>> frame = pd.DataFrame({"t": ["2019-03-01 07:00"], "t_end": ["2019-03-01 17:00"],
+        ...                       "x": [628000.0], "y": [4835000.0]})
+        >>> events = Events.from_frame(frame, time_end="t_end", crs="EPSG:32617",
+        ...                            tz="America/Toronto")
+        >>> blocks = ShiftSchedule.every(4, tz="America/Toronto").blocks("2019-03-01",
+        ...                                                              "2019-03-02")
+        >>> events.aoristic_weights(blocks).toarray().round(2).tolist()
+        [[0.0, 0.1, 0.4, 0.4, 0.1, 0.0]]
+        """
+        if not isinstance(blocks, Blocks):
+            raise TypeError(f"blocks must be a caslite Blocks, got {type(blocks).__name__}.")
+        n_events, n_blocks = len(self), len(blocks)
+        if n_blocks and np.any(blocks.start[1:] != blocks.end[:-1]):
+            raise ValueError("blocks must be consecutive (each starting where the last ends).")
+        if n_blocks == 0 or n_events == 0:
+            return scipy.sparse.csr_array((n_events, n_blocks))
+        edges = blocks.edges
+        point = self.t_end == self.t
+        # Exact times: the block with start <= t < end.
+        first = np.searchsorted(edges, self.t, side="right") - 1
+        # Windows: every block overlapping [t, t_end).
+        last = np.where(point, first, np.searchsorted(edges, self.t_end, side="left") - 1)
+        first = np.clip(first, 0, n_blocks)
+        last = np.clip(last, -1, n_blocks - 1)
+        span = np.maximum(last - first + 1, 0)
+        rows = np.repeat(np.arange(n_events), span)
+        cols = np.repeat(first, span) + _ramp(span)
+        within = (cols >= 0) & (cols < n_blocks)
+        rows, cols = rows[within], cols[within]
+        lo = np.maximum(self.t[rows], edges[cols])
+        hi = np.minimum(self.t_end[rows], edges[cols + 1])
+        duration = (self.t_end - self.t)[rows]
+        values = np.where(duration > 0, (hi - lo) / np.maximum(duration, 1), 1.0)
+        point_rows = point[rows]
+        in_block = (self.t[rows] >= edges[cols]) & (self.t[rows] < edges[cols + 1])
+        values = np.where(point_rows, in_block.astype(float), values)
+        weights = scipy.sparse.csr_array((values, (rows, cols)), shape=(n_events, n_blocks))
+        weights.eliminate_zeros()
+        return weights
+
+
+def _ramp(span: np.ndarray) -> np.ndarray:
+    """``[0..span[0]-1, 0..span[1]-1, ...]`` without a Python loop."""
+    total = int(span.sum())
+    starts = np.repeat(np.cumsum(span) - span, span)
+    return np.arange(total) - starts
+
+
+def as_events(source, **kwargs) -> Events:
+    """Return ``source`` as :class:`Events`: Events, a (Geo)DataFrame, or a file path.
+
+    Parameters
+    ----------
+    source : Events, pandas.DataFrame, geopandas.GeoDataFrame, str or os.PathLike
+        The incidents.
+    **kwargs
+        Passed to :meth:`Events.from_frame` (ignored keywords are refused for Events input).
+
+    Returns
+    -------
+    Events
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"t": ["2019-03-01 10:00"], "x": [628000.0], "y": [4835000.0]})
+    >>> as_events(frame, crs="EPSG:32617", tz="America/Toronto").tz
+    'America/Toronto'
+    """
+    if isinstance(source, Events):
+        if kwargs:
+            raise TypeError(
+                f"source is already Events; options {sorted(kwargs)} apply only when reading "
+                "a table or a file."
+            )
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return Events.read(source, **kwargs)
+    return Events.from_frame(source, **kwargs)
+
+
+# ---------------------------------------------------------------------- helpers
+def _read_table(path, layer):
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such incident file: {str(path)!r}.")
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".txt"} or path.name.lower().endswith((".csv.gz", ".csv.zip")):
+        return pd.read_csv(path)
+    import geopandas
+
+    if suffix == ".parquet":
+        try:
+            return geopandas.read_parquet(path)
+        except ValueError:  # plain Parquet without geometry metadata
+            return pd.read_parquet(path)
+    if suffix in {".gpkg", ".geojson", ".json", ".shp", ".fgb"}:
+        return geopandas.read_file(path, layer=layer)
+    raise ValueError(
+        f"cannot tell the format of {path.name!r}: use a .csv, .gpkg, .geojson, .shp, .fgb or "
+        ".parquet file, or read it yourself and call Events.from_frame."
+    )
+
+
+def _require_columns(frame: pd.DataFrame, names) -> None:
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"column {missing[0]!r} not found; the table has columns {list(frame.columns)}. "
+            "Name the right ones with time=, x=, y= (and time_end=)."
+        )
+
+
+def _coordinates(frame, x, y, crs):
+    """Return x and y as float arrays, the CRS, and the columns they came from."""
+    geometry_name = getattr(frame, "_geometry_column_name", None)
+    is_geo = geometry_name is not None and geometry_name in frame.columns
+    if is_geo:
+        frame_crs = frame.crs
+        if crs is not None and frame_crs is not None:
+            given = pyproj.CRS.from_user_input(crs)
+            if not given.equals(frame_crs, ignore_axis_order=True):
+                raise ValueError(
+                    f"crs={given.to_string()} contradicts the GeoDataFrame's own CRS "
+                    f"{frame_crs.to_string()}; drop crs= or reproject with gdf.to_crs(...)."
+                )
+        if frame_crs is None and crs is None:
+            raise ValueError(
+                "the GeoDataFrame has no CRS; set it with gdf.set_crs('EPSG:....') or pass crs=."
+            )
+        crs = frame_crs if frame_crs is not None else crs
+    if is_geo and x is None and y is None:
+        geometry = frame.geometry
+        empty = (geometry.isna() | geometry.is_empty).to_numpy()
+        kinds = set(geometry[~empty].geom_type.unique())
+        if kinds - {"Point"}:
+            raise ValueError(
+                f"geometry must be points, found {sorted(kinds)}; use representative points "
+                "(gdf.geometry.representative_point()) or centroids if that is what you mean."
+            )
+        xs = np.full(len(frame), np.nan)
+        ys = np.full(len(frame), np.nan)
+        xs[~empty] = geometry[~empty].x.to_numpy()
+        ys[~empty] = geometry[~empty].y.to_numpy()
+        return xs, ys, crs, []
+    x = "x" if x is None else x
+    y = "y" if y is None else y
+    _require_columns(frame, [x, y])
+    return _as_float(frame[x], x), _as_float(frame[y], y), crs, [x, y]
+
+
+def _as_float(column: pd.Series, name: str) -> np.ndarray:
+    values = pd.to_numeric(column, errors="coerce")
+    not_numbers = values.isna() & column.notna()
+    if not_numbers.any():
+        raise ValueError(
+            f"column {name!r} must hold numbers (metres); found "
+            f"{describe_rows(column.index[not_numbers.to_numpy()])} with values such as "
+            f"{column[not_numbers].iloc[0]!r}."
+        )
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _parse_times(
+    column, name, tz, naive_times, ambiguous, nonexistent, time_format, time_unit, report,
+    missing_ok=False,
+):  # fmt: skip
+    """Return int64 UTC seconds (0 where invalid) and a dict of bad-row masks."""
+    problems = {}
+    missing = column.isna().to_numpy()
+    if missing.any() and not missing_ok:
+        problems[_problem(name, missing, "missing time", column)] = missing
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        if time_unit is None:
+            raise ValueError(
+                f"column {name!r} holds numbers (e.g. {column.dropna().iloc[0]!r}), not times; "
+                "pass time_unit='s' (or 'ms') if they are Unix times in UTC, or convert them "
+                "to datetimes first."
+            )
+        parsed = pd.to_datetime(column, unit=time_unit, utc=True, errors="coerce")
+    elif isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column):
+        parsed = column
+    else:
+        parsed = _parse_time_strings(column, name, time_format)
+    unparsed = parsed.isna().to_numpy() & ~missing
+    if unparsed.any():
+        problems[_problem(name, unparsed, "value that cannot be read as a time", column)] = unparsed
+    parsed = pd.Series(pd.DatetimeIndex(parsed), index=column.index)
+    if parsed.dt.tz is None:
+        parsed = _localize(parsed, name, tz, naive_times, ambiguous, nonexistent, report)
+    valid = parsed.notna().to_numpy()
+    seconds = np.zeros(len(parsed), dtype=np.int64)
+    seconds[valid] = parsed[valid].dt.tz_convert("UTC").dt.as_unit("s").astype("int64")
+    return seconds, problems
+
+
+def _count(mask: np.ndarray, noun: str) -> str:
+    """``"1 local time"`` / ``"3 local times"`` for the true entries of ``mask``."""
+    count = int(np.count_nonzero(mask))
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _problem(name: str, mask: np.ndarray, what: str, column: pd.Series) -> str:
+    """Describe bad rows of a column: count, labels and, for a single one, its value."""
+    single = np.count_nonzero(mask) == 1 and column[mask].notna().all()
+    example = f": {column[mask].iloc[0]!r}" if single else ""
+    rows = describe_rows(column.index[mask])
+    return f"column {name!r} has {_count(mask, what)} ({rows}{example})"
+
+
+def _parse_time_strings(column, name, time_format):
+    text = column.astype("string")
+    try:
+        return pd.to_datetime(text, errors="coerce", format=time_format)
+    except ValueError as exc:
+        if "mix" not in str(exc).lower():
+            raise ValueError(f"column {name!r}: {exc}") from None
+    # Mixed UTC offsets (or naive and aware values mixed): only unambiguous when all aware.
+    has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False)
+    if not (has_offset | column.isna()).all():
+        raise ValueError(
+            f"column {name!r} mixes times with and without a UTC offset "
+            f"({describe_rows(column.index[~has_offset.to_numpy() & column.notna().to_numpy()])}"
+            " have none); give all times the same form."
+        )
+    return pd.to_datetime(text, errors="coerce", format=time_format, utc=True)
+
+
+def _localize(parsed, name, tz, naive_times, ambiguous, nonexistent, report):
+    """Attach the time zone to naive wall-clock times, resolving DST as asked."""
+    if naive_times == "utc":
+        return parsed.dt.tz_localize("UTC")
+    n = len(parsed)
+    early = parsed.dt.tz_localize(tz, ambiguous=np.ones(n, bool), nonexistent="NaT")
+    late = parsed.dt.tz_localize(tz, ambiguous=np.zeros(n, bool), nonexistent="NaT")
+    gap = (early.isna() & parsed.notna()).to_numpy()
+    doubled = (early != late).to_numpy() & ~gap & parsed.notna().to_numpy()
+    report["nonexistent_times"] = report.get("nonexistent_times", 0) + int(gap.sum())
+    report["ambiguous_times"] = report.get("ambiguous_times", 0) + int(doubled.sum())
+    if gap.any() and nonexistent == "raise":
+        raise ValueError(
+            f"column {name!r} has {_count(gap, 'local time')} that do not exist in {tz} "
+            f"(skipped when clocks go forward; {describe_rows(parsed.index[gap])}, e.g. "
+            f"{parsed[gap].iloc[0]}). Pass nonexistent='shift_forward' (or 'shift_backward') "
+            "to move them out of the gap."
+        )
+    if doubled.any() and ambiguous == "raise":
+        raise ValueError(
+            f"column {name!r} has {_count(doubled, 'local time')} that occur twice in {tz} "
+            f"(when clocks go back; {describe_rows(parsed.index[doubled])}, e.g. "
+            f"{parsed[doubled].iloc[0]}). Pass ambiguous='earliest' or 'latest' to choose, or "
+            "give the times with their UTC offset."
+        )
+    result = late if ambiguous == "latest" else early
+    if gap.any():
+        moved = parsed[gap].dt.tz_localize(tz, nonexistent=nonexistent, ambiguous="raise")
+        result = result.copy()
+        result[gap] = moved
+    return result
+
+
+def _raise_or_drop_invalid(problems: dict, index: pd.Index, invalid: str) -> None:
+    total = np.logical_or.reduce(list(problems.values()))
+    if invalid == "raise":
+        extra = f" (and {len(problems) - 1} other problems)" if len(problems) > 1 else ""
+        raise ValueError(
+            f"{next(iter(problems))}{extra}; fix these rows, or pass invalid='drop' to drop "
+            f"the {int(total.sum())} invalid rows with a report."
+        )
+    warnings.warn(
+        f"dropped {int(total.sum())} of {len(index)} rows with invalid times or coordinates: "
+        + "; ".join(problems),
+        DataQualityWarning,
+        stacklevel=3,
+    )
+
+
+def _reproject(xs, ys, crs, to_crs, keep):
+    if crs is None:
+        raise ValueError("to_crs needs the source CRS: pass crs= (e.g. crs='EPSG:4326').")
+    source = pyproj.CRS.from_user_input(crs)
+    if isinstance(to_crs, str) and to_crs.lower() == "utm":
+        lon, lat = xs[keep], ys[keep]
+        if not source.is_geographic:
+            lon, lat = pyproj.Transformer.from_crs(source, "EPSG:4326", always_xy=True).transform(
+                lon, lat
+            )
+        if not len(lon):
+            raise ValueError("to_crs='utm' needs at least one valid point to choose the zone.")
+        centre_lon, centre_lat = float(np.median(lon)), float(np.median(lat))
+        from pyproj.aoi import AreaOfInterest
+        from pyproj.database import query_utm_crs_info
+
+        infos = query_utm_crs_info(
+            datum_name="WGS 84",
+            area_of_interest=AreaOfInterest(centre_lon, centre_lat, centre_lon, centre_lat),
+        )
+        if not infos:
+            raise ValueError(
+                f"no UTM zone found for ({centre_lon:.4f}, {centre_lat:.4f}); is the CRS right?"
+            )
+        target = pyproj.CRS.from_authority(infos[0].auth_name, infos[0].code)
+    else:
+        target = pyproj.CRS.from_user_input(to_crs)
+    transformer = pyproj.Transformer.from_crs(source, target, always_xy=True)
+    new_x, new_y = transformer.transform(xs, ys)
+    return np.asarray(new_x, dtype=float), np.asarray(new_y, dtype=float), target
+
+
+def _handle_duplicates(start, end, xs, ys, extra, keep, duplicates, report):
+    key = pd.DataFrame({"__t": start, "__e": end, "__x": xs, "__y": ys}, index=extra.index)
+    key = pd.concat([key, extra], axis=1)[keep]
+    try:
+        repeated_rows = key.duplicated(keep="first")
+    except TypeError:  # unhashable cells (lists, dicts): compare their text
+        repeated_rows = key.astype(str).duplicated(keep="first")
+    repeated = np.zeros(len(keep), dtype=bool)
+    repeated[np.flatnonzero(keep)] = repeated_rows.to_numpy()
+    count = int(repeated.sum())
+    report["duplicates"] = count
+    if not count:
+        return keep
+    labels = describe_rows(extra.index[repeated])
+    if duplicates == "raise":
+        raise ValueError(
+            f"{count} rows repeat an earlier row exactly (same time, place and attributes; "
+            f"{labels}). Pass duplicates='drop' to remove them or 'keep' to keep them."
+        )
+    if duplicates == "drop":
+        report["duplicates_dropped"] = count
+        warnings.warn(
+            f"dropped {count} rows that repeat an earlier row exactly ({labels}).",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+        return keep & ~repeated
+    warnings.warn(
+        f"{count} rows repeat an earlier row exactly (same time, place and attributes; "
+        f"{labels}); kept. Pass duplicates='drop' to remove them.",
+        DataQualityWarning,
+        stacklevel=3,
+    )
+    return keep
