@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pyproj
@@ -12,7 +15,10 @@ __all__ = [
     "DataQualityWarning",
     "as_projected_crs",
     "describe_rows",
+    "warn_user",
 ]
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
 class CasliteWarning(UserWarning):
@@ -43,7 +49,7 @@ def describe_rows(labels: Sequence | np.ndarray, limit: int = 5) -> str:
     >>> describe_rows([3, 17, 20, 21], limit=2)
     'rows 3, 17 and 2 more'
     """
-    labels = list(labels)
+    labels = [v.item() if isinstance(v, np.generic) else v for v in labels]
     shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in labels[:limit])
     word = "row" if len(labels) == 1 else "rows"
     more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
@@ -107,3 +113,23 @@ def check_same_crs(a: pyproj.CRS, b: pyproj.CRS, what_a: str, what_b: str) -> No
             f"CRS mismatch: {what_a} is in {a.to_string()} but {what_b} is in {b.to_string()}. "
             f"Reproject one of them (e.g. gdf.to_crs({a.to_string()!r})) so both use the same CRS."
         )
+
+
+def warn_user(message: str, category: type[Warning] = DataQualityWarning) -> None:
+    """Warn, attributing the warning to the first caller outside caslite.
+
+    Parameters
+    ----------
+    message : str
+        The warning text.
+    category : type of Warning, default DataQualityWarning
+        The warning class.
+    """
+    level = 1
+    frame = inspect.currentframe()
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(
+        _PACKAGE_DIR
+    ):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

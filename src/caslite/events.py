@@ -15,7 +15,6 @@ and :attr:`Events.report` keeps it.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,9 @@ import pandas as pd
 import pyproj
 import scipy.sparse
 
-from caslite._validation import DataQualityWarning, as_projected_crs, describe_rows
-from caslite.shifts import Blocks, _to_utc_seconds, as_zone
+from caslite._time import as_zone, parse_datetimes, to_utc_seconds
+from caslite._validation import as_projected_crs, describe_rows, warn_user
+from caslite.shifts import Blocks
 
 __all__ = ["Events", "as_events"]
 
@@ -280,6 +280,7 @@ class Events:
                         name,
                         bad,
                         "missing or non-finite value",
+                        "",
                         frame[name] if name in frame else pd.Series(values, index=frame.index),
                     )
                 ] = bad
@@ -414,7 +415,7 @@ class Events:
         -------
         Events
         """
-        cut = int(_to_utc_seconds(origin, self.tz, "origin"))
+        cut = int(to_utc_seconds(origin, self.tz, "origin"))
         return self.select(self.t_end < cut if self.has_windows else self.t < cut)
 
     def to_frame(self) -> pd.DataFrame:
@@ -632,11 +633,12 @@ def _parse_times(
     problems = {}
     missing = column.isna().to_numpy()
     if missing.any() and not missing_ok:
-        problems[_problem(name, missing, "missing time", column)] = missing
+        problems[_problem(name, missing, "missing time", "", column)] = missing
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         if time_unit is None:
             raise ValueError(
-                f"column {name!r} holds numbers (e.g. {column.dropna().iloc[0]!r}), not times; "
+                f"column {name!r} holds numbers (e.g. {_plain(column.dropna().iloc[0])!r}), not "
+                "times; "
                 "pass time_unit='s' (or 'ms') if they are Unix times in UTC, or convert them "
                 "to datetimes first."
             )
@@ -644,10 +646,12 @@ def _parse_times(
     elif isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column):
         parsed = column
     else:
-        parsed = _parse_time_strings(column, name, time_format)
+        parsed = parse_datetimes(column, f"column {name!r}", time_format)
     unparsed = parsed.isna().to_numpy() & ~missing
     if unparsed.any():
-        problems[_problem(name, unparsed, "value that cannot be read as a time", column)] = unparsed
+        problems[_problem(name, unparsed, "value", " that cannot be read as a time", column)] = (
+            unparsed
+        )
     parsed = pd.Series(pd.DatetimeIndex(parsed), index=column.index)
     if parsed.dt.tz is None:
         parsed = _localize(parsed, name, tz, naive_times, ambiguous, nonexistent, report)
@@ -657,36 +661,23 @@ def _parse_times(
     return seconds, problems
 
 
-def _count(mask: np.ndarray, noun: str) -> str:
-    """``"1 local time"`` / ``"3 local times"`` for the true entries of ``mask``."""
+def _count(mask: np.ndarray, noun: str, rest: str = "") -> str:
+    """``"1 value that ..."`` / ``"3 values that ..."`` for the true entries of ``mask``."""
     count = int(np.count_nonzero(mask))
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    return f"{count} {noun}{'' if count == 1 else 's'}{rest}"
 
 
-def _problem(name: str, mask: np.ndarray, what: str, column: pd.Series) -> str:
+def _problem(name: str, mask: np.ndarray, noun: str, rest: str, column: pd.Series) -> str:
     """Describe bad rows of a column: count, labels and, for a single one, its value."""
     single = np.count_nonzero(mask) == 1 and column[mask].notna().all()
-    example = f": {column[mask].iloc[0]!r}" if single else ""
+    example = f": {_plain(column[mask].iloc[0])!r}" if single else ""
     rows = describe_rows(column.index[mask])
-    return f"column {name!r} has {_count(mask, what)} ({rows}{example})"
+    return f"column {name!r} has {_count(mask, noun, rest)} ({rows}{example})"
 
 
-def _parse_time_strings(column, name, time_format):
-    text = column.astype("string")
-    try:
-        return pd.to_datetime(text, errors="coerce", format=time_format)
-    except ValueError as exc:
-        if "mix" not in str(exc).lower():
-            raise ValueError(f"column {name!r}: {exc}") from None
-    # Mixed UTC offsets (or naive and aware values mixed): only unambiguous when all aware.
-    has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False)
-    if not (has_offset | column.isna()).all():
-        raise ValueError(
-            f"column {name!r} mixes times with and without a UTC offset "
-            f"({describe_rows(column.index[~has_offset.to_numpy() & column.notna().to_numpy()])}"
-            " have none); give all times the same form."
-        )
-    return pd.to_datetime(text, errors="coerce", format=time_format, utc=True)
+def _plain(value):
+    """Return a numpy scalar as the Python value it holds, for readable messages."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _localize(parsed, name, tz, naive_times, ambiguous, nonexistent, report):
@@ -702,15 +693,15 @@ def _localize(parsed, name, tz, naive_times, ambiguous, nonexistent, report):
     report["ambiguous_times"] = report.get("ambiguous_times", 0) + int(doubled.sum())
     if gap.any() and nonexistent == "raise":
         raise ValueError(
-            f"column {name!r} has {_count(gap, 'local time')} that do not exist in {tz} "
-            f"(skipped when clocks go forward; {describe_rows(parsed.index[gap])}, e.g. "
+            f"column {name!r} has {_count(gap, 'local time')} inside the hour skipped when "
+            f"clocks go forward in {tz} ({describe_rows(parsed.index[gap])}, e.g. "
             f"{parsed[gap].iloc[0]}). Pass nonexistent='shift_forward' (or 'shift_backward') "
             "to move them out of the gap."
         )
     if doubled.any() and ambiguous == "raise":
         raise ValueError(
-            f"column {name!r} has {_count(doubled, 'local time')} that occur twice in {tz} "
-            f"(when clocks go back; {describe_rows(parsed.index[doubled])}, e.g. "
+            f"column {name!r} has {_count(doubled, 'local time')} inside the hour repeated "
+            f"when clocks go back in {tz} ({describe_rows(parsed.index[doubled])}, e.g. "
             f"{parsed[doubled].iloc[0]}). Pass ambiguous='earliest' or 'latest' to choose, or "
             "give the times with their UTC offset."
         )
@@ -730,11 +721,9 @@ def _raise_or_drop_invalid(problems: dict, index: pd.Index, invalid: str) -> Non
             f"{next(iter(problems))}{extra}; fix these rows, or pass invalid='drop' to drop "
             f"the {int(total.sum())} invalid rows with a report."
         )
-    warnings.warn(
+    warn_user(
         f"dropped {int(total.sum())} of {len(index)} rows with invalid times or coordinates: "
-        + "; ".join(problems),
-        DataQualityWarning,
-        stacklevel=3,
+        + "; ".join(problems)
     )
 
 
@@ -783,24 +772,18 @@ def _handle_duplicates(start, end, xs, ys, extra, keep, duplicates, report):
     report["duplicates"] = count
     if not count:
         return keep
-    labels = describe_rows(extra.index[repeated])
+    same = "same time, place and " + (
+        f"columns {list(extra.columns)}" if len(extra.columns) else "no other column compared"
+    )
+    what = f"{_count(repeated, 'row')} that repeat an earlier row ({same}; "
+    what += f"{describe_rows(extra.index[repeated])})"
     if duplicates == "raise":
         raise ValueError(
-            f"{count} rows repeat an earlier row exactly (same time, place and attributes; "
-            f"{labels}). Pass duplicates='drop' to remove them or 'keep' to keep them."
+            f"found {what}. Pass duplicates='drop' to remove them or 'keep' to keep them."
         )
     if duplicates == "drop":
         report["duplicates_dropped"] = count
-        warnings.warn(
-            f"dropped {count} rows that repeat an earlier row exactly ({labels}).",
-            DataQualityWarning,
-            stacklevel=3,
-        )
+        warn_user(f"dropped {what}.")
         return keep & ~repeated
-    warnings.warn(
-        f"{count} rows repeat an earlier row exactly (same time, place and attributes; "
-        f"{labels}); kept. Pass duplicates='drop' to remove them.",
-        DataQualityWarning,
-        stacklevel=3,
-    )
+    warn_user(f"found {what}; kept. Pass duplicates='drop' to remove them.")
     return keep

@@ -18,55 +18,16 @@ day begin at their first occurrence.
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Blocks", "ShiftSchedule", "as_zone"]
+from caslite._time import as_zone, to_utc_seconds
+
+__all__ = ["Blocks", "ShiftSchedule"]
 
 _SECONDS_PER_DAY = 86_400
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
-
-
-def as_zone(tz) -> str:
-    """Validate a time-zone name and return its IANA key.
-
-    Parameters
-    ----------
-    tz : str or zoneinfo.ZoneInfo
-        An IANA time-zone name such as ``"Europe/Amsterdam"``.
-
-    Returns
-    -------
-    str
-        The IANA key.
-
-    Raises
-    ------
-    ValueError
-        If ``tz`` is missing or not a known IANA zone.
-
-    Examples
-    --------
-    >>> as_zone("America/Toronto")
-    'America/Toronto'
-    """
-    if isinstance(tz, ZoneInfo):
-        return tz.key
-    if not isinstance(tz, str) or not tz:
-        raise ValueError(
-            f"tz must be an IANA time-zone name such as 'Europe/Amsterdam', got {tz!r}. "
-            "It is the local time zone of the study area, in which shifts are defined."
-        )
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"tz={tz!r} is not a known IANA time zone; use a name such as 'Europe/Amsterdam' "
-            "or 'America/Toronto' (see zoneinfo.available_timezones())."
-        ) from None
-    return tz
 
 
 def _parse_start(text) -> int:
@@ -78,33 +39,6 @@ def _parse_start(text) -> int:
     if hours > 23 or minutes > 59:
         raise ValueError(f"shift start {text!r} is not a time of day between 00:00 and 23:59.")
     return hours * 3600 + minutes * 60
-
-
-def _to_utc_seconds(times, tz: str, what: str) -> np.ndarray:
-    """Convert instants (int64 UTC seconds, datetimes or strings) to int64 UTC seconds.
-
-    Naive datetimes and strings are read as local wall-clock time in ``tz``; a wall-clock time
-    that does not exist or is ambiguous there is refused.
-    """
-    arr = np.asarray(times)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "f":
-        raise TypeError(
-            f"{what}: got floating-point times; pass int64 UTC seconds, datetimes or "
-            "ISO strings such as '2019-03-01 07:00'."
-        )
-    stamps = pd.DatetimeIndex(pd.to_datetime(np.atleast_1d(arr)))
-    if stamps.tz is None:
-        try:
-            stamps = stamps.tz_localize(tz, ambiguous="raise", nonexistent="raise")
-        except (ValueError, TypeError) as exc:  # pytz-style AmbiguousTimeError subclasses these
-            raise ValueError(
-                f"{what}: {exc}; this local time does not exist or occurs twice in {tz} "
-                "(a daylight-saving change). Pass a time-zone-aware timestamp instead."
-            ) from None
-    seconds = stamps.as_unit("s").asi8 if hasattr(stamps, "as_unit") else stamps.asi8 // 10**9
-    return seconds.reshape(arr.shape) if arr.ndim else seconds[0]
 
 
 class ShiftSchedule:
@@ -237,7 +171,7 @@ class ShiftSchedule:
         >>> [schedule.labels[s] for s in schedule.shift_of(ids)]
         ['23-07', '07-15']
         """
-        seconds = np.atleast_1d(_to_utc_seconds(times, self.tz, "block_of"))
+        seconds = np.atleast_1d(to_utc_seconds(times, self.tz, "block_of"))
         local = pd.DatetimeIndex(pd.to_datetime(seconds, unit="s", utc=True)).tz_convert(self.tz)
         wall = local.tz_localize(None).as_unit("s").asi8
         day, time_of_day = np.divmod(wall, _SECONDS_PER_DAY)
@@ -245,7 +179,18 @@ class ShiftSchedule:
         before_first = shift < 0  # belongs to the previous day's last (midnight-crossing) shift
         day = day - before_first
         shift = np.where(before_first, self.n_shifts - 1, shift)
-        return day * self.n_shifts + shift
+        ids = day * self.n_shifts + shift
+        # Around a DST change the wall-clock lookup can be one block off (a shift that starts
+        # in the repeated hour starts at its first occurrence): settle on the block whose
+        # instants contain the time, so that block_of agrees with block_bounds.
+        start, end = self.block_bounds(ids)
+        off = np.flatnonzero((seconds < start) | (seconds >= end))
+        for _ in range(2):
+            if not len(off):
+                break
+            ids[off] -= seconds[off] < self._block_start(ids[off])
+            ids[off] += seconds[off] >= self._block_start(ids[off] + 1)
+        return ids
 
     def shift_of(self, block_ids) -> np.ndarray:
         """Return the shift number (0 .. n_shifts-1, in start order) of each block id."""
@@ -293,8 +238,8 @@ class ShiftSchedule:
         >>> len(schedule.blocks("2024-10-27", "2024-10-28"))  # a 25-hour day
         6
         """
-        lo = int(_to_utc_seconds(start, self.tz, "start"))
-        hi = int(_to_utc_seconds(end, self.tz, "end"))
+        lo = int(to_utc_seconds(start, self.tz, "start"))
+        hi = int(to_utc_seconds(end, self.tz, "end"))
         if hi < lo:
             raise ValueError(f"end {end!r} is before start {start!r}.")
         first = int(self.block_of(np.array([lo]))[0])
@@ -312,9 +257,10 @@ class ShiftSchedule:
         origin : str, datetime or int
             Forecast origin; naive values are local wall-clock time in ``tz``.
         horizon : str or timedelta, default "14D"
-            Length of the horizon. A whole number of days counts local calendar days, so
-            "14D" always gives ``14 * n_shifts`` blocks when the origin is at a block start,
-            also across a daylight-saving change; other lengths count elapsed time.
+            Length of the horizon. A whole number of days (``"14D"``, also ``"24h"``) counts
+            local calendar days, so "14D" always gives ``14 * n_shifts`` blocks when the origin
+            is at a block start, also across a daylight-saving change; other lengths (``"36h"``)
+            count elapsed time.
 
         Returns
         -------
@@ -329,7 +275,7 @@ class ShiftSchedule:
         length = pd.Timedelta(horizon)
         if length <= pd.Timedelta(0):
             raise ValueError(f"horizon {horizon!r} must be positive, such as '14D'.")
-        lo = int(_to_utc_seconds(origin, self.tz, "origin"))
+        lo = int(to_utc_seconds(origin, self.tz, "origin"))
         local_origin = pd.Timestamp(lo, unit="s", tz="UTC").tz_convert(self.tz)
         if length % pd.Timedelta(days=1) == pd.Timedelta(0):
             wall_end = local_origin.tz_localize(None) + length
