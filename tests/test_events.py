@@ -207,7 +207,9 @@ def test_naive_and_offset_mix_is_refused_in_some_form():
 def test_nonexistent_local_time_raises_naming_row_and_option():
     frame = frame_of(["2016-03-13 01:00", "2016-03-13 02:00", "2016-03-13 03:00"])
     frame.index = ["r1", "r2", "r3"]
-    with pytest.raises(ValueError, match=r"inside the hour skipped when clocks go forward in America/Toronto") as info:
+    with pytest.raises(
+        ValueError, match=r"inside the hour skipped when clocks go forward in America/Toronto"
+    ) as info:
         read(frame)
     message = str(info.value)
     assert "row 'r2'" in message
@@ -228,7 +230,10 @@ def test_nonexistent_shift_forward_and_backward():
 
 def test_ambiguous_local_time():
     frame = frame_of(["2019-11-03 01:30", "2019-11-03 00:30", "2019-11-03 02:30"])
-    with pytest.raises(ValueError, match=r"1 local time inside the hour repeated when clocks go back in America/Toronto") as info:
+    with pytest.raises(
+        ValueError,
+        match=r"1 local time inside the hour repeated when clocks go back in America/Toronto",
+    ) as info:
         read(frame)
     assert "row 0" in str(info.value)
     assert "ambiguous='earliest'" in str(info.value)
@@ -896,7 +901,9 @@ def test_toronto_default_options_refuse_skipped_hour(toronto_raw):
     gap_rows, _ = dst_problems(toronto_raw["t"])
     assert len(gap_rows) >= 1
     assert toronto_raw.loc[gap_rows[0], "t"] == "2016-03-13T02:00"
-    with pytest.raises(ValueError, match=r"inside the hour skipped when clocks go forward in America/Toronto") as info:
+    with pytest.raises(
+        ValueError, match=r"inside the hour skipped when clocks go forward in America/Toronto"
+    ) as info:
         Events.read(TORONTO_CSV, crs=UTM, tz=TZ)
     message = str(info.value)
     assert f"row {gap_rows[0]}," in message or f"rows {gap_rows[0]}," in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -119,5 +120,7 @@ def parse_datetimes(values, what: str, time_format=None):
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=utc)
     retry = parsed.isna() & present
     if retry.any():  # not ISO 8601: let pandas infer one format from these values
-        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", utc=utc)
+        with warnings.catch_warnings():  # "could not infer format": unreadable ones are NaT
+            warnings.simplefilter("ignore", UserWarning)
+            parsed[retry] = pd.to_datetime(text[retry], errors="coerce", utc=utc)
     return parsed
