@@ -1,11 +1,33 @@
-"""caslite: burglary risk forecasts per grid cell and police shift."""
+"""caslite: burglary risk forecasts per grid cell and police shift.
+
+The public API is re-exported here; the modules behind it are
+
+- :mod:`caslite.events` — :class:`Events`, validated incidents (:func:`as_events`);
+- :mod:`caslite.grid` — :class:`Grid`, square cells over a study area;
+- :mod:`caslite.shifts` — :class:`ShiftSchedule` and :class:`Blocks`, DST-correct shifts;
+- :mod:`caslite.datasets` — shipped samples and the synthetic-city simulator;
+- :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
+"""
 
 from caslite._validation import CasliteWarning, DataQualityWarning
+from caslite.events import Events, as_events
+from caslite.grid import Grid
+from caslite.plot import plot_cells
+from caslite.shifts import Blocks, ShiftSchedule
+from caslite.summary import IncidentSummary, summarize_incidents
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Blocks",
     "CasliteWarning",
     "DataQualityWarning",
+    "Events",
+    "Grid",
+    "IncidentSummary",
+    "ShiftSchedule",
     "__version__",
+    "as_events",
+    "plot_cells",
+    "summarize_incidents",
 ]
