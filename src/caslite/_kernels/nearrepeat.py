@@ -1,0 +1,227 @@
+"""numba kernels of the near-repeat scores (private; see :mod:`caslite.nearrepeat`).
+
+The score of active cell ``c`` at instant ``s`` is ``sum_i k_space(d_ic) * k_time(s - t_i)``
+over events with ``t_i < s`` (and ``t_i < before``) and ``s - t_i <= window``. It is computed
+in two stages:
+
+1. **footprints** (parallel over events): the active cells within the radius of each event and
+   their spatial weights, as a CSR table (``ptr``, ``cells``, ``weights``). Only the raster
+   cells of a square window around the event are visited, through ``raster_to_cell``.
+2. **blocks**: either *direct* (parallel over blocks, each block its own output row: scatter
+   the footprint of every event in the block's time window, times its time weight), or
+   *recursive* for the exponential time kernel (sequential over blocks:
+   ``score(s_b) = score(s_{b-1}) * exp(-(s_b - s_{b-1}) / tau) + new - expired``).
+
+Codes: space kind 0 exponential ``exp(-d / p)``, 1 Gaussian ``exp(-d^2 / 2p^2)``,
+2 Bowers ``1 / (1 + d / p)``; time kind 0 exponential ``exp(-dt / p)``, 1 Bowers
+``1 / (1 + floor(dt / p))``. Distances are metres and times seconds.
+No fastmath: NaN and Inf keep their meaning.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+SPACE_EXPONENTIAL, SPACE_GAUSSIAN, SPACE_BOWERS = 0, 1, 2
+TIME_EXPONENTIAL, TIME_BOWERS = 0, 1
+
+
+@njit(cache=False)
+def _space_weight(kind, param, d):
+    """Spatial weight at distance ``d`` (metres), before truncation."""
+    if kind == SPACE_EXPONENTIAL:
+        return math.exp(-d / param)
+    if kind == SPACE_GAUSSIAN:
+        return math.exp(-(d * d) / (2.0 * param * param))
+    return 1.0 / (1.0 + d / param)
+
+
+@njit(cache=False)
+def _time_weight(kind, param, dt):
+    """Temporal weight of an event ``dt`` seconds (float) before the scored instant."""
+    if kind == TIME_EXPONENTIAL:
+        return math.exp(-dt / param)
+    return 1.0 / (1.0 + math.floor(dt / param))
+
+
+@njit(cache=False)
+def _index_range(u, reach, n):
+    """Raster indices ``[lo, hi]`` that may lie within ``reach`` cells of position ``u``.
+
+    ``u`` is a coordinate in cell units from the raster origin; a margin of one cell covers
+    both the centre distance and the cell-to-cell distance. Clipped to ``[0, n - 1]`` (empty
+    when ``lo > hi``), in floating point first so that far-away events cannot overflow.
+    """
+    lo = min(max(math.floor(u - reach) - 1.0, 0.0), float(n))
+    hi = min(max(math.floor(u + reach) + 1.0, -1.0), float(n - 1))
+    return int(lo), int(hi)
+
+
+@njit(cache=False)
+def _event_footprint(
+    xi, yi, x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
+    kind, param, radius, grid_form, cells, weights, start, write,
+):  # fmt: skip
+    """Visit the cells within ``radius`` of one event; return how many there are.
+
+    With ``write`` the cell ids and weights go to ``cells[start:]`` and ``weights[start:]``.
+    Continuous form: ``d = hypot`` to the cell centre. Grid form: ``d`` = Chebyshev distance
+    in whole cells between the event's (possibly virtual) raster cell and the cell, times
+    ``size``.
+    """
+    u = (xi - x0) / size
+    v = (yi - y0) / size
+    reach = radius / size
+    c_lo, c_hi = _index_range(u, reach, n_cols)
+    r_lo, r_hi = _index_range(v, reach, n_rows)
+    event_col = math.floor(u)
+    event_row = math.floor(v)
+    count = 0
+    for row in range(r_lo, r_hi + 1):
+        for col in range(c_lo, c_hi + 1):
+            cell = raster_to_cell[row * n_cols + col]
+            if cell < 0:
+                continue
+            if grid_form:
+                d = max(abs(row - event_row), abs(col - event_col)) * size
+            else:
+                d = math.hypot(cell_x[cell] - xi, cell_y[cell] - yi)
+            if d > radius:
+                continue
+            if write:
+                cells[start + count] = cell
+                weights[start + count] = _space_weight(kind, param, d)
+            count += 1
+    return count
+
+
+@njit(parallel=True, cache=False)
+def _footprint_sizes(
+    x, y, x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
+    kind, param, radius, grid_form,
+):  # fmt: skip
+    """Count the cells in the footprint of every event; parallel over events."""
+    n = len(x)
+    counts = np.zeros(n, dtype=np.int64)
+    no_cells = np.empty(0, dtype=np.int64)
+    no_weights = np.empty(0, dtype=np.float64)
+    for i in prange(n):
+        counts[i] = _event_footprint(
+            x[i], y[i], x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
+            kind, param, radius, grid_form, no_cells, no_weights, 0, False,
+        )  # fmt: skip
+    return counts
+
+
+@njit(parallel=True, cache=False)
+def _footprints(
+    x, y, ptr, x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
+    kind, param, radius, grid_form,
+):  # fmt: skip
+    """Footprints as CSR ``cells``, ``weights`` (event ``i`` at ``ptr[i]:ptr[i+1]``).
+
+    ``ptr`` is the cumulative sum of :func:`_footprint_sizes`, starting at 0. Parallel over
+    events; each writes its own slice.
+    """
+    n = len(x)
+    cells = np.empty(ptr[n], dtype=np.int64)
+    weights = np.empty(ptr[n], dtype=np.float64)
+    for i in prange(n):
+        _event_footprint(
+            x[i], y[i], x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
+            kind, param, radius, grid_form, cells, weights, ptr[i], True,
+        )  # fmt: skip
+    return cells, weights
+
+
+@njit(cache=False)
+def _scatter_block(s, lo, hi, t, ptr, cells, weights, kind, param, window, acc):
+    """Add the events ``lo <= i < hi`` that are in the window of instant ``s`` to ``acc``."""
+    for i in range(lo, hi):
+        dt = s - t[i]
+        if dt <= 0 or float(dt) > window:
+            continue
+        w = _time_weight(kind, param, float(dt))
+        for k in range(ptr[i], ptr[i + 1]):
+            acc[cells[k]] += w * weights[k]
+
+
+@njit(parallel=True, cache=False)
+def _score_direct(starts, lo, hi, t, ptr, cells, weights, kind, param, window, out):
+    """Add the score of every block to ``out`` (float64); parallel over blocks, a row each.
+
+    ``lo[b]:hi[b]`` must contain every event that counts for block ``b``; others in the range
+    are skipped by the exact tests ``0 < s - t_i <= window``.
+    """
+    for b in prange(out.shape[0]):
+        _scatter_block(starts[b], lo[b], hi[b], t, ptr, cells, weights, kind, param, window, out[b])
+
+
+@njit(parallel=True, cache=False)
+def _score_direct_rows(starts, lo, hi, t, ptr, cells, weights, kind, param, window, out):
+    """As :func:`_score_direct` for an ``out`` of another dtype (float32).
+
+    Each block is summed in a float64 row of its own, then added to its row of ``out``.
+    """
+    n_blocks, n_cells = out.shape
+    for b in prange(n_blocks):
+        acc = np.zeros(n_cells)
+        _scatter_block(starts[b], lo[b], hi[b], t, ptr, cells, weights, kind, param, window, acc)
+        for c in range(n_cells):
+            out[b, c] += acc[c]
+
+
+@njit(cache=False)
+def _add_events(s, first, last, t, ptr, cells, weights, tau, sign, acc, live):
+    """Add (``sign=1``) or remove (``sign=-1``) events ``first:last`` at instant ``s``."""
+    for i in range(first, last):
+        w = math.exp(-float(s - t[i]) / tau)
+        for k in range(ptr[i], ptr[i + 1]):
+            c = cells[k]
+            live[c] += sign
+            if live[c] == 0:
+                acc[c] = 0.0  # exact zero once nothing is in range, no rounding residue
+            else:
+                acc[c] += sign * w * weights[k]
+
+
+@njit(cache=False)
+def _score_recursive(starts, cut, t, ptr, cells, weights, tau, window, out):
+    """Add the scores to ``out`` with the exponential time kernel, updating a running score.
+
+    Blocks must be in ascending order of ``starts``.
+    Events counted at ``s_b`` are ``t_i < min(s_b, cut)`` and ``s_b - t_i <= window``; both
+    ends of that index range only move forward, so each event is added and removed once.
+    """
+    n_blocks, n_cells = out.shape
+    n = len(t)
+    acc = np.zeros(n_cells)
+    live = np.zeros(n_cells, dtype=np.int64)
+    lo = 0
+    hi = 0
+    previous = starts[0] if n_blocks else 0
+    for b in range(n_blocks):
+        s = starts[b]
+        decay = math.exp(-float(s - previous) / tau)
+        if decay != 1.0:
+            for c in range(n_cells):
+                acc[c] *= decay
+        previous = s
+        new_lo = lo
+        while new_lo < n and float(s - t[new_lo]) > window:
+            new_lo += 1
+        limit = min(s, cut)
+        new_hi = hi
+        while new_hi < n and t[new_hi] < limit:
+            new_hi += 1
+        new_hi = max(new_hi, new_lo)
+        # leaving: [lo, min(new_lo, hi)); entering: [max(hi, new_lo), new_hi)
+        _add_events(s, lo, min(new_lo, hi), t, ptr, cells, weights, tau, -1, acc, live)
+        _add_events(s, max(hi, new_lo), new_hi, t, ptr, cells, weights, tau, 1, acc, live)
+        lo = new_lo
+        hi = new_hi
+        for c in range(n_cells):
+            out[b, c] += acc[c]

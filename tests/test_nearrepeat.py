@@ -1,0 +1,528 @@
+"""Tests of caslite.nearrepeat: numba kernels against the dense numpy twins in tests/naive.py.
+
+Hand-computed cases pin the Bowers, Johnson & Pease (2004) weights; leakage tests change
+events at and after the origin and assert that nothing changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+
+import numpy as np
+import pytest
+from shapely.geometry import Polygon, box
+
+import caslite.nearrepeat as nr
+import naive
+from caslite._kernels import nearrepeat as kernels
+from caslite.events import Events
+from caslite.grid import Grid
+from caslite.nearrepeat import (
+    BowersSpace,
+    BowersTime,
+    ExponentialSpace,
+    ExponentialTime,
+    GaussianSpace,
+    score_at,
+    score_forecast,
+    score_history,
+)
+from caslite.shifts import ShiftSchedule
+
+CRS = "EPSG:28992"
+TZ = "Europe/Amsterdam"
+DAY = 86_400
+WEEK = 7 * DAY
+S = 125.0
+T0 = 1_704_067_200  # 2024-01-01 00:00 UTC
+RTOL, ATOL = 1e-9, 1e-12
+
+SPACES = {
+    "exp-150-400": lambda form: ExponentialSpace(scale=150.0, radius=400.0, form=form),
+    "exp-60-200": lambda form: ExponentialSpace(scale=60.0, radius=200.0, form=form),
+    "gauss-100-300": lambda form: GaussianSpace(sigma=100.0, radius=300.0, form=form),
+    "gauss-250-600": lambda form: GaussianSpace(sigma=250.0, radius=600.0, form=form),
+    "bowers": lambda form: BowersSpace(form=form),
+    "bowers-unit-100-250": lambda form: BowersSpace(unit=100.0, radius=250.0, form=form),
+}
+TIMES = {
+    "exp-7-28": ExponentialTime(scale_days=7.0, window_days=28.0),
+    "exp-2-inf": ExponentialTime(scale_days=2.0, window_days=np.inf),
+    "bowers": BowersTime(),
+    "bowers-3-10": BowersTime(window_days=10.0, step_days=3.0),
+}
+
+
+def make_grid(n_cols=14, n_rows=11, x0=1000.0, y0=2000.0, area=None) -> Grid:
+    if area is None:
+        area = box(x0, y0, x0 + n_cols * S, y0 + n_rows * S)
+    return Grid.from_area(area, cell_size=S, crs=CRS)
+
+
+def random_events(grid, n, rng, span_days=120, margin=500.0):
+    """Events uniform over the grid's raster plus a margin, at whole seconds."""
+    n_rows, n_cols = grid.shape
+    x = rng.uniform(grid.x0 - margin, grid.x0 + n_cols * S + margin, n)
+    y = rng.uniform(grid.y0 - margin, grid.y0 + n_rows * S + margin, n)
+    t = np.sort(rng.integers(T0, T0 + span_days * DAY, n))
+    return t, x, y
+
+
+def as_events(t, x, y) -> Events:
+    return Events(t, x, y, crs=CRS, tz=TZ)
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return make_grid()
+
+
+@pytest.fixture(scope="module")
+def masked_grid():
+    # An L-shaped area: a 10 x 8 raster with the upper-right block of cells inactive.
+    x0, y0 = 0.0, 0.0
+    area = Polygon(
+        [(x0, y0), (x0 + 10 * S, y0), (x0 + 10 * S, y0 + 4 * S), (x0 + 5 * S, y0 + 4 * S),
+         (x0 + 5 * S, y0 + 8 * S), (x0, y0 + 8 * S)]
+    )  # fmt: skip
+    g = make_grid(area=area)
+    assert g.n_cells < g.shape[0] * g.shape[1]
+    return g
+
+
+# ---------------------------------------------------------------------- the twin itself
+def test_naive_twin_hand_case(grid):
+    # One event at a cell centre, scored 9 days later: Bowers weights 1 and 1/2.
+    c = 20
+    t, x, y = np.array([T0]), grid.x[[c]], grid.y[[c]]
+    out = naive.score(t, x, y, grid, [T0 + 9 * DAY], BowersSpace(), BowersTime())
+    assert out[0, c] == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------------- kernels vs twin
+@pytest.mark.parametrize("form", ["continuous", "grid"])
+@pytest.mark.parametrize("space_name", list(SPACES))
+def test_footprints_match_dense_weights(grid, space_name, form):
+    rng = np.random.default_rng(1)
+    t, x, y = random_events(grid, 200, rng)
+    space = SPACES[space_name](form)
+    n_rows, n_cols = grid.shape
+    geometry = (grid.x0, grid.y0, S, n_rows, n_cols, grid._raster_to_cell)
+    codes = space._codes(S)
+    sizes = kernels._footprint_sizes(x, y, *geometry, grid.x, grid.y, *codes)
+    ptr = np.concatenate([[0], np.cumsum(sizes)])
+    cells, weights = kernels._footprints(x, y, ptr, *geometry, grid.x, grid.y, *codes)
+    dense = np.zeros((len(x), grid.n_cells))
+    for i in range(len(x)):
+        sl = slice(ptr[i], ptr[i + 1])
+        assert len(np.unique(cells[sl])) == ptr[i + 1] - ptr[i]  # each cell once
+        dense[i, cells[sl]] = weights[sl]
+    expected = naive.footprint_matrix(x, y, grid, space)
+    np.testing.assert_allclose(dense, expected, rtol=RTOL, atol=ATOL)
+    # every cell within the radius is in the footprint, even where the weight is tiny
+    assert sizes.sum() == np.count_nonzero(naive.distances(x, y, grid, form) <= space.radius)
+
+
+@pytest.mark.parametrize("mode", ["forecast", "history"])
+@pytest.mark.parametrize("time_name", list(TIMES))
+@pytest.mark.parametrize("form", ["continuous", "grid"])
+@pytest.mark.parametrize("space_name", list(SPACES))
+def test_scores_match_twin(grid, space_name, form, time_name, mode):
+    rng = np.random.default_rng(zlib.crc32(f"{space_name}/{form}/{time_name}/{mode}".encode()))
+    t, x, y = random_events(grid, 150, rng)
+    space, time = SPACES[space_name](form), TIMES[time_name]
+    events = as_events(t, x, y)
+    # instants at random seconds (not only block starts), some exactly at event times
+    starts = np.sort(np.concatenate([rng.integers(T0, T0 + 130 * DAY, 25), t[::30]]))
+    methods = ["direct", "auto"] + (["recursive"] if isinstance(time, ExponentialTime) else [])
+    for method in methods:
+        if mode == "forecast":
+            origin = int(starts[0])
+            got = score_forecast(
+                events, grid, starts, space=space, time=time, origin=origin, method=method
+            )
+            expected = naive.score(t, x, y, grid, starts, space, time, before=origin)
+        else:
+            got = score_history(events, grid, starts, space=space, time=time, method=method)
+            expected = naive.score(t, x, y, grid, starts, space, time)
+        assert got.shape == (len(starts), grid.n_cells)
+        assert got.dtype == np.float64 and got.flags.c_contiguous
+        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL, err_msg=method)
+
+
+@pytest.mark.parametrize("form", ["continuous", "grid"])
+@pytest.mark.parametrize("time_name", list(TIMES))
+def test_masked_grid_matches_twin(masked_grid, form, time_name):
+    rng = np.random.default_rng(7)
+    t, x, y = random_events(masked_grid, 200, rng)
+    starts = np.sort(rng.integers(T0, T0 + 130 * DAY, 30))
+    space, time = BowersSpace(form=form), TIMES[time_name]
+    got = score_history(as_events(t, x, y), masked_grid, starts, space=space, time=time)
+    assert got.shape == (30, masked_grid.n_cells)
+    expected = naive.score(t, x, y, masked_grid, starts, space, time)
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_recursive_across_gaps_longer_than_window(grid):
+    # Instants far apart: every event enters and leaves between two instants.
+    rng = np.random.default_rng(3)
+    t, x, y = random_events(grid, 300, rng, span_days=200)
+    starts = np.sort(rng.integers(T0, T0 + 210 * DAY, 12))
+    starts = np.concatenate([starts, starts[-1:], starts[-1:] + 1])  # repeated + 1 s later
+    time = ExponentialTime(scale_days=0.5, window_days=3.0)
+    space = ExponentialSpace(scale=100.0, radius=350.0)
+    expected = naive.score(t, x, y, grid, starts, space, time)
+    for method in ["recursive", "direct"]:
+        got = score_at(t, x, y, grid, starts, space=space, time=time, method=method)
+        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+    # cells with nothing in range are exactly zero, never a rounding residue
+    got = score_at(t, x, y, grid, starts, space=space, time=time, method="recursive")
+    assert np.all(got[expected == 0] == 0.0)
+    assert np.all(got >= 0)
+
+
+def test_chunked_footprints_give_the_same_scores(grid, monkeypatch):
+    rng = np.random.default_rng(4)
+    t, x, y = random_events(grid, 120, rng)
+    starts = np.sort(rng.integers(T0, T0 + 130 * DAY, 20))
+    space, expected = GaussianSpace(sigma=200.0, radius=700.0), {}
+    for name, time in [("exp", TIMES["exp-7-28"]), ("bowers", TIMES["bowers"])]:
+        expected[name] = naive.score(t, x, y, grid, starts, space, time)
+    monkeypatch.setattr(nr, "_MAX_FOOTPRINT", 50)
+    for name, time in [("exp", TIMES["exp-7-28"]), ("bowers", TIMES["bowers"])]:
+        for method in ["direct", "recursive"] if name == "exp" else ["direct"]:
+            got = score_at(t, x, y, grid, starts, space=space, time=time, method=method)
+            np.testing.assert_allclose(got, expected[name], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("method", ["direct", "recursive"])
+def test_float32_output(grid, method):
+    rng = np.random.default_rng(5)
+    t, x, y = random_events(grid, 100, rng)
+    starts = np.sort(rng.integers(T0, T0 + 130 * DAY, 10))
+    kw = {"space": BowersSpace(), "time": TIMES["exp-7-28"], "method": method}
+    got = score_at(t, x, y, grid, starts, dtype=np.float32, **kw)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    expected = naive.score(t, x, y, grid, starts, kw["space"], kw["time"])
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------------- hand-computed cases
+@pytest.mark.parametrize("form", ["continuous", "grid"])
+def test_bowers_weights_by_hand(form):
+    # Event at the centre of one cell, scored 1 week and 2 days later (w = 1 whole week).
+    grid = make_grid(n_cols=7, n_rows=7, x0=0.0, y0=0.0)
+    centre = grid.cell_of(np.array([3.5 * S]), np.array([3.5 * S]))[0]
+    t, x, y = np.array([T0]), grid.x[[centre]], grid.y[[centre]]
+    out = score_at(
+        t, x, y, grid, [T0 + WEEK + 2 * DAY], space=BowersSpace(form=form), time=BowersTime()
+    )[0]
+
+    def at(dc, dr):
+        return out[grid.cell_of(np.array([(3.5 + dc) * S]), np.array([(3.5 + dr) * S]))[0]]
+
+    assert at(0, 0) == pytest.approx(1.0 * 0.5)
+    assert at(1, 0) == pytest.approx(1 / (1 + 2) * 1 / (1 + 1))  # neighbour: 2 half-cells
+    assert at(0, -3) == pytest.approx(1 / (1 + 6) * 0.5)  # 375 m <= 400 m
+    if form == "grid":
+        assert at(1, 1) == pytest.approx(1 / 3 * 0.5)  # Chebyshev: diagonal is 1 cell
+        assert at(3, 3) == pytest.approx(1 / 7 * 0.5)
+    else:
+        assert at(1, 1) == pytest.approx(1 / (1 + np.sqrt(2) * 2) * 0.5)
+        assert at(3, 3) == 0.0  # 530 m > 400 m
+    # beyond 8 weeks nothing counts; exactly 8 weeks still does (w = 8)
+    space = BowersSpace(form=form)
+    far = score_at(t, x, y, grid, [T0 + 56 * DAY, T0 + 56 * DAY + 1], space=space,
+                   time=BowersTime())  # fmt: skip
+    assert far[0, centre] == pytest.approx(1 / 9)
+    assert far[1, centre] == 0.0
+
+
+def test_grid_form_uses_the_event_cell_not_its_position():
+    grid = make_grid(n_cols=5, n_rows=1, x0=0.0, y0=0.0)
+    space = BowersSpace(form="grid")
+    # anywhere inside cell 0 (including its lower-left edge) gives the same scores
+    xs = np.array([0.0, 1.0, 124.999])
+    outs = [score_at([T0], [xv], [60.0], grid, [T0 + DAY], space=space, time=BowersTime())
+            for xv in xs]  # fmt: skip
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+    np.testing.assert_allclose(outs[0][0], [1, 1 / 3, 1 / 5, 1 / 7, 0.0])
+    # an event on the edge x = 125 belongs to cell 1
+    out = score_at([T0], [125.0], [60.0], grid, [T0 + DAY], space=space, time=BowersTime())
+    np.testing.assert_allclose(out[0], [1 / 3, 1, 1 / 3, 1 / 5, 1 / 7])
+
+
+@pytest.mark.parametrize("form", ["continuous", "grid"])
+def test_events_on_cell_edges_and_corners(grid, form):
+    n_rows, n_cols = grid.shape
+    ks = np.arange(-1, n_cols + 2)
+    x = np.concatenate([grid.x0 + ks * S, grid.x0 + ks * S + 0.5 * S])
+    y = np.concatenate([grid.y0 + (ks % (n_rows + 1)) * S, np.full(len(ks), grid.y0 + 2 * S)])
+    t = np.full(len(x), T0)
+    starts = [T0 + 1, T0 + 3 * DAY]
+    for space in [BowersSpace(form=form), ExponentialSpace(100.0, 250.0, form=form)]:
+        got = score_at(t, x, y, grid, starts, space=space, time=BowersTime())
+        expected = naive.score(t, x, y, grid, starts, space, BowersTime())
+        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+
+
+def test_radius_is_inclusive():
+    grid = make_grid(n_cols=3, n_rows=1, x0=0.0, y0=0.0)
+    # event at the centre of cell 0; cell 2's centre is exactly 250 m away
+    args = ([T0], [62.5], [62.5], grid, [T0 + DAY])
+    on = score_at(*args, space=ExponentialSpace(100.0, 250.0), time=BowersTime())
+    off = score_at(*args, space=ExponentialSpace(100.0, 249.999), time=BowersTime())
+    assert on[0, 2] == pytest.approx(np.exp(-2.5))
+    assert off[0, 2] == 0.0
+    grid_on = score_at(*args, space=ExponentialSpace(100.0, 250.0, form="grid"), time=BowersTime())
+    assert grid_on[0, 2] == pytest.approx(np.exp(-2.5))
+    zero = score_at(*args, space=BowersSpace(radius=0.0, form="grid"), time=BowersTime())
+    np.testing.assert_allclose(zero[0], [1.0, 0.0, 0.0])
+
+
+def test_events_outside_the_grid():
+    grid = make_grid(n_cols=4, n_rows=2, x0=0.0, y0=0.0)
+    time = BowersTime()
+    # 100 m left of the raster, level with row 0: 162.5 m from the centre of cell (0, 0)
+    args = ([T0], [-100.0], [62.5], grid, [T0 + DAY])
+    near = score_at(*args, space=ExponentialSpace(100.0, 200.0), time=time)[0]
+    assert near[grid.cell_of(np.array([62.5]), np.array([62.5]))[0]] == pytest.approx(
+        np.exp(-1.625)
+    )
+    assert np.count_nonzero(near) == 1  # the cell above is sqrt(162.5^2 + 125^2) = 205 m away
+    wider = score_at(*args, space=ExponentialSpace(100.0, 210.0), time=time)[0]
+    assert np.count_nonzero(wider) == 2
+    far = score_at(*args, space=ExponentialSpace(100.0, 160.0), time=time)
+    assert not far.any()
+    # grid form: the event's virtual cell is column -1, one cell from column 0
+    virtual = score_at(*args, space=BowersSpace(form="grid"), time=time)[0]
+    np.testing.assert_allclose(virtual.reshape(2, 4)[0], [1 / 3, 1 / 5, 1 / 7, 0.0])
+    # very far away: nothing, and no overflow in the window arithmetic
+    assert not score_at([T0], [-1e15], [1e15], grid, [T0 + DAY], space=BowersSpace(),
+                        time=time).any()  # fmt: skip
+
+
+@pytest.mark.parametrize("form", ["continuous", "grid"])
+def test_one_cell_grid(form):
+    grid = make_grid(n_cols=1, n_rows=1, x0=0.0, y0=0.0)
+    assert grid.n_cells == 1
+    rng = np.random.default_rng(8)
+    t, x, y = random_events(grid, 50, rng, margin=300.0)
+    starts = np.sort(rng.integers(T0, T0 + 130 * DAY, 15))
+    for time in TIMES.values():
+        space = GaussianSpace(100.0, 300.0, form=form)
+        got = score_at(t, x, y, grid, starts, space=space, time=time)
+        assert got.shape == (15, 1)
+        np.testing.assert_allclose(got, naive.score(t, x, y, grid, starts, space, time),
+                                   rtol=RTOL, atol=ATOL)  # fmt: skip
+
+
+def test_all_events_at_one_point_and_time(grid):
+    n = 37
+    c = 30
+    t, x, y = np.full(n, T0), np.full(n, grid.x[c]), np.full(n, grid.y[c])
+    space, time = GaussianSpace(150.0, 400.0), ExponentialTime(5.0, 30.0)
+    starts = [T0 - 1, T0, T0 + 1, T0 + 2 * DAY]
+    for method in ["direct", "recursive"]:
+        got = score_at(t, x, y, grid, starts, space=space, time=time, method=method)
+        np.testing.assert_allclose(got, naive.score(t, x, y, grid, starts, space, time),
+                                   rtol=RTOL, atol=ATOL)  # fmt: skip
+        assert got[0].max() == got[1].max() == 0.0
+        assert got[3, c] == pytest.approx(n * np.exp(-2 / 5))
+
+
+def test_event_at_a_block_start_counts_only_for_later_blocks():
+    grid = make_grid(n_cols=2, n_rows=2, x0=0.0, y0=0.0)
+    blocks = ShiftSchedule.every(4, tz=TZ).blocks("2024-03-01", "2024-03-02")
+    t = [int(blocks.start[2])]
+    events = as_events(t, [60.0], [60.0])
+    for method in ["direct", "recursive"]:
+        out = score_history(events, grid, blocks, space=BowersSpace(),
+                            time=ExponentialTime(1.0, 7.0), method=method)  # fmt: skip
+        assert out[2].max() == 0.0
+        assert out[3, 0] > 0
+    out = score_history(events, grid, blocks, space=BowersSpace(), time=BowersTime())
+    np.testing.assert_array_equal(out[:, 0] > 0, [False, False, False, True, True, True])
+
+
+def test_no_events(grid):
+    empty = np.array([], dtype=np.int64)
+    out = score_at(empty, [], [], grid, [T0, T0 + DAY], space=BowersSpace(), time=BowersTime())
+    assert out.shape == (2, grid.n_cells) and not out.any()
+    events = as_events(empty, [], [])
+    blocks = ShiftSchedule.every(4, tz=TZ).horizon("2024-03-01", "1D")
+    out = score_forecast(events, grid, blocks, space=BowersSpace(), time=BowersTime())
+    assert out.shape == (6, grid.n_cells) and not out.any()
+    # and no blocks
+    out = score_history(events, grid, np.array([], np.int64), space=BowersSpace(),
+                        time=BowersTime())  # fmt: skip
+    assert out.shape == (0, grid.n_cells)
+
+
+def test_real_blocks_forecast_example():
+    grid = make_grid(n_cols=8, n_rows=8, x0=0.0, y0=0.0)
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    blocks = schedule.horizon("2024-03-25", "14D")  # spans the 31 March DST change
+    rng = np.random.default_rng(9)
+    t = np.sort(rng.integers(int(blocks.start[0]) - 70 * DAY, int(blocks.start[0]), 80))
+    x, y = rng.uniform(-200, 1200, 80), rng.uniform(-200, 1200, 80)
+    space, time = BowersSpace(form="grid"), BowersTime()
+    out = score_forecast(as_events(t, x, y), grid, blocks, space=space, time=time)
+    assert out.shape == (84, grid.n_cells)
+    np.testing.assert_allclose(out, naive.score(t, x, y, grid, blocks.start, space, time),
+                               rtol=RTOL, atol=ATOL)  # fmt: skip
+    # scores only decay (or stay) over a horizon: no new events enter
+    assert np.all(np.diff(out, axis=0) <= 1e-15)
+
+
+# ---------------------------------------------------------------------- leakage
+@pytest.mark.parametrize("time_name", ["exp-7-28", "bowers"])
+def test_forecast_ignores_events_at_or_after_the_origin(grid, time_name):
+    rng = np.random.default_rng(10)
+    t, x, y = random_events(grid, 200, rng, span_days=60)
+    blocks = ShiftSchedule.every(4, tz=TZ).horizon(int(T0 + 40 * DAY), "14D")
+    origin = int(blocks.start[0])
+    kw = {"space": BowersSpace(), "time": TIMES[time_name]}
+    before = score_forecast(as_events(t, x, y), grid, blocks, **kw)
+    # change every event at or after the origin, and add more, one exactly at the origin
+    late = t >= origin
+    assert late.any()
+    x2, y2 = x.copy(), y.copy()
+    x2[late], y2[late] = grid.x[0], grid.y[0]
+    t3 = np.concatenate([t, [origin, origin, origin + 5 * DAY]])
+    x3 = np.concatenate([x2, grid.x[[1, 2, 3]]])
+    y3 = np.concatenate([y2, grid.y[[1, 2, 3]]])
+    methods = ["auto", "direct"] + (["recursive"] if time_name.startswith("exp") else [])
+    for method in methods:
+        before_m = score_forecast(as_events(t, x, y), grid, blocks, method=method, **kw)
+        after = score_forecast(as_events(t3, x3, y3), grid, blocks, method=method, **kw)
+        np.testing.assert_array_equal(after, before_m)  # bit for bit: never read
+    # an earlier explicit origin sees fewer events; the default origin is the first start
+    early = score_forecast(as_events(t, x, y), grid, blocks, origin=origin - 10 * DAY, **kw)
+    assert early.sum() < before.sum()
+    same = score_forecast(as_events(t, x, y), grid, blocks, origin=origin, **kw)
+    np.testing.assert_array_equal(same, before)
+
+
+def test_history_block_ignores_events_at_or_after_its_start(grid):
+    rng = np.random.default_rng(11)
+    t, x, y = random_events(grid, 200, rng, span_days=60)
+    starts = np.sort(rng.integers(T0, T0 + 60 * DAY, 20))
+    kw = {"space": GaussianSpace(120.0, 360.0), "time": TIMES["exp-7-28"]}
+    full = score_history(as_events(t, x, y), grid, starts, **kw)
+    for b in [0, 7, 19]:
+        keep = t < starts[b]
+        part = score_history(as_events(t[keep], x[keep], y[keep]), grid, starts, **kw)
+        np.testing.assert_allclose(part[b], full[b], rtol=RTOL, atol=ATOL)
+
+
+# ---------------------------------------------------------------------- kernel specs
+def test_kernel_specs_are_frozen_values():
+    space = ExponentialSpace(scale=100, radius=300)
+    assert space.scale == 100.0 and isinstance(space.scale, float)
+    assert space == ExponentialSpace(100.0, 300.0) and hash(space) == hash(
+        ExponentialSpace(100.0, 300.0)
+    )
+    assert space != ExponentialSpace(100.0, 300.0, form="grid")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        space.scale = 5.0
+    assert BowersSpace() == BowersSpace(unit=None, radius=400.0, form="continuous")
+    assert BowersTime() == BowersTime(window_days=56.0, step_days=7.0)
+    assert "GaussianSpace(sigma=1.0" in repr(GaussianSpace(1, 3))
+
+
+def test_weight_methods():
+    np.testing.assert_allclose(
+        ExponentialSpace(100.0, 250.0).weight([0, 100, 250, 251]), [1, np.exp(-1), np.exp(-2.5), 0]
+    )
+    np.testing.assert_allclose(GaussianSpace(100.0, 300.0).weight([200.0]), [np.exp(-2.0)])
+    np.testing.assert_allclose(BowersSpace(unit=50.0).weight([100.0, 450.0]), [1 / 3, 0.0])
+    with pytest.raises(ValueError, match="needs cell_size"):
+        BowersSpace().weight([1.0])
+    np.testing.assert_allclose(
+        ExponentialTime(2.0, 10.0).weight([-1, 0, 2, 10, 10.5]), [0, 0, np.exp(-1), np.exp(-5), 0]
+    )
+    np.testing.assert_allclose(BowersTime().weight([6.99, 7.0, 13.99, 14.0]), [1, 0.5, 0.5, 1 / 3])
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: ExponentialSpace(0.0, 100.0), r"ExponentialSpace scale must be positive"),
+        (lambda: ExponentialSpace(-1.0, 100.0), r"scale must be positive and finite, got -1.0"),
+        (lambda: ExponentialSpace(10.0, np.inf), r"radius must be non-negative and finite"),
+        (lambda: ExponentialSpace(10.0, -5.0), r"radius must be non-negative"),
+        (lambda: GaussianSpace(np.nan, 100.0), r"GaussianSpace sigma must be positive"),
+        (lambda: BowersSpace(unit=0.0), r"BowersSpace unit must be positive"),
+        (lambda: BowersSpace(form="hops"), r"form='hops' is not one of \['continuous', 'grid'\]"),
+        (lambda: ExponentialTime(0.0, 10.0), r"ExponentialTime scale_days must be positive"),
+        (lambda: ExponentialTime(1.0, 0.0), r"window_days must be positive, got 0.0"),
+        (lambda: BowersTime(window_days=-56), r"BowersTime window_days must be positive"),
+        (lambda: BowersTime(step_days=np.inf), r"step_days must be positive and finite"),
+    ],
+)
+def test_kernel_spec_validation(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_kernel_spec_type_errors():
+    with pytest.raises(TypeError, match="scale must be a number, got str '100'"):
+        ExponentialSpace("100", 300.0)
+    with pytest.raises(TypeError, match="must be a number, got bool"):
+        BowersTime(window_days=True)
+
+
+# ---------------------------------------------------------------------- input validation
+def test_score_validation(grid):
+    t, x, y = np.array([T0, T0 + DAY]), np.array([1100.0, 1200.0]), np.array([2100.0, 2100.0])
+    kw = {"space": BowersSpace(), "time": BowersTime()}
+    starts = np.array([T0 + 2 * DAY, T0 + 3 * DAY])
+    with pytest.raises(ValueError, match="event times t must be in ascending order"):
+        score_at(t[::-1], x, y, grid, starts, **kw)
+    with pytest.raises(ValueError, match="times must be in ascending order"):
+        score_at(t, x, y, grid, starts[::-1], **kw)
+    with pytest.raises(TypeError, match="event times t must hold int64 UTC seconds"):
+        score_at(t.astype(float), x, y, grid, starts, **kw)
+    with pytest.raises(ValueError, match="one value per event; got lengths 2, 1, 2"):
+        score_at(t, x[:1], y, grid, starts, **kw)
+    with pytest.raises(ValueError, match="must be finite"):
+        score_at(t, np.array([np.nan, 1.0]), y, grid, starts, **kw)
+    with pytest.raises(TypeError, match="dtype must be float32 or float64, got int64"):
+        score_at(t, x, y, grid, starts, dtype=np.int64, **kw)
+    with pytest.raises(ValueError, match="method='recursive' needs ExponentialTime"):
+        score_at(t, x, y, grid, starts, method="recursive", **kw)
+    with pytest.raises(ValueError, match="method='fast' is not one of"):
+        score_at(t, x, y, grid, starts, method="fast", **kw)
+    with pytest.raises(TypeError, match="space must be ExponentialSpace, GaussianSpace or"):
+        score_at(t, x, y, grid, starts, space=BowersTime(), time=BowersTime())
+    with pytest.raises(TypeError, match="time must be ExponentialTime or BowersTime"):
+        score_at(t, x, y, grid, starts, space=BowersSpace(), time=BowersSpace())
+    with pytest.raises(TypeError, match="grid must be a caslite Grid"):
+        score_at(t, x, y, "grid", starts, **kw)
+    with pytest.raises(TypeError, match="before must be int64 UTC seconds"):
+        score_at(t, x, y, grid, starts, before=1.5, **kw)
+
+
+def test_mode_validation(grid):
+    t, x, y = np.array([T0]), np.array([1100.0]), np.array([2100.0])
+    kw = {"space": BowersSpace(), "time": BowersTime()}
+    blocks = ShiftSchedule.every(4, tz=TZ).horizon("2024-01-10", "1D")
+    with pytest.raises(ValueError, match="origin .* is after the start of the first block"):
+        score_forecast(as_events(t, x, y), grid, blocks, origin="2024-01-10 02:00", **kw)
+    with pytest.raises(TypeError, match="events must be caslite Events"):
+        score_forecast((t, x, y), grid, blocks, **kw)
+    with pytest.raises(TypeError, match="events must be caslite Events"):
+        score_history((t, x, y), grid, blocks, **kw)
+    other = Events(t, x, y, crs="EPSG:32631", tz=TZ)
+    with pytest.raises(ValueError, match="CRS mismatch: events is in EPSG:32631"):
+        score_forecast(other, grid, blocks, **kw)
+    with pytest.raises(ValueError, match="CRS mismatch"):
+        score_history(other, grid, blocks, **kw)
+    with pytest.raises(ValueError, match="blocks is empty"):
+        score_forecast(as_events(t, x, y), grid, np.array([], np.int64), **kw)
+    # an origin given as local time, before the first block, is fine
+    out = score_forecast(as_events(t, x, y), grid, blocks, origin="2024-01-09 22:00", **kw)
+    assert out.shape == (6, grid.n_cells)
