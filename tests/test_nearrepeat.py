@@ -526,3 +526,30 @@ def test_mode_validation(grid):
     # an origin given as local time, before the first block, is fine
     out = score_forecast(as_events(t, x, y), grid, blocks, origin="2024-01-09 22:00", **kw)
     assert out.shape == (6, grid.n_cells)
+
+
+def test_uncertain_times_count_from_the_end_of_their_window():
+    grid = Grid.from_area(box(0, 0, 500, 500), cell_size=125.0, crs="EPSG:28992")
+    hour = 3600
+    t = np.array([0, 10 * hour, 20 * hour], dtype=np.int64)
+    t_end = np.array([30 * hour, 10 * hour, 26 * hour], dtype=np.int64)  # the first ends last
+    x = np.array([60.0, 200.0, 420.0])
+    y = np.array([60.0, 300.0, 100.0])
+    events = Events(t, x, y, crs="EPSG:28992", tz="Europe/Amsterdam", t_end=t_end)
+    starts = np.arange(0, 48 * hour, 4 * hour, dtype=np.int64)
+    space, time = ExponentialSpace(scale=100.0, radius=300.0), ExponentialTime(1.0, 7.0)
+    order = np.argsort(t_end, kind="stable")
+    by_end = naive.score(t_end[order], x[order], y[order], grid, starts, space, time)
+    np.testing.assert_allclose(
+        score_history(events, grid, starts, space=space, time=time), by_end, rtol=1e-9
+    )
+    # Forecast from 28 h: the first event's window (ending at 30 h) is not known yet.
+    origin = 28 * hour
+    horizon = starts[starts >= origin]
+    known = t_end < origin
+    expected = naive.score(t_end[known], x[known], y[known], grid, horizon, space, time)
+    np.testing.assert_allclose(
+        score_forecast(events, grid, horizon, space=space, time=time, origin=origin),
+        expected,
+        rtol=1e-9,
+    )

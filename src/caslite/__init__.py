@@ -5,6 +5,8 @@ The public API is re-exported here; the modules behind it are
 - :mod:`caslite.events` — :class:`Events`, validated incidents (:func:`as_events`);
 - :mod:`caslite.grid` — :class:`Grid`, square cells over a study area;
 - :mod:`caslite.shifts` — :class:`ShiftSchedule` and :class:`Blocks`, DST-correct shifts;
+- :mod:`caslite.nearrepeat` — near-repeat kernels and scores (numba);
+- :mod:`caslite.models` — forecasters (:class:`ProspectiveHotSpot`);
 - :mod:`caslite.datasets` — shipped samples and the synthetic-city simulator;
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
 """
@@ -12,6 +14,17 @@ The public API is re-exported here; the modules behind it are
 from caslite._validation import CasliteWarning, DataQualityWarning
 from caslite.events import Events, as_events
 from caslite.grid import Grid
+from caslite.models import ProspectiveHotSpot
+from caslite.nearrepeat import (
+    BowersSpace,
+    BowersTime,
+    ExponentialSpace,
+    ExponentialTime,
+    GaussianSpace,
+    score_at,
+    score_forecast,
+    score_history,
+)
 from caslite.plot import plot_cells
 from caslite.shifts import Blocks, ShiftSchedule
 from caslite.summary import IncidentSummary, summarize_incidents
@@ -20,14 +33,23 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Blocks",
+    "BowersSpace",
+    "BowersTime",
     "CasliteWarning",
     "DataQualityWarning",
     "Events",
+    "ExponentialSpace",
+    "ExponentialTime",
+    "GaussianSpace",
     "Grid",
     "IncidentSummary",
+    "ProspectiveHotSpot",
     "ShiftSchedule",
     "__version__",
     "as_events",
     "plot_cells",
+    "score_at",
+    "score_forecast",
+    "score_history",
     "summarize_incidents",
 ]

@@ -21,6 +21,9 @@ Kernel families (combine any space kernel with any time kernel):
 Bowers, Johnson & Pease (2004), ``1/(1+d) * 1/(1+w)`` with ``d`` in half-cell widths and ``w``
 in whole weeks, within 400 m and 8 weeks.
 
+Events with an uncertain time (a window ``t .. t_end``) count from the end of their window,
+the earliest moment they can have been known.
+
 Two modes:
 
 - :func:`score_forecast`: every block of a horizon scored from the events before the forecast
@@ -399,6 +402,19 @@ def _check_events(events, grid):
     check_same_crs(events.crs, grid.crs, "events", "the grid")
 
 
+def _known_times(events):
+    """Return ``(t, x, y)`` with each event timed when it became known, sorted by that time.
+
+    An exact time is its own; an uncertain one (a window) is counted from the end of its
+    window, the earliest moment it can have been reported, so no score sees an event before
+    it could have been known.
+    """
+    if not events.has_windows:
+        return events.t, events.x, events.y
+    order = np.argsort(events.t_end, kind="stable")
+    return events.t_end[order], events.x[order], events.y[order]
+
+
 # ---------------------------------------------------------------------- scoring
 def score_at(
     t,
@@ -646,7 +662,7 @@ def score_forecast(
                 "score_history for scores that move with each block."
             )
     return score_at(
-        events.t, events.x, events.y, grid, starts,
+        *_known_times(events), grid, starts,
         space=space, time=time, before=origin, method=method, dtype=dtype,
     )  # fmt: skip
 
@@ -706,6 +722,6 @@ def score_history(
     _check_events(events, grid)
     starts = _block_starts(blocks)
     return score_at(
-        events.t, events.x, events.y, grid, starts,
+        *_known_times(events), grid, starts,
         space=space, time=time, method=method, dtype=dtype,
     )  # fmt: skip
