@@ -82,3 +82,48 @@ def score(t, x, y, grid, times, space, time, before=None) -> np.ndarray:
         kt = np.where(counts, kt, 0.0)
         out[b] = (kt[:, None] * ks).sum(axis=0)
     return out
+
+
+def knox_bands(values: np.ndarray, edges) -> np.ndarray:
+    """Band index of each value for ascending ``edges``: ``(e_k, e_k+1]``, first band closed.
+
+    -1 for values below the first or above the last edge.
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    band = np.searchsorted(edges, values, side="left") - 1  # edges[b] < v <= edges[b + 1]
+    band = np.where(values == edges[0], 0, band)
+    return np.where((values < edges[0]) | (values > edges[-1]), -1, band)
+
+
+def knox_counts(t, x, y, distance_bands, time_bands_days, same_location) -> np.ndarray:
+    """Twin of the Knox observed table: every unordered pair ``i < j`` of a dense O(n^2) list.
+
+    Rows: with ``same_location`` first the pairs at distance exactly 0, then the distance
+    bands (from which distance 0 is then excluded); columns: bands of ``|t_i - t_j|`` in days.
+    """
+    t = np.asarray(t, dtype=np.int64)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    i, j = np.triu_indices(len(t), k=1)
+    d = np.hypot(x[j] - x[i], y[j] - y[i])
+    dt = np.abs(t[j] - t[i]).astype(np.float64)
+    row = knox_bands(d, distance_bands)
+    if same_location:
+        row = np.where(d == 0, 0, np.where(row >= 0, row + 1, -1))
+    col = knox_bands(dt, np.asarray(time_bands_days, dtype=np.float64) * DAY)
+    keep = (row >= 0) & (col >= 0)
+    out = np.zeros((len(distance_bands) - 1 + same_location, len(time_bands_days) - 1), np.int64)
+    np.add.at(out, (row[keep], col[keep]), 1)
+    return out
+
+
+def knox_permutation_counts(t, x, y, perms, distance_bands, time_bands_days, same_location):
+    """Twin of the Knox permutation kernel: event ``e`` gets ``t[perm[e]]`` in each permutation."""
+    t = np.asarray(t, dtype=np.int64)
+    return np.stack(
+        [
+            knox_counts(t[perm], x, y, distance_bands, time_bands_days, same_location)
+            for perm in np.asarray(perms)
+        ]
+    )

@@ -1,0 +1,97 @@
+"""What a benchmark case provides, and the targets it is held to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Target:
+    """A limit on one measured quantity of a case (checked in the ``full`` profile).
+
+    ``quantity`` is one of ``"best_s"`` (seconds), ``"floor_ratio"`` (best / floor),
+    ``"peak_beyond_output_bytes"`` (bytes) or ``"twin_speedup"`` (at least ``limit``).
+    """
+
+    quantity: str
+    limit: float
+    label: str
+
+    def check(self, row: dict) -> dict:
+        value = _lookup(row, self.quantity)
+        if value is None:
+            passed = None
+        elif self.quantity == "twin_speedup":
+            passed = bool(value >= self.limit)
+        else:
+            passed = bool(value <= self.limit)
+        return {
+            "label": self.label,
+            "quantity": self.quantity,
+            "limit": self.limit,
+            "value": value,
+            "passed": passed,
+        }
+
+
+def _lookup(row: dict, quantity: str):
+    if quantity == "best_s":
+        return row["timing"]["best_s"]
+    if quantity == "floor_ratio":
+        return (row.get("floor") or {}).get("ratio")
+    if quantity == "peak_beyond_output_bytes":
+        return (row.get("memory") or {}).get("peak_beyond_output_bytes")
+    if quantity == "twin_speedup":
+        return (row.get("twin") or {}).get("speedup")
+    raise KeyError(quantity)
+
+
+@dataclass
+class Prepared:
+    """A case made concrete for one profile: its workload built, ready to run.
+
+    Attributes
+    ----------
+    workload : dict
+        What is computed (sizes, kernels, method, dtype), for the JSON and the table.
+    run : callable
+        The timed call; returns the output.
+    output_bytes : callable
+        Bytes of the output returned by ``run``.
+    work : callable
+        Units of work of one call (from its output), with ``unit`` naming them.
+    unit : str
+        E.g. ``"cell-blocks/s"``.
+    floor_shape, floor_dtype : tuple, dtype or None
+        The output array that defines the floor, or None when there is no meaningful floor.
+    twin : callable
+        Runs the fast code and the plain-numpy twin on a small workload; returns the ``twin``
+        fields (times, speed-up, agreement).
+    checks : callable
+        Correctness checks of the output of ``run``: a list of ``{name, passed, detail}``.
+    repeats : int
+        Timed repeats after the warm-up.
+    """
+
+    workload: dict
+    run: Callable[[], object]
+    output_bytes: Callable[[object], int]
+    work: Callable[[object], float]
+    unit: str
+    floor_shape: tuple | None
+    floor_dtype: object
+    twin: Callable[[], dict]
+    checks: Callable[[object], list]
+    repeats: int
+
+
+@dataclass(frozen=True)
+class Case:
+    """A named benchmark: ``prepare(profile)`` builds its workload and returns ``Prepared``."""
+
+    name: str
+    group: str
+    description: str
+    prepare: Callable[[object], Prepared]
+    targets: tuple[Target, ...] = field(default=())

@@ -1,0 +1,44 @@
+"""Peak memory and cold first call of one case, in this (fresh) interpreter.
+
+Run by the suite as ``python -m benchmarks.memory --case NAME --profile full``; prints one
+JSON line. The first call here is cold (numba compiles, fresh memory is touched); the peak is
+measured on a second, warm call, so that neither compilation nor the workload's own arrays
+count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+
+from benchmarks import harness
+from benchmarks.profiles import PROFILES
+from benchmarks.suite import get_case
+
+
+def measure(case_name: str, profile_name: str) -> dict:
+    """Cold first-call time and peak memory beyond the output of one case."""
+    prep = get_case(case_name).prepare(PROFILES[profile_name])
+    gc.collect()
+    t0 = time.perf_counter()
+    out = prep.run()
+    cold = time.perf_counter() - t0
+    del out
+    out, rise = harness.measure_peak(prep.run)
+    row = harness.memory_row(rise, prep.output_bytes(out), cold, where="subprocess")
+    row["first_call_rise_note"] = "cold call not included in the peak"
+    return row
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory")
+    parser.add_argument("--case", required=True)
+    parser.add_argument("--profile", default="full", choices=sorted(PROFILES))
+    args = parser.parse_args(argv)
+    print(json.dumps(measure(args.case, args.profile)))
+
+
+if __name__ == "__main__":
+    main()

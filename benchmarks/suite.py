@@ -1,0 +1,243 @@
+"""Run the cases of a profile and collect one row per case; format the rows as a table."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import sys
+import time
+import traceback
+
+from benchmarks import harness
+from benchmarks import knox as knox_cases
+from benchmarks import nearrepeat as nearrepeat_cases
+from benchmarks.profiles import PROFILES
+
+ROW_FIELDS = ("name", "group", "workload", "timing", "throughput", "floor", "twin", "memory",
+              "checks", "targets")  # fmt: skip
+
+
+def all_cases() -> list:
+    """Every case, in the order they run."""
+    return [*nearrepeat_cases.CASES, *knox_cases.CASES]
+
+
+def select(only=None) -> list:
+    """The cases named in ``only`` (names or groups, e.g. ``"city"``); all by default."""
+    cases = all_cases()
+    if not only:
+        return cases
+    wanted = [w for item in only for w in str(item).split(",") if w]
+    names = {c.name for c in cases} | {c.group for c in cases}
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        raise ValueError(
+            f"unknown case {unknown}; choose from {sorted(c.name for c in cases)} or a group "
+            f"{sorted({c.group for c in cases})}."
+        )
+    return [c for c in cases if c.name in wanted or c.group in wanted]
+
+
+def get_case(name: str):
+    """The case called ``name``."""
+    for case in all_cases():
+        if case.name == name:
+            return case
+    raise KeyError(name)
+
+
+def run_case(case, profile, log=print) -> dict:
+    """Measure one case: timing, throughput, floor, twin, memory, checks and targets."""
+    row = {"name": case.name, "group": case.group, "description": case.description}
+    if case.group == "knox":
+        reason = knox_cases.unavailable()
+        if reason:
+            log(f"SKIP {case.name}: {reason}")
+            return {**row, "skipped": reason}
+    try:
+        log(f"[{case.name}] building the workload")
+        prep = case.prepare(profile)
+        row["workload"] = prep.workload
+
+        memory = None
+        if profile.memory == "subprocess":
+            log(f"[{case.name}] peak memory and cold first call in a fresh interpreter")
+            memory = harness.memory_in_subprocess(case.name, profile.name)
+
+        log(f"[{case.name}] timing: warm-up + {prep.repeats} repeats")
+        timing = harness.time_call(prep.run, prep.repeats)
+        result = timing.pop("result")
+        row["timing"] = timing
+        row["throughput"] = {
+            "value": prep.work(result) / timing["best_s"],
+            "unit": prep.unit,
+            "work": prep.work(result),
+        }
+        checks = prep.checks(result)
+        output_bytes = prep.output_bytes(result)
+        del result
+        gc.collect()
+
+        if memory is None:
+            result, rise = harness.measure_peak(prep.run)
+            del result
+            memory = harness.memory_row(rise, output_bytes)
+        row["memory"] = memory
+
+        if prep.floor_shape is not None:
+            floor_s = harness.floor_time(prep.floor_shape, prep.floor_dtype, prep.repeats)
+            row["floor"] = {
+                "best_s": floor_s,
+                "ratio": timing["best_s"] / floor_s,
+                "shape": list(prep.floor_shape),
+                "dtype": str(prep.floor_dtype),
+            }
+        else:
+            row["floor"] = None
+        gc.collect()
+
+        log(f"[{case.name}] numpy twin on the small workload")
+        twin = prep.twin()
+        row["twin"] = twin
+        checks.append(
+            {
+                "name": "agrees with the numpy twin",
+                "passed": bool(twin["agree"]),
+                "detail": f"{twin['detail']} (max rel err {twin['max_rel_err']:.2g}, "
+                f"rtol {twin['rtol']:g})",
+            }
+        )
+        row["checks"] = checks
+        row["targets"] = [
+            {**target.check(row), "enforced": profile.assert_targets} for target in case.targets
+        ]
+    except Exception as exc:  # a broken case is a failure of the run, reported with the rest
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["traceback"] = traceback.format_exc()
+        log(f"ERROR in {case.name}: {row['error']}")
+    return row
+
+
+def summarize(rows) -> dict:
+    """Overall verdict: correctness failures, target failures, skipped cases."""
+    wrong, missed = [], []
+    for row in rows:
+        if "skipped" in row:
+            continue
+        if "error" in row:
+            wrong.append(f"{row['name']}: {row['error']}")
+            continue
+        wrong += [f"{row['name']}: {c['name']} ({c['detail']})" for c in row["checks"]
+                  if not c["passed"]]  # fmt: skip
+        missed += [f"{row['name']}: {t['label']} (got {t['value']!r})" for t in row["targets"]
+                   if t["enforced"] and t["passed"] is False]  # fmt: skip
+    return {
+        "correct": not wrong,
+        "targets_met": not missed,
+        "correctness_failures": wrong,
+        "target_failures": missed,
+        "skipped": {row["name"]: row["skipped"] for row in rows if "skipped" in row},
+    }
+
+
+def run_suite(profile="full", only=None, log=None) -> dict:
+    """Run the suite and return its results (``machine``, ``cases``, ``summary``).
+
+    Parameters
+    ----------
+    profile : {"full", "smoke"}
+        Workload sizes (see :mod:`benchmarks.profiles`).
+    only : sequence of str, optional
+        Case names or groups to run; default every case.
+    log : callable, optional
+        Progress messages (default: to stderr).
+    """
+    if log is None:
+
+        def log(message):
+            print(message, file=sys.stderr, flush=True)
+
+    prof = PROFILES[profile]
+    cases = select(only)
+    started = _dt.datetime.now(_dt.timezone.utc)
+    t0 = time.perf_counter()
+    rows = [run_case(case, prof, log) for case in cases]
+    machine = harness.machine()
+    machine["parallel_launch"] = harness.parallel_launch()
+    machine["tracemalloc_sees_numba_allocations"] = harness.tracemalloc_sees_numba()
+    return {
+        "suite": "caslite benchmarks",
+        "profile": profile,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "duration_s": time.perf_counter() - t0,
+        "machine": machine,
+        "cases": rows,
+        "summary": summarize(rows),
+    }
+
+
+# ---------------------------------------------------------------------- table
+HEADER = [
+    "case", "workload", "best", "first call (in-proc / cold)", "throughput", "floor",
+    "× floor", "twin → fast (small)", "speed-up", "agrees", "peak beyond output", "targets",
+]  # fmt: skip
+
+
+def _row_cells(row, profile) -> list:
+    f = harness
+    if "skipped" in row:
+        return [row["name"], f"SKIPPED: {row['skipped']}"] + [""] * (len(HEADER) - 2)
+    if "error" in row:
+        return [row["name"], f"ERROR: {row['error']}"] + [""] * (len(HEADER) - 2)
+    timing, twin, mem, floor = row["timing"], row["twin"], row["memory"], row["floor"]
+    cold = mem.get("cold_first_call_s")
+    first = f"{f.fmt_seconds(timing['first_call_s'])} / {f.fmt_seconds(cold)}"
+    agrees = "yes" if all(c["passed"] for c in row["checks"]) else "**NO**"
+    agrees += f" ({twin['max_rel_err']:.1g})"
+    if profile == "smoke":
+        targets = "not checked (smoke)"
+    else:
+        marks = {True: "pass", False: "**FAIL**", None: "n/a"}
+        targets = "; ".join(f"{t['label']} {marks[t['passed']]}" for t in row["targets"])
+    return [
+        row["name"],
+        row["workload"]["summary"] + (f", {row['workload']['method']}"
+                                      if "method" in row["workload"] else ""),
+        f.fmt_seconds(timing["best_s"]),
+        first,
+        f"{f.fmt_rate(row['throughput']['value'])} {row['throughput']['unit']}",
+        f.fmt_seconds(floor["best_s"]) if floor else "–",
+        f"{floor['ratio']:.2f}" if floor else "–",
+        f"{f.fmt_seconds(twin['twin_s'])} → {f.fmt_seconds(twin['fast_s'])}",
+        f"{twin['speedup']:,.0f}×",
+        agrees,
+        f.fmt_bytes(max(0, mem["peak_beyond_output_bytes"])),
+        targets,
+    ]  # fmt: skip
+
+
+def format_table(results) -> str:
+    """The results as a markdown table, with the machine and the verdict below it."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for row in results["cases"]:
+        lines.append("| " + " | ".join(_row_cells(row, results["profile"])) + " |")
+    m = results["machine"]
+    lines.append("")
+    lines.append(
+        f"profile {results['profile']}, {results['duration_s']:.0f} s; {m['cpu']}, "
+        f"{m['usable_cores']} cores, numba {m['numba']} ({m['numba_threads']} threads, "
+        f"{m['numba_threading_layer']}), numpy {m['numpy']}, Python {m['python']}; "
+        f"parallel launch {harness.fmt_seconds(m['parallel_launch']['median_s'])} (median); "
+        f"OMP_WAIT_POLICY={m['env']['OMP_WAIT_POLICY']}"
+    )
+    s = results["summary"]
+    lines.append(f"correct: {'yes' if s['correct'] else 'NO'}")
+    for failure in s["correctness_failures"]:
+        lines.append(f"  CORRECTNESS FAILURE {failure}")
+    if results["profile"] != "smoke":
+        lines.append(f"targets met: {'yes' if s['targets_met'] else 'NO'}")
+        for failure in s["target_failures"]:
+            lines.append(f"  TARGET MISSED {failure}")
+    for name, reason in s["skipped"].items():
+        lines.append(f"skipped {name}: {reason}")
+    return "\n".join(lines)

@@ -1,0 +1,1020 @@
+"""Features for the risk model, computed strictly from events known before a forecast origin.
+
+A forecast from origin ``o`` covers the blocks of a horizon (e.g. 84 four-hour blocks over 14
+days). A training example mimics it exactly: (origin ``o``, block ``b`` of ``o``'s horizon,
+cell ``c``), with features computed only from the events *known* before ``o``, and the target
+the events in block ``b`` and cell ``c``. An event is known from its time ``t``, or, for an
+uncertain time (a window ``t .. t_end``), from the end of its window, as in
+:meth:`caslite.Events.before`; every time window below is measured on these known times, and a
+window of ``w`` weeks before ``o`` is ``[o - w, o)``.
+
+The features come in three groups that are cheap to combine, so that a horizon of ``B`` blocks
+over ``C`` cells never recomputes anything per block:
+
+1. **cell features** ``(n_cells, k1)``, constant over the horizon
+   (:meth:`FeatureBuilder.cell_features`);
+2. **shift features** ``(n_shifts, n_cells, k2)``: the cell's own time-of-day pattern
+   (:meth:`FeatureBuilder.shift_features`);
+3. **block features** ``(n_blocks, k3)``, the same for every cell
+   (:meth:`FeatureBuilder.block_features`).
+
+:meth:`FeatureBuilder.rows` assembles rows for any (block, cell) pairs and
+:meth:`FeatureBuilder.design_matrix` all rows of a horizon, block-major.
+
+Feature names (``{w}`` a window in weeks, ``{k}`` a ring, ``{name}`` a kernel or layer name,
+``{r}`` a radius in metres, ``{col}`` a polygon attribute); :data:`FEATURES` holds the same
+table and :meth:`FeatureBuilder.describe` lists the features of one configuration:
+
+===========================  =====  ====================================================
+name                         group  meaning
+===========================  =====  ====================================================
+``n_cell_{w}w``              cell   events in the cell known in the ``w`` weeks before o
+``n_ring{k}_{w}w``           cell   events in the cells at Chebyshev distance exactly
+                                    ``k`` (ring 1: the 8 neighbours, ring 2: the next 16;
+                                    inactive or outside cells count 0), same window
+``nr_{name}``                cell   near-repeat kernel score at o
+                                    (:func:`caslite.nearrepeat.score_at`)
+``days_since_cell``          cell   days from the last event known in the cell to o,
+                                    capped at :data:`DAYS_CAP` (3 years; never = cap)
+``days_since_ring1``         cell   the same for the 8 neighbouring cells (not the cell)
+``pt_{name}_dist``           cell   metres from the cell centre to the nearest point of
+                                    the layer (NaN for an empty layer)
+``pt_{name}_n{r}m``          cell   points of the layer within ``r`` m (``d <= r``) of
+                                    the cell centre
+``poly_{name}_cover``        cell   share of the cell square covered by the layer's
+                                    polygons
+``poly_{name}_{col}``        cell   area-weighted mean of ``col`` over the polygons
+                                    covering the cell square (NaN if none)
+``shift_n_cell_{w}w``        shift  events in the cell in this shift, known in the
+                                    ``w`` weeks before o (uncertain times split over
+                                    shifts by their window: aoristic)
+``shift_n_ring1_{w}w``       shift  the same in the 8 neighbouring cells
+``shift``                    block  shift number (0 .. n_shifts - 1)
+``block_hours``              block  length of the block in hours (3 or 5 on a DST day)
+``day_of_week``              block  local day of week of the block start (Monday = 0)
+``doy_sin``, ``doy_cos``     block  local day of year of the block start on the unit
+                                    circle, ``2 pi (doy - 1) / days in year``
+``lead_days``                block  days from o to the block start
+``darkness``                 block  share of the block between civil dusk and civil
+                                    dawn (sun below -6 degrees) at the grid's centre
+===========================  =====  ====================================================
+
+Examples
+--------
+>>> import pandas as pd
+>>> from shapely.geometry import box
+>>> from caslite import Events, Grid, ShiftSchedule
+>>> frame = pd.DataFrame({"t": ["2024-03-01 10:00", "2024-03-08 22:00"],
+...                       "x": [60.0, 190.0], "y": [60.0, 60.0]})
+>>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+>>> grid = Grid.from_area(box(0, 0, 375, 375), cell_size=125.0, crs="EPSG:28992")
+>>> blocks = ShiftSchedule.every(4, tz="Europe/Amsterdam").horizon("2024-03-11", "14D")
+>>> X, names, block_index, cell_index = FeatureBuilder().design_matrix(
+...     events, grid, blocks, origin="2024-03-11")
+>>> X.shape, len(names) == X.shape[1]
+((756, 39), True)
+>>> int(X[0, names.index("n_cell_1w")]), int(X[0, names.index("n_ring1_1w")])
+(0, 1)
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from scipy.spatial import cKDTree
+from sklearn.base import BaseEstimator
+
+from caslite._solar import darkness_share
+from caslite._time import to_utc_seconds
+from caslite._validation import check_same_crs
+from caslite.nearrepeat import (
+    BowersSpace,
+    BowersTime,
+    ExponentialSpace,
+    ExponentialTime,
+    _SpaceKernel,
+    _TimeKernel,
+    score_at,
+)
+from caslite.shifts import Blocks, ShiftSchedule
+
+__all__ = ["DAYS_CAP", "FEATURES", "FeatureBuilder", "default_kernels"]
+
+_DAY = 86_400
+_WEEK = 7 * _DAY
+DAYS_CAP = 1095.0
+"""Cap of the ``days_since_*`` features in days (3 years); a cell with no event gets the cap."""
+
+FEATURES = {
+    "n_cell_{w}w": "events in the cell known in the w weeks before the origin",
+    "n_ring{k}_{w}w": "events in the cells at Chebyshev distance exactly k, same window",
+    "nr_{name}": "near-repeat kernel score at the origin (caslite.nearrepeat.score_at)",
+    "days_since_cell": "days from the last event in the cell to the origin (capped at 3 years)",
+    "days_since_ring1": "days from the last event in the 8 neighbouring cells (capped)",
+    "pt_{name}_dist": "metres from the cell centre to the nearest point of the layer",
+    "pt_{name}_n{r}m": "points of the layer within r metres of the cell centre",
+    "poly_{name}_cover": "share of the cell square covered by the layer's polygons",
+    "poly_{name}_{col}": "area-weighted mean of column col over the polygons covering the cell",
+    "shift_n_cell_{w}w": "events in the cell in this shift in the w weeks before the origin",
+    "shift_n_ring1_{w}w": "events in the 8 neighbouring cells in this shift, same window",
+    "shift": "shift number of the block (0 .. n_shifts - 1)",
+    "block_hours": "length of the block in hours",
+    "day_of_week": "local day of week of the block start (Monday = 0)",
+    "doy_sin": "sine of the local day of year of the block start (2 pi (doy - 1) / year)",
+    "doy_cos": "cosine of the local day of year of the block start",
+    "lead_days": "days from the origin to the block start",
+    "darkness": "share of the block between civil dusk and civil dawn (sun below -6 degrees)",
+}
+"""Feature name patterns and their meanings (see the module docstring)."""
+
+_BLOCK_BASE = ["shift", "block_hours", "day_of_week", "doy_sin", "doy_cos", "lead_days"]
+
+
+def default_kernels() -> dict:
+    """Return the default near-repeat kernel pairs, by feature name.
+
+    Returns
+    -------
+    dict of str to (space kernel, time kernel)
+        ``nr_exp100m_7d``: exponential 100 m (to 400 m) and 7 days (to 42 days);
+        ``nr_exp200m_28d``: exponential 200 m (to 800 m) and 28 days (to 168 days);
+        ``nr_bowers``: the prospective hot-spot weights of Bowers, Johnson & Pease (2004),
+        grid form, 400 m and 8 weeks.
+
+    Examples
+    --------
+    >>> list(default_kernels())
+    ['nr_exp100m_7d', 'nr_exp200m_28d', 'nr_bowers']
+    """
+    return {
+        "nr_exp100m_7d": (
+            ExponentialSpace(scale=100.0, radius=400.0),
+            ExponentialTime(scale_days=7.0, window_days=42.0),
+        ),
+        "nr_exp200m_28d": (
+            ExponentialSpace(scale=200.0, radius=800.0),
+            ExponentialTime(scale_days=28.0, window_days=168.0),
+        ),
+        "nr_bowers": (BowersSpace(form="grid"), BowersTime()),
+    }
+
+
+class FeatureBuilder(BaseEstimator):
+    """Build the risk model's features from the events known before a forecast origin.
+
+    The builder only stores its parameters; every method recomputes from the data it is
+    given (static layers are cached per grid). See the module docstring for the table of
+    features.
+
+    Parameters
+    ----------
+    windows_weeks : sequence of float, default (1, 2, 4, 8, 26, 52, 104)
+        Count windows in weeks before the origin.
+    rings : sequence of int, default (1, 2)
+        Chebyshev rings of neighbouring cells counted over the same windows.
+    kernels : "default", dict, sequence of pairs or None, default "default"
+        Near-repeat kernel pairs: ``"default"`` (:func:`default_kernels`), a dict of feature
+        name (``"nr_..."``) to ``(space, time)``, a sequence of ``(space, time)`` pairs
+        (named ``nr_0``, ``nr_1``, ...), or None for none.
+    shift_windows_weeks : sequence of float, default (8, 26, 52)
+        Windows in weeks of the per-shift counts.
+    darkness : bool, default True
+        Whether to add the ``darkness`` block feature.
+    point_layers : dict of str to GeoDataFrame, optional
+        Point layers (e.g. highway ramps) by name, in the grid's CRS.
+    point_radii : sequence of float, default (250.0, 500.0)
+        Radii in metres of the ``pt_{name}_n{r}m`` counts.
+    polygon_layers : dict of str to (GeoDataFrame, list of str), optional
+        Polygon layers (e.g. neighbourhood statistics) by name, each with the numeric columns
+        to average over the cell squares; in the grid's CRS.
+
+    Attributes
+    ----------
+    feature_names_ : list of str
+        Names of the design-matrix columns: cell, then shift, then block features.
+    cell_feature_names_, shift_feature_names_, block_feature_names_ : list of str
+        The names of each group. All name lists follow from the parameters alone.
+
+    Examples
+    --------
+    >>> builder = FeatureBuilder(windows_weeks=(4, 52), rings=(1,), kernels=None,
+    ...                          shift_windows_weeks=(52,))
+    >>> builder.feature_names_
+    ['n_cell_4w', 'n_cell_52w', 'n_ring1_4w', 'n_ring1_52w', 'days_since_cell', \
+'days_since_ring1', 'shift_n_cell_52w', 'shift_n_ring1_52w', 'shift', 'block_hours', \
+'day_of_week', 'doy_sin', 'doy_cos', 'lead_days', 'darkness']
+    """
+
+    def __init__(
+        self,
+        *,
+        windows_weeks=(1, 2, 4, 8, 26, 52, 104),
+        rings=(1, 2),
+        kernels="default",
+        shift_windows_weeks=(8, 26, 52),
+        darkness=True,
+        point_layers=None,
+        point_radii=(250.0, 500.0),
+        polygon_layers=None,
+    ):
+        self.windows_weeks = windows_weeks
+        self.rings = rings
+        self.kernels = kernels
+        self.shift_windows_weeks = shift_windows_weeks
+        self.darkness = darkness
+        self.point_layers = point_layers
+        self.point_radii = point_radii
+        self.polygon_layers = polygon_layers
+
+    # ------------------------------------------------------------------ names
+    @property
+    def cell_feature_names_(self) -> list[str]:
+        """Names of the cell features, in column order."""
+        windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
+        names = [f"n_cell_{_fmt(w)}w" for w in windows]
+        for k in _rings(self.rings):
+            names += [f"n_ring{k}_{_fmt(w)}w" for w in windows]
+        names += list(_kernels(self.kernels))
+        names += ["days_since_cell", "days_since_ring1"]
+        radii = _radii(self.point_radii)
+        for name in _point_layers(self.point_layers):
+            names += [f"pt_{name}_dist"] + [f"pt_{name}_n{_fmt(r)}m" for r in radii]
+        for name, (_, columns) in _polygon_layers(self.polygon_layers).items():
+            names += [f"poly_{name}_cover"] + [f"poly_{name}_{c}" for c in columns]
+        return names
+
+    @property
+    def shift_feature_names_(self) -> list[str]:
+        """Names of the shift features, in column order."""
+        windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
+        return [f"shift_n_cell_{_fmt(w)}w" for w in windows] + [
+            f"shift_n_ring1_{_fmt(w)}w" for w in windows
+        ]
+
+    @property
+    def block_feature_names_(self) -> list[str]:
+        """Names of the block features, in column order."""
+        if not isinstance(self.darkness, (bool, np.bool_)):
+            raise TypeError(f"darkness must be True or False, got {self.darkness!r}.")
+        return _BLOCK_BASE + (["darkness"] if self.darkness else [])
+
+    @property
+    def feature_names_(self) -> list[str]:
+        """Names of the design-matrix columns: cell, shift, then block features."""
+        return self.cell_feature_names_ + self.shift_feature_names_ + self.block_feature_names_
+
+    def describe(self) -> pd.DataFrame:
+        """Return the features of this configuration with their group and meaning.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``name``, ``group`` (cell, shift or block) and ``meaning``, one row per
+            design-matrix column in order.
+
+        Examples
+        --------
+        >>> FeatureBuilder().describe().set_index("name").loc["n_ring2_8w", "meaning"]
+        'events in the cells at Chebyshev distance exactly 2 in the 8 weeks before the origin'
+        """
+        rows = []
+        windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
+        for w in windows:
+            rows.append((f"n_cell_{_fmt(w)}w", "cell", f"events in the cell {_span(w)}"))
+        for k in _rings(self.rings):
+            for w in windows:
+                meaning = f"events in the cells at Chebyshev distance exactly {k} {_span(w)}"
+                rows.append((f"n_ring{k}_{_fmt(w)}w", "cell", meaning))
+        for name, (space, time) in _kernels(self.kernels).items():
+            rows.append((name, "cell", f"near-repeat score at the origin: {space!r} x {time!r}"))
+        rows.append(("days_since_cell", "cell", FEATURES["days_since_cell"]))
+        rows.append(("days_since_ring1", "cell", FEATURES["days_since_ring1"]))
+        radii = _radii(self.point_radii)
+        for name in _point_layers(self.point_layers):
+            rows.append((f"pt_{name}_dist", "cell", f"metres to the nearest point of {name!r}"))
+            for r in radii:
+                meaning = f"points of {name!r} within {_fmt(r)} m of the cell centre"
+                rows.append((f"pt_{name}_n{_fmt(r)}m", "cell", meaning))
+        for name, (_, columns) in _polygon_layers(self.polygon_layers).items():
+            meaning = f"share of the cell square covered by polygons of {name!r}"
+            rows.append((f"poly_{name}_cover", "cell", meaning))
+            for c in columns:
+                meaning = f"area-weighted mean of {c!r} over the polygons of {name!r}"
+                rows.append((f"poly_{name}_{c}", "cell", meaning))
+        shift_windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
+        for where, label in (("cell", "the cell"), ("ring1", "the 8 neighbouring cells")):
+            for w in shift_windows:
+                meaning = f"events in {label} in the block's shift {_span(w)}"
+                rows.append((f"shift_n_{where}_{_fmt(w)}w", "shift", meaning))
+        rows += [(name, "block", FEATURES[name]) for name in self.block_feature_names_]
+        return pd.DataFrame(rows, columns=["name", "group", "meaning"])
+
+    # ------------------------------------------------------------------ cell features
+    def cell_features(self, events, grid, origin) -> pd.DataFrame:
+        """Features of every active cell, constant over the horizon of ``origin``.
+
+        Parameters
+        ----------
+        events : caslite.Events
+            All incidents; only those known before ``origin`` are read. Events outside the
+            grid count in no cell but feed the kernel scores.
+        grid : caslite.Grid
+            The cells; its CRS must equal the events' (and the layers').
+        origin : int, str or datetime
+            Forecast origin: int64 UTC seconds, or a time (naive: local time of the events).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Shape ``(grid.n_cells, len(cell_feature_names_))``, float64, indexed by cell id.
+
+        Raises
+        ------
+        ValueError
+            If the CRSs of events, grid and layers differ.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from shapely.geometry import box
+        >>> from caslite import Events, Grid
+        >>> frame = pd.DataFrame({"t": ["2024-03-01 10:00", "2024-03-12 10:00"],
+        ...                       "x": [60.0, 60.0], "y": [60.0, 60.0]})
+        >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+        >>> grid = Grid.from_area(box(0, 0, 250, 125), cell_size=125.0, crs="EPSG:28992")
+        >>> cells = FeatureBuilder(windows_weeks=(2,), kernels=None).cell_features(
+        ...     events, grid, origin="2024-03-11")
+        >>> cells[["n_cell_2w", "n_ring1_2w", "days_since_cell"]].round(2).to_dict("list")
+        {'n_cell_2w': [1.0, 0.0], 'n_ring1_2w': [0.0, 1.0], 'days_since_cell': [9.58, 1095.0]}
+        """
+        windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
+        rings = _rings(self.rings)
+        kernels = _kernels(self.kernels)
+        _check_events_grid(events, grid)
+        o = _origin_seconds(origin, events.tz)
+        known, x, y, _ = _known(events)
+        stop = int(np.searchsorted(known, o, side="left"))  # events known before o: [0, stop)
+        reach = max(max(windows) * _WEEK, DAYS_CAP * _DAY)
+        first = int(np.searchsorted(known, o - reach, side="left"))
+        cells = grid.cell_of(x[first:stop], y[first:stop])
+        times = known[first:stop]
+        inside = cells >= 0
+        cells, times = cells[inside], times[inside]
+
+        n = grid.n_cells
+        counts = np.empty((len(windows), n), dtype=np.float64)
+        for i, w in enumerate(windows):
+            lo = int(np.searchsorted(times, o - w * _WEEK, side="left"))
+            counts[i] = np.bincount(cells[lo:], minlength=n)
+        columns = list(counts)
+        for ring in _ring_sums(counts, grid, rings):
+            columns += list(ring)
+        for space, time in kernels.values():
+            score = score_at(known, x, y, grid, np.array([o]), space=space, time=time, before=o)
+            columns.append(score[0].astype(np.float64))
+        last = np.full(n, -np.inf)
+        lo = int(np.searchsorted(times, o - DAYS_CAP * _DAY, side="left"))
+        np.maximum.at(last, cells[lo:], times[lo:].astype(np.float64))
+        columns.append(np.minimum((o - last) / _DAY, DAYS_CAP))
+        columns.append(np.minimum((o - _ring1_max(last, grid)) / _DAY, DAYS_CAP))
+        columns += self._static_columns(grid)
+        names = self.cell_feature_names_
+        return pd.DataFrame(
+            np.column_stack(columns),
+            columns=names,
+            index=pd.RangeIndex(n, name="cell_id"),
+        )
+
+    def static_features(self, grid) -> pd.DataFrame:
+        """Point- and polygon-layer features of every active cell (cached per grid).
+
+        Parameters
+        ----------
+        grid : caslite.Grid
+            The cells; its CRS must equal every layer's.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``pt_*`` and ``poly_*`` columns (none without layers), indexed by cell id.
+
+        Raises
+        ------
+        ValueError
+            On a layer without a CRS or with another CRS than the grid, a point layer with
+            non-point geometries, a polygon layer with non-polygons, or a missing or
+            non-numeric attribute column.
+
+        Examples
+        --------
+        >>> import geopandas, shapely
+        >>> from caslite import Grid
+        >>> grid = Grid.from_area(shapely.box(0, 0, 250, 125), cell_size=125.0,
+        ...                       crs="EPSG:28992")
+        >>> ramps = geopandas.GeoDataFrame(geometry=[shapely.Point(62.5, 162.5)],
+        ...                                crs="EPSG:28992")
+        >>> builder = FeatureBuilder(point_layers={"ramps": ramps}, point_radii=(150,))
+        >>> builder.static_features(grid).round(1).to_dict("list")
+        {'pt_ramps_dist': [100.0, 160.1], 'pt_ramps_n150m': [1.0, 0.0]}
+        """
+        columns = self._static_columns(grid)
+        names = [n for n in self.cell_feature_names_ if n.startswith(("pt_", "poly_"))]
+        data = np.column_stack(columns) if columns else np.empty((grid.n_cells, 0))
+        return pd.DataFrame(data, columns=names, index=pd.RangeIndex(grid.n_cells, name="cell_id"))
+
+    def _static_columns(self, grid) -> list[np.ndarray]:
+        points = _point_layers(self.point_layers)
+        polygons = _polygon_layers(self.polygon_layers)
+        radii = _radii(self.point_radii)
+        if not points and not polygons:
+            return []
+        key = (
+            id(grid),
+            tuple((k, id(v)) for k, v in points.items()),
+            tuple((k, id(v[0]), tuple(v[1])) for k, v in polygons.items()),
+            radii,
+        )
+        cache = getattr(self, "_static_cache", None)
+        if cache is not None and cache[0] == key:
+            return list(cache[2])
+        columns = []
+        for name, layer in points.items():
+            columns += _point_columns(layer, name, grid, radii)
+        for name, (layer, names) in polygons.items():
+            columns += _polygon_columns(layer, name, names, grid)
+        # Keep the grid and layers referenced so that their ids are not reused.
+        self._static_cache = (key, (grid, points, polygons), columns)
+        return list(columns)
+
+    # ------------------------------------------------------------------ shift features
+    def shift_features(self, events, grid, schedule, origin) -> tuple[np.ndarray, list[str]]:
+        """Per-shift event counts of every active cell and its ring-1 neighbours.
+
+        An exact event counts 1 in the shift of its block
+        (``schedule.shift_of(schedule.block_of(t))``); an event with an uncertain time spreads
+        its 1 over the shifts its window overlaps, in proportion to the overlap (aoristic
+        weights). Windows are measured on known times as for the cell features.
+
+        Parameters
+        ----------
+        events : caslite.Events
+            All incidents; only those known before ``origin`` are read.
+        grid : caslite.Grid
+            The cells; its CRS must equal the events'.
+        schedule : caslite.ShiftSchedule
+            The shifts.
+        origin : int, str or datetime
+            Forecast origin (naive: local time of the schedule).
+
+        Returns
+        -------
+        features : ndarray of shape (n_shifts, n_cells, len(shift_feature_names_))
+            float64.
+        names : list of str
+            ``shift_feature_names_``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from shapely.geometry import box
+        >>> from caslite import Events, Grid, ShiftSchedule
+        >>> frame = pd.DataFrame({"t": ["2024-03-01 23:30", "2024-03-02 03:00"],
+        ...                       "x": [60.0, 60.0], "y": [60.0, 60.0]})
+        >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+        >>> grid = Grid.from_area(box(0, 0, 125, 125), cell_size=125.0, crs="EPSG:28992")
+        >>> schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz="Europe/Amsterdam")
+        >>> feats, names = FeatureBuilder(shift_windows_weeks=(8,)).shift_features(
+        ...     events, grid, schedule, origin="2024-03-11")
+        >>> names, feats[:, 0, 0].tolist()  # both in the 23-07 shift
+        (['shift_n_cell_8w', 'shift_n_ring1_8w'], [0.0, 0.0, 2.0])
+        """
+        windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
+        names = self.shift_feature_names_
+        _check_events_grid(events, grid)
+        if not isinstance(schedule, ShiftSchedule):
+            raise TypeError(f"schedule must be a ShiftSchedule, got {type(schedule).__name__}.")
+        o = _origin_seconds(origin, schedule.tz)
+        n_shifts, n = schedule.n_shifts, grid.n_cells
+        out = np.zeros((n_shifts, n, len(names)), dtype=np.float64)
+        if not windows:
+            return out, names
+        known, x, y, order = _known(events)
+        stop = int(np.searchsorted(known, o, side="left"))
+        first = int(np.searchsorted(known, o - max(windows) * _WEEK, side="left"))
+        cells = grid.cell_of(x[first:stop], y[first:stop])
+        inside = cells >= 0
+        picked = order[first:stop][inside]  # positions in events' own order
+        cells, times = cells[inside], known[first:stop][inside]
+        weights = _shift_weights(events, picked, schedule)  # (n_picked, n_shifts)
+
+        counts = np.empty((len(windows), n_shifts, n), dtype=np.float64)
+        for i, w in enumerate(windows):
+            lo = int(np.searchsorted(times, o - w * _WEEK, side="left"))
+            for s in range(n_shifts):
+                counts[i, s] = np.bincount(cells[lo:], weights=weights[lo:, s], minlength=n)
+        flat = counts.reshape(-1, n)
+        ring1 = _ring_sums(flat, grid, (1,))[0].reshape(counts.shape)
+        out[:, :, : len(windows)] = counts.transpose(1, 2, 0)
+        out[:, :, len(windows) :] = ring1.transpose(1, 2, 0)
+        return out, names
+
+    # ------------------------------------------------------------------ block features
+    def block_features(self, blocks, origin, grid) -> pd.DataFrame:
+        """Cell-independent features of each block of a horizon.
+
+        Parameters
+        ----------
+        blocks : caslite.Blocks
+            The blocks, e.g. ``schedule.horizon(origin, "14D")``; none may start before
+            ``origin``.
+        origin : int, str or datetime
+            Forecast origin (naive: local time of the blocks' schedule).
+        grid : caslite.Grid
+            Its centre, converted to longitude and latitude, places the sun for
+            ``darkness``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Shape ``(len(blocks), len(block_feature_names_))``, float64, indexed by block id.
+
+        Raises
+        ------
+        ValueError
+            If a block starts before the origin.
+
+        Examples
+        --------
+        >>> from shapely.geometry import box
+        >>> from caslite import Grid, ShiftSchedule
+        >>> grid = Grid.from_area(box(120000, 487000, 122000, 489000), crs="EPSG:28992")
+        >>> blocks = ShiftSchedule.every(4, tz="Europe/Amsterdam").horizon("2024-10-27", "1D")
+        >>> feats = FeatureBuilder().block_features(blocks, "2024-10-27", grid)
+        >>> feats[["block_hours", "day_of_week", "darkness"]].round(2).to_dict("list")
+        {'block_hours': [5.0, 4.0, 4.0, 4.0, 4.0, 4.0], 'day_of_week': [6.0, 6.0, 6.0, 6.0, \
+6.0, 6.0], 'darkness': [1.0, 0.72, 0.0, 0.0, 0.52, 1.0]}
+        """
+        names = self.block_feature_names_
+        if not isinstance(blocks, Blocks):
+            raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
+        tz = blocks.schedule.tz
+        o = _origin_seconds(origin, tz)
+        if len(blocks) and int(blocks.start.min()) < o:
+            raise ValueError(
+                f"a block starts before the origin (first start {int(blocks.start.min())}, "
+                f"origin {o}, UTC seconds); features must only see events before every block "
+                "they describe. Use blocks of the origin's horizon, schedule.horizon(origin)."
+            )
+        local = pd.DatetimeIndex(pd.to_datetime(blocks.start, unit="s", utc=True)).tz_convert(tz)
+        year_days = np.where(local.is_leap_year, 366.0, 365.0)
+        angle = 2.0 * np.pi * (local.day_of_year.to_numpy() - 1) / year_days
+        columns = [
+            blocks.shift.astype(np.float64),
+            (blocks.end - blocks.start) / 3600.0,
+            local.day_of_week.to_numpy(dtype=np.float64),
+            np.sin(angle),
+            np.cos(angle),
+            (blocks.start - o) / _DAY,
+        ]
+        if self.darkness:
+            lon, lat = _lon_lat_centre(grid)
+            columns.append(darkness_share(blocks.start, blocks.end, lon, lat))
+        data = np.column_stack(columns) if len(blocks) else np.empty((0, len(names)))
+        return pd.DataFrame(data, columns=names, index=pd.Index(blocks.ids, name="block_id"))
+
+    # ------------------------------------------------------------------ assembly
+    def rows(self, cell_feats, shift_feats, block_feats, block_index, cell_index) -> np.ndarray:
+        """Assemble design-matrix rows for chosen (block, cell) pairs.
+
+        Parameters
+        ----------
+        cell_feats : pandas.DataFrame or ndarray of shape (n_cells, k1)
+            From :meth:`cell_features`.
+        shift_feats : ndarray of shape (n_shifts, n_cells, k2)
+            From :meth:`shift_features`.
+        block_feats : pandas.DataFrame of shape (n_blocks, k3)
+            From :meth:`block_features`; its ``shift`` column picks each block's shift.
+        block_index, cell_index : array-like of int
+            One (block position in ``block_feats``, cell id) pair per row.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_rows, k1 + k2 + k3)
+            Columns in the order of ``feature_names_``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> cells = np.array([[1.0], [2.0]])
+        >>> shifts = np.arange(6.0).reshape(3, 2, 1)  # 3 shifts, 2 cells
+        >>> blocks = pd.DataFrame({"shift": [2.0, 0.0]})
+        >>> FeatureBuilder().rows(cells, shifts, blocks, [0, 1], [1, 1]).tolist()
+        [[2.0, 5.0, 2.0], [2.0, 1.0, 0.0]]
+        """
+        cell_arr = np.asarray(cell_feats, dtype=np.float64)
+        shift_arr = np.asarray(shift_feats, dtype=np.float64)
+        block_arr = np.asarray(block_feats, dtype=np.float64)
+        shift_of_block = _block_shifts(block_feats, shift_arr.shape[0])
+        block_index = np.asarray(block_index, dtype=np.int64).ravel()
+        cell_index = np.asarray(cell_index, dtype=np.int64).ravel()
+        if block_index.shape != cell_index.shape:
+            raise ValueError(
+                f"block_index has {block_index.size} values but cell_index {cell_index.size}; "
+                "give one (block, cell) pair per row."
+            )
+        _check_index(cell_index, cell_arr.shape[0], "cell_index")
+        _check_index(block_index, block_arr.shape[0], "block_index")
+        k1, k2 = cell_arr.shape[1], shift_arr.shape[2]
+        out = np.empty((block_index.size, k1 + k2 + block_arr.shape[1]), dtype=np.float64)
+        out[:, :k1] = cell_arr[cell_index]
+        out[:, k1 : k1 + k2] = shift_arr[shift_of_block[block_index], cell_index]
+        out[:, k1 + k2 :] = block_arr[block_index]
+        return out
+
+    def design_matrix(self, events, grid, blocks, origin, cells=None):
+        """All (block, cell) rows of a horizon: features from events known before ``origin``.
+
+        Parameters
+        ----------
+        events : caslite.Events
+            All incidents; only those known before ``origin`` are read.
+        grid : caslite.Grid
+            The cells; its CRS must equal the events'.
+        blocks : caslite.Blocks
+            The horizon's blocks (``schedule.horizon(origin, "14D")``).
+        origin : int, str or datetime
+            Forecast origin (naive: local time of the blocks' schedule).
+        cells : array-like of int, optional
+            Cell ids to include, in the order given; default all active cells.
+
+        Returns
+        -------
+        X : ndarray of float64, shape (n_blocks * n_chosen_cells, n_features)
+            Block-major: row ``b * n_chosen_cells + j`` is block ``b`` and cell ``cells[j]``.
+            A city horizon (25,600 cells x 84 blocks, 39 features) is 670 MB; use
+            :meth:`rows` on the three groups to assemble it in pieces.
+        names : list of str
+            ``feature_names_``, one per column.
+        block_index : ndarray of int64
+            Position of each row's block in ``blocks``.
+        cell_index : ndarray of int64
+            Cell id of each row.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from shapely.geometry import box
+        >>> from caslite import Events, Grid, ShiftSchedule
+        >>> frame = pd.DataFrame({"t": ["2024-03-01 10:00"], "x": [60.0], "y": [60.0]})
+        >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+        >>> grid = Grid.from_area(box(0, 0, 250, 250), cell_size=125.0, crs="EPSG:28992")
+        >>> blocks = ShiftSchedule.every(8, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+        >>> X, names, b, c = FeatureBuilder().design_matrix(events, grid, blocks, "2024-03-11",
+        ...                                                 cells=[3, 0])
+        >>> X.shape, b.tolist(), c.tolist()
+        ((6, 39), [0, 0, 1, 1, 2, 2], [3, 0, 3, 0, 3, 0])
+        """
+        if not isinstance(blocks, Blocks):
+            raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
+        o = _origin_seconds(origin, blocks.schedule.tz)
+        block_feats = self.block_features(blocks, o, grid)  # checks the origin first
+        cell_feats = self.cell_features(events, grid, o)
+        shift_feats, _ = self.shift_features(events, grid, blocks.schedule, o)
+        chosen = np.arange(grid.n_cells) if cells is None else np.asarray(cells).ravel()
+        if chosen.dtype.kind not in "iu":
+            raise TypeError(f"cells must be integer cell ids, got dtype {chosen.dtype}.")
+        chosen = chosen.astype(np.int64)
+        _check_index(chosen, grid.n_cells, "cells")
+        n_blocks, n_chosen = len(blocks), chosen.size
+        c = cell_feats.to_numpy()[chosen]
+        s = shift_feats[:, chosen]  # (n_shifts, n_chosen, k2)
+        b = block_feats.to_numpy()
+        k1, k2, k3 = c.shape[1], s.shape[2], b.shape[1]
+        X = np.empty((n_blocks, n_chosen, k1 + k2 + k3), dtype=np.float64)
+        X[:, :, :k1] = c[np.newaxis]
+        X[:, :, k1 : k1 + k2] = s[blocks.shift]
+        X[:, :, k1 + k2 :] = b[:, np.newaxis]
+        block_index = np.repeat(np.arange(n_blocks, dtype=np.int64), n_chosen)
+        cell_index = np.tile(chosen, n_blocks)
+        return X.reshape(n_blocks * n_chosen, -1), self.feature_names_, block_index, cell_index
+
+
+# ---------------------------------------------------------------------- parameter checks
+def _fmt(value) -> str:
+    return f"{value:g}"
+
+
+def _span(weeks) -> str:
+    return f"in the {_fmt(weeks)} week{'' if weeks == 1 else 's'} before the origin"
+
+
+def _weeks(values, name: str, *, empty_ok: bool) -> tuple[float, ...]:
+    try:
+        weeks = tuple(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of weeks, got {values!r}.") from None
+    bad = [w for w in weeks if isinstance(w, bool) or not isinstance(w, numbers.Real)]
+    if bad or any(not (np.isfinite(w) and w > 0) for w in weeks):
+        raise ValueError(f"{name} must hold positive finite numbers of weeks, got {values!r}.")
+    if not weeks and not empty_ok:
+        raise ValueError(f"{name} is empty; give at least one window such as (4, 52).")
+    if len(set(weeks)) != len(weeks):
+        raise ValueError(f"{name}={values!r} repeats a window; each must be unique.")
+    return weeks
+
+
+def _rings(values) -> tuple[int, ...]:
+    rings = tuple(values) if values is not None else ()
+    if any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 for k in rings):
+        raise ValueError(f"rings must hold positive integers such as (1, 2), got {values!r}.")
+    if len(set(rings)) != len(rings):
+        raise ValueError(f"rings={values!r} repeats a ring; each must be unique.")
+    return tuple(int(k) for k in rings)
+
+
+def _radii(values) -> tuple[float, ...]:
+    radii = tuple(values) if values is not None else ()
+    if any(
+        isinstance(r, bool) or not isinstance(r, numbers.Real) or not (np.isfinite(r) and r > 0)
+        for r in radii
+    ):
+        raise ValueError(f"point_radii must hold positive metres, got {values!r}.")
+    if len(set(radii)) != len(radii):
+        raise ValueError(f"point_radii={values!r} repeats a radius; each must be unique.")
+    return tuple(float(r) for r in radii)
+
+
+def _kernels(value) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        if value != "default":
+            raise ValueError(
+                f"kernels={value!r}: pass 'default', None, a dict of name to (space, time), "
+                "or a list of (space, time) pairs."
+            )
+        return default_kernels()
+    pairs = dict(value) if isinstance(value, dict) else {f"nr_{i}": p for i, p in enumerate(value)}
+    for name, pair in pairs.items():
+        try:
+            space, time = pair
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"kernels[{name!r}] must be a (space, time) pair, got {pair!r}."
+            ) from None
+        if not isinstance(space, _SpaceKernel) or not isinstance(time, _TimeKernel):
+            raise TypeError(
+                f"kernels[{name!r}] must pair a space kernel (ExponentialSpace, GaussianSpace, "
+                f"BowersSpace) with a time kernel (ExponentialTime, BowersTime); got "
+                f"{type(space).__name__}, {type(time).__name__}."
+            )
+    return pairs
+
+
+def _layer_name(name) -> str:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"layer names must be non-empty strings, got {name!r}.")
+    return name
+
+
+def _point_layers(value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"point_layers must be a dict of name to GeoDataFrame, got {type(value).__name__}."
+        )
+    return {_layer_name(k): v for k, v in value.items()}
+
+
+def _polygon_layers(value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(
+            "polygon_layers must be a dict of name to (GeoDataFrame, [columns]), got "
+            f"{type(value).__name__}."
+        )
+    out = {}
+    for name, pair in value.items():
+        try:
+            layer, columns = pair
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"polygon_layers[{name!r}] must be a (GeoDataFrame, [columns]) pair, e.g. "
+                "(buurten, ['income', 'density'])."
+            ) from None
+        columns = [columns] if isinstance(columns, str) else list(columns)
+        out[_layer_name(name)] = (layer, columns)
+    return out
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_events_grid(events, grid) -> None:
+    from caslite.events import Events
+    from caslite.grid import Grid
+
+    if not isinstance(events, Events):
+        raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
+    if not isinstance(grid, Grid):
+        raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
+    check_same_crs(events.crs, grid.crs, "events", "the grid")
+
+
+def _origin_seconds(origin, tz) -> int:
+    if isinstance(origin, float):
+        raise TypeError("origin must be int64 UTC seconds or a time, not a float.")
+    return int(to_utc_seconds(origin, tz, "origin"))
+
+
+def _known(events):
+    """Return ``known, x, y, order``: known times ascending and the events' positions."""
+    if not events.has_windows:
+        return events.t, events.x, events.y, np.arange(len(events))
+    order = np.argsort(events.t_end, kind="stable")
+    return events.t_end[order], events.x[order], events.y[order], order
+
+
+def _shift_weights(events, picked: np.ndarray, schedule) -> np.ndarray:
+    """Share of each picked event in each shift: one-hot for exact times, aoristic otherwise."""
+    weights = np.zeros((picked.size, schedule.n_shifts), dtype=np.float64)
+    if not picked.size:
+        return weights
+    t, t_end = events.t[picked], events.t_end[picked]
+    exact = t_end == t
+    if exact.any():
+        shift = schedule.shift_of(schedule.block_of(t[exact]))
+        weights[np.flatnonzero(exact), shift] = 1.0
+    if not exact.all():
+        rows = np.flatnonzero(~exact)
+        first = int(schedule.block_of(np.array([t[rows].min()]))[0])
+        last = int(schedule.block_of(np.array([t_end[rows].max()]))[0])
+        blocks = Blocks(schedule, np.arange(first, last + 1))
+        share = events.select(picked[rows]).aoristic_weights(blocks)  # (n_rows, n_blocks)
+        onehot = np.zeros((len(blocks), schedule.n_shifts))
+        onehot[np.arange(len(blocks)), blocks.shift] = 1.0
+        weights[rows] = share @ onehot
+    return weights
+
+
+def _ring_sums(values: np.ndarray, grid, rings) -> list[np.ndarray]:
+    """Sum ``values`` (m, n_cells) over each Chebyshev ring: one (m, n_cells) array per ring.
+
+    Each row is scattered into the raster (inactive cells 0), padded, and turned into a
+    summed-area table; a ring is the difference of two square box sums. Integer-valued rows
+    use int64 tables (exact).
+    """
+    if not rings:
+        return []
+    n_rows, n_cols = grid.shape
+    pad = max(rings)
+    rr = grid.cell_row.astype(np.int64) + pad + 1
+    cc = grid.cell_col.astype(np.int64) + pad + 1
+    out = [np.empty(values.shape, dtype=np.float64) for _ in rings]
+    radii = sorted(set(rings) | {k - 1 for k in rings})
+    for i, row in enumerate(values):
+        exact = bool(np.all(row == np.round(row))) and np.abs(row).sum() < 2**52
+        dtype = np.int64 if exact else np.float64
+        table = np.zeros((n_rows + 2 * pad + 1, n_cols + 2 * pad + 1), dtype=dtype)
+        table[rr, cc] = row
+        table.cumsum(axis=0, out=table)
+        table.cumsum(axis=1, out=table)
+        box = {}
+        for k in radii:
+            box[k] = (
+                table[rr + k, cc + k]
+                - table[rr - k - 1, cc + k]
+                - table[rr + k, cc - k - 1]
+                + table[rr - k - 1, cc - k - 1]
+            )
+        for j, k in enumerate(rings):
+            ring = (box[k] - box[k - 1]).astype(np.float64)
+            out[j][i] = ring if exact else np.maximum(ring, 0.0)
+    return out
+
+
+def _ring1_max(values: np.ndarray, grid) -> np.ndarray:
+    """Maximum of ``values`` (n_cells,) over each cell's 8 neighbours (-inf where none)."""
+    n_rows, n_cols = grid.shape
+    raster = np.full((n_rows + 2, n_cols + 2), -np.inf)
+    rr = grid.cell_row.astype(np.int64) + 1
+    cc = grid.cell_col.astype(np.int64) + 1
+    raster[rr, cc] = values
+    out = np.full(values.shape, -np.inf)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                np.maximum(out, raster[rr + dr, cc + dc], out=out)
+    return out
+
+
+def _lon_lat_centre(grid) -> tuple[float, float]:
+    xmin, ymin, xmax, ymax = grid.bounds
+    return _lon_lat(grid.crs.to_wkt(), (xmin + xmax) / 2.0, (ymin + ymax) / 2.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _lon_lat(crs_wkt: str, x: float, y: float) -> tuple[float, float]:
+    """Longitude and latitude of a point (building a transformer takes tens of ms: cached)."""
+    to_lonlat = pyproj.Transformer.from_crs(crs_wkt, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(x, y)
+    return float(lon), float(lat)
+
+
+def _block_shifts(block_feats, n_shifts: int) -> np.ndarray:
+    if not isinstance(block_feats, pd.DataFrame) or "shift" not in block_feats.columns:
+        raise TypeError(
+            "block_feats must be the DataFrame from block_features (it needs a 'shift' column)."
+        )
+    shift = block_feats["shift"].to_numpy()
+    if shift.size and (shift.min() < 0 or shift.max() >= n_shifts or np.any(shift % 1)):
+        raise ValueError(
+            f"block_feats['shift'] must hold shift numbers 0 .. {n_shifts - 1} of shift_feats."
+        )
+    return shift.astype(np.int64)
+
+
+def _check_index(index: np.ndarray, size: int, name: str) -> None:
+    if index.size and (index.min() < 0 or index.max() >= size):
+        raise ValueError(
+            f"{name} must lie in 0 .. {size - 1}; got values from {index.min()} to {index.max()}."
+        )
+
+
+def _layer_crs(layer, what: str, grid) -> None:
+    crs = getattr(layer, "crs", None)
+    if not hasattr(layer, "geometry"):
+        raise TypeError(f"{what} must be a GeoDataFrame, got {type(layer).__name__}.")
+    if crs is None:
+        raise ValueError(
+            f"{what} has no CRS; set it (gdf.set_crs('EPSG:....')) and reproject it to the "
+            f"grid's CRS {grid.crs.to_string()}."
+        )
+    check_same_crs(pyproj.CRS.from_user_input(crs), grid.crs, what, "the grid")
+
+
+def _point_columns(layer, name: str, grid, radii) -> list[np.ndarray]:
+    what = f"point layer {name!r}"
+    _layer_crs(layer, what, grid)
+    geoms = np.asarray(layer.geometry, dtype=object)
+    kinds = shapely.get_type_id(geoms)
+    bad = (kinds != shapely.GeometryType.POINT) | shapely.is_empty(geoms)
+    if bad.any():
+        raise ValueError(
+            f"{what} must hold non-empty points; {int(bad.sum())} rows are not (e.g. row "
+            f"{layer.index[np.flatnonzero(bad)[0]]!r}). Use their centroids "
+            "(gdf.geometry.centroid) or explode multipoints."
+        )
+    centres = np.column_stack([grid.x, grid.y])
+    if not geoms.size:
+        return [np.full(grid.n_cells, np.nan)] + [np.zeros(grid.n_cells) for _ in radii]
+    tree = cKDTree(shapely.get_coordinates(geoms))
+    distance, _ = tree.query(centres)
+    columns = [distance.astype(np.float64)]
+    for r in radii:
+        columns.append(tree.query_ball_point(centres, r, return_length=True).astype(np.float64))
+    return columns
+
+
+def _polygon_columns(layer, name: str, names, grid) -> list[np.ndarray]:
+    what = f"polygon layer {name!r}"
+    _layer_crs(layer, what, grid)
+    missing = [c for c in names if c not in layer.columns]
+    if missing:
+        raise ValueError(f"{what} has no column {missing[0]!r}; it has {list(layer.columns)}.")
+    values = np.empty((len(layer), len(names)), dtype=np.float64)
+    for j, column in enumerate(names):
+        series = layer[column]
+        if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
+            raise ValueError(
+                f"{what} column {column!r} is not numeric (dtype {series.dtype}); convert it "
+                "(pd.to_numeric) or drop it from the list."
+            )
+        values[:, j] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    geoms = np.asarray(layer.geometry, dtype=object)
+    kinds = shapely.get_type_id(geoms)
+    polygonal = np.isin(kinds, [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
+    if not polygonal.all():
+        raise ValueError(
+            f"{what} must hold polygons; {int((~polygonal).sum())} rows are not (e.g. row "
+            f"{layer.index[np.flatnonzero(~polygonal)[0]]!r})."
+        )
+    n, s = grid.n_cells, grid.cell_size
+    left, bottom = grid.x - s / 2.0, grid.y - s / 2.0
+    squares = shapely.box(left, bottom, left + s, bottom + s)
+    cell, poly = shapely.STRtree(geoms).query(squares, predicate="intersects")
+    area = shapely.area(shapely.intersection(squares[cell], geoms[poly]))
+    columns = [np.bincount(cell, weights=area, minlength=n) / s**2]
+    for j in range(len(names)):
+        v = values[poly, j]
+        ok = np.isfinite(v) & (area > 0)
+        total = np.bincount(cell[ok], weights=area[ok] * v[ok], minlength=n)
+        weight = np.bincount(cell[ok], weights=area[ok], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns.append(np.where(weight > 0, total / weight, np.nan))
+    return columns

@@ -1,0 +1,122 @@
+"""The benchmark suite's smoke profile: it runs, its correctness checks pass, every row is whole.
+
+No timing is asserted here: the smoke profile is for correctness (fast results against the
+plain-numpy twins, Knox counts against a brute-force count) and for the shape of the output.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `benchmarks` lives at the repository root, not in src/
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import format_table, run_suite  # noqa: E402
+from benchmarks.__main__ import main  # noqa: E402
+from benchmarks.knox import _band, brute_force_knox  # noqa: E402
+from benchmarks.suite import ROW_FIELDS, all_cases, select  # noqa: E402
+
+KNOX_AVAILABLE = importlib.util.find_spec("caslite.knox") is not None
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    return run_suite("smoke", log=lambda message: None)
+
+
+def test_every_case_has_a_complete_row(smoke):
+    names = [row["name"] for row in smoke["cases"]]
+    assert names == [case.name for case in all_cases()]
+    for row in smoke["cases"]:
+        assert "error" not in row, row.get("traceback")
+        if "skipped" in row:
+            assert row["name"] == "knox" and not KNOX_AVAILABLE, row["skipped"]
+            assert "caslite.knox" in row["skipped"]
+            continue
+        for field in ROW_FIELDS:
+            assert field in row, (row["name"], field)
+        timing = row["timing"]
+        assert timing["best_s"] > 0 and timing["first_call_s"] > 0
+        assert len(timing["times_s"]) >= 1
+        assert row["throughput"]["value"] > 0 and row["throughput"]["unit"].endswith("/s")
+        twin = row["twin"]
+        for key in ("twin_s", "fast_s", "speedup", "agree", "max_rel_err", "workload"):
+            assert key in twin, (row["name"], key)
+        memory = row["memory"]
+        assert memory["method"] in ("VmHWM", "ru_maxrss")
+        assert memory["output_bytes"] > 0
+        assert isinstance(memory["peak_beyond_output_bytes"], int)
+        if row["group"] == "knox":
+            assert row["floor"] is None
+        else:
+            assert row["floor"]["best_s"] > 0 and row["floor"]["ratio"] > 0
+        assert row["targets"] and all(t["enforced"] is False for t in row["targets"])
+
+
+def test_correctness_checks_passed(smoke):
+    assert smoke["summary"]["correct"], smoke["summary"]["correctness_failures"]
+    for row in smoke["cases"]:
+        if "skipped" in row:
+            continue
+        assert row["twin"]["agree"], (row["name"], row["twin"]["detail"])
+        assert row["twin"]["nonzero_twin_values"] > 0, row["name"]  # not a trivial agreement
+        failed = [c for c in row["checks"] if not c["passed"]]
+        assert not failed, (row["name"], failed)
+    if KNOX_AVAILABLE:
+        knox = next(row for row in smoke["cases"] if row["name"] == "knox")
+        names = [c["name"] for c in knox["checks"]]
+        assert "observed = brute force (whole workload)" in names
+        assert knox["twin"]["observed_equal"] and knox["twin"]["n_pairs_equal"]
+
+
+def test_machine_and_table(smoke):
+    machine = smoke["machine"]
+    for key in ("usable_cores", "numba_threads", "numpy", "numba", "python"):
+        assert machine[key]
+    # recorded, not asserted: what tracemalloc sees depends on the numba version
+    assert set(machine["tracemalloc_sees_numba_allocations"]) == {"serial", "parallel"}
+    table = format_table(smoke)
+    assert table.count("\n| ") >= len(smoke["cases"])
+    assert "correct: yes" in table
+    json.dumps(smoke, default=str)  # the results are JSON-serialisable
+
+
+def test_a_wrong_fast_result_fails_loudly(monkeypatch, tmp_path, capsys):
+    # Break the fast code: every score doubled. The twin comparison must catch it.
+    import caslite.nearrepeat as nr
+
+    real = nr.score_forecast
+    monkeypatch.setattr("benchmarks.nearrepeat.score_forecast", lambda *a, **k: 2.0 * real(*a, **k))
+    out = tmp_path / "results.json"
+    status = main(["--profile", "smoke", "--only", "city-bowers", "--out", str(out)])
+    assert status == 1
+    results = json.loads(out.read_text())
+    assert not results["summary"]["correct"]
+    assert "CORRECTNESS FAILURE" in capsys.readouterr().out
+
+
+def test_select_by_name_and_group():
+    assert [c.name for c in select(["city"])] == ["city-bowers", "city-exp"]
+    assert [c.name for c in select(["knox,history-exp-f32"])] == ["history-exp-f32", "knox"]
+    with pytest.raises(ValueError, match="unknown case"):
+        select(["nope"])
+
+
+def test_brute_force_knox_band_rules():
+    day = 86_400
+    edges = (0.0, 100.0, 200.0)
+    assert _band(np.array([0.0, 100.0, 100.5, 200.0, 200.5]), edges).tolist() == [0, 0, 1, 1, -1]
+    # same place 3 days apart; 150 m apart at 7 days (closed first time band) and 10 days
+    t = np.array([0, 3 * day, 10 * day])
+    x = np.array([0.0, 0.0, 150.0])
+    got = brute_force_knox(t, x, np.zeros(3), 0, seed=0)
+    assert got["observed"][0].tolist() == [1, 0, 0, 0]  # same location, 0-7 days
+    assert got["observed"][2].tolist() == [1, 1, 0, 0]  # 100-200 m: 7 and 10 days
+    assert got["n_pairs"] == 3

@@ -1,0 +1,624 @@
+"""Tests of caslite.features: every feature against an independent, obviously-correct reference.
+
+Counts, rings and days-since are recomputed by plain Python loops over cells and events; kernel
+columns by calling score_at directly; shift and block features and static layers by hand.
+Leakage tests change events at and after the origin and assert that nothing changes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import geopandas
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from sklearn.base import clone
+
+from caslite.events import Events
+from caslite.features import DAYS_CAP, FEATURES, FeatureBuilder, default_kernels
+from caslite.grid import Grid
+from caslite.nearrepeat import BowersSpace, BowersTime, GaussianSpace, score_at
+from caslite.shifts import ShiftSchedule
+
+CRS = "EPSG:28992"
+TZ = "Europe/Amsterdam"
+DAY = 86_400
+WEEK = 7 * DAY
+S = 100.0
+X0, Y0 = 1000.0, 2000.0
+N_ROWS, N_COLS = 6, 7
+ORIGIN = 1_717_200_000  # 2024-06-01 00:00 UTC
+WINDOWS = (1, 2, 4, 8, 26, 52, 104)
+
+
+def l_mask() -> np.ndarray:
+    """An L-shaped study area: the upper-right 3 x 4 block of the raster is inactive."""
+    active = np.ones((N_ROWS, N_COLS), dtype=bool)
+    active[3:, 3:] = False
+    return active
+
+
+def make_grid(active=None) -> Grid:
+    return Grid(
+        x0=X0, y0=Y0, cell_size=S, n_cols=N_COLS, n_rows=N_ROWS, crs=CRS,
+        active=l_mask() if active is None else active,
+    )  # fmt: skip
+
+
+def make_events(rng, n=400, t_end=None) -> Events:
+    """Random events, some on cell edges, outside the raster, in inactive cells and at window
+    boundaries (o - w exactly, o - w - 1, o - 1, o, after o)."""
+    t = rng.integers(ORIGIN - 110 * WEEK, ORIGIN + 3 * WEEK, n)
+    t[: len(WINDOWS)] = [ORIGIN - w * WEEK for w in WINDOWS]
+    t[10:17] = [ORIGIN - w * WEEK - 1 for w in WINDOWS]
+    t[20:23] = [ORIGIN - 1, ORIGIN, ORIGIN + 1]
+    x = rng.uniform(X0 - 150, X0 + N_COLS * S + 150, n)
+    y = rng.uniform(Y0 - 150, Y0 + N_ROWS * S + 150, n)
+    x[30:60] = X0 + rng.integers(0, N_COLS + 1, 30) * S  # on vertical cell edges
+    y[45:75] = Y0 + rng.integers(0, N_ROWS + 1, 30) * S  # on horizontal cell edges
+    return Events(t, x, y, crs=CRS, tz=TZ, t_end=t_end)
+
+
+def ref_cell(x, y, active) -> int | None:
+    """(row, col) of a point by the grid's stated convention, or None outside / inactive."""
+    col = math.floor((x - X0) / S)
+    row = math.floor((y - Y0) / S)
+    if not (0 <= col < N_COLS and 0 <= row < N_ROWS) or not active[row, col]:
+        return None
+    return row, col
+
+
+def ref_counts(events, origin, weeks, active, known=None):
+    """Dict (row, col) -> count of events known in [origin - weeks, origin)."""
+    known = events.t if known is None else known
+    counts = {}
+    for ti, xi, yi in zip(known, events.x, events.y, strict=True):
+        if not (origin - weeks * WEEK <= ti < origin):
+            continue
+        cell = ref_cell(xi, yi, active)
+        if cell is not None:
+            counts[cell] = counts.get(cell, 0) + 1
+    return counts
+
+
+def active_cells(active):
+    return [(r, c) for r in range(N_ROWS) for c in range(N_COLS) if active[r, c]]
+
+
+def ring_of(cell, k, active):
+    r, c = cell
+    return [(r2, c2) for (r2, c2) in active_cells(active) if max(abs(r2 - r), abs(c2 - c)) == k]
+
+
+@pytest.fixture(scope="module")
+def rng_events():
+    return make_events(np.random.default_rng(42))
+
+
+# ---------------------------------------------------------------------- cell features
+def test_window_counts_match_brute_force(rng_events):
+    grid, active = make_grid(), l_mask()
+    feats = FeatureBuilder(kernels=None).cell_features(rng_events, grid, ORIGIN)
+    cells = active_cells(active)
+    assert feats.shape[0] == grid.n_cells == len(cells)
+    for w in WINDOWS:
+        ref = ref_counts(rng_events, ORIGIN, w, active)
+        expected = [ref.get(cell, 0) for cell in cells]
+        np.testing.assert_array_equal(feats[f"n_cell_{w}w"].to_numpy(), expected)
+    assert feats["n_cell_104w"].sum() > 0
+
+
+def test_window_is_half_open_at_the_boundaries():
+    grid = make_grid()
+    t = np.array([ORIGIN - WEEK - 1, ORIGIN - WEEK, ORIGIN - 1, ORIGIN])
+    events = Events(t, [X0 + 50] * 4, [Y0 + 50] * 4, crs=CRS, tz=TZ)
+    feats = FeatureBuilder(windows_weeks=(1,), rings=(), kernels=None).cell_features(
+        events, grid, ORIGIN
+    )
+    assert feats["n_cell_1w"].iloc[0] == 2  # o - w and o - 1, not o - w - 1 nor o
+
+
+def test_ring_counts_match_neighbour_loops_on_masked_grid(rng_events):
+    grid, active = make_grid(), l_mask()
+    feats = FeatureBuilder(rings=(1, 2, 3), kernels=None).cell_features(rng_events, grid, ORIGIN)
+    cells = active_cells(active)
+    for w in (1, 26, 104):
+        ref = ref_counts(rng_events, ORIGIN, w, active)
+        for k in (1, 2, 3):
+            expected = [sum(ref.get(n, 0) for n in ring_of(cell, k, active)) for cell in cells]
+            np.testing.assert_array_equal(feats[f"n_ring{k}_{w}w"].to_numpy(), expected)
+    assert feats["n_ring2_104w"].sum() > 0
+
+
+def test_ring_sizes_on_the_mask():
+    # One event in every active cell, none elsewhere: a ring count is the number of active
+    # cells in that ring (8 and 16 in the interior, fewer at edges and at the L's corner).
+    grid, active = make_grid(), l_mask()
+    x = np.asarray(grid.x)
+    t = np.full(x.size, ORIGIN - DAY)
+    events = Events(t, grid.x, grid.y, crs=CRS, tz=TZ)
+    feats = FeatureBuilder(windows_weeks=(1,), kernels=None).cell_features(events, grid, ORIGIN)
+    cells = active_cells(active)
+    for k in (1, 2):
+        expected = [len(ring_of(cell, k, active)) for cell in cells]
+        np.testing.assert_array_equal(feats[f"n_ring{k}_1w"].to_numpy(), expected)
+    interior = cells.index((2, 2))
+    assert feats["n_ring1_1w"].iloc[interior] == 7  # (3, 3) is inactive
+    assert feats["n_ring1_1w"].iloc[cells.index((1, 1))] == 8
+
+
+def test_kernel_columns_equal_score_at(rng_events):
+    grid = make_grid()
+    kernels = {
+        **default_kernels(),
+        "nr_gauss": (GaussianSpace(sigma=80.0, radius=250.0), BowersTime(window_days=20.0)),
+    }
+    feats = FeatureBuilder(kernels=kernels).cell_features(rng_events, grid, ORIGIN)
+    for name, (space, time) in kernels.items():
+        direct = score_at(
+            rng_events.t, rng_events.x, rng_events.y, grid, [ORIGIN],
+            space=space, time=time, before=ORIGIN,
+        )[0]  # fmt: skip
+        np.testing.assert_allclose(feats[name].to_numpy(), direct, rtol=1e-12, atol=0)
+        assert direct.max() > 0
+
+
+def test_events_outside_the_grid_feed_kernels_but_not_counts():
+    grid = make_grid()
+    t = np.array([ORIGIN - DAY])
+    outside = Events(t, [X0 - 30.0], [Y0 + 50.0], crs=CRS, tz=TZ)  # left of cell (0, 0)
+    inactive = Events(t, [X0 + 350.0], [Y0 + 350.0], crs=CRS, tz=TZ)  # in inactive (3, 3)
+    builder = FeatureBuilder(kernels={"nr_b": (BowersSpace(), BowersTime())})
+    for events in (outside, inactive):
+        feats = builder.cell_features(events, grid, ORIGIN)
+        counts = feats.filter(regex="^n_")
+        assert counts.shape[1] == 21
+        assert (counts.to_numpy() == 0).all()
+        assert (feats["days_since_cell"] == DAYS_CAP).all()
+        assert (feats["days_since_ring1"] == DAYS_CAP).all()
+        assert feats["nr_b"].max() > 0
+
+
+def test_days_since_last_by_hand():
+    grid, active = make_grid(), l_mask()
+    cells = active_cells(active)
+    c00, c01, c55 = cells.index((0, 0)), cells.index((0, 1)), cells.index((5, 0))
+    t = np.array([ORIGIN - 30 * DAY, ORIGIN - 3 * DAY - 6 * 3600, ORIGIN - 1, ORIGIN + 5])
+    x = np.array([X0 + 10, X0 + 20, X0 + 150, X0 + 30])  # cells (0,0), (0,0), (0,1), (0,0)
+    y = np.array([Y0 + 10, Y0 + 20, Y0 + 50, Y0 + 30])
+    feats = FeatureBuilder(kernels=None).cell_features(
+        Events(t, x, y, crs=CRS, tz=TZ), grid, ORIGIN
+    )
+    assert feats["days_since_cell"].iloc[c00] == pytest.approx(3.25)
+    assert feats["days_since_cell"].iloc[c01] == pytest.approx(1 / DAY)
+    assert feats["days_since_ring1"].iloc[c00] == pytest.approx(1 / DAY)  # neighbour (0, 1)
+    assert feats["days_since_ring1"].iloc[c01] == pytest.approx(3.25)  # neighbour (0, 0)
+    assert feats["days_since_cell"].iloc[c55] == DAYS_CAP  # never
+    assert feats["days_since_ring1"].iloc[cells.index((0, 2))] == pytest.approx(1 / DAY)
+    assert feats["days_since_ring1"].iloc[cells.index((0, 3))] == DAYS_CAP  # 2 cells away
+
+
+def test_days_since_is_capped_for_old_events():
+    grid = make_grid()
+    t = np.array([ORIGIN - int((DAYS_CAP + 10) * DAY)])
+    feats = FeatureBuilder(kernels=None).cell_features(
+        Events(t, [X0 + 50], [Y0 + 50], crs=CRS, tz=TZ), grid, ORIGIN
+    )
+    assert feats["days_since_cell"].iloc[0] == DAYS_CAP
+
+
+def test_days_since_matches_brute_force(rng_events):
+    grid, active = make_grid(), l_mask()
+    feats = FeatureBuilder(kernels=None).cell_features(rng_events, grid, ORIGIN)
+    cells = active_cells(active)
+    last = {}
+    for ti, xi, yi in zip(rng_events.t, rng_events.x, rng_events.y, strict=True):
+        cell = ref_cell(xi, yi, active)
+        if cell is not None and ti < ORIGIN:
+            last[cell] = max(last.get(cell, -np.inf), ti)
+
+    def days(times):
+        return min((ORIGIN - max(times, default=-np.inf)) / DAY, DAYS_CAP)
+
+    own = [days([last[c]] if c in last else []) for c in cells]
+    ring = [days([last[n] for n in ring_of(c, 1, active) if n in last]) for c in cells]
+    np.testing.assert_allclose(feats["days_since_cell"], own, rtol=1e-12)
+    np.testing.assert_allclose(feats["days_since_ring1"], ring, rtol=1e-12)
+
+
+def test_uncertain_times_count_from_the_end_of_their_window():
+    grid = make_grid()
+    t = np.array([ORIGIN - 10 * DAY, ORIGIN - 3 * DAY, ORIGIN - 2 * DAY])
+    t_end = np.array([ORIGIN - 6 * DAY, ORIGIN - 3 * DAY, ORIGIN + 3600])  # last: not yet known
+    events = Events(t, [X0 + 50] * 3, [Y0 + 50] * 3, crs=CRS, tz=TZ, t_end=t_end)
+    builder = FeatureBuilder(windows_weeks=(1,), rings=(), kernels=default_kernels())
+    feats = builder.cell_features(events, grid, ORIGIN)
+    assert feats["n_cell_1w"].iloc[0] == 2  # known 6 and 3 days before o
+    assert feats["days_since_cell"].iloc[0] == pytest.approx(3.0)
+    known = events.before(ORIGIN)
+    space, time = default_kernels()["nr_exp100m_7d"]
+    direct = score_at(
+        np.sort(known.t_end), known.x, known.y, grid, [ORIGIN], space=space, time=time
+    )[0]
+    np.testing.assert_allclose(feats["nr_exp100m_7d"], direct, rtol=1e-12)
+
+
+def test_window_counts_with_uncertain_times_match_brute_force():
+    rng = np.random.default_rng(5)
+    base = make_events(rng, n=300)
+    t_end = base.t + rng.integers(0, 3 * DAY, len(base)) * (rng.random(len(base)) < 0.5)
+    events = Events(base.t, base.x, base.y, crs=CRS, tz=TZ, t_end=t_end)
+    grid, active = make_grid(), l_mask()
+    feats = FeatureBuilder(kernels=None).cell_features(events, grid, ORIGIN)
+    for w in (1, 8, 104):
+        ref = ref_counts(events, ORIGIN, w, active, known=events.t_end)
+        np.testing.assert_array_equal(
+            feats[f"n_cell_{w}w"], [ref.get(c, 0) for c in active_cells(active)]
+        )
+
+
+# ---------------------------------------------------------------------- shift features
+def local(text: str) -> int:
+    return int(pd.Timestamp(text, tz=TZ).timestamp())
+
+
+def test_shift_counts_by_hand_on_a_schedule_crossing_midnight():
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)  # 07-15, 15-23, 23-07
+    grid = make_grid()
+    origin = local("2024-06-01 00:00")
+    a = (X0 + 50, Y0 + 50)  # cell (0, 0) = id 0
+    b = (X0 + 150, Y0 + 50)  # cell (0, 1) = id 1, ring-1 neighbour of a
+    far = (X0 + 650, Y0 + 50)  # cell (0, 6)
+    rows = [
+        ("2024-05-30 23:30", a),  # 23-07 (shift 2)
+        ("2024-05-31 03:00", a),  # 23-07 of the 30th, after midnight
+        ("2024-05-31 06:59", a),  # 23-07
+        ("2024-05-31 07:00", a),  # 07-15 (shift 0)
+        ("2024-05-31 14:59", b),  # 07-15
+        ("2024-05-31 15:00", b),  # 15-23 (shift 1)
+        ("2024-04-20 16:00", a),  # 15-23, 6 weeks before: in 8 weeks only
+        ("2024-01-10 08:00", a),  # 07-15, ~20 weeks before: in 26 weeks
+        ("2024-05-31 23:59", far),  # 23-07, far away
+        ("2024-06-01 00:00", a),  # at the origin: never counted
+    ]
+    t = np.array([local(text) for text, _ in rows])
+    x = np.array([p[0] for _, p in rows])
+    y = np.array([p[1] for _, p in rows])
+    events = Events(t, x, y, crs=CRS, tz=TZ)
+    builder = FeatureBuilder(shift_windows_weeks=(1, 8, 26))
+    feats, names = builder.shift_features(events, grid, schedule, origin)
+    assert names == [
+        "shift_n_cell_1w", "shift_n_cell_8w", "shift_n_cell_26w",
+        "shift_n_ring1_1w", "shift_n_ring1_8w", "shift_n_ring1_26w",
+    ]  # fmt: skip
+    assert feats.shape == (3, grid.n_cells, 6)
+    col = {n: i for i, n in enumerate(names)}
+    # cell a (id 0): shift 2 x3, shift 0 x1 (+1 at 20 weeks), shift 1 x1 at 6 weeks
+    assert feats[:, 0, col["shift_n_cell_1w"]].tolist() == [1, 0, 3]
+    assert feats[:, 0, col["shift_n_cell_8w"]].tolist() == [1, 1, 3]
+    assert feats[:, 0, col["shift_n_cell_26w"]].tolist() == [2, 1, 3]
+    # its ring 1 holds b (id 1): shift 0 x1, shift 1 x1
+    assert feats[:, 0, col["shift_n_ring1_1w"]].tolist() == [1, 1, 0]
+    assert feats[:, 1, col["shift_n_cell_1w"]].tolist() == [1, 1, 0]
+    assert feats[:, 1, col["shift_n_ring1_26w"]].tolist() == [2, 1, 3]
+    assert feats[:, 6, col["shift_n_cell_1w"]].tolist() == [0, 0, 1]
+    total = feats[:, :, col["shift_n_cell_26w"]].sum()
+    assert total == 9  # every event before o in the grid, once
+
+
+def test_shift_counts_sum_to_cell_counts(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)
+    builder = FeatureBuilder(windows_weeks=(8, 26, 52), shift_windows_weeks=(8, 26, 52))
+    shift, names = builder.shift_features(rng_events, grid, schedule, ORIGIN)
+    cells = builder.cell_features(rng_events, grid, ORIGIN)
+    for w in (8, 26, 52):
+        np.testing.assert_array_equal(
+            shift[:, :, names.index(f"shift_n_cell_{w}w")].sum(axis=0), cells[f"n_cell_{w}w"]
+        )
+        np.testing.assert_array_equal(
+            shift[:, :, names.index(f"shift_n_ring1_{w}w")].sum(axis=0), cells[f"n_ring1_{w}w"]
+        )
+
+
+def test_uncertain_times_split_over_shifts():
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)
+    grid = make_grid()
+    t = np.array([local("2024-05-31 13:00"), local("2024-05-30 21:00")])
+    t_end = np.array([local("2024-05-31 17:00"), local("2024-05-31 01:00")])
+    events = Events(t, [X0 + 50] * 2, [Y0 + 50] * 2, crs=CRS, tz=TZ, t_end=t_end)
+    feats, _ = FeatureBuilder(shift_windows_weeks=(1,)).shift_features(
+        events, grid, schedule, local("2024-06-01 00:00")
+    )
+    np.testing.assert_allclose(feats[:, 0, 0], [0.5, 1.0, 0.5])  # 13-17: half 07-15, 15-23
+
+
+# ---------------------------------------------------------------------- block features
+def test_block_features_by_hand_across_dst():
+    grid = Grid.from_area(shapely.box(120000, 487000, 121000, 488000), crs=CRS)  # Amsterdam
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    origin = local("2024-03-30 00:00")
+    blocks = schedule.horizon(origin, "2D")
+    feats = FeatureBuilder().block_features(blocks, origin, grid)
+    assert list(feats.columns) == [
+        "shift", "block_hours", "day_of_week", "doy_sin", "doy_cos", "lead_days", "darkness"
+    ]  # fmt: skip
+    assert feats.index.tolist() == blocks.ids.tolist()
+    assert feats["shift"].tolist() == [0, 1, 2, 3, 4, 5] * 2
+    assert feats["block_hours"].tolist() == [4.0] * 6 + [3.0] + [4.0] * 5  # spring forward
+    assert feats["day_of_week"].tolist() == [5.0] * 6 + [6.0] * 6  # Saturday, Sunday
+    expected_lead = [h / 24 for h in (0, 4, 8, 12, 16, 20, 24, 27, 31, 35, 39, 43)]
+    np.testing.assert_allclose(feats["lead_days"], expected_lead, rtol=1e-12)
+    doy = np.array([90] * 6 + [91] * 6)  # 30 and 31 March of a leap year
+    np.testing.assert_allclose(feats["doy_sin"], np.sin(2 * np.pi * (doy - 1) / 366))
+    np.testing.assert_allclose(feats["doy_cos"], np.cos(2 * np.pi * (doy - 1) / 366))
+    assert feats["darkness"].iloc[0] == 1.0 and feats["darkness"].iloc[3] == 0.0
+    assert feats["darkness"].iloc[6] == 1.0 and feats["darkness"].iloc[9] == 0.0
+
+
+def test_block_hours_on_the_fall_back_day_and_lead_from_a_mid_block_origin():
+    grid = make_grid()
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    origin = local("2024-10-26 22:30")  # half-way through the 20-24 block
+    blocks = schedule.horizon(origin, "1D")
+    feats = FeatureBuilder(darkness=False).block_features(blocks, origin, grid)
+    assert "darkness" not in feats.columns
+    assert feats["block_hours"].tolist() == [5.0, 4.0, 4.0, 4.0, 4.0, 4.0]  # 27 Oct 00-04 ..
+    assert feats["lead_days"].iloc[0] == pytest.approx(1.5 / 24)
+    assert feats["lead_days"].iloc[1] == pytest.approx(6.5 / 24)  # 5-hour block before it
+
+
+def test_block_features_refuse_blocks_before_the_origin():
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    blocks = schedule.horizon("2024-03-01", "1D")
+    with pytest.raises(ValueError, match="before the origin"):
+        FeatureBuilder().block_features(blocks, "2024-03-01 02:00", make_grid())
+
+
+# ---------------------------------------------------------------------- static layers
+def points_layer(xy, crs=CRS):
+    return geopandas.GeoDataFrame(geometry=shapely.points(np.asarray(xy)), crs=crs)
+
+
+def test_point_layer_distance_and_counts_by_hand():
+    grid = make_grid()
+    rng = np.random.default_rng(3)
+    xy = np.column_stack([rng.uniform(X0 - 200, X0 + 900, 40), rng.uniform(Y0 - 200, Y0 + 800, 40)])
+    xy[0] = [grid.x[5] + 100.0, grid.y[5]]  # exactly 100 m from cell 5's centre
+    builder = FeatureBuilder(point_layers={"ramps": points_layer(xy)}, point_radii=(100, 250.5))
+    feats = builder.static_features(grid)
+    assert list(feats.columns) == ["pt_ramps_dist", "pt_ramps_n100m", "pt_ramps_n250.5m"]
+    for c in range(grid.n_cells):
+        d = np.hypot(xy[:, 0] - grid.x[c], xy[:, 1] - grid.y[c])
+        assert feats["pt_ramps_dist"].iloc[c] == pytest.approx(d.min(), rel=1e-12)
+        assert feats["pt_ramps_n100m"].iloc[c] == np.sum(d <= 100)
+        assert feats["pt_ramps_n250.5m"].iloc[c] == np.sum(d <= 250.5)
+    assert feats["pt_ramps_n100m"].iloc[5] >= 1  # the point at exactly r counts
+    cells = builder.cell_features(Events([0], [X0], [Y0], crs=CRS, tz=TZ), grid, ORIGIN)
+    pd.testing.assert_frame_equal(cells[feats.columns], feats)
+
+
+def test_polygon_layer_area_weighted_by_hand():
+    grid = make_grid()  # cell (0, 0) = [1000, 1100] x [2000, 2100], id 0; (0, 1) id 1
+    layer = geopandas.GeoDataFrame(
+        {
+            "income": [10.0, 20.0, 40.0, 99.0],
+            "density": [1.0, np.nan, 3.0, 5.0],
+        },
+        geometry=[
+            shapely.box(1000, 2000, 1030, 2100),  # 30 % of cell 0
+            shapely.box(1030, 2000, 1150, 2100),  # 70 % of cell 0, 50 % of cell 1
+            shapely.box(1200, 2000, 1250, 2050),  # 25 % of cell 2
+            shapely.box(5000, 5000, 5100, 5100),  # far away
+        ],
+        crs=CRS,
+    )
+    builder = FeatureBuilder(polygon_layers={"cbs": (layer, ["income", "density"])})
+    feats = builder.static_features(grid)
+    assert list(feats.columns) == ["poly_cbs_cover", "poly_cbs_income", "poly_cbs_density"]
+    assert feats["poly_cbs_cover"].iloc[:3].tolist() == pytest.approx([1.0, 0.5, 0.25])
+    assert feats["poly_cbs_income"].iloc[0] == pytest.approx(0.3 * 10 + 0.7 * 20)
+    assert feats["poly_cbs_income"].iloc[1] == pytest.approx(20.0)
+    assert feats["poly_cbs_income"].iloc[2] == pytest.approx(40.0)
+    assert feats["poly_cbs_density"].iloc[0] == pytest.approx(1.0)  # NaN polygon ignored
+    assert np.isnan(feats["poly_cbs_density"].iloc[1])  # only the NaN polygon covers it
+    assert feats["poly_cbs_cover"].iloc[3] == 0 and np.isnan(feats["poly_cbs_income"].iloc[3])
+
+
+def test_layer_errors():
+    grid = make_grid()
+    other = points_layer([[0.0, 0.0]], crs="EPSG:32631")
+    with pytest.raises(ValueError, match="CRS mismatch.*point layer 'ramps'"):
+        FeatureBuilder(point_layers={"ramps": other}).static_features(grid)
+    naive = geopandas.GeoDataFrame(geometry=[shapely.Point(0, 0)])
+    with pytest.raises(ValueError, match="has no CRS"):
+        FeatureBuilder(point_layers={"ramps": naive}).static_features(grid)
+    polys = geopandas.GeoDataFrame(
+        {"v": ["a"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:32631"
+    )
+    with pytest.raises(ValueError, match="CRS mismatch"):
+        FeatureBuilder(polygon_layers={"p": (polys, ["v"])}).static_features(grid)
+    polys = polys.set_crs(CRS, allow_override=True)
+    with pytest.raises(ValueError, match="column 'v' is not numeric"):
+        FeatureBuilder(polygon_layers={"p": (polys, ["v"])}).static_features(grid)
+    with pytest.raises(ValueError, match="no column 'w'"):
+        FeatureBuilder(polygon_layers={"p": (polys, ["w"])}).static_features(grid)
+    with pytest.raises(ValueError, match="must hold polygons"):
+        FeatureBuilder(polygon_layers={"p": (points_layer([[0, 0]]), [])}).static_features(grid)
+    with pytest.raises(ValueError, match="must hold non-empty points"):
+        FeatureBuilder(point_layers={"p": polys}).static_features(grid)
+
+
+def test_static_features_are_cached_per_grid_and_layers():
+    grid = make_grid()
+    builder = FeatureBuilder(point_layers={"r": points_layer([[X0, Y0]])})
+    first = builder.static_features(grid)
+    builder.point_layers = {"r": points_layer([[X0 + 300, Y0]])}  # new layer object
+    second = builder.static_features(grid)
+    assert first["pt_r_dist"].iloc[0] != second["pt_r_dist"].iloc[0]
+
+
+def test_crs_mismatch_of_events_and_grid_raises():
+    events = Events([ORIGIN - DAY], [500000.0], [5800000.0], crs="EPSG:32631", tz=TZ)
+    builder = FeatureBuilder()
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    with pytest.raises(ValueError, match="CRS mismatch: events .* the grid"):
+        builder.cell_features(events, make_grid(), ORIGIN)
+    with pytest.raises(ValueError, match="CRS mismatch"):
+        builder.shift_features(events, make_grid(), schedule, ORIGIN)
+
+
+# ---------------------------------------------------------------------- leakage, determinism
+def all_features(builder, events, grid, schedule, origin):
+    blocks = schedule.horizon(origin, "14D")
+    cells = builder.cell_features(events, grid, origin)
+    shifts, _ = builder.shift_features(events, grid, schedule, origin)
+    blocks_f = builder.block_features(blocks, origin, grid)
+    X, *_ = builder.design_matrix(events, grid, blocks, origin)
+    return cells, shifts, blocks_f, X
+
+
+def test_no_leakage_from_events_at_or_after_the_origin(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)
+    builder = FeatureBuilder(
+        point_layers={"p": points_layer([[X0 + 10, Y0 + 10]])},
+        kernels={**default_kernels(), "nr_inf": (BowersSpace(), BowersTime(window_days=np.inf))},
+    )
+    base = rng_events.select(rng_events.t < ORIGIN)
+    rng = np.random.default_rng(11)
+    extra_t = np.concatenate(
+        [[ORIGIN, ORIGIN, ORIGIN + 1], rng.integers(ORIGIN, ORIGIN + 9 * WEEK, 200)]
+    )
+    extra_x = np.concatenate([[X0 + 50.0] * 3, rng.uniform(X0, X0 + 700, 200)])
+    extra_y = np.concatenate([[Y0 + 50.0] * 3, rng.uniform(Y0, Y0 + 600, 200)])
+    # ... and uncertain events that started before the origin but end at or after it.
+    win_t = np.array([ORIGIN - 5 * DAY, ORIGIN - 1])
+    win_end = np.array([ORIGIN, ORIGIN + DAY])
+    t = np.concatenate([base.t, extra_t, win_t])
+    t_end = np.concatenate([base.t_end, extra_t, win_end])
+    x = np.concatenate([base.x, extra_x, [X0 + 50.0] * 2])
+    y = np.concatenate([base.y, extra_y, [Y0 + 50.0] * 2])
+    more = Events(t, x, y, crs=CRS, tz=TZ, t_end=t_end)
+    before = all_features(builder, base, grid, schedule, ORIGIN)
+    after = all_features(builder, more, grid, schedule, ORIGIN)
+    pd.testing.assert_frame_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+    pd.testing.assert_frame_equal(before[2], after[2])
+    np.testing.assert_array_equal(before[3], after[3])
+    # The added events do matter once they are in the past:
+    later = builder.cell_features(more, grid, ORIGIN + 10 * WEEK)
+    assert not later["n_cell_1w"].equals(before[0]["n_cell_1w"])
+
+
+def test_deterministic_and_independent_of_input_order(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    builder = FeatureBuilder()
+    first = all_features(builder, rng_events, grid, schedule, ORIGIN)
+    second = all_features(builder, rng_events, grid, schedule, ORIGIN)
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    perm = np.random.default_rng(1).permutation(len(rng_events))
+    shuffled = Events(rng_events.t[perm], rng_events.x[perm], rng_events.y[perm], crs=CRS, tz=TZ)
+    third = all_features(builder, shuffled, grid, schedule, ORIGIN)
+    for a, b in zip(first, third, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12)
+
+
+def test_origin_as_local_string_equals_utc_seconds(rng_events):
+    grid = make_grid()
+    builder = FeatureBuilder()
+    text = pd.Timestamp(ORIGIN, unit="s", tz="UTC").tz_convert(TZ).strftime("%Y-%m-%d %H:%M")
+    pd.testing.assert_frame_equal(
+        builder.cell_features(rng_events, grid, text),
+        builder.cell_features(rng_events, grid, ORIGIN),
+    )
+
+
+# ---------------------------------------------------------------------- assembly
+def test_design_matrix_rows_are_block_major_and_match_the_groups(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)
+    builder = FeatureBuilder()
+    origin = local("2024-06-01 07:00")
+    blocks = schedule.horizon(origin, "14D")
+    X, names, block_index, cell_index = builder.design_matrix(rng_events, grid, blocks, origin)
+    n_b, n_c = len(blocks), grid.n_cells
+    assert X.shape == (n_b * n_c, len(names)) and X.dtype == np.float64
+    assert names == builder.feature_names_ == builder.describe()["name"].tolist()
+    assert len(set(names)) == len(names)
+    np.testing.assert_array_equal(block_index, np.repeat(np.arange(n_b), n_c))
+    np.testing.assert_array_equal(cell_index, np.tile(np.arange(n_c), n_b))
+    cells = builder.cell_features(rng_events, grid, origin).to_numpy()
+    shifts, _ = builder.shift_features(rng_events, grid, schedule, origin)
+    block_feats = builder.block_features(blocks, origin, grid).to_numpy()
+    for row in np.random.default_rng(0).integers(0, X.shape[0], 50):
+        b, c = divmod(row, n_c)
+        expected = np.concatenate([cells[c], shifts[blocks.shift[b], c], block_feats[b]])
+        np.testing.assert_array_equal(X[row], expected)
+    assert not np.isnan(X).any()
+
+
+def test_design_matrix_cell_subset_and_rows_agree(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    builder = FeatureBuilder(rings=(1,), windows_weeks=(4, 52))
+    blocks = schedule.horizon(ORIGIN, "3D")
+    full, names, *_ = builder.design_matrix(rng_events, grid, blocks, ORIGIN)
+    chosen = np.array([7, 2, 2, 0])
+    X, _, block_index, cell_index = builder.design_matrix(
+        rng_events, grid, blocks, ORIGIN, cells=chosen
+    )
+    assert X.shape == (len(blocks) * 4, len(names))
+    np.testing.assert_array_equal(cell_index, np.tile(chosen, len(blocks)))
+    np.testing.assert_array_equal(X, full[block_index * grid.n_cells + cell_index])
+    pieces = (
+        builder.cell_features(rng_events, grid, ORIGIN),
+        builder.shift_features(rng_events, grid, schedule, ORIGIN)[0],
+        builder.block_features(blocks, ORIGIN, grid),
+    )
+    np.testing.assert_array_equal(builder.rows(*pieces, block_index, cell_index), X)
+    with pytest.raises(ValueError, match="cells must lie in"):
+        builder.design_matrix(rng_events, grid, blocks, ORIGIN, cells=[grid.n_cells])
+
+
+# ---------------------------------------------------------------------- parameters
+def test_estimator_contract_and_parameter_checks():
+    builder = FeatureBuilder(windows_weeks=(3,), rings=(), kernels=None, darkness=False)
+    copy = clone(builder)
+    assert copy.get_params() == builder.get_params()
+    assert copy.feature_names_ == [
+        "n_cell_3w", "days_since_cell", "days_since_ring1",
+        "shift_n_cell_8w", "shift_n_cell_26w", "shift_n_cell_52w",
+        "shift_n_ring1_8w", "shift_n_ring1_26w", "shift_n_ring1_52w",
+        "shift", "block_hours", "day_of_week", "doy_sin", "doy_cos", "lead_days",
+    ]  # fmt: skip
+    pairs = [(BowersSpace(), BowersTime())] * 2
+    assert FeatureBuilder(kernels=pairs).cell_feature_names_.count("nr_1") == 1
+    for bad, match in [
+        ({"windows_weeks": ()}, "windows_weeks is empty"),
+        ({"windows_weeks": (0,)}, "positive finite"),
+        ({"windows_weeks": (2, 2)}, "repeats"),
+        ({"rings": (0,)}, "rings must hold positive integers"),
+        ({"kernels": "bowers"}, "kernels='bowers'"),
+        ({"point_radii": (-1,)}, "point_radii"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            _ = FeatureBuilder(**bad).feature_names_
+    with pytest.raises(TypeError, match="space kernel"):
+        _ = FeatureBuilder(kernels={"nr_x": (BowersTime(), BowersSpace())}).feature_names_
+
+
+def test_features_table_covers_every_pattern():
+    builder = FeatureBuilder(
+        point_layers={"ramps": points_layer([[X0, Y0]])},
+        polygon_layers={"cbs": (points_layer([[X0, Y0]]), ["a"])},
+    )
+    table = builder.describe()
+    assert set(table["group"]) == {"cell", "shift", "block"}
+    assert table["meaning"].str.len().min() > 10
+    patterns = set(FEATURES)
+    assert {"n_cell_{w}w", "pt_{name}_dist", "poly_{name}_{col}", "darkness"} <= patterns
