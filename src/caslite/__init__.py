@@ -6,15 +6,28 @@ The public API is re-exported here; the modules behind it are
 - :mod:`caslite.grid` — :class:`Grid`, square cells over a study area;
 - :mod:`caslite.shifts` — :class:`ShiftSchedule` and :class:`Blocks`, DST-correct shifts;
 - :mod:`caslite.nearrepeat` — near-repeat kernels and scores (numba);
-- :mod:`caslite.models` — forecasters (:class:`ProspectiveHotSpot`);
+- :mod:`caslite.features` — :class:`FeatureBuilder`, the risk model's features;
+- :mod:`caslite.models` — forecasters: :class:`RiskModel` and the baselines;
+- :mod:`caslite.forecast` — :class:`Forecast`, risk per block and cell, hot cells;
+- :mod:`caslite.predict` — :func:`predict`, the planners' one call;
+- :mod:`caslite.evaluation` — hit rate, PAI, PEI* and observed counts;
 - :mod:`caslite.datasets` — shipped samples and the synthetic-city simulator;
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
 """
 
 from caslite._validation import CasliteWarning, DataQualityWarning
 from caslite.events import Events, as_events
+from caslite.features import FeatureBuilder
+from caslite.forecast import Forecast
 from caslite.grid import Grid
-from caslite.models import ProspectiveHotSpot
+from caslite.models import (
+    NaiveCounts,
+    ProspectiveHotSpot,
+    RetrospectiveKDE,
+    RiskModel,
+    ShiftHistory,
+    TooLittleDataError,
+)
 from caslite.nearrepeat import (
     BowersSpace,
     BowersTime,
@@ -26,6 +39,7 @@ from caslite.nearrepeat import (
     score_history,
 )
 from caslite.plot import plot_cells
+from caslite.predict import predict
 from caslite.shifts import Blocks, ShiftSchedule
 from caslite.summary import IncidentSummary, summarize_incidents
 
@@ -40,14 +54,22 @@ __all__ = [
     "Events",
     "ExponentialSpace",
     "ExponentialTime",
+    "FeatureBuilder",
+    "Forecast",
     "GaussianSpace",
     "Grid",
     "IncidentSummary",
+    "NaiveCounts",
     "ProspectiveHotSpot",
+    "RetrospectiveKDE",
+    "RiskModel",
+    "ShiftHistory",
     "ShiftSchedule",
+    "TooLittleDataError",
     "__version__",
     "as_events",
     "plot_cells",
+    "predict",
     "score_at",
     "score_forecast",
     "score_history",

@@ -7,8 +7,32 @@ and shares one interface:
 - ``fit(events, grid, *, origin)`` keeps only what was known before ``origin``;
 - ``predict(blocks)`` returns an array ``(n_blocks, grid.n_cells)`` of risk scores, higher
   meaning more risk, for blocks that start at or after the origin.
+
+The risk model (:mod:`caslite.models.risk`): :class:`RiskModel`, gradient-boosted trees on the
+features of :mod:`caslite.features`, with :meth:`RiskModel.forecast` giving a
+:class:`caslite.Forecast`.
+
+Baselines to compare against (:mod:`caslite.models.baselines`):
+
+- :class:`NaiveCounts` — events per cell over the last weeks;
+- :class:`RetrospectiveKDE` — a Gaussian kernel density of those events;
+- :class:`ShiftHistory` — events per cell in the same shift of the day;
+- :class:`ProspectiveHotSpot` — near-repeat kernel scores (Bowers, Johnson & Pease 2004).
 """
 
-from caslite.models.baselines import ProspectiveHotSpot
+from caslite.models.baselines import (
+    NaiveCounts,
+    ProspectiveHotSpot,
+    RetrospectiveKDE,
+    ShiftHistory,
+)
+from caslite.models.risk import RiskModel, TooLittleDataError
 
-__all__ = ["ProspectiveHotSpot"]
+__all__ = [
+    "NaiveCounts",
+    "ProspectiveHotSpot",
+    "RetrospectiveKDE",
+    "RiskModel",
+    "ShiftHistory",
+    "TooLittleDataError",
+]

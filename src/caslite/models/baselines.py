@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import scipy.sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from caslite._time import to_utc_seconds
+from caslite._validation import check_same_crs
 from caslite.events import Events
 from caslite.grid import Grid
-from caslite.nearrepeat import BowersSpace, BowersTime, score_forecast
+from caslite.nearrepeat import BowersSpace, BowersTime, GaussianSpace, score_at, score_forecast
 from caslite.shifts import Blocks
 
-__all__ = ["ProspectiveHotSpot"]
+__all__ = ["NaiveCounts", "ProspectiveHotSpot", "RetrospectiveKDE", "ShiftHistory"]
 
 
 class ProspectiveHotSpot(BaseEstimator):
@@ -110,3 +114,378 @@ class ProspectiveHotSpot(BaseEstimator):
             time=self.time if self.time is not None else BowersTime(),
             origin=self.origin_,
         )
+
+
+# ---------------------------------------------------------------------- windowed baselines
+_WEEK = 7 * 86_400.0
+
+
+def _positive_finite(name: str, value, unit: str = "") -> float:
+    """Return ``value`` as a float, refusing non-numbers and values that are not > 0 and finite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a positive finite number{unit}, got {value!r}.")
+    return number
+
+
+def _share(name: str, value) -> float:
+    """Return ``value`` as a float in ``[0, 1]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
+    number = float(value)
+    if not 0.0 <= number <= 1.0:  # also refuses NaN
+        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}.")
+    return number
+
+
+def _check_blocks(blocks, origin: int) -> None:
+    """Refuse anything but Blocks, and blocks that start before the forecast origin."""
+    if not isinstance(blocks, Blocks):
+        raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
+    if len(blocks) and int(blocks.start.min()) < origin:
+        raise ValueError(
+            f"origin {origin} is after the start of the first block ({int(blocks.start.min())}, "
+            "UTC seconds); a forecast may not see events inside its own horizon. Fit with an "
+            "origin at or before the first block."
+        )
+
+
+class _WindowedBaseline(BaseEstimator):
+    """Shared ``fit`` of the baselines that use the events known in a window before the origin.
+
+    Subclasses define ``__init__`` (with ``window_weeks``) and ``_fit_scores``.
+    """
+
+    def fit(self, events, grid, *, origin):
+        """Keep the events known in the ``window_weeks`` before ``origin``.
+
+        An event is known at the end of its time window (``t_end``; ``t`` for an exact time),
+        as in :meth:`Events.before`; it is used when it became known at most
+        ``window_weeks`` (elapsed weeks of 7 x 24 hours) before the origin and strictly
+        before it: ``0 < origin - t_end <= window_weeks * 604800`` seconds.
+
+        Parameters
+        ----------
+        events : Events
+            All incidents; those known at or after the origin, or before the window, are
+            ignored.
+        grid : Grid
+            The cells to score; its CRS must equal the events'.
+        origin : str, datetime or int
+            Forecast origin; naive values are local time of the events.
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(events, Events):
+            raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
+        if not isinstance(grid, Grid):
+            raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
+        check_same_crs(events.crs, grid.crs, "events", "the grid")
+        window = _positive_finite("window_weeks", self.window_weeks, " of weeks") * _WEEK
+        self._check_params()
+        origin = int(to_utc_seconds(origin, events.tz, "origin"))
+        lag = origin - events.t_end  # t_end == t for exact times
+        self.events_ = events.select((lag > 0) & (lag <= window))
+        self.grid_ = grid
+        self.origin_ = origin
+        self._fit_scores()
+        return self
+
+    def _check_params(self) -> None:
+        """Validate the parameters other than ``window_weeks`` (none by default)."""
+
+    def _fit_scores(self) -> None:
+        """Set the fitted scores from ``events_`` and ``grid_``."""
+
+    def _constant(self, blocks, name: str) -> np.ndarray:
+        """Repeat the fitted cell scores ``name`` for every block, after checking the blocks."""
+        check_is_fitted(self, name)
+        _check_blocks(blocks, self.origin_)
+        return np.repeat(getattr(self, name)[None, :], len(blocks), axis=0)
+
+
+class NaiveCounts(_WindowedBaseline):
+    """Naive hot spots: the number of events in each cell over the last weeks.
+
+    The risk of a cell is the number of events in it known in the ``window_weeks`` before
+    the forecast origin (see :meth:`fit` for the exact window); the same for every block of
+    the horizon. Events outside the grid's active cells are ignored.
+
+    Parameters
+    ----------
+    window_weeks : float, default 52
+        Length of the window in weeks (positive, finite).
+
+    Attributes
+    ----------
+    events_ : Events
+        The events known in the window.
+    grid_ : Grid
+        The grid scored.
+    origin_ : int
+        Forecast origin, UTC seconds.
+    counts_ : ndarray of float64, shape (grid.n_cells,)
+        Events per cell in the window.
+
+    See Also
+    --------
+    RetrospectiveKDE : The same counts smoothed with a Gaussian kernel.
+    ShiftHistory : The same counts per shift of the day.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from shapely.geometry import box
+    >>> from caslite import Events, Grid, ShiftSchedule
+    >>> frame = pd.DataFrame({"t": ["2023-01-01 10:00", "2024-02-01 10:00", "2024-03-01 22:00"],
+    ...                       "x": [60.0, 60.0, 300.0], "y": [60.0, 60.0, 180.0]})
+    >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+    >>> grid = Grid.from_area(box(0, 0, 500, 500), cell_size=125.0, crs="EPSG:28992")
+    >>> model = NaiveCounts(window_weeks=8).fit(events, grid, origin="2024-03-11")
+    >>> len(model.events_)  # the 2023 event is outside the 8-week window
+    2
+    >>> blocks = ShiftSchedule.every(4, tz="Europe/Amsterdam").horizon("2024-03-11", "14D")
+    >>> risk = model.predict(blocks)
+    >>> risk.shape, risk[0, [0, 6]].tolist()
+    ((84, 16), [1.0, 1.0])
+    """
+
+    def __init__(self, *, window_weeks=52):
+        self.window_weeks = window_weeks
+
+    def _fit_scores(self) -> None:
+        cells = self.grid_.cell_of(self.events_.x, self.events_.y)
+        counts = np.bincount(cells[cells >= 0], minlength=self.grid_.n_cells)
+        self.counts_ = counts.astype(np.float64)
+
+    def predict(self, blocks) -> np.ndarray:
+        """Event counts of every cell, repeated for every block.
+
+        Parameters
+        ----------
+        blocks : Blocks
+            Blocks starting at or after the origin (e.g. ``schedule.horizon(origin, "14D")``).
+
+        Returns
+        -------
+        ndarray of shape (len(blocks), grid.n_cells)
+        """
+        return self._constant(blocks, "counts_")
+
+
+class RetrospectiveKDE(_WindowedBaseline):
+    r"""Retrospective hot spots: a Gaussian kernel density of the events of the last weeks.
+
+    The risk of cell ``c`` is a kernel-smoothed count of the events known in the
+    ``window_weeks`` before the origin (see :meth:`fit` for the exact window),
+
+    .. math:: r_c = \frac{a}{2 \pi h^2} \sum_{i:\, d_{ic} \le k h}
+              \exp\left(-\frac{d_{ic}^2}{2 h^2}\right),
+
+    with ``d_ic`` the distance from event ``i`` to the centre of cell ``c``, ``h`` the
+    bandwidth, ``k`` the cutoff and ``a = cell_size**2`` the area of a cell: the Gaussian
+    intensity (events per square metre) at the cell centre times the cell's area, so that it
+    is on the scale of :class:`NaiveCounts`. Events outside the grid count for the cells
+    within reach. The risk is the same for every block of the horizon.
+
+    Parameters
+    ----------
+    bandwidth : float, default 250.0
+        Standard deviation ``h`` of the Gaussian kernel in metres.
+    window_weeks : float, default 52
+        Length of the window in weeks (positive, finite).
+    cutoff : float, default 3.0
+        Truncation radius in bandwidths: events farther than ``cutoff * bandwidth`` from a
+        cell centre add nothing to it.
+
+    Attributes
+    ----------
+    events_ : Events
+        The events known in the window.
+    grid_ : Grid
+        The grid scored.
+    origin_ : int
+        Forecast origin, UTC seconds.
+    density_ : ndarray of float64, shape (grid.n_cells,)
+        Kernel-smoothed count of each cell.
+
+    Notes
+    -----
+    The sum is computed by :func:`caslite.nearrepeat.score_at` with
+    :class:`~caslite.nearrepeat.GaussianSpace` (``sigma=bandwidth``, ``radius=cutoff *
+    bandwidth``) and a flat time weight, so only the cells within reach of each event are
+    visited.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from shapely.geometry import box
+    >>> from caslite import Events, Grid, ShiftSchedule
+    >>> frame = pd.DataFrame({"t": ["2024-02-01 10:00", "2024-03-01 22:00"],
+    ...                       "x": [62.5, 437.5], "y": [62.5, 437.5]})
+    >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+    >>> grid = Grid.from_area(box(0, 0, 500, 500), cell_size=125.0, crs="EPSG:28992")
+    >>> model = RetrospectiveKDE(bandwidth=125.0).fit(events, grid, origin="2024-03-11")
+    >>> blocks = ShiftSchedule.every(4, tz="Europe/Amsterdam").horizon("2024-03-11", "14D")
+    >>> risk = model.predict(blocks)
+    >>> risk.shape, round(float(risk[0, 0]), 4)  # 1 / (2 pi): the other event is out of reach
+    ((84, 16), 0.1592)
+    """
+
+    def __init__(self, *, bandwidth=250.0, window_weeks=52, cutoff=3.0):
+        self.bandwidth = bandwidth
+        self.window_weeks = window_weeks
+        self.cutoff = cutoff
+
+    def _check_params(self) -> None:
+        _positive_finite("bandwidth", self.bandwidth, " of metres")
+        _positive_finite("cutoff", self.cutoff, " of bandwidths")
+
+    def _fit_scores(self) -> None:
+        bandwidth = float(self.bandwidth)
+        space = GaussianSpace(sigma=bandwidth, radius=float(self.cutoff) * bandwidth)
+        # Every event in events_ is known 0 < lag <= window before the origin; a Bowers step
+        # longer than the window makes the time weight 1 / (1 + floor(lag / step)) exactly 1.
+        flat = BowersTime(window_days=math.inf, step_days=2.0 * 7.0 * float(self.window_weeks))
+        order = np.argsort(self.events_.t_end, kind="stable")
+        kernel_sum = score_at(
+            self.events_.t_end[order],
+            self.events_.x[order],
+            self.events_.y[order],
+            self.grid_,
+            np.array([self.origin_], dtype=np.int64),
+            space=space,
+            time=flat,
+            before=self.origin_,
+        )[0]
+        self.density_ = kernel_sum * (self.grid_.cell_size**2 / (2.0 * math.pi * bandwidth**2))
+
+    def predict(self, blocks) -> np.ndarray:
+        """Kernel-smoothed counts of every cell, repeated for every block.
+
+        Parameters
+        ----------
+        blocks : Blocks
+            Blocks starting at or after the origin (e.g. ``schedule.horizon(origin, "14D")``).
+
+        Returns
+        -------
+        ndarray of shape (len(blocks), grid.n_cells)
+        """
+        return self._constant(blocks, "density_")
+
+
+class ShiftHistory(_WindowedBaseline):
+    """Historical counts per shift: events in each cell in the same shift of the day.
+
+    The risk of cell ``c`` in block ``b`` is the number of events in ``c`` known in the
+    ``window_weeks`` before the origin (see :meth:`fit` for the exact window) that happened
+    in the shift of ``b`` (e.g. the 20-24 block of any day), so the forecast differs by shift
+    but is the same for every day of the horizon. Events outside the grid's active cells are
+    ignored. Dividing by ``7 * window_weeks`` would give the average per day; it does not
+    change the ranking.
+
+    Parameters
+    ----------
+    window_weeks : float, default 52
+        Length of the window in weeks (positive, finite).
+    smoothing : float, default 0.0
+        Share ``s`` in ``[0, 1]`` of the whole-day count mixed in:
+        ``(1 - s) * shift count + s * day count / n_shifts``. A small value (e.g. 0.1) breaks
+        the many ties between cells with no events in a shift by their events in other shifts;
+        0 gives the plain per-shift counts, 1 the day counts spread evenly over the shifts.
+
+    Attributes
+    ----------
+    events_ : Events
+        The events known in the window.
+    grid_ : Grid
+        The grid scored.
+    origin_ : int
+        Forecast origin, UTC seconds.
+
+    Notes
+    -----
+    An event with an uncertain time (a window ``t .. t_end``, e.g. a burglary discovered on
+    coming home) is split over the shifts aoristically, in proportion to the overlap of its
+    window with each block (:meth:`Events.aoristic_weights`); an exact time counts 1 in the
+    shift that contains it. Each event thus adds 1 in total over the shifts, and the sum of
+    the shifts is :class:`NaiveCounts`. Shifts are those of the schedule of the blocks passed
+    to :meth:`predict`, in that schedule's time zone.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from shapely.geometry import box
+    >>> from caslite import Events, Grid, ShiftSchedule
+    >>> frame = pd.DataFrame({"t": ["2024-02-01 02:00", "2024-02-08 03:00", "2024-03-01 22:00"],
+    ...                       "x": [60.0, 60.0, 300.0], "y": [60.0, 60.0, 180.0]})
+    >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+    >>> grid = Grid.from_area(box(0, 0, 500, 500), cell_size=125.0, crs="EPSG:28992")
+    >>> model = ShiftHistory().fit(events, grid, origin="2024-03-11")
+    >>> blocks = ShiftSchedule.every(4, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+    >>> risk = model.predict(blocks)
+    >>> risk[:, 0].tolist()  # cell 0: two night-time events, in the 00-04 block
+    [2.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    >>> risk[:, 6].tolist()  # cell 6: one event in the 20-24 block
+    [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    """
+
+    def __init__(self, *, window_weeks=52, smoothing=0.0):
+        self.window_weeks = window_weeks
+        self.smoothing = smoothing
+
+    def _check_params(self) -> None:
+        _share("smoothing", self.smoothing)
+
+    def _shift_counts(self, schedule) -> np.ndarray:
+        """Events per shift and cell, shape ``(schedule.n_shifts, grid.n_cells)``."""
+        events, grid = self.events_, self.grid_
+        cells = grid.cell_of(events.x, events.y)
+        inside = cells >= 0
+        counts = np.zeros((schedule.n_shifts, grid.n_cells))
+        if not inside.any():
+            return counts
+        events = events.select(inside)
+        # Blocks covering every event's window, from the block of the earliest start to the
+        # block of the latest end.
+        first = int(schedule.block_of(np.array([events.t.min()]))[0])
+        last = int(schedule.block_of(np.array([events.t_end.max()]))[0])
+        cover = Blocks(schedule, np.arange(first, last + 1, dtype=np.int64))
+        by_block = events.aoristic_weights(cover)  # (n_events, n_blocks), rows sum to 1
+        shift_of_block = scipy.sparse.csr_array(
+            (np.ones(len(cover)), (np.arange(len(cover)), cover.shift)),
+            shape=(len(cover), schedule.n_shifts),
+        )
+        by_shift = (by_block @ shift_of_block).toarray()  # (n_events, n_shifts)
+        for shift in range(schedule.n_shifts):
+            counts[shift] = np.bincount(
+                cells[inside], weights=by_shift[:, shift], minlength=grid.n_cells
+            )
+        return counts
+
+    def predict(self, blocks) -> np.ndarray:
+        """Per-shift counts of every cell for every block.
+
+        Parameters
+        ----------
+        blocks : Blocks
+            Blocks starting at or after the origin (e.g. ``schedule.horizon(origin, "14D")``);
+            their schedule defines the shifts.
+
+        Returns
+        -------
+        ndarray of shape (len(blocks), grid.n_cells)
+        """
+        check_is_fitted(self, "origin_")
+        _check_blocks(blocks, self.origin_)
+        smoothing = _share("smoothing", self.smoothing)
+        counts = self._shift_counts(blocks.schedule)
+        if smoothing:
+            day = counts.sum(axis=0) / blocks.schedule.n_shifts
+            counts = (1.0 - smoothing) * counts + smoothing * day
+        return counts[blocks.shift]

@@ -1,0 +1,593 @@
+"""The gradient-boosted risk model: expected events per cell and block over a horizon.
+
+Training mimics forecasting. For a fit origin ``o``, the model looks back over *training
+origins* ``o_k`` spaced ``train_step`` apart, each with a whole horizon of blocks that ends
+before ``o``. A training row is (``o_k``, block ``b`` of ``o_k``'s horizon, cell ``c``): its
+features come from the events known before ``o_k`` (:class:`caslite.features.FeatureBuilder`),
+its target is the events in cell ``c`` during block ``b``. Every event used, as feature or
+target, is known before ``o``, so nothing at or after the fit origin can leak into the model.
+
+Years of a city hold hundreds of millions of such rows, nearly all zero. Every row with an
+event is kept; a row without one is kept with probability ``p`` (negative subsampling) and
+then weighs ``1 / p``, so the weighted loss is an unbiased estimate of the full one and
+memory stays bounded.
+
+With ``interactions="additive"`` (the default) the trees of the ensemble use either the
+features of the cell and its shift or the features of the block (day of week, season,
+darkness, lead time), never both. The predicted log-rate is then exactly
+``F(cell, shift) + G(block)``, so a horizon of ``B`` blocks over ``C`` cells needs the ensemble
+on ``n_shifts * C + B`` rows instead of ``B * C`` (and cells without any history share one
+row); the ranking of cells within a block is the cell-and-shift part alone.
+``interactions="full"`` lets every feature interact and scores every (block, cell) row.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.utils.validation import check_is_fitted
+
+from caslite._time import to_utc_seconds
+from caslite.evaluation.metrics import count_events
+from caslite.events import Events
+from caslite.features import FeatureBuilder
+from caslite.grid import Grid
+from caslite.shifts import Blocks, ShiftSchedule
+
+__all__ = ["RiskModel", "TooLittleDataError"]
+
+_DAY = 86_400
+_CHUNK_ROWS = 262_144
+
+
+class TooLittleDataError(ValueError):
+    """Raised when the events before the origin are too few or too short to train on."""
+
+
+class RiskModel(BaseEstimator):
+    """Gradient-boosted trees that forecast the events per cell and block of a horizon.
+
+    Parameters
+    ----------
+    features : FeatureBuilder, optional
+        The features; default ``FeatureBuilder()`` (see :mod:`caslite.features`).
+    schedule : ShiftSchedule, optional
+        The blocks; default 4-hour shifts from midnight in the events' time zone.
+    horizon : str, default "14D"
+        Length of each training horizon, and of the default forecast (:meth:`forecast`).
+    train_step : str, default "7D"
+        Spacing of the training origins.
+    train_span : str or None, default "1095D"
+        How far before the fit origin training origins may lie (None: as far as the data
+        allow, after ``warmup``).
+    warmup : str, default "182D"
+        Training origins lie at least this long after the first event known, so that their
+        features see some history.
+    loss : {"poisson", "log_loss"}, default "poisson"
+        ``"poisson"`` fits the expected count of events; ``"log_loss"`` the probability of at
+        least one event (the target is then ``count > 0``).
+    interactions : {"additive", "full"}, default "additive"
+        ``"additive"``: trees split either on cell and shift features or on block features
+        (fast, exact forecasts; see the module docstring). ``"full"``: no constraint.
+    negative_rate : float or "auto", default "auto"
+        Probability of keeping a training row without events; "auto" keeps about
+        ``max_negatives`` of them over all training origins.
+    max_negatives : int, default 600_000
+        Target number of event-free rows under ``negative_rate="auto"``.
+    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
+        Passed to scikit-learn's HistGradientBoosting estimator.
+    random_state : int, numpy Generator or None, default None
+        Seeds the negative subsampling and the tree ensemble. Same seed, same data: the same
+        model and forecasts.
+
+    Attributes
+    ----------
+    estimator_ : HistGradientBoostingRegressor or HistGradientBoostingClassifier
+        The fitted ensemble; its ``feature_names_in_`` are the feature names.
+    feature_names_ : list of str
+        Names of the features, in column order.
+    features_ : FeatureBuilder
+        The builder used.
+    schedule_ : ShiftSchedule
+        The shifts.
+    origin_ : int
+        Fit origin, UTC seconds: the model has seen only events known before it.
+    events_ : Events
+        The events known before the origin.
+    grid_ : Grid
+        The grid.
+    training_ : dict
+        How the model was trained: ``origins`` (UTC seconds), ``n_rows``, ``n_positive``,
+        ``negative_rate``, ``events``, ``first_event``, ``last_event``.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> from caslite import Events, Grid
+    >>> from caslite.datasets import simulate_city
+    >>> city = simulate_city(start="2023-01-01", end="2024-01-01", size=2000.0,
+    ...                      background_rate=6.0, random_state=1)
+    >>> events = Events.from_frame(city.events, crs=city.crs, tz=city.tz)
+    >>> grid = Grid.from_area(box(*city.bounds), cell_size=250.0, crs=city.crs)
+    >>> model = RiskModel(max_iter=20, random_state=0).fit(events, grid, origin="2023-12-01")
+    >>> forecast = model.forecast()
+    >>> forecast.risk.shape  # 84 four-hour blocks x 64 cells
+    (84, 64)
+    """
+
+    def __init__(
+        self,
+        *,
+        features=None,
+        schedule=None,
+        horizon="14D",
+        train_step="7D",
+        train_span="1095D",
+        warmup="182D",
+        loss="poisson",
+        interactions="additive",
+        negative_rate="auto",
+        max_negatives=600_000,
+        max_iter=200,
+        learning_rate=0.05,
+        max_leaf_nodes=31,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        random_state=None,
+    ):
+        self.features = features
+        self.schedule = schedule
+        self.horizon = horizon
+        self.train_step = train_step
+        self.train_span = train_span
+        self.warmup = warmup
+        self.loss = loss
+        self.interactions = interactions
+        self.negative_rate = negative_rate
+        self.max_negatives = max_negatives
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, events, grid, *, origin):
+        """Train on the events known before ``origin``.
+
+        Parameters
+        ----------
+        events : Events
+            All incidents; those not known before the origin are ignored.
+        grid : Grid
+            The cells; its CRS must equal the events'.
+        origin : str, datetime or int
+            Fit origin, the first moment the model may not know about; naive values are
+            local time of the events.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        TooLittleDataError
+            If no training origin fits between ``warmup`` after the first event and the
+            origin, or the training horizons hold no event.
+        """
+        self._check_params()
+        if not isinstance(events, Events):
+            raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
+        if not isinstance(grid, Grid):
+            raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
+        builder = self.features if self.features is not None else FeatureBuilder()
+        if not isinstance(builder, FeatureBuilder):
+            raise TypeError(f"features must be a FeatureBuilder, got {type(builder).__name__}.")
+        schedule = self._schedule_for(events)
+        o = int(to_utc_seconds(origin, events.tz, "origin"))
+        known = events.before(o)
+        rng = np.random.default_rng(self.random_state)
+        origins = self._training_origins(known, schedule, o)
+
+        horizons = [schedule.horizon(int(ok), self.horizon) for ok in origins]
+        sizes = np.array([len(h) * grid.n_cells for h in horizons], dtype=np.int64)
+        counts = [count_events(known, grid, h) for h in horizons]
+        n_positive = int(sum(int(np.count_nonzero(c)) for c in counts))
+        if n_positive == 0:
+            raise TooLittleDataError(
+                f"none of the {len(known)} events known before the origin falls in a cell of the "
+                f"grid during the {len(origins)} training horizons; there is nothing to learn. "
+                "Check that the grid covers the events, or give more history."
+            )
+        rate = self._negative_rate(int(sizes.sum()) - n_positive)
+
+        blocks_x, ys, ws = [], [], []
+        for ok, blocks, target in zip(origins, horizons, counts, strict=True):
+            flat = target.ravel()
+            positive = np.flatnonzero(flat)
+            n_draw = rng.binomial(flat.size, rate) if rate < 1.0 else flat.size
+            drawn = np.sort(rng.choice(flat.size, size=n_draw, replace=False))
+            negative = drawn[flat[drawn] == 0]
+            rows = np.concatenate([positive, negative])
+            block_index, cell_index = np.divmod(rows, grid.n_cells)
+            cell_feats = builder.cell_features(known, grid, int(ok))
+            shift_feats, _ = builder.shift_features(known, grid, schedule, int(ok))
+            block_feats = builder.block_features(blocks, int(ok), grid)
+            blocks_x.append(
+                builder.rows(cell_feats, shift_feats, block_feats, block_index, cell_index)
+            )
+            ys.append(flat[rows])
+            ws.append(np.concatenate([np.ones(positive.size), np.full(negative.size, 1 / rate)]))
+        X = np.concatenate(blocks_x)
+        y = np.concatenate(ys)
+        w = np.concatenate(ws)
+        names = builder.feature_names_
+
+        estimator = self._make_estimator(builder, rng)
+        frame = pd.DataFrame(X, columns=names)
+        if self.loss == "log_loss":
+            estimator.fit(frame, (y > 0).astype(np.int64), sample_weight=w)
+        else:
+            estimator.fit(frame, y, sample_weight=w)
+
+        self.estimator_ = estimator
+        self.feature_names_ = list(names)
+        self.features_ = builder
+        self.schedule_ = schedule
+        self.origin_ = o
+        self.events_ = known
+        self.grid_ = grid
+        self.training_ = {
+            "origins": np.asarray(origins, dtype=np.int64),
+            "n_rows": int(y.size),
+            "n_positive": n_positive,
+            "negative_rate": float(rate),
+            "events": len(known),
+            "first_event": int(known.t.min()),
+            "last_event": int(known.t.max()),
+        }
+        return self
+
+    def _check_params(self) -> None:
+        if self.loss not in ("poisson", "log_loss"):
+            raise ValueError(f"loss must be 'poisson' or 'log_loss', got {self.loss!r}.")
+        if self.interactions not in ("additive", "full"):
+            raise ValueError(
+                f"interactions must be 'additive' or 'full', got {self.interactions!r}."
+            )
+        rate = self.negative_rate
+        if not (isinstance(rate, str) and rate == "auto"):
+            if not isinstance(rate, numbers.Real) or not 0.0 < float(rate) <= 1.0:
+                raise ValueError(f"negative_rate must be 'auto' or in (0, 1], got {rate!r}.")
+        if not isinstance(self.max_negatives, numbers.Integral) or self.max_negatives < 1:
+            raise ValueError(
+                f"max_negatives must be a positive integer, got {self.max_negatives!r}."
+            )
+        for name in ("horizon", "train_step", "warmup"):
+            _positive_timedelta(getattr(self, name), name)
+        if self.train_span is not None:
+            _positive_timedelta(self.train_span, "train_span")
+
+    def _schedule_for(self, events) -> ShiftSchedule:
+        if self.schedule is None:
+            return ShiftSchedule.every(4, tz=events.tz)
+        if not isinstance(self.schedule, ShiftSchedule):
+            raise TypeError(
+                f"schedule must be a ShiftSchedule, got {type(self.schedule).__name__}."
+            )
+        return self.schedule
+
+    def _training_origins(self, known, schedule, o) -> np.ndarray:
+        """Training origins, latest first: each horizon ends by ``o``."""
+        horizon = _positive_timedelta(self.horizon, "horizon")
+        step = int(_positive_timedelta(self.train_step, "train_step").total_seconds())
+        warmup = int(_positive_timedelta(self.warmup, "warmup").total_seconds())
+        if len(known) == 0:
+            raise TooLittleDataError(
+                "no event is known before the origin; the model needs at least "
+                f"{_days(warmup)} of history plus one {self.horizon} horizon."
+            )
+        earliest = int(known.t.min()) + warmup
+        if self.train_span is not None:
+            span = int(_positive_timedelta(self.train_span, "train_span").total_seconds())
+            earliest = max(earliest, o - span)
+        latest = o - int(horizon.total_seconds())
+        excess = int(schedule.horizon(latest, self.horizon).end.max()) - o
+        if excess > 0:  # a horizon across a clock change can be an hour longer
+            latest -= excess
+        if latest < earliest:
+            have = (o - int(known.t.min())) / _DAY
+            raise TooLittleDataError(
+                f"the events known before the origin span {have:.0f} days; the model needs "
+                f"at least {_days(warmup)} of warm-up plus one {self.horizon} horizon "
+                f"({_days(warmup + int(horizon.total_seconds()))}). Give more history, or "
+                "lower warmup= / horizon=."
+            )
+        return np.arange(latest, earliest - 1, -step, dtype=np.int64)
+
+    def _negative_rate(self, n_negative: int) -> float:
+        if isinstance(self.negative_rate, str):
+            return float(min(1.0, self.max_negatives / max(n_negative, 1)))
+        return float(self.negative_rate)
+
+    def _make_estimator(self, builder, rng):
+        names = builder.feature_names_
+        constraints = None
+        if self.interactions == "additive":
+            block = [i for i, n in enumerate(names) if n in _block_group(builder)]
+            cell = [i for i in range(len(names)) if i not in block]
+            constraints = [cell, block]
+        seed = int(rng.integers(2**31 - 1))
+        common = {
+            "max_iter": self.max_iter,
+            "learning_rate": self.learning_rate,
+            "max_leaf_nodes": self.max_leaf_nodes,
+            "min_samples_leaf": self.min_samples_leaf,
+            "l2_regularization": self.l2_regularization,
+            "interaction_cst": constraints,
+            "early_stopping": False,
+            "random_state": seed,
+        }
+        if self.loss == "log_loss":
+            return HistGradientBoostingClassifier(loss="log_loss", **common)
+        return HistGradientBoostingRegressor(loss="poisson", **common)
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, blocks) -> np.ndarray:
+        """Return the expected events per block and cell.
+
+        Parameters
+        ----------
+        blocks : Blocks
+            Blocks starting at or after the fit origin, from the model's schedule
+            (e.g. ``model.schedule_.horizon(origin, "14D")``).
+
+        Returns
+        -------
+        ndarray of shape (len(blocks), grid.n_cells)
+            The expected count (``loss="poisson"``), or ``-log(1 - p)`` for the probability
+            ``p`` of at least one event (``loss="log_loss"``), so that risk is always an
+            expected count under a Poisson model.
+        """
+        return np.exp(self.predict_log_rate(blocks))
+
+    def predict_log_rate(self, blocks) -> np.ndarray:
+        """Return the ensemble's raw score per block and cell: log expected count, or logit of p.
+
+        For ``loss="log_loss"`` this is converted to ``log(-log(1 - p))`` so that
+        :meth:`predict` is its exponential.
+
+        Parameters
+        ----------
+        blocks : Blocks
+            As for :meth:`predict`.
+
+        Returns
+        -------
+        ndarray of shape (len(blocks), grid.n_cells)
+        """
+        check_is_fitted(self, "estimator_")
+        raw = self._raw_scores(blocks)
+        if self.loss == "log_loss":
+            p = 1.0 / (1.0 + np.exp(-raw))
+            return np.log(-np.log1p(-np.minimum(p, 1.0 - 1e-12)))
+        return raw
+
+    def _design_parts(self, blocks):
+        if not isinstance(blocks, Blocks):
+            raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
+        if blocks.schedule != self.schedule_:
+            raise ValueError(
+                f"blocks come from {blocks.schedule!r} but the model was fitted with "
+                f"{self.schedule_!r}; use model.schedule_.horizon(origin)."
+            )
+        builder, grid, o = self.features_, self.grid_, self.origin_
+        block_feats = builder.block_features(blocks, o, grid)  # refuses blocks before o
+        cell_feats = builder.cell_features(self.events_, grid, o).to_numpy()
+        shift_feats, _ = builder.shift_features(self.events_, grid, self.schedule_, o)
+        return cell_feats, shift_feats, block_feats
+
+    def _raw_scores(self, blocks) -> np.ndarray:
+        cell_feats, shift_feats, block_feats = self._design_parts(blocks)
+        n_blocks, n_cells = len(blocks), self.grid_.n_cells
+        if n_blocks == 0:
+            return np.empty((0, n_cells))
+        if self.interactions == "full":
+            return self._raw_full(cell_feats, shift_feats, block_feats)
+        return self._raw_additive(cell_feats, shift_feats, block_feats)
+
+    def _raw(self, X: np.ndarray) -> np.ndarray:
+        """Raw ensemble score of rows, in chunks to bound memory."""
+        out = np.empty(X.shape[0])
+        frame_columns = self.feature_names_
+        for lo in range(0, X.shape[0], _CHUNK_ROWS):
+            chunk = pd.DataFrame(X[lo : lo + _CHUNK_ROWS], columns=frame_columns)
+            if self.loss == "log_loss":
+                p = self.estimator_.predict_proba(chunk)[:, 1]
+                p = np.clip(p, 1e-300, 1.0 - 1e-16)
+                out[lo : lo + _CHUNK_ROWS] = np.log(p) - np.log1p(-p)
+            else:
+                out[lo : lo + _CHUNK_ROWS] = np.log(self.estimator_.predict(chunk))
+        return out
+
+    def _raw_full(self, cell_feats, shift_feats, block_feats) -> np.ndarray:
+        builder = self.features_
+        n_blocks, n_cells = len(block_feats), cell_feats.shape[0]
+        out = np.empty((n_blocks, n_cells))
+        per_chunk = max(1, _CHUNK_ROWS // max(n_cells, 1))
+        cells = np.arange(n_cells)
+        for lo in range(0, n_blocks, per_chunk):
+            b = np.arange(lo, min(lo + per_chunk, n_blocks))
+            X = builder.rows(
+                cell_feats, shift_feats, block_feats, np.repeat(b, n_cells), np.tile(cells, b.size)
+            )
+            out[b] = self._raw(X).reshape(b.size, n_cells)
+        return out
+
+    def _raw_additive(self, cell_feats, shift_feats, block_feats) -> np.ndarray:
+        """``F(cell, shift) + G(block)``, exact under the interaction constraints.
+
+        For each shift ``s`` a reference block ``r_s`` of that shift gives
+        ``A[s, c] = F(c, s) + G(r_s)``; cell 0 in every block gives
+        ``F(0, s(b)) + G(b)``; their difference from ``A[s(b), 0]`` is ``G(b) - G(r_s)``.
+        Cells whose features equal those of a cell without any history share one row.
+        """
+        builder = self.features_
+        n_cells = cell_feats.shape[0]
+        shift_of_block = block_feats["shift"].to_numpy().astype(np.int64)
+        shifts, reference = np.unique(shift_of_block, return_index=True)
+        quiet = self._quiet_cells(cell_feats, shift_feats)
+        busy = np.flatnonzero(~quiet)
+        first_quiet = np.flatnonzero(quiet)[:1]
+        scored = np.concatenate([busy, first_quiet])
+        table = np.empty((shifts.size, n_cells))
+        for i, r in enumerate(reference):
+            X = builder.rows(cell_feats, shift_feats, block_feats, np.full(scored.size, r), scored)
+            raw = self._raw(X)
+            table[i, busy] = raw[: busy.size]
+            if first_quiet.size:
+                table[i, quiet] = raw[-1]
+        X0 = builder.rows(
+            cell_feats,
+            shift_feats,
+            block_feats,
+            np.arange(len(block_feats)),
+            np.zeros(len(block_feats), dtype=np.int64),
+        )
+        position = np.searchsorted(shifts, shift_of_block)
+        block_term = self._raw(X0) - table[position, 0]
+        return table[position] + block_term[:, np.newaxis]
+
+    def _quiet_cells(self, cell_feats, shift_feats) -> np.ndarray:
+        """Cells whose cell and shift features equal those of a cell with no history."""
+        builder = self.features_
+        if builder.point_layers or builder.polygon_layers:
+            return np.zeros(cell_feats.shape[0], dtype=bool)
+        grid = self.grid_
+        lone = Grid(
+            x0=grid.x0, y0=grid.y0, cell_size=grid.cell_size, n_cols=1, n_rows=1, crs=grid.crs
+        )
+        nothing = self.events_.select(np.zeros(len(self.events_), dtype=bool))
+        empty_cell = builder.cell_features(nothing, lone, self.origin_).to_numpy()[0]
+        empty_shift, _ = builder.shift_features(nothing, lone, self.schedule_, self.origin_)
+        quiet = np.all(cell_feats == empty_cell, axis=1)
+        quiet &= np.all(shift_feats == empty_shift[:, :1], axis=(0, 2))
+        return quiet
+
+    # ------------------------------------------------------------------ forecast
+    def forecast(self, blocks=None, *, horizon=None):
+        """Forecast every cell and block of a horizon from the fit origin.
+
+        Parameters
+        ----------
+        blocks : Blocks, optional
+            The blocks; default the horizon of the fit origin.
+        horizon : str, optional
+            Length of the default horizon; default the model's ``horizon``.
+
+        Returns
+        -------
+        caslite.Forecast
+        """
+        from caslite.forecast import Forecast
+
+        check_is_fitted(self, "estimator_")
+        if blocks is None:
+            blocks = self.schedule_.horizon(self.origin_, horizon or self.horizon)
+        risk = self.predict(blocks)
+        return Forecast(risk, blocks, self.grid_, origin=self.origin_, model=self)
+
+    # ------------------------------------------------------------------ explain
+    def explain(self, cells, block=0, *, blocks=None, reference="median") -> pd.DataFrame:
+        """Which features raise (or lower) a cell's risk, by replacing one feature at a time.
+
+        For each chosen cell and each feature, the feature's value is replaced by the
+        reference value (the median over the grid's cells, or zero) and the change in the
+        log-rate is recorded: ``contribution = log_rate(actual) - log_rate(replaced)``. A
+        positive contribution means the feature's value raised the risk. This is a one-at-a-time
+        sensitivity, not an additive decomposition: contributions need not sum to the total.
+
+        Parameters
+        ----------
+        cells : int or array-like of int
+            Cell ids to explain.
+        block : int, default 0
+            Position of the block in ``blocks``.
+        blocks : Blocks, optional
+            Default the horizon of the fit origin.
+        reference : {"median", "zero"}, default "median"
+            The value each feature is replaced by.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (cell, feature), columns ``cell_id``, ``feature``, ``value``,
+            ``reference``, ``contribution``; sorted by cell and descending contribution.
+        """
+        check_is_fitted(self, "estimator_")
+        if reference not in ("median", "zero"):
+            raise ValueError(f"reference must be 'median' or 'zero', got {reference!r}.")
+        if blocks is None:
+            blocks = self.schedule_.horizon(self.origin_, self.horizon)
+        cell_feats, shift_feats, block_feats = self._design_parts(blocks)
+        if not 0 <= int(block) < len(blocks):
+            raise ValueError(f"block must lie in 0 .. {len(blocks) - 1}, got {block!r}.")
+        chosen = np.atleast_1d(np.asarray(cells)).astype(np.int64)
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= self.grid_.n_cells):
+            raise ValueError(f"cells must be cell ids in 0 .. {self.grid_.n_cells - 1}.")
+        builder = self.features_
+        X = builder.rows(
+            cell_feats, shift_feats, block_feats, np.full(chosen.size, int(block)), chosen
+        )
+        everything = builder.rows(
+            cell_feats,
+            shift_feats,
+            block_feats,
+            np.full(self.grid_.n_cells, int(block)),
+            np.arange(self.grid_.n_cells),
+        )
+        ref = np.median(everything, axis=0) if reference == "median" else np.zeros(X.shape[1])
+        k = X.shape[1]
+        replaced = np.repeat(X, k, axis=0)
+        j = np.tile(np.arange(k), chosen.size)
+        replaced[np.arange(replaced.shape[0]), j] = ref[j]
+        base = self._raw(X)
+        changed = self._raw(replaced).reshape(chosen.size, k)
+        frame = pd.DataFrame(
+            {
+                "cell_id": np.repeat(chosen, k),
+                "feature": np.tile(np.array(self.feature_names_, dtype=object), chosen.size),
+                "value": X.ravel(),
+                "reference": np.tile(ref, chosen.size),
+                "contribution": (base[:, np.newaxis] - changed).ravel(),
+            }
+        )
+        frame["_order"] = np.repeat(np.arange(chosen.size), k)
+        frame = frame.sort_values(
+            ["_order", "contribution"], ascending=[True, False], kind="stable"
+        )
+        return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def _block_group(builder) -> set:
+    """Block features that the additive model keeps apart from the cell features."""
+    return set(builder.block_feature_names_) - {"shift"}
+
+
+def _positive_timedelta(value, name: str) -> pd.Timedelta:
+    try:
+        delta = pd.Timedelta(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a duration such as '14D', got {value!r}.") from error
+    if pd.isna(delta) or delta <= pd.Timedelta(0):
+        raise ValueError(f"{name} must be a positive duration such as '14D', got {value!r}.")
+    return delta
+
+
+def _days(seconds: int) -> str:
+    return f"{seconds / _DAY:.0f} days"

@@ -1,0 +1,136 @@
+"""The planners' one call: incidents in, hot cells per shift out."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import clone
+
+from caslite._time import to_utc_seconds
+from caslite._validation import warn_user
+from caslite.events import Events
+from caslite.grid import Grid
+from caslite.models.risk import RiskModel
+from caslite.shifts import ShiftSchedule
+
+__all__ = ["predict"]
+
+
+def predict(
+    incidents,
+    origin,
+    horizon="14D",
+    cell_size=125.0,
+    *,
+    time="t",
+    x=None,
+    y=None,
+    crs=None,
+    tz=None,
+    area=None,
+    coverage=0.03,
+    shift_hours=4,
+    model=None,
+    random_state=0,
+    return_forecast=False,
+    **events_options,
+):
+    """Forecast the hot cells of every shift of the horizon after ``origin``.
+
+    Fits a :class:`caslite.RiskModel` (defaults: 4-hour shifts from midnight, features of
+    :class:`caslite.features.FeatureBuilder`, Poisson loss) on the incidents known before
+    ``origin`` and returns, for every shift of the horizon, the cells with the highest expected
+    number of incidents covering ``coverage`` of the area.
+
+    Parameters
+    ----------
+    incidents : pandas.DataFrame, geopandas.GeoDataFrame or Events
+        One row per incident. Incidents at or after ``origin`` are ignored, with a warning
+        that counts them.
+    origin : str, datetime or int
+        Start of the forecast, e.g. ``"2019-03-01"`` (naive: local time in ``tz``).
+    horizon : str, default "14D"
+        Length of the forecast.
+    cell_size : float, default 125.0
+        Side of a grid cell in metres.
+    time, x, y, crs, tz
+        Columns and reference systems, as for :meth:`caslite.Events.from_frame` (``tz`` is
+        the IANA time zone of the local times, e.g. ``"America/Toronto"``).
+    area : GeoDataFrame, GeoSeries or shapely geometry, optional
+        The study area (polygons); default the convex hull of the incidents known before the
+        origin plus one cell.
+    coverage : float, default 0.03
+        Share of the area flagged per shift (``1.0``: every cell, ranked).
+    shift_hours : int, default 4
+        Length of the shifts (a divisor of 24), starting at midnight.
+    model : RiskModel, optional
+        An unfitted model with other settings; default ``RiskModel(random_state=...)``.
+    random_state : int or None, default 0
+        Seed of the model (a fixed default: the same call gives the same map).
+    return_forecast : bool, default False
+        Also return the :class:`caslite.Forecast` (for maps, explanations, other coverages).
+    **events_options
+        Passed to :meth:`caslite.Events.from_frame` (e.g. ``duplicates="drop"``,
+        ``nonexistent="shift_forward"``).
+
+    Returns
+    -------
+    hot : geopandas.GeoDataFrame
+        One row per hot (shift, cell): ``shift_start``, ``shift_end`` (local time),
+        ``label``, ``cell_id``, ``x``, ``y``, ``risk`` (expected incidents in the shift),
+        ``probability`` (of at least one), ``rank`` (1 = hottest in its shift) and the cell
+        square as geometry, in the incidents' CRS.
+    forecast : Forecast
+        Only with ``return_forecast=True``.
+
+    Examples
+    --------
+    >>> import caslite
+    >>> from caslite.datasets import load_sample
+    >>> sample = load_sample("toronto")
+    >>> hot = caslite.predict(sample.frame, origin="2019-06-01", time=sample.time,
+    ...                       x=sample.x, y=sample.y, crs=sample.crs, tz=sample.tz,
+    ...                       duplicates="drop", nonexistent="shift_forward",
+    ...                       ambiguous="earliest")  # doctest: +SKIP
+    """
+    events = _as_events(incidents, time, x, y, crs, tz, events_options)
+    o = int(to_utc_seconds(origin, events.tz, "origin"))
+    known = events.before(o)
+    late = len(events) - len(known)
+    if late:
+        warn_user(
+            f"{late} of {len(events)} incidents are not known before the origin "
+            f"({origin}) and are ignored; a forecast uses only what was known before it."
+        )
+    if not isinstance(cell_size, numbers.Real) or not np.isfinite(cell_size) or cell_size <= 0:
+        raise ValueError(f"cell_size must be a positive number of metres, got {cell_size!r}.")
+    if area is None:
+        grid = Grid.from_events(known, cell_size=float(cell_size))
+    else:
+        grid = Grid.from_area(area, cell_size=float(cell_size), crs=events.crs)
+    if model is None:
+        model = RiskModel(random_state=random_state)
+    elif not isinstance(model, RiskModel):
+        raise TypeError(f"model must be a caslite RiskModel, got {type(model).__name__}.")
+    else:
+        model = clone(model)  # the user's object stays unfitted
+    params = {"horizon": horizon}
+    if model.schedule is None:
+        params["schedule"] = ShiftSchedule.every(shift_hours, tz=events.tz)
+    model.set_params(**params)
+    model.fit(known, grid, origin=o)
+    forecast = model.forecast()
+    hot = forecast.top(coverage=coverage, per="block")
+    return (hot, forecast) if return_forecast else hot
+
+
+def _as_events(incidents, time, x, y, crs, tz, options) -> Events:
+    if isinstance(incidents, Events):
+        if options or x is not None or y is not None or crs is not None:
+            raise TypeError(
+                "incidents are already caslite Events; column and CRS options apply only to "
+                "tables. Pass the table instead, or drop the options."
+            )
+        return incidents
+    return Events.from_frame(incidents, time=time, x=x, y=y, crs=crs, tz=tz, **options)
