@@ -11,7 +11,8 @@ class Target:
     """A limit on one measured quantity of a case (checked in the ``full`` profile).
 
     ``quantity`` is one of ``"best_s"`` (seconds), ``"floor_ratio"`` (best / floor),
-    ``"peak_beyond_output_bytes"`` (bytes) or ``"twin_speedup"`` (at least ``limit``).
+    ``"peak_beyond_output_bytes"`` (bytes), ``"peak_rss_bytes"`` (bytes: the process's whole
+    peak resident set during the call) or ``"twin_speedup"`` (at least ``limit``).
     """
 
     quantity: str
@@ -42,6 +43,8 @@ def _lookup(row: dict, quantity: str):
         return (row.get("floor") or {}).get("ratio")
     if quantity == "peak_beyond_output_bytes":
         return (row.get("memory") or {}).get("peak_beyond_output_bytes")
+    if quantity == "peak_rss_bytes":
+        return (row.get("memory") or {}).get("peak_rss_bytes")
     if quantity == "twin_speedup":
         return (row.get("twin") or {}).get("speedup")
     raise KeyError(quantity)

@@ -139,8 +139,10 @@ def measure_peak(fn) -> tuple[object, dict]:
     else:
         rise, method = (ru_after - ru_before) * KIB, "ru_maxrss"
         transient = None
+    peak = hwm_after if method == "VmHWM" else ru_after  # ru_maxrss: the process's lifetime peak
     return result, {
         "rise_bytes": int(rise),
+        "peak_rss_bytes": int(peak * KIB),
         "transient_bytes": None if transient is None else int(transient),
         "method": method,
         "heap_trimmed": trimmed,
@@ -153,13 +155,16 @@ def memory_row(rise: dict, output_bytes: int, cold_first_call_s=None, where="in-
     ``peak_beyond_output_bytes`` is the larger of two lower bounds: the peak rise minus the
     output's bytes (exact when the output is fully resident), and the peak minus the resident
     set after the call, output still alive (scratch freed before returning; exact when the
-    output is only partly resident, e.g. zero pages never written).
+    output is only partly resident, e.g. zero pages never written). ``peak_rss_bytes`` is the
+    whole process's peak resident set during the call (interpreter, libraries and the case's
+    data included): the memory a machine needs to make the call, in a fresh interpreter.
     """
     beyond = rise["rise_bytes"] - int(output_bytes)
     if rise.get("transient_bytes") is not None:
         beyond = max(beyond, rise["transient_bytes"])
     return {
         "peak_rise_bytes": rise["rise_bytes"],
+        "peak_rss_bytes": rise.get("peak_rss_bytes"),
         "transient_bytes": rise.get("transient_bytes"),
         "output_bytes": int(output_bytes),
         "peak_beyond_output_bytes": int(beyond),

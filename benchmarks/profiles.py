@@ -27,6 +27,18 @@ class Profile:
     knox_events: int
     knox_side: float
     knox_permutations: int
+    # risk model (benchmarks/risk.py): years of city events before the origin, RiskModel
+    # parameters of the city and country fits (prepared, not timed), cells of the country twin
+    risk_city_years: float
+    risk_city_model: dict
+    risk_country_model: dict
+    twin_risk_cells: int
+    # Toronto fit: the CSV (relative to the repository root), events from toronto_start on,
+    # fit origin, RiskModel parameters (a "horizon" key sets the model's horizon; default 14D)
+    toronto_data: str
+    toronto_start: str
+    toronto_origin: str
+    toronto_model: dict
     # the plain-numpy twin's small workloads: every stride-th event, a few blocks
     twin_stride_city: int
     twin_stride_country: int
@@ -37,6 +49,7 @@ class Profile:
     repeats: int
     repeats_big: int
     repeats_knox: int
+    repeats_fit: int
     memory: str  # "subprocess" (fresh interpreter per case) or "in-process"
     assert_targets: bool
 
@@ -49,6 +62,14 @@ FULL = Profile(
     country_cells=2_200_000,
     country_events=30_000,
     history_days=365,
+    risk_city_years=2.0,
+    risk_city_model={"train_step": "14D", "train_span": "365D"},
+    risk_country_model={"train_step": "28D", "train_span": "120D", "max_iter": 100},
+    twin_risk_cells=20_000,
+    toronto_data="../shared/data/toronto/burglary.csv",
+    toronto_start="2014-01-01",
+    toronto_origin="2019-01-01",
+    toronto_model={"train_span": None},
     knox_events=50_000,
     knox_side=20_000.0,
     knox_permutations=999,
@@ -60,6 +81,7 @@ FULL = Profile(
     repeats=7,
     repeats_big=3,
     repeats_knox=2,
+    repeats_fit=1,
     memory="subprocess",
     assert_targets=True,
 )
@@ -72,6 +94,15 @@ SMOKE = Profile(
     country_cells=10_000,
     country_events=1_500,
     history_days=7,  # 42 blocks
+    risk_city_years=1.0,
+    risk_city_model={"train_step": "28D", "train_span": "84D", "max_iter": 10},
+    risk_country_model={"train_step": "28D", "train_span": "84D", "max_iter": 10},
+    twin_risk_cells=2_000,
+    # the Toronto sample shipped in the repository (a 6 km window, 2016-2019): 8 months
+    toronto_data="data/sample/toronto_sample.csv.gz",
+    toronto_start="2018-01-01",
+    toronto_origin="2018-09-01",
+    toronto_model={"horizon": "2D", "train_step": "14D", "train_span": "28D", "max_iter": 5},
     knox_events=2_000,
     knox_side=6_250.0,
     knox_permutations=19,
@@ -83,6 +114,7 @@ SMOKE = Profile(
     repeats=2,
     repeats_big=2,
     repeats_knox=1,
+    repeats_fit=1,
     memory="in-process",
     assert_targets=False,
 )

@@ -11,6 +11,7 @@ import traceback
 from benchmarks import harness
 from benchmarks import knox as knox_cases
 from benchmarks import nearrepeat as nearrepeat_cases
+from benchmarks import risk as risk_cases
 from benchmarks.profiles import PROFILES
 
 ROW_FIELDS = ("name", "group", "workload", "timing", "throughput", "floor", "twin", "memory",
@@ -19,7 +20,7 @@ ROW_FIELDS = ("name", "group", "workload", "timing", "throughput", "floor", "twi
 
 def all_cases() -> list:
     """Every case, in the order they run."""
-    return [*nearrepeat_cases.CASES, *knox_cases.CASES]
+    return [*nearrepeat_cases.CASES, *knox_cases.CASES, *risk_cases.CASES]
 
 
 def select(only=None) -> list:
@@ -46,14 +47,22 @@ def get_case(name: str):
     raise KeyError(name)
 
 
+def _unavailable(case, profile) -> str | None:
+    """Why ``case`` cannot run here (a module or a data file is missing), or None."""
+    if case.group == "knox":
+        return knox_cases.unavailable()
+    if case.group == "risk":
+        return risk_cases.unavailable(case.name, profile)
+    return None
+
+
 def run_case(case, profile, log=print) -> dict:
     """Measure one case: timing, throughput, floor, twin, memory, checks and targets."""
     row = {"name": case.name, "group": case.group, "description": case.description}
-    if case.group == "knox":
-        reason = knox_cases.unavailable()
-        if reason:
-            log(f"SKIP {case.name}: {reason}")
-            return {**row, "skipped": reason}
+    reason = _unavailable(case, profile)
+    if reason:
+        log(f"SKIP {case.name}: {reason}")
+        return {**row, "skipped": reason}
     try:
         log(f"[{case.name}] building the workload")
         prep = case.prepare(profile)

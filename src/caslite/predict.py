@@ -5,13 +5,14 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 
 from caslite._time import to_utc_seconds
 from caslite._validation import warn_user
 from caslite.events import Events
 from caslite.grid import Grid
-from caslite.models.risk import RiskModel
+from caslite.models.risk import RiskModel, TooLittleDataError
 from caslite.shifts import ShiftSchedule
 
 __all__ = ["predict"]
@@ -67,7 +68,8 @@ def predict(
     model : RiskModel, optional
         An unfitted model with other settings; default ``RiskModel(random_state=...)``.
     random_state : int or None, default 0
-        Seed of the model (a fixed default: the same call gives the same map).
+        Seed of the model (a fixed default: the same call gives the same map); also given
+        to a ``model`` whose own ``random_state`` is None.
     return_forecast : bool, default False
         Also return the :class:`caslite.Forecast` (for maps, explanations, other coverages).
     **events_options
@@ -103,8 +105,20 @@ def predict(
             f"{late} of {len(events)} incidents are not known before the origin "
             f"({origin}) and are ignored; a forecast uses only what was known before it."
         )
-    if not isinstance(cell_size, numbers.Real) or not np.isfinite(cell_size) or cell_size <= 0:
+    if (
+        isinstance(cell_size, bool)
+        or not isinstance(cell_size, numbers.Real)
+        or not np.isfinite(cell_size)
+        or cell_size <= 0
+    ):
         raise ValueError(f"cell_size must be a positive number of metres, got {cell_size!r}.")
+    _check_coverage(coverage)
+    if len(known) == 0:
+        raise TooLittleDataError(
+            f"no incident is known before the origin ({origin}); a forecast needs history: "
+            f"with the default model at least {_DEFAULT_WARMUP_DAYS} days of warm-up plus one "
+            f"{horizon} horizon of incidents before the origin."
+        )
     if area is None:
         grid = Grid.from_events(known, cell_size=float(cell_size))
     else:
@@ -115,6 +129,8 @@ def predict(
         raise TypeError(f"model must be a caslite RiskModel, got {type(model).__name__}.")
     else:
         model = clone(model)  # the user's object stays unfitted
+        if model.random_state is None:
+            model.set_params(random_state=random_state)
     params = {"horizon": horizon}
     if model.schedule is None:
         params["schedule"] = ShiftSchedule.every(shift_hours, tz=events.tz)
@@ -123,6 +139,20 @@ def predict(
     forecast = model.forecast()
     hot = forecast.top(coverage=coverage, per="block")
     return (hot, forecast) if return_forecast else hot
+
+
+_DEFAULT_WARMUP_DAYS = int(pd.Timedelta(RiskModel().warmup).days)
+
+
+def _check_coverage(coverage) -> None:
+    if (
+        isinstance(coverage, bool)
+        or not isinstance(coverage, numbers.Real)
+        or not 0.0 < float(coverage) <= 1.0
+    ):
+        raise ValueError(
+            f"coverage must be a share of the area in (0, 1], e.g. 0.03; got {coverage!r}."
+        )
 
 
 def _as_events(incidents, time, x, y, crs, tz, options) -> Events:

@@ -32,10 +32,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.utils.validation import check_is_fitted
 
 from caslite._time import to_utc_seconds
+from caslite._validation import check_same_crs
 from caslite.evaluation.metrics import count_events
 from caslite.events import Events
 from caslite.features import FeatureBuilder
 from caslite.grid import Grid
+from caslite.models._trees import CompiledEnsemble
 from caslite.shifts import Blocks, ShiftSchedule
 
 __all__ = ["RiskModel", "TooLittleDataError"]
@@ -94,10 +96,12 @@ class RiskModel(BaseEstimator):
         The builder used.
     schedule_ : ShiftSchedule
         The shifts.
+    fit_origin_ : int
+        Fit origin, UTC seconds: the trees have seen only events known before it.
     origin_ : int
-        Fit origin, UTC seconds: the model has seen only events known before it.
+        Forecast origin, UTC seconds: the fit origin, or a later one set by :meth:`update`.
     events_ : Events
-        The events known before the origin.
+        The events known before ``origin_``, from which forecasts compute their features.
     grid_ : Grid
         The grid.
     training_ : dict
@@ -230,15 +234,19 @@ class RiskModel(BaseEstimator):
 
         estimator = self._make_estimator(builder, rng)
         frame = pd.DataFrame(X, columns=names)
+        # Unit weights are passed as None: scikit-learn bins weighted data much more slowly.
+        weights = None if rate == 1.0 else w
         if self.loss == "log_loss":
-            estimator.fit(frame, (y > 0).astype(np.int64), sample_weight=w)
+            estimator.fit(frame, (y > 0).astype(np.int64), sample_weight=weights)
         else:
-            estimator.fit(frame, y, sample_weight=w)
+            estimator.fit(frame, y, sample_weight=weights)
 
         self.estimator_ = estimator
+        self._compiled = _compile(estimator, frame.iloc[:: max(1, len(frame) // 2000)], self.loss)
         self.feature_names_ = list(names)
         self.features_ = builder
         self.schedule_ = schedule
+        self.fit_origin_ = o
         self.origin_ = o
         self.events_ = known
         self.grid_ = grid
@@ -250,6 +258,7 @@ class RiskModel(BaseEstimator):
             "events": len(known),
             "first_event": int(known.t.min()),
             "last_event": int(known.t.max()),
+            "scorer": "sklearn" if self._compiled is None else "compiled",
         }
         return self
 
@@ -262,9 +271,14 @@ class RiskModel(BaseEstimator):
             )
         rate = self.negative_rate
         if not (isinstance(rate, str) and rate == "auto"):
-            if not isinstance(rate, numbers.Real) or not 0.0 < float(rate) <= 1.0:
+            if (
+                isinstance(rate, bool)
+                or not isinstance(rate, numbers.Real)
+                or not 0.0 < float(rate) <= 1.0
+            ):
                 raise ValueError(f"negative_rate must be 'auto' or in (0, 1], got {rate!r}.")
-        if not isinstance(self.max_negatives, numbers.Integral) or self.max_negatives < 1:
+        maximum = self.max_negatives
+        if isinstance(maximum, bool) or not isinstance(maximum, numbers.Integral) or maximum < 1:
             raise ValueError(
                 f"max_negatives must be a positive integer, got {self.max_negatives!r}."
             )
@@ -308,7 +322,8 @@ class RiskModel(BaseEstimator):
                 f"({_days(warmup + int(horizon.total_seconds()))}). Give more history, or "
                 "lower warmup= / horizon=."
             )
-        return np.arange(latest, earliest - 1, -step, dtype=np.int64)
+        candidates = np.arange(latest, earliest - 1, -step, dtype=np.int64)
+        return _on_wall_clock(candidates, o, horizon, step, schedule)
 
     def _negative_rate(self, n_negative: int) -> float:
         if isinstance(self.negative_rate, str):
@@ -403,16 +418,14 @@ class RiskModel(BaseEstimator):
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
         """Raw ensemble score of rows, in chunks to bound memory."""
+        compiled = getattr(self, "_compiled", None)
+        if compiled is not None:
+            return compiled.raw(X)
         out = np.empty(X.shape[0])
         frame_columns = self.feature_names_
         for lo in range(0, X.shape[0], _CHUNK_ROWS):
             chunk = pd.DataFrame(X[lo : lo + _CHUNK_ROWS], columns=frame_columns)
-            if self.loss == "log_loss":
-                p = self.estimator_.predict_proba(chunk)[:, 1]
-                p = np.clip(p, 1e-300, 1.0 - 1e-16)
-                out[lo : lo + _CHUNK_ROWS] = np.log(p) - np.log1p(-p)
-            else:
-                out[lo : lo + _CHUNK_ROWS] = np.log(self.estimator_.predict(chunk))
+            out[lo : lo + _CHUNK_ROWS] = _sklearn_raw(self.estimator_, chunk, self.loss)
         return out
 
     def _raw_full(self, cell_feats, shift_feats, block_feats) -> np.ndarray:
@@ -478,6 +491,40 @@ class RiskModel(BaseEstimator):
         quiet = np.all(cell_feats == empty_cell, axis=1)
         quiet &= np.all(shift_feats == empty_shift[:, :1], axis=(0, 2))
         return quiet
+
+    def update(self, events, *, origin):
+        """Move the forecast origin forward, keeping the trees: fit rarely, forecast often.
+
+        The features of later forecasts are computed from ``events`` known before the new
+        ``origin``; the trees stay those fitted at ``fit_origin_``, so they still use nothing
+        at or after it. A planner can refit monthly and forecast every day.
+
+        Parameters
+        ----------
+        events : Events
+            All incidents (same CRS as the grid); those not known before ``origin`` are
+            ignored.
+        origin : str, datetime or int
+            The new forecast origin, at or after ``fit_origin_``.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "estimator_")
+        if not isinstance(events, Events):
+            raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
+        check_same_crs(events.crs, self.grid_.crs, "events", "the model's grid")
+        o = int(to_utc_seconds(origin, events.tz, "origin"))
+        if o < self.fit_origin_:
+            raise ValueError(
+                f"origin {origin} is before the fit origin of the model; its trees have seen "
+                "events after it, so its forecast would leak. Fit a model at or before that "
+                "origin instead."
+            )
+        self.origin_ = o
+        self.events_ = events.before(o)
+        return self
 
     # ------------------------------------------------------------------ forecast
     def forecast(self, blocks=None, *, horizon=None):
@@ -572,6 +619,47 @@ class RiskModel(BaseEstimator):
             ["_order", "contribution"], ascending=[True, False], kind="stable"
         )
         return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def _on_wall_clock(candidates, o, horizon, step, schedule) -> np.ndarray:
+    """Put training origins on the fit origin's local time of day when steps are whole days.
+
+    Elapsed-time steps drift by an hour across a clock change, so the training rows would
+    start an hour off the block starts (and never have ``lead_days == 0``); whole-day
+    horizons and steps are therefore counted in local calendar days, as the schedule does.
+    """
+    whole_days = horizon % pd.Timedelta(days=1) == pd.Timedelta(0) and step % _DAY == 0
+    if not whole_days or candidates.size == 0:
+        return candidates
+    tz = schedule.tz
+    local = pd.Timestamp(o, unit="s", tz="UTC").tz_convert(tz).tz_localize(None)
+    k = np.arange(candidates.size)
+    naive = local - horizon - pd.to_timedelta(k * (step // _DAY), unit="D")
+    placed = pd.DatetimeIndex(naive).tz_localize(
+        tz, ambiguous=np.zeros(k.size, dtype=bool), nonexistent="shift_forward"
+    )
+    seconds = placed.tz_convert("UTC").as_unit("s").asi8.astype(np.int64)
+    return seconds[seconds >= candidates[-1]]
+
+
+def _sklearn_raw(estimator, frame, loss) -> np.ndarray:
+    if loss == "log_loss":
+        p = np.clip(estimator.predict_proba(frame)[:, 1], 1e-300, 1.0 - 1e-16)
+        return np.log(p) - np.log1p(-p)
+    return np.log(estimator.predict(frame))
+
+
+def _compile(estimator, sample, loss):
+    """Return the compiled scorer if it reproduces scikit-learn on ``sample`` rows, else None."""
+    try:
+        compiled = CompiledEnsemble(estimator)
+        got = compiled.raw(sample.to_numpy())
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None
+    expected = _sklearn_raw(estimator, sample, loss)
+    if not np.allclose(got, expected, rtol=1e-9, atol=1e-9):
+        return None
+    return compiled
 
 
 def _block_group(builder) -> set:
