@@ -100,3 +100,51 @@ def test_plot_cells_puts_each_value_in_its_cell():
     np.testing.assert_array_equal(np.ma.filled(shown, np.nan), expected)
     with pytest.raises(ValueError, match=r"values has shape \(3,\); expected"):
         plot_cells(grid, np.zeros(3))
+
+
+def test_cli_forecast_writes_hot_cells_of_every_shift(tmp_path, capsys):
+    import geopandas
+
+    rng = np.random.default_rng(5)
+    n = 900
+    start = pd.Timestamp("2018-06-01")
+    hours = np.sort(rng.integers(0, 24 * 365, n))
+    centres = np.array([[628_200.0, 4_835_300.0], [628_900.0, 4_834_600.0]])
+    which = rng.integers(0, 2, n)
+    frame = pd.DataFrame(
+        {
+            "when": (start + pd.to_timedelta(hours, unit="h")).strftime("%Y-%m-%dT%H:%M"),
+            "east": centres[which, 0] + rng.normal(0, 150, n),
+            "north": centres[which, 1] + rng.normal(0, 150, n),
+        }
+    )
+    path = tmp_path / "incidents.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    args = [str(path), "--time", "when", "--x", "east", "--y", "north", "--crs", CRS]
+    args += ["--tz", TZ, "--origin", "2019-05-01", "--horizon", "2D", "--coverage", "0.05"]
+    assert main(["forecast", *args, "--out", str(out)]) == 0
+    assert "hot (shift, cell) pairs over 12 shifts" in capsys.readouterr().out
+    hot = geopandas.read_file(out / "hot_cells.gpkg", layer="hot_cells")
+    assert hot.crs.to_epsg() == 32617
+    assert {"shift_start", "shift_end", "cell_id", "risk", "rank"} <= set(hot.columns)
+    assert hot["shift_start"].nunique() == 12  # 2 days of 4-hour shifts
+    per_shift = hot.groupby("shift_start")["rank"].agg(["min", "max", "count"])
+    assert (per_shift["min"] == 1).all() and (per_shift["max"] == per_shift["count"]).all()
+    table = pd.read_csv(out / "hot_cells.csv")
+    assert len(table) == len(hot)
+    image = imread(out / "hot_cells.png")
+    assert image.shape[0] > 100 and image[..., :3].std() > 0.05
+    # the hot cells lie where the incidents cluster: within 600 m of a cluster centre
+    near = np.min(
+        np.hypot(
+            hot["x"].to_numpy()[:, None] - centres[:, 0],
+            hot["y"].to_numpy()[:, None] - centres[:, 1],
+        ),
+        axis=1,
+    )
+    assert (near < 600).all()
+    # a wrong column name is a clear error with exit code 2
+    bad = [str(path), "--time", "time", "--x", "east", "--y", "north", "--crs", CRS, "--tz", TZ]
+    assert main(["forecast", *bad, "--out", str(out)]) == 2
+    assert "column 'time' not found" in capsys.readouterr().err
