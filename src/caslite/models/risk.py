@@ -200,8 +200,8 @@ class RiskModel(BaseEstimator):
 
         horizons = [schedule.horizon(int(ok), self.horizon) for ok in origins]
         sizes = np.array([len(h) * grid.n_cells for h in horizons], dtype=np.int64)
-        counts = [count_events(known, grid, h) for h in horizons]
-        n_positive = int(sum(int(np.count_nonzero(c)) for c in counts))
+        targets = [_nonzero(count_events(known, grid, h)) for h in horizons]  # sparse: bounded
+        n_positive = int(sum(index.size for index, _ in targets))
         if n_positive == 0:
             raise TooLittleDataError(
                 f"none of the {len(known)} events known before the origin falls in a cell of the "
@@ -211,12 +211,12 @@ class RiskModel(BaseEstimator):
         rate = self._negative_rate(int(sizes.sum()) - n_positive)
 
         blocks_x, ys, ws = [], [], []
-        for ok, blocks, target in zip(origins, horizons, counts, strict=True):
-            flat = target.ravel()
-            positive = np.flatnonzero(flat)
-            n_draw = rng.binomial(flat.size, rate) if rate < 1.0 else flat.size
-            drawn = np.sort(rng.choice(flat.size, size=n_draw, replace=False))
-            negative = drawn[flat[drawn] == 0]
+        for ok, blocks, size, (positive, values) in zip(
+            origins, horizons, sizes, targets, strict=True
+        ):
+            n_draw = rng.binomial(size, rate) if rate < 1.0 else size
+            drawn = np.sort(rng.choice(size, size=n_draw, replace=False))
+            negative = drawn[~np.isin(drawn, positive, assume_unique=True)]
             rows = np.concatenate([positive, negative])
             block_index, cell_index = np.divmod(rows, grid.n_cells)
             cell_feats = builder.cell_features(known, grid, int(ok))
@@ -225,7 +225,7 @@ class RiskModel(BaseEstimator):
             blocks_x.append(
                 builder.rows(cell_feats, shift_feats, block_feats, block_index, cell_index)
             )
-            ys.append(flat[rows])
+            ys.append(np.concatenate([values, np.zeros(negative.size)]))
             ws.append(np.concatenate([np.ones(positive.size), np.full(negative.size, 1 / rate)]))
         X = np.concatenate(blocks_x)
         y = np.concatenate(ys)
@@ -619,6 +619,13 @@ class RiskModel(BaseEstimator):
             ["_order", "contribution"], ascending=[True, False], kind="stable"
         )
         return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def _nonzero(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions (ascending) and values of the non-zero entries of ``counts``."""
+    flat = counts.ravel()
+    index = np.flatnonzero(flat)
+    return index, flat[index]
 
 
 def _on_wall_clock(candidates, o, horizon, step, schedule) -> np.ndarray:
