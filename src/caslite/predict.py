@@ -10,6 +10,7 @@ from sklearn.base import clone
 
 from caslite._time import to_utc_seconds
 from caslite._validation import warn_user
+from caslite.evaluation.metrics import _coverage
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.models.risk import RiskModel, TooLittleDataError
@@ -112,7 +113,7 @@ def predict(
         or cell_size <= 0
     ):
         raise ValueError(f"cell_size must be a positive number of metres, got {cell_size!r}.")
-    _check_coverage(coverage)
+    _coverage(coverage)  # checked before the fit, not after it
     if len(known) == 0:
         raise TooLittleDataError(
             f"no incident is known before the origin ({origin}); a forecast needs history: "
@@ -142,17 +143,6 @@ def predict(
 
 
 _DEFAULT_WARMUP_DAYS = int(pd.Timedelta(RiskModel().warmup).days)
-
-
-def _check_coverage(coverage) -> None:
-    if (
-        isinstance(coverage, bool)
-        or not isinstance(coverage, numbers.Real)
-        or not 0.0 < float(coverage) <= 1.0
-    ):
-        raise ValueError(
-            f"coverage must be a share of the area in (0, 1], e.g. 0.03; got {coverage!r}."
-        )
 
 
 def _as_events(incidents, time, x, y, crs, tz, options) -> Events:

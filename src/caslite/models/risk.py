@@ -35,7 +35,7 @@ from caslite._time import to_utc_seconds
 from caslite._validation import check_same_crs
 from caslite.evaluation.metrics import count_events
 from caslite.events import Events
-from caslite.features import FeatureBuilder
+from caslite.features import FeatureBuilder, _check_events_grid
 from caslite.grid import Grid
 from caslite.models._trees import CompiledEnsemble
 from caslite.shifts import Blocks, ShiftSchedule
@@ -185,10 +185,7 @@ class RiskModel(BaseEstimator):
             origin, or the training horizons hold no event.
         """
         self._check_params()
-        if not isinstance(events, Events):
-            raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
-        if not isinstance(grid, Grid):
-            raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
+        _check_events_grid(events, grid)
         builder = self.features if self.features is not None else FeatureBuilder()
         if not isinstance(builder, FeatureBuilder):
             raise TypeError(f"features must be a FeatureBuilder, got {type(builder).__name__}.")
