@@ -12,10 +12,12 @@ The public API is re-exported here; the modules behind it are
 - :mod:`caslite.predict` — :func:`predict`, the planners' one call;
 - :mod:`caslite.evaluation` — hit rate, PAI, PEI* and observed counts;
 - :mod:`caslite.datasets` — shipped samples and the synthetic-city simulator;
+- :mod:`caslite.audits` — :func:`audit`, where the hot cells send patrols;
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
 """
 
 from caslite._validation import CasliteWarning, DataQualityWarning
+from caslite.audits import AuditReport, audit
 from caslite.events import Events, as_events
 from caslite.features import FeatureBuilder
 from caslite.forecast import Forecast
@@ -46,6 +48,7 @@ from caslite.summary import IncidentSummary, summarize_incidents
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AuditReport",
     "Blocks",
     "BowersSpace",
     "BowersTime",
@@ -68,6 +71,7 @@ __all__ = [
     "TooLittleDataError",
     "__version__",
     "as_events",
+    "audit",
     "plot_cells",
     "predict",
     "score_at",
