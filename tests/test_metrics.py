@@ -1,7 +1,9 @@
-"""Tests of caslite.evaluation.metrics: counts, hot-spot selection, hit rate, PAI and PEI*.
+"""Tests of caslite.evaluation.metrics: counts, hot-spot selection, hit rate, PAI, PEI*,
+near hits, Poisson log score and deviance, Brier score, reliability curve, bootstrap interval.
 
 Expected values are worked out by hand in the comments, or come from a brute-force search over
-every subset of a few cells (for the best set of cells behind PEI*).
+every subset of a few cells (for the best set of cells behind PEI*), a pairwise-distance twin
+(near hits), scipy's Poisson pmf, scikit-learn's Poisson deviance, or normal theory.
 """
 
 from __future__ import annotations
@@ -11,15 +13,23 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 from shapely.geometry import box
+from sklearn.metrics import mean_poisson_deviance
 
 import caslite
 from caslite.evaluation import (
+    bootstrap_interval,
+    brier_score,
     count_events,
     hit_rate,
     hit_rate_curve,
+    near_hit_rate,
     pai,
     pei_star,
+    poisson_deviance,
+    poisson_log_score,
+    reliability_curve,
     top_cells,
 )
 
@@ -524,3 +534,326 @@ def test_count_events_with_no_events(grid, blocks):
     counts = count_events(events, grid, blocks)
     assert counts.shape == (6, 9)
     assert not counts.any()
+
+
+# ---------------------------------------------------------------------- near-hit rate
+def chebyshev_near_hits(risk, counts, coverage, grid, rings, area=None):
+    """Plain twin: hits of every cell within Chebyshev distance ``rings`` of a top cell."""
+    selected = top_cells(risk, coverage, area=area)
+    if selected.size == 0:
+        return 0.0
+    d_row = np.abs(grid.cell_row[:, None] - grid.cell_row[None, selected])
+    d_col = np.abs(grid.cell_col[:, None] - grid.cell_col[None, selected])
+    near = (np.maximum(d_row, d_col) <= rings).any(axis=1)
+    return counts[near].sum()
+
+
+def square_grid(n_rows, n_cols, active=None):
+    return caslite.Grid(
+        x0=0.0, y0=0.0, cell_size=125.0, n_cols=n_cols, n_rows=n_rows, crs=CRS, active=active
+    )
+
+
+# 3 x 3 grid, id = row * 3 + col (row 0 at the bottom):
+#   6 7 8        0 0 3
+#   3 4 5  with  1 1 0  events, N = 8.
+#   0 1 2        1 0 2
+GRID_COUNTS = np.array([1.0, 0.0, 2.0, 1.0, 1.0, 0.0, 0.0, 0.0, 3.0])
+GRID_RISK = np.array([9.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])  # cell 0 first, then 8
+
+
+def test_near_hit_rate_on_3x3_by_hand():
+    grid = square_grid(3, 3)
+    # Hot spot cell 0: alone 1 of 8; with its ring, cells 0, 1, 3, 4 hold 1 + 0 + 1 + 1 = 3.
+    assert near_hit_rate(GRID_RISK, GRID_COUNTS, 1 / 9, grid, rings=0) == pytest.approx(1 / 8)
+    assert near_hit_rate(GRID_RISK, GRID_COUNTS, 1 / 9, grid) == pytest.approx(3 / 8)
+    assert near_hit_rate(GRID_RISK, GRID_COUNTS, 1 / 9, grid, rings=2) == pytest.approx(1.0)
+    # Hot spots 0 and 8: rings {0, 1, 3, 4} and {4, 5, 7, 8} share cell 4, whose event counts
+    # once: 1 + 0 + 1 + 1 + 0 + 0 + 3 = 6 (7 if counted twice).
+    assert near_hit_rate(GRID_RISK, GRID_COUNTS, 2 / 9, grid) == pytest.approx(6 / 8)
+
+
+def test_near_hit_rate_neighbourhood_crosses_inactive_cells():
+    # The centre of the 3 x 3 raster is inactive; ids 0 1 2 (row 0), 3 _ 4 (row 1), 5 6 7.
+    active = np.ones((3, 3), dtype=bool)
+    active[1, 1] = False
+    grid = square_grid(3, 3, active)
+    risk = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0])  # cell 3 = (row 1, col 0)
+    counts = np.array([1.0, 1.0, 1.0, 0.0, 4.0, 1.0, 1.0, 1.0])  # N = 10
+    # Ring 1 of (1, 0): cells 0, 1, 5, 6 (and the inactive centre): 4 of 10. Cell 4 = (1, 2)
+    # is two columns away and joins only at rings=2.
+    assert near_hit_rate(risk, counts, 1 / 8, grid) == pytest.approx(0.4)
+    assert near_hit_rate(risk, counts, 1 / 8, grid, rings=2) == pytest.approx(1.0)
+
+
+def test_near_hit_rate_per_block_by_hand():
+    grid = square_grid(3, 3)
+    risk = np.zeros((2, 9))
+    risk[0, 0] = 1.0  # block 0 hot spot: cell 0
+    risk[1, 8] = 2.0  # block 1 hot spot: cell 8; summed over blocks, cell 8 wins
+    counts = np.zeros((2, 9))
+    counts[0, 1] = counts[0, 2] = 1.0  # next to cell 0, and not near either hot spot
+    counts[1, 7] = 1.0  # next to cell 8
+    # Per block: block 0 catches cell 1, block 1 catches cell 7: 2 of 3.
+    assert near_hit_rate(risk, counts, 1 / 9, grid, per_block=True) == pytest.approx(2 / 3)
+    # Horizon-wide: cell 8 and its ring {4, 5, 7} catch only cell 7's event: 1 of 3.
+    assert near_hit_rate(risk, counts, 1 / 9, grid) == pytest.approx(1 / 3)
+    assert np.isnan(near_hit_rate(risk, np.zeros((2, 9)), 1 / 9, grid))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("per_block", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_near_hit_rate_rings_0_is_hit_rate_and_matches_twin(seed, per_block, weighted):
+    rng = np.random.default_rng(seed)
+    active = rng.random((6, 7)) < 0.8
+    active[0, 0] = True
+    grid = square_grid(6, 7, active)
+    n = grid.n_cells
+    risk = np.round(rng.gamma(1.0, size=(3, n)), 1)  # ties
+    counts = rng.poisson(0.4, size=(3, n)) * rng.random((3, n)).round(2)
+    counts[0, 0] += 1.0
+    area = rng.uniform(0.2, 1.0, n) if weighted else None
+    kwargs = {"area": area, "per_block": per_block}
+    previous_coverage = np.zeros(4)
+    for coverage in (0.02, 0.1, 0.3, 0.6, 1.0):
+        assert near_hit_rate(risk, counts, coverage, grid, rings=0, **kwargs) == pytest.approx(
+            hit_rate(risk, counts, coverage, **kwargs), abs=1e-12
+        )
+        values = [near_hit_rate(risk, counts, coverage, grid, rings=r, **kwargs) for r in range(4)]
+        # More rings and more coverage never lower the near-hit rate.
+        assert np.all(np.diff(values) >= -1e-12)
+        assert np.all(np.asarray(values) >= previous_coverage - 1e-12)
+        previous_coverage = np.asarray(values)
+        # Against the pairwise-distance twin.
+        rows_risk = risk if per_block else risk.sum(axis=0, keepdims=True)
+        rows_counts = counts if per_block else counts.sum(axis=0, keepdims=True)
+        for rings in (1, 2):
+            hits = sum(
+                chebyshev_near_hits(r, c, coverage, grid, rings, area)
+                for r, c in zip(rows_risk, rows_counts, strict=True)
+            )
+            assert values[rings] == pytest.approx(hits / counts.sum())
+
+
+def test_near_hit_rate_checks_its_arguments():
+    grid = square_grid(3, 3)
+    with pytest.raises(ValueError, match=r"risk has 5 cells \(shape \(5,\)\) but the grid has 9"):
+        near_hit_rate(RISK, COUNTS, 0.4, grid)
+    with pytest.raises(TypeError, match="grid must be a caslite Grid, got str"):
+        near_hit_rate(GRID_RISK, GRID_COUNTS, 0.4, "grid")
+    with pytest.raises(ValueError, match="rings=-1 must be >= 0"):
+        near_hit_rate(GRID_RISK, GRID_COUNTS, 0.4, grid, rings=-1)
+    with pytest.raises(TypeError, match="rings must be a whole number of cells, got 1.5"):
+        near_hit_rate(GRID_RISK, GRID_COUNTS, 0.4, grid, rings=1.5)
+    with pytest.raises(ValueError, match=r"risk has shape \(9,\) but counts has shape \(8,\)"):
+        near_hit_rate(GRID_RISK, GRID_COUNTS[:8], 0.4, grid)
+    with pytest.raises(ValueError, match="counts has 1 negative values"):
+        near_hit_rate(GRID_RISK, -GRID_COUNTS * (GRID_RISK == 9.0), 0.4, grid)
+    with pytest.raises(ValueError, match="risk has 1 NaN value"):
+        near_hit_rate(np.r_[np.nan, GRID_RISK[1:]], GRID_COUNTS, 0.4, grid)
+    with pytest.raises(ValueError, match=r"coverage=0.0 must be a share"):
+        near_hit_rate(GRID_RISK, GRID_COUNTS, 0.0, grid)
+    with pytest.raises(TypeError, match="per_block must be True or False"):
+        near_hit_rate(GRID_RISK, GRID_COUNTS, 0.4, grid, per_block=1)
+
+
+# ---------------------------------------------------------------------- log score, deviance
+def test_poisson_log_score_by_hand():
+    # log P(0 | 1) = -1; log P(2 | 2) = 2 log 2 - 2 - log 2 = log 2 - 2.
+    expected = (-1.0 + np.log(2.0) - 2.0) / 2
+    assert poisson_log_score([1.0, 2.0], [0.0, 2.0]) == pytest.approx(expected)
+    # risk 0: certain of no event (log P = 0), or an observed event called impossible.
+    assert poisson_log_score([0.0, 1.0], [0.0, 0.0]) == pytest.approx(-0.5)
+    assert poisson_log_score([0.0, 1.0], [1.0, 0.0]) == -np.inf
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_poisson_log_score_against_scipy(seed):
+    rng = np.random.default_rng(seed)
+    risk = rng.gamma(0.5, 0.4, size=(4, 30))
+    counts = rng.poisson(risk).astype(float)
+    expected = scipy.stats.poisson.logpmf(counts, risk).mean()
+    assert poisson_log_score(risk, counts) == pytest.approx(expected, rel=1e-12)
+
+
+def test_poisson_log_score_fractional_counts():
+    # y = 0.5, mu = 1: 0.5 * log(1) - 1 - gammaln(1.5) = -1 - log(sqrt(pi) / 2).
+    expected = -1.0 - np.log(np.sqrt(np.pi) / 2)
+    assert poisson_log_score([1.0], [0.5]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_poisson_deviance_against_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    risk = rng.gamma(0.5, 0.4, size=(4, 30)) + 1e-6
+    counts = rng.poisson(risk) * rng.random(risk.shape).round(2)  # fractional
+    expected = mean_poisson_deviance(counts.ravel(), risk.ravel())
+    assert poisson_deviance(risk, counts) == pytest.approx(expected, rel=1e-10)
+    # Deviance is 2 * (log P(y | y) - log P(y | mu)) per entry.
+    gap = 2 * (poisson_log_score(counts, counts) - poisson_log_score(risk, counts))
+    assert poisson_deviance(risk, counts) == pytest.approx(gap, rel=1e-10)
+
+
+def test_poisson_deviance_by_hand_and_zero_risk():
+    # Entry 1: 2 * (0 - (0 - 1)) = 2; entry 2: 2 * (2 log 1 - 0) = 0.
+    assert poisson_deviance([1.0, 2.0], [0.0, 2.0]) == pytest.approx(1.0)
+    assert poisson_deviance([0.0, 1.0], [0.0, 1.0]) == 0.0
+    assert poisson_deviance([0.0, 1.0], [1.0, 1.0]) == np.inf
+
+
+def test_poisson_scores_check_their_input():
+    for score in (poisson_log_score, poisson_deviance):
+        with pytest.raises(ValueError, match=r"risk has shape \(2,\) but counts has shape \(3,\)"):
+            score([1.0, 1.0], [0.0, 0.0, 0.0])
+        with pytest.raises(ValueError, match=r"risk has 1 negative values \(smallest -0.5\)"):
+            score([1.0, -0.5], [0.0, 0.0])
+        with pytest.raises(ValueError, match="risk has 1 infinite values"):
+            score([1.0, np.inf], [0.0, 0.0])
+        with pytest.raises(ValueError, match="risk has 1 NaN value"):
+            score([1.0, np.nan], [0.0, 0.0])
+        with pytest.raises(ValueError, match="counts has 1 negative values"):
+            score([1.0, 1.0], [0.0, -1.0])
+        with pytest.raises(ValueError, match="counts has 1 NaN or infinite"):
+            score([1.0, 1.0], [0.0, np.nan])
+
+
+# ---------------------------------------------------------------------- Brier, reliability
+def test_brier_score_by_hand():
+    # Outcomes min(y, 1) = 1, 0, 0, 0.5: (0.09 + 0.04 + 1 + 0.01) / 4.
+    probability = [0.7, 0.2, 1.0, 0.4]
+    counts = [3.0, 0.0, 0.0, 0.5]
+    assert brier_score(probability, counts) == pytest.approx((0.09 + 0.04 + 1.0 + 0.01) / 4)
+    assert brier_score([[1.0, 0.0]], [[2.0, 0.0]]) == 0.0
+
+
+def test_probability_input_is_checked():
+    for function in (brier_score, reliability_curve):
+        with pytest.raises(ValueError, match=r"probability has 2 values outside \[0, 1\]"):
+            function([1.2, -0.1, 0.5], [0.0, 0.0, 0.0])
+        with pytest.raises(ValueError, match="probability has 1 NaN value"):
+            function([np.nan, 0.5], [0.0, 0.0])
+        with pytest.raises(
+            ValueError, match=r"probability has shape \(2,\) but counts has shape \(1, 2\)"
+        ):
+            function([0.1, 0.5], [[0.0, 0.0]])
+        with pytest.raises(ValueError, match="counts has 1 negative values"):
+            function([0.1, 0.5], [0.0, -2.0])
+
+
+def test_reliability_curve_fixed_edges_by_hand():
+    probability = np.array([[0.05, 0.1, 0.3], [0.9, 0.95, 1.0]])
+    counts = np.array([[0.0, 1.0, 0.0], [1.0, 2.0, 0.5]])
+    curve = reliability_curve(probability, counts, bins=[0.0, 0.25, 0.5, 0.75, 1.0])
+    assert list(curve.columns) == [
+        "bin_low",
+        "bin_high",
+        "n",
+        "mean_predicted",
+        "observed_frequency",
+        "sum_predicted",
+        "sum_observed",
+    ]
+    # [0, 0.25): 0.05, 0.1 with outcomes 0, 1; [0.25, 0.5): 0.3 with 0; [0.5, 0.75) is empty
+    # and dropped; [0.75, 1]: 0.9, 0.95, 1.0 (the top edge included) with 1, 1, 0.5.
+    assert curve["bin_low"].tolist() == [0.0, 0.25, 0.75]
+    assert curve["bin_high"].tolist() == [0.25, 0.5, 1.0]
+    assert curve["n"].tolist() == [2, 1, 3]
+    np.testing.assert_allclose(curve["mean_predicted"], [0.075, 0.3, 0.95])
+    np.testing.assert_allclose(curve["observed_frequency"], [0.5, 0.0, 2.5 / 3])
+    np.testing.assert_allclose(curve["sum_predicted"], [0.15, 0.3, 2.85])
+    np.testing.assert_allclose(curve["sum_observed"], [1.0, 0.0, 2.5])
+
+
+def test_reliability_curve_quantile_bins_by_hand():
+    # 8 probabilities, 4 bins: quantile edges at positions 0, 1.75, 3.5, 5.25, 7 of the sorted
+    # values, i.e. 0.1, 0.275, 0.45, 0.625, 0.8: two entries per bin.
+    probability = np.array([0.8, 0.1, 0.3, 0.2, 0.5, 0.4, 0.7, 0.6])
+    counts = np.array([1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    curve = reliability_curve(probability, counts, bins=4)
+    np.testing.assert_allclose(curve["bin_low"], [0.1, 0.275, 0.45, 0.625])
+    np.testing.assert_allclose(curve["bin_high"], [0.275, 0.45, 0.625, 0.8])
+    assert curve["n"].tolist() == [2, 2, 2, 2]
+    np.testing.assert_allclose(curve["mean_predicted"], [0.15, 0.35, 0.55, 0.75])
+    np.testing.assert_allclose(curve["observed_frequency"], [0.0, 0.5, 0.5, 0.5])
+    # Ties merge bins; equal probabilities give one bin.
+    assert len(reliability_curve([0.2, 0.2, 0.2], [0.0, 1.0, 0.0], bins=5)) == 1
+
+
+def test_reliability_curves_pool_over_origins():
+    rng = np.random.default_rng(0)
+    probability = rng.beta(0.3, 30.0, size=(10, 40))
+    counts = rng.poisson(probability).astype(float)
+    edges = np.r_[0.0, np.geomspace(1e-5, 1.0, 11)]
+    whole = reliability_curve(probability, counts, bins=edges)
+    halves = pd.concat(
+        [
+            reliability_curve(probability[:5], counts[:5], bins=edges),
+            reliability_curve(probability[5:], counts[5:], bins=edges),
+        ]
+    )
+    pooled = halves.groupby(["bin_low", "bin_high"], as_index=False)[
+        ["n", "sum_predicted", "sum_observed"]
+    ].sum()
+    np.testing.assert_array_equal(pooled["bin_low"], whole["bin_low"])
+    np.testing.assert_array_equal(pooled["n"], whole["n"])
+    np.testing.assert_allclose(pooled["sum_predicted"], whole["sum_predicted"])
+    np.testing.assert_allclose(pooled["sum_observed"], whole["sum_observed"])
+    np.testing.assert_allclose(
+        pooled["sum_observed"] / pooled["n"], whole["observed_frequency"], rtol=1e-12
+    )
+    assert whole["n"].sum() == probability.size
+    # The sums are plain sums over the entries of each bin.
+    first = (probability >= whole["bin_low"][0]) & (probability < whole["bin_high"][0])
+    assert whole["sum_predicted"][0] == pytest.approx(probability[first].sum())
+
+
+def test_reliability_curve_checks_bins():
+    p, y = [0.1, 0.6], [0.0, 1.0]
+    with pytest.raises(ValueError, match=r"1 probabilities lie outside the bin edges \[0.2, 1\]"):
+        reliability_curve(p, y, bins=[0.2, 0.5, 1.0])
+    with pytest.raises(ValueError, match="finite and strictly increasing"):
+        reliability_curve(p, y, bins=[0.0, 0.5, 0.5, 1.0])
+    with pytest.raises(ValueError, match="at least 2 edges"):
+        reliability_curve(p, y, bins=[0.0])
+    with pytest.raises(ValueError, match="bins=0 must be >= 1"):
+        reliability_curve(p, y, bins=0)
+    with pytest.raises(TypeError, match="bins must be a number of bins or an array"):
+        reliability_curve(p, y, bins=True)
+
+
+# ---------------------------------------------------------------------- bootstrap interval
+def test_bootstrap_interval_is_deterministic_and_contains_the_mean():
+    values = np.array([0.21, 0.35, 0.18, 0.40, 0.29, 0.33, 0.25, 0.31])
+    low, high = bootstrap_interval(values, random_state=3)
+    assert (low, high) == bootstrap_interval(values, random_state=3)
+    assert values.min() <= low < values.mean() < high <= values.max()
+    # The same resamples at a higher confidence give a wider interval around the narrower.
+    low95, high95 = bootstrap_interval(values, confidence=0.95, random_state=3)
+    assert low95 <= low and high <= high95
+    assert bootstrap_interval([0.5, 0.5, 0.5]) == (0.5, 0.5)
+
+
+def test_bootstrap_interval_matches_normal_theory():
+    # For the mean of 400 values, the percentile interval is close to mean +- z * s / sqrt(n).
+    rng = np.random.default_rng(1)
+    values = rng.normal(0.3, 0.1, 400)
+    low, high = bootstrap_interval(values, confidence=0.9, random_state=0)
+    half = scipy.stats.norm.ppf(0.95) * values.std(ddof=1) / np.sqrt(values.size)
+    assert low == pytest.approx(values.mean() - half, abs=0.15 * half)
+    assert high == pytest.approx(values.mean() + half, abs=0.15 * half)
+
+
+def test_bootstrap_interval_refuses_bad_input():
+    with pytest.raises(ValueError, match=r"values has 1 NaN or infinite values \(origins \[1\]\)"):
+        bootstrap_interval([0.2, np.nan, 0.3])
+    with pytest.raises(ValueError, match="needs at least 2 origins"):
+        bootstrap_interval([0.2])
+    with pytest.raises(ValueError, match="values must be 1-d"):
+        bootstrap_interval([[0.2, 0.3]])
+    with pytest.raises(ValueError, match=r"confidence=1.5 must be in \(0, 1\)"):
+        bootstrap_interval([0.2, 0.3], confidence=1.5)
+    with pytest.raises(TypeError, match="n_resamples must be a whole number"):
+        bootstrap_interval([0.2, 0.3], n_resamples=10.5)
+    with pytest.raises(ValueError, match="n_resamples=0 must be >= 1"):
+        bootstrap_interval([0.2, 0.3], n_resamples=0)

@@ -1,21 +1,45 @@
-"""Evaluation of risk forecasts: observed counts, hot-spot selection, hit rate, PAI and PEI*.
+"""Evaluation of risk forecasts: observed counts, hot-spot selection and accuracy scores.
 
 - :func:`count_events` — observed events per block and cell (aoristic for uncertain times);
 - :func:`top_cells` — the hot-spot cells at a coverage of the area or a number of cells;
 - :func:`hit_rate`, :func:`pai`, :func:`pei_star` — accuracy at one coverage, horizon-wide or
   per block;
-- :func:`hit_rate_curve` — all three at several coverages, as a table.
+- :func:`hit_rate_curve` — all three at several coverages, as a table;
+- :func:`near_hit_rate` — the share of events in or within a few cells of the hot spots;
+- :func:`poisson_log_score`, :func:`poisson_deviance` — fit of the expected counts;
+- :func:`brier_score`, :func:`reliability_curve` — accuracy and calibration of the
+  probabilities of at least one event;
+- :func:`bootstrap_interval` — a percentile interval of a score's mean over forecast origins.
 
 The definitions are in :mod:`caslite.evaluation.metrics`.
 """
 
 from caslite.evaluation.metrics import (
+    bootstrap_interval,
+    brier_score,
     count_events,
     hit_rate,
     hit_rate_curve,
+    near_hit_rate,
     pai,
     pei_star,
+    poisson_deviance,
+    poisson_log_score,
+    reliability_curve,
     top_cells,
 )
 
-__all__ = ["count_events", "hit_rate", "hit_rate_curve", "pai", "pei_star", "top_cells"]
+__all__ = [
+    "bootstrap_interval",
+    "brier_score",
+    "count_events",
+    "hit_rate",
+    "hit_rate_curve",
+    "near_hit_rate",
+    "pai",
+    "pei_star",
+    "poisson_deviance",
+    "poisson_log_score",
+    "reliability_curve",
+    "top_cells",
+]
