@@ -120,3 +120,23 @@ SMOKE = Profile(
 )
 
 PROFILES = {"full": FULL, "smoke": SMOKE}
+
+
+@dataclass(frozen=True)
+class EtasSizes:
+    """Sizes of the ``etas-fit`` case (``benchmarks/etas.py``) in one profile.
+
+    The city of ``workloads.city`` (a square of ``city_side`` metres, 125 m cells) with
+    ``n_events`` in the year before the origin; the twin takes every ``twin_stride``-th event.
+    """
+
+    city_side: float
+    n_events: int
+    twin_stride: int
+    repeats: int
+
+
+ETAS = {
+    "full": EtasSizes(city_side=20_000.0, n_events=20_000, twin_stride=10, repeats=3),
+    "smoke": EtasSizes(city_side=6_250.0, n_events=1_000, twin_stride=2, repeats=1),
+}

@@ -8,6 +8,7 @@ import sys
 import time
 import traceback
 
+from benchmarks import etas as etas_cases
 from benchmarks import harness
 from benchmarks import knox as knox_cases
 from benchmarks import nearrepeat as nearrepeat_cases
@@ -20,7 +21,7 @@ ROW_FIELDS = ("name", "group", "workload", "timing", "throughput", "floor", "twi
 
 def all_cases() -> list:
     """Every case, in the order they run."""
-    return [*nearrepeat_cases.CASES, *knox_cases.CASES, *risk_cases.CASES]
+    return [*nearrepeat_cases.CASES, *knox_cases.CASES, *risk_cases.CASES, *etas_cases.CASES]
 
 
 def select(only=None) -> list:
@@ -53,6 +54,8 @@ def _unavailable(case, profile) -> str | None:
         return knox_cases.unavailable()
     if case.group == "risk":
         return risk_cases.unavailable(case.name, profile)
+    if case.group == "etas":
+        return etas_cases.unavailable()
     return None
 
 

@@ -127,3 +127,29 @@ def knox_permutation_counts(t, x, y, perms, distance_bands, time_bands_days, sam
             for perm in np.asarray(perms)
         ]
     )
+
+
+def etas_em_step(t, cells, mu, theta, omega, span):
+    """One EM step of the grid self-exciting process by the full O(N^2) branching matrix.
+
+    ``t`` are event times in days (all ``<= 0``, the period ends at 0), ``cells`` their cell
+    ids (any order), ``mu`` the background rate per cell. Events trigger later events of
+    their own cell only, with a strictly positive delay (ties trigger nothing). Returns the
+    new ``(mu, theta, omega)`` and the log-likelihood of the parameters given.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    cells = np.asarray(cells)
+    lag = t[:, None] - t[None, :]  # [j, i] = t_j - t_i
+    parent = (cells[:, None] == cells[None, :]) & (lag > 0)
+    kernel = np.where(parent, theta * omega * np.exp(-omega * np.where(parent, lag, 0.0)), 0.0)
+    lam = mu[cells] + kernel.sum(axis=1)
+    p_offspring = kernel / lam[:, None]
+    p_background = mu[cells] / lam
+    edge = np.sum(1.0 - np.exp(omega * t))
+    log_likelihood = np.log(lam).sum() - mu.sum() * span - theta * edge
+    new_mu = np.bincount(cells, weights=p_background, minlength=len(mu)) / span
+    new_theta = p_offspring.sum() / edge
+    # omega: offspring over their delays plus the edge term of the compensator at new theta
+    cut = new_theta * np.sum(-t * np.exp(omega * t))
+    new_omega = p_offspring.sum() / ((p_offspring * np.where(parent, lag, 0.0)).sum() + cut)
+    return new_mu, new_theta, new_omega, log_likelihood

@@ -23,6 +23,7 @@ from caslite.features import FeatureBuilder
 from caslite.forecast import Forecast
 from caslite.grid import Grid
 from caslite.models import (
+    GridETAS,
     NaiveCounts,
     ProspectiveHotSpot,
     RetrospectiveKDE,
@@ -61,6 +62,7 @@ __all__ = [
     "Forecast",
     "GaussianSpace",
     "Grid",
+    "GridETAS",
     "IncidentSummary",
     "NaiveCounts",
     "ProspectiveHotSpot",

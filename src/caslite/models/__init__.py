@@ -17,7 +17,9 @@ Baselines to compare against (:mod:`caslite.models.baselines`):
 - :class:`NaiveCounts` — events per cell over the last weeks;
 - :class:`RetrospectiveKDE` — a Gaussian kernel density of those events;
 - :class:`ShiftHistory` — events per cell in the same shift of the day;
-- :class:`ProspectiveHotSpot` — near-repeat kernel scores (Bowers, Johnson & Pease 2004).
+- :class:`ProspectiveHotSpot` — near-repeat kernel scores (Bowers, Johnson & Pease 2004);
+- :class:`GridETAS` — a self-exciting point process per cell, fitted by EM (Mohler et al.
+  2015, :mod:`caslite.models.etas`).
 """
 
 from caslite.models.baselines import (
@@ -26,9 +28,11 @@ from caslite.models.baselines import (
     RetrospectiveKDE,
     ShiftHistory,
 )
+from caslite.models.etas import GridETAS
 from caslite.models.risk import RiskModel, TooLittleDataError
 
 __all__ = [
+    "GridETAS",
     "NaiveCounts",
     "ProspectiveHotSpot",
     "RetrospectiveKDE",
