@@ -11,9 +11,13 @@
   probabilities of at least one event;
 - :func:`bootstrap_interval` — a percentile interval of a score's mean over forecast origins.
 
+- :func:`backtest` — a rolling-origin (walk-forward) backtest of forecasters, in parallel
+  through joblib or on a Dask cluster, with a :class:`BacktestResult` of tidy scores.
+
 The definitions are in :mod:`caslite.evaluation.metrics`.
 """
 
+from caslite.evaluation.backtest import DEFAULT_CALIBRATION_EDGES, BacktestResult, backtest
 from caslite.evaluation.metrics import (
     bootstrap_interval,
     brier_score,
@@ -30,6 +34,9 @@ from caslite.evaluation.metrics import (
 )
 
 __all__ = [
+    "BacktestResult",
+    "DEFAULT_CALIBRATION_EDGES",
+    "backtest",
     "bootstrap_interval",
     "brier_score",
     "count_events",
