@@ -191,7 +191,7 @@ def backtest(
             for key, records in parallel(jobs):
                 done[key] = records
                 bar.update(1)
-                logger.info("backtest: %s, %d origin(s) done", records[0]["method"], len(records))
+                logger.debug("backtest: %s, %d origin(s) done", records[0]["method"], len(records))
 
     per_origin = [None] * (len(models) * len(origins))
     for (m, idx), records in done.items():
