@@ -249,7 +249,8 @@ def _run_task(key, name, model, events, grid, schedule, origins, horizon, covera
                 model.update(known, origin=origin)
         except Exception as error:
             stamp = pd.Timestamp(origin, unit="s", tz="UTC").tz_convert(events.tz)
-            error.add_note(f"while fitting forecaster {name!r} at origin {stamp}")
+            if hasattr(error, "add_note"):  # Python >= 3.11
+                error.add_note(f"while fitting forecaster {name!r} at origin {stamp}")
             raise
         fit_seconds = time.perf_counter() - tic
         blocks = schedule.horizon(origin, horizon)
