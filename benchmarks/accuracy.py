@@ -79,6 +79,7 @@ def methods(random_state: int) -> dict:
         "RiskModel": RiskModel(random_state=random_state),
         "naive 52-week counts": NaiveCounts(window_weeks=52),
         "naive 104-week counts": NaiveCounts(window_weeks=104),
+        "naive 208-week counts": NaiveCounts(window_weeks=208),
         "retrospective KDE (250 m, 52 weeks)": RetrospectiveKDE(bandwidth=250.0, window_weeks=52),
         "prospective hot spots": ProspectiveHotSpot(),
         "per-shift 52-week counts": ShiftHistory(window_weeks=52),

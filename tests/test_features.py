@@ -132,6 +132,52 @@ def test_ring_counts_match_neighbour_loops_on_masked_grid(rng_events):
     assert feats["n_ring2_104w"].sum() > 0
 
 
+def test_relative_counts_are_counts_over_their_mean_per_active_cell(rng_events):
+    grid, active = make_grid(), l_mask()
+    builder = FeatureBuilder(kernels=None, relative_windows_weeks=(26, 104))
+    feats = builder.cell_features(rng_events, grid, ORIGIN)
+    cells = active_cells(active)
+    for w in (26, 104):
+        ref = ref_counts(rng_events, ORIGIN, w, active)
+        counts = np.array([ref.get(cell, 0) for cell in cells], dtype=float)
+        expected = counts / (counts.sum() / len(cells))
+        np.testing.assert_allclose(feats[f"rel_cell_{w}w"].to_numpy(), expected, rtol=1e-12)
+    nothing = rng_events.select(np.zeros(len(rng_events), dtype=bool))
+    empty = builder.cell_features(nothing, grid, ORIGIN)
+    assert (empty["rel_cell_26w"] == 0).all()
+
+
+def ref_smooth(counts, bandwidth, active, truncate=3.0):
+    """Plain-loop Gaussian smoothing: normalised 1-d weights over |d| <= truncate * sigma."""
+    sigma = bandwidth / S
+    half = int(truncate * sigma + 0.5)
+    g = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    g /= g.sum()
+    out = {}
+    for r, c in active_cells(active):
+        total = 0.0
+        for (r2, c2), n in counts.items():
+            if abs(r2 - r) <= half and abs(c2 - c) <= half:
+                total += n * g[r2 - r + half] * g[c2 - c + half]
+        out[(r, c)] = total
+    return out
+
+
+@pytest.mark.parametrize("bandwidth", [60.0, 150.0, 250.0])
+def test_smoothed_counts_match_a_plain_loop(rng_events, bandwidth):
+    grid, active = make_grid(), l_mask()
+    builder = FeatureBuilder(kernels=None, smooth_bandwidths=(bandwidth,), smooth_window_weeks=52)
+    feats = builder.cell_features(rng_events, grid, ORIGIN)
+    cells = active_cells(active)
+    ref = ref_counts(rng_events, ORIGIN, 52, active)
+    mean = sum(ref.values()) / len(cells)
+    smooth = ref_smooth(ref, bandwidth, active)
+    expected = [smooth[cell] / mean for cell in cells]
+    np.testing.assert_allclose(
+        feats[f"kde_{bandwidth:g}m_52w"].to_numpy(), expected, rtol=1e-9, atol=1e-12
+    )
+
+
 def test_ring_sizes_on_the_mask():
     # One event in every active cell, none elsewhere: a ring count is the number of active
     # cells in that ring (8 and 16 in the interior, fewer at edges and at the L's corner).
@@ -174,7 +220,8 @@ def test_events_outside_the_grid_feed_kernels_but_not_counts():
     for events in (outside, inactive):
         feats = builder.cell_features(events, grid, ORIGIN)
         counts = feats.filter(regex="^n_")
-        assert counts.shape[1] == 21
+        assert counts.shape[1] == 3 * len(builder.windows_weeks)
+        assert (feats.filter(regex="^(rel|kde)_").to_numpy() == 0).all()
         assert (counts.to_numpy() == 0).all()
         assert (feats["days_since_cell"] == DAYS_CAP).all()
         assert (feats["days_since_ring1"] == DAYS_CAP).all()
@@ -287,7 +334,7 @@ def test_shift_counts_by_hand_on_a_schedule_crossing_midnight():
     x = np.array([p[0] for _, p in rows])
     y = np.array([p[1] for _, p in rows])
     events = Events(t, x, y, crs=CRS, tz=TZ)
-    builder = FeatureBuilder(shift_windows_weeks=(1, 8, 26))
+    builder = FeatureBuilder(shift_windows_weeks=(1, 8, 26), shift_prior=None)
     feats, names = builder.shift_features(events, grid, schedule, origin)
     assert names == [
         "shift_n_cell_1w", "shift_n_cell_8w", "shift_n_cell_26w",
@@ -321,6 +368,27 @@ def test_shift_counts_sum_to_cell_counts(rng_events):
         np.testing.assert_array_equal(
             shift[:, :, names.index(f"shift_n_ring1_{w}w")].sum(axis=0), cells[f"n_ring1_{w}w"]
         )
+
+
+def test_shrunk_shift_shares_by_formula(rng_events):
+    grid, active = make_grid(), l_mask()
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)
+    builder = FeatureBuilder(shift_windows_weeks=(26, 104), shift_prior=4.0)
+    feats, names = builder.shift_features(rng_events, grid, schedule, ORIGIN)
+    local_hour = pd.to_datetime(rng_events.t, unit="s", utc=True).tz_convert(TZ).hour
+    shift = np.select([local_hour < 7, local_hour < 15, local_hour < 23], [2, 0, 1], 2)
+    cells = active_cells(active)
+    for w in (26, 104):
+        n = np.zeros((3, len(cells)))
+        for ti, xi, yi, si in zip(rng_events.t, rng_events.x, rng_events.y, shift, strict=True):
+            cell = ref_cell(xi, yi, active)
+            if ORIGIN - w * WEEK <= ti < ORIGIN and cell is not None:
+                n[si, cells.index(cell)] += 1
+        area = n.sum(axis=1) / n.sum()
+        expected = (n + 4.0 * area[:, None]) / (n.sum(axis=0) + 4.0)
+        got = feats[:, :, names.index(f"shift_share_cell_{w}w")]
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        np.testing.assert_allclose(got.sum(axis=0), 1.0)
 
 
 def test_uncertain_times_split_over_shifts():
@@ -486,6 +554,9 @@ def test_no_leakage_from_events_at_or_after_the_origin(rng_events):
     builder = FeatureBuilder(
         point_layers={"p": points_layer([[X0 + 10, Y0 + 10]])},
         kernels={**default_kernels(), "nr_inf": (BowersSpace(), BowersTime(window_days=np.inf))},
+        relative_windows_weeks=(1, 520),
+        smooth_bandwidths=(100.0, 300.0),
+        shift_prior=5.0,
     )
     base = rng_events.select(rng_events.t < ORIGIN)
     rng = np.random.default_rng(11)
@@ -587,7 +658,10 @@ def test_design_matrix_cell_subset_and_rows_agree(rng_events):
 
 # ---------------------------------------------------------------------- parameters
 def test_estimator_contract_and_parameter_checks():
-    builder = FeatureBuilder(windows_weeks=(3,), rings=(), kernels=None, darkness=False)
+    builder = FeatureBuilder(
+        windows_weeks=(3,), rings=(), kernels=None, darkness=False,
+        relative_windows_weeks=(), smooth_bandwidths=(), shift_prior=None,
+    )  # fmt: skip
     copy = clone(builder)
     assert copy.get_params() == builder.get_params()
     assert copy.feature_names_ == [
@@ -605,6 +679,10 @@ def test_estimator_contract_and_parameter_checks():
         ({"rings": (0,)}, "rings must hold positive integers"),
         ({"kernels": "bowers"}, "kernels='bowers'"),
         ({"point_radii": (-1,)}, "point_radii"),
+        ({"relative_windows_weeks": (0,)}, "relative_windows_weeks"),
+        ({"smooth_bandwidths": (-5.0,)}, "smooth_bandwidths"),
+        ({"smooth_window_weeks": np.inf}, "smooth_window_weeks"),
+        ({"shift_prior": 0}, "shift_prior"),
     ]:
         with pytest.raises(ValueError, match=match):
             _ = FeatureBuilder(**bad).feature_names_

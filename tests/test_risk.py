@@ -239,8 +239,31 @@ def test_same_random_state_gives_the_same_model(events, grid, subsampled):
     # (another seed keeps another subsample; it may differ, and is not checked to save a fit)
 
 
+@pytest.fixture(scope="module")
+def area_features(events, grid):
+    """Additive model with the features that depend on the whole area (smoothed, shares)."""
+    builder = FeatureBuilder(
+        windows_weeks=(4, 26),
+        relative_windows_weeks=(26,),
+        smooth_bandwidths=(150.0,),
+        smooth_window_weeks=26,
+        shift_prior=5.0,
+        kernels=None,
+    )
+    return RiskModel(features=builder, negative_rate=0.3, **FAST).fit(events, grid, origin=ORIGIN)
+
+
+def test_cells_without_history_share_a_row_with_area_features(area_features):
+    model = area_features
+    cell_feats, shift_feats, _ = model._design_parts(model.schedule_.horizon(model.origin_, "1D"))
+    quiet = model._quiet_cells(cell_feats, shift_feats)
+    assert 0 < quiet.sum() < quiet.size  # the far east columns, not the city
+    assert np.all(cell_feats[quiet] == cell_feats[quiet][0])
+    assert np.all(shift_feats[:, quiet] == shift_feats[:, quiet][:, :1])
+
+
 # ---------------------------------------------------------------------- 3. fast path
-@pytest.mark.parametrize("name", ["base", "full", "logloss"])
+@pytest.mark.parametrize("name", ["base", "full", "logloss", "area_features"])
 @pytest.mark.parametrize("horizon", ["7D", "15D"])
 def test_predict_equals_scoring_every_row(request, name, horizon):
     model = request.getfixturevalue(name)

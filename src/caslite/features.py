@@ -37,6 +37,13 @@ name                         group  meaning
 ``days_since_cell``          cell   days from the last event known in the cell to o,
                                     capped at :data:`DAYS_CAP` (3 years; never = cap)
 ``days_since_ring1``         cell   the same for the 8 neighbouring cells (not the cell)
+``rel_cell_{w}w``            cell   ``n_cell_{w}w`` over its mean per active cell at o
+                                    (0 without events): a level that transfers between
+                                    quieter and busier years and shorter histories
+``kde_{h}m_{w}w``            cell   events known in the ``w`` weeks before o smoothed over
+                                    the raster by a Gaussian of ``h`` m (truncated at 3
+                                    ``h``; inactive cells hold no mass), over the mean
+                                    count per active cell
 ``pt_{name}_dist``           cell   metres from the cell centre to the nearest point of
                                     the layer (NaN for an empty layer)
 ``pt_{name}_n{r}m``          cell   points of the layer within ``r`` m (``d <= r``) of
@@ -49,6 +56,10 @@ name                         group  meaning
                                     ``w`` weeks before o (uncertain times split over
                                     shifts by their window: aoristic)
 ``shift_n_ring1_{w}w``       shift  the same in the 8 neighbouring cells
+``shift_share_cell_{w}w``    shift  the cell's share of its events in this shift,
+                                    shrunk toward the area's share ``p_s``:
+                                    ``(n_cs + a p_s) / (n_c + a)``, ``a`` =
+                                    ``shift_prior`` events
 ``shift``                    block  shift number (0 .. n_shifts - 1)
 ``block_hours``              block  length of the block in hours (3 or 5 on a DST day)
 ``day_of_week``              block  local day of week of the block start (Monday = 0)
@@ -72,7 +83,7 @@ Examples
 >>> X, names, block_index, cell_index = FeatureBuilder().design_matrix(
 ...     events, grid, blocks, origin="2024-03-11")
 >>> X.shape, len(names) == X.shape[1]
-((756, 39), True)
+((756, 55), True)
 >>> int(X[0, names.index("n_cell_1w")]), int(X[0, names.index("n_ring1_1w")])
 (0, 1)
 """
@@ -107,6 +118,7 @@ __all__ = ["DAYS_CAP", "FEATURES", "FeatureBuilder", "default_kernels"]
 
 _DAY = 86_400
 _WEEK = 7 * _DAY
+_SMOOTH_TRUNCATE = 3.0
 DAYS_CAP = 1095.0
 """Cap of the ``days_since_*`` features in days (3 years); a cell with no event gets the cap."""
 
@@ -116,12 +128,15 @@ FEATURES = {
     "nr_{name}": "near-repeat kernel score at the origin (caslite.nearrepeat.score_at)",
     "days_since_cell": "days from the last event in the cell to the origin (capped at 3 years)",
     "days_since_ring1": "days from the last event in the 8 neighbouring cells (capped)",
+    "rel_cell_{w}w": "events in the cell in the w weeks before the origin over their mean per cell",
+    "kde_{h}m_{w}w": "events of the w weeks before the origin smoothed by a Gaussian of h metres",
     "pt_{name}_dist": "metres from the cell centre to the nearest point of the layer",
     "pt_{name}_n{r}m": "points of the layer within r metres of the cell centre",
     "poly_{name}_cover": "share of the cell square covered by the layer's polygons",
     "poly_{name}_{col}": "area-weighted mean of column col over the polygons covering the cell",
     "shift_n_cell_{w}w": "events in the cell in this shift in the w weeks before the origin",
     "shift_n_ring1_{w}w": "events in the 8 neighbouring cells in this shift, same window",
+    "shift_share_cell_{w}w": "the cell's share of events in this shift, shrunk to the area's",
     "shift": "shift number of the block (0 .. n_shifts - 1)",
     "block_hours": "length of the block in hours",
     "day_of_week": "local day of week of the block start (Monday = 0)",
@@ -173,7 +188,7 @@ class FeatureBuilder(BaseEstimator):
 
     Parameters
     ----------
-    windows_weeks : sequence of float, default (1, 2, 4, 8, 26, 52, 104)
+    windows_weeks : sequence of float, default (1, 2, 4, 8, 26, 52, 104, 156, 208)
         Count windows in weeks before the origin.
     rings : sequence of int, default (1, 2)
         Chebyshev rings of neighbouring cells counted over the same windows.
@@ -192,6 +207,16 @@ class FeatureBuilder(BaseEstimator):
     polygon_layers : dict of str to (GeoDataFrame, list of str), optional
         Polygon layers (e.g. neighbourhood statistics) by name, each with the numeric columns
         to average over the cell squares; in the grid's CRS.
+    relative_windows_weeks : sequence of float, default (52, 104, 208, 520)
+        Windows in weeks of the ``rel_cell_{w}w`` features (counts over their mean per cell);
+        the long ones act as "all history" and transfer across years of different levels.
+    smooth_bandwidths : sequence of float, default (100.0, 250.0, 500.0)
+        Gaussian bandwidths in metres of the ``kde_{h}m_{w}w`` features (empty for none).
+    smooth_window_weeks : float, default 520
+        Window in weeks of the events smoothed for the ``kde_*`` features.
+    shift_prior : float or None, default 10.0
+        Prior strength in events of the ``shift_share_cell_{w}w`` features (one per shift
+        window); None for none.
 
     Attributes
     ----------
@@ -203,7 +228,8 @@ class FeatureBuilder(BaseEstimator):
     Examples
     --------
     >>> builder = FeatureBuilder(windows_weeks=(4, 52), rings=(1,), kernels=None,
-    ...                          shift_windows_weeks=(52,))
+    ...                          shift_windows_weeks=(52,), relative_windows_weeks=(),
+    ...                          smooth_bandwidths=(), shift_prior=None)
     >>> builder.feature_names_
     ['n_cell_4w', 'n_cell_52w', 'n_ring1_4w', 'n_ring1_52w', 'days_since_cell', \
 'days_since_ring1', 'shift_n_cell_52w', 'shift_n_ring1_52w', 'shift', 'block_hours', \
@@ -213,7 +239,7 @@ class FeatureBuilder(BaseEstimator):
     def __init__(
         self,
         *,
-        windows_weeks=(1, 2, 4, 8, 26, 52, 104),
+        windows_weeks=(1, 2, 4, 8, 26, 52, 104, 156, 208),
         rings=(1, 2),
         kernels="default",
         shift_windows_weeks=(8, 26, 52),
@@ -221,6 +247,10 @@ class FeatureBuilder(BaseEstimator):
         point_layers=None,
         point_radii=(250.0, 500.0),
         polygon_layers=None,
+        relative_windows_weeks=(52, 104, 208, 520),
+        smooth_bandwidths=(100.0, 250.0, 500.0),
+        smooth_window_weeks=520,
+        shift_prior=10.0,
     ):
         self.windows_weeks = windows_weeks
         self.rings = rings
@@ -230,6 +260,10 @@ class FeatureBuilder(BaseEstimator):
         self.point_layers = point_layers
         self.point_radii = point_radii
         self.polygon_layers = polygon_layers
+        self.relative_windows_weeks = relative_windows_weeks
+        self.smooth_bandwidths = smooth_bandwidths
+        self.smooth_window_weeks = smooth_window_weeks
+        self.shift_prior = shift_prior
 
     # ------------------------------------------------------------------ names
     @property
@@ -241,6 +275,9 @@ class FeatureBuilder(BaseEstimator):
             names += [f"n_ring{k}_{_fmt(w)}w" for w in windows]
         names += list(_kernels(self.kernels))
         names += ["days_since_cell", "days_since_ring1"]
+        names += [f"rel_cell_{_fmt(w)}w" for w in self._relative_windows()]
+        smooth_w = _fmt(self._smooth_window())
+        names += [f"kde_{_fmt(h)}m_{smooth_w}w" for h in self._smooth_bandwidths()]
         radii = _radii(self.point_radii)
         for name in _point_layers(self.point_layers):
             names += [f"pt_{name}_dist"] + [f"pt_{name}_n{_fmt(r)}m" for r in radii]
@@ -252,9 +289,11 @@ class FeatureBuilder(BaseEstimator):
     def shift_feature_names_(self) -> list[str]:
         """Names of the shift features, in column order."""
         windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
-        return [f"shift_n_cell_{_fmt(w)}w" for w in windows] + [
-            f"shift_n_ring1_{_fmt(w)}w" for w in windows
-        ]
+        names = [f"shift_n_cell_{_fmt(w)}w" for w in windows]
+        names += [f"shift_n_ring1_{_fmt(w)}w" for w in windows]
+        if self._shift_prior() is not None:
+            names += [f"shift_share_cell_{_fmt(w)}w" for w in windows]
+        return names
 
     @property
     def block_feature_names_(self) -> list[str]:
@@ -267,6 +306,29 @@ class FeatureBuilder(BaseEstimator):
     def feature_names_(self) -> list[str]:
         """Names of the design-matrix columns: cell, shift, then block features."""
         return self.cell_feature_names_ + self.shift_feature_names_ + self.block_feature_names_
+
+    def _relative_windows(self) -> tuple[float, ...]:
+        return _weeks(self.relative_windows_weeks, "relative_windows_weeks", empty_ok=True)
+
+    def _smooth_bandwidths(self) -> tuple[float, ...]:
+        return _metres(self.smooth_bandwidths, "smooth_bandwidths")
+
+    def _smooth_window(self) -> float:
+        return _weeks((self.smooth_window_weeks,), "smooth_window_weeks", empty_ok=False)[0]
+
+    def _shift_prior(self) -> float | None:
+        prior = self.shift_prior
+        if prior is None:
+            return None
+        if (
+            isinstance(prior, bool)
+            or not isinstance(prior, numbers.Real)
+            or not (np.isfinite(prior) and prior > 0)
+        ):
+            raise ValueError(
+                f"shift_prior must be None or a positive number of prior events, got {prior!r}."
+            )
+        return float(prior)
 
     def describe(self) -> pd.DataFrame:
         """Return the features of this configuration with their group and meaning.
@@ -294,6 +356,16 @@ class FeatureBuilder(BaseEstimator):
             rows.append((name, "cell", f"near-repeat score at the origin: {space!r} x {time!r}"))
         rows.append(("days_since_cell", "cell", FEATURES["days_since_cell"]))
         rows.append(("days_since_ring1", "cell", FEATURES["days_since_ring1"]))
+        for w in self._relative_windows():
+            meaning = f"events in the cell {_span(w)}, over their mean per active cell"
+            rows.append((f"rel_cell_{_fmt(w)}w", "cell", meaning))
+        smooth_w = self._smooth_window()
+        for h in self._smooth_bandwidths():
+            meaning = (
+                f"events {_span(smooth_w)} smoothed by a Gaussian of {_fmt(h)} m over the cells, "
+                "over their mean per active cell"
+            )
+            rows.append((f"kde_{_fmt(h)}m_{_fmt(smooth_w)}w", "cell", meaning))
         radii = _radii(self.point_radii)
         for name in _point_layers(self.point_layers):
             rows.append((f"pt_{name}_dist", "cell", f"metres to the nearest point of {name!r}"))
@@ -311,6 +383,14 @@ class FeatureBuilder(BaseEstimator):
             for w in shift_windows:
                 meaning = f"events in {label} in the block's shift {_span(w)}"
                 rows.append((f"shift_n_{where}_{_fmt(w)}w", "shift", meaning))
+        prior = self._shift_prior()
+        if prior is not None:
+            for w in shift_windows:
+                meaning = (
+                    f"share of the cell's events {_span(w)} that fall in the block's shift, "
+                    f"shrunk toward the area's share by {_fmt(prior)} prior events"
+                )
+                rows.append((f"shift_share_cell_{_fmt(w)}w", "shift", meaning))
         rows += [(name, "block", FEATURES[name]) for name in self.block_feature_names_]
         return pd.DataFrame(rows, columns=["name", "group", "meaning"])
 
@@ -355,11 +435,15 @@ class FeatureBuilder(BaseEstimator):
         windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
         rings = _rings(self.rings)
         kernels = _kernels(self.kernels)
+        relative = self._relative_windows()
+        bandwidths = self._smooth_bandwidths()
+        smooth_window = self._smooth_window()
         _check_events_grid(events, grid)
         o = _origin_seconds(origin, events.tz)
         known, x, y, _ = _known(events)
         stop = int(np.searchsorted(known, o, side="left"))  # events known before o: [0, stop)
-        reach = max(max(windows) * _WEEK, DAYS_CAP * _DAY)
+        longest = max(windows + relative + ((smooth_window,) if bandwidths else ()))
+        reach = max(longest * _WEEK, DAYS_CAP * _DAY)
         first = int(np.searchsorted(known, o - reach, side="left"))
         cells = grid.cell_of(x[first:stop], y[first:stop])
         times = known[first:stop]
@@ -382,6 +466,16 @@ class FeatureBuilder(BaseEstimator):
         np.maximum.at(last, cells[lo:], times[lo:].astype(np.float64))
         columns.append(np.minimum((o - last) / _DAY, DAYS_CAP))
         columns.append(np.minimum((o - _ring1_max(last, grid)) / _DAY, DAYS_CAP))
+        for w in relative:
+            lo = int(np.searchsorted(times, o - w * _WEEK, side="left"))
+            columns.append(_relative(np.bincount(cells[lo:], minlength=n).astype(np.float64)))
+        if bandwidths:
+            lo = int(np.searchsorted(times, o - smooth_window * _WEEK, side="left"))
+            window_counts = np.bincount(cells[lo:], minlength=n).astype(np.float64)
+            mean = window_counts.sum() / n
+            for h in bandwidths:
+                smooth = _gaussian_smooth(window_counts, grid, h)
+                columns.append(smooth / mean if mean > 0 else smooth)
         columns += self._static_columns(grid)
         names = self.cell_feature_names_
         return pd.DataFrame(
@@ -488,8 +582,8 @@ class FeatureBuilder(BaseEstimator):
         >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
         >>> grid = Grid.from_area(box(0, 0, 125, 125), cell_size=125.0, crs="EPSG:28992")
         >>> schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz="Europe/Amsterdam")
-        >>> feats, names = FeatureBuilder(shift_windows_weeks=(8,)).shift_features(
-        ...     events, grid, schedule, origin="2024-03-11")
+        >>> builder = FeatureBuilder(shift_windows_weeks=(8,), shift_prior=None)
+        >>> feats, names = builder.shift_features(events, grid, schedule, origin="2024-03-11")
         >>> names, feats[:, 0, 0].tolist()  # both in the 23-07 shift
         (['shift_n_cell_8w', 'shift_n_ring1_8w'], [0.0, 0.0, 2.0])
         """
@@ -519,8 +613,12 @@ class FeatureBuilder(BaseEstimator):
                 counts[i, s] = np.bincount(cells[lo:], weights=weights[lo:, s], minlength=n)
         flat = counts.reshape(-1, n)
         ring1 = _ring_sums(flat, grid, (1,))[0].reshape(counts.shape)
-        out[:, :, : len(windows)] = counts.transpose(1, 2, 0)
-        out[:, :, len(windows) :] = ring1.transpose(1, 2, 0)
+        k = len(windows)
+        out[:, :, :k] = counts.transpose(1, 2, 0)
+        out[:, :, k : 2 * k] = ring1.transpose(1, 2, 0)
+        prior = self._shift_prior()
+        if prior is not None:
+            out[:, :, 2 * k :] = _shrunk_shares(counts, prior).transpose(1, 2, 0)
         return out, names
 
     # ------------------------------------------------------------------ block features
@@ -656,7 +754,7 @@ class FeatureBuilder(BaseEstimator):
         -------
         X : ndarray of float64, shape (n_blocks * n_chosen_cells, n_features)
             Block-major: row ``b * n_chosen_cells + j`` is block ``b`` and cell ``cells[j]``.
-            A city horizon (25,600 cells x 84 blocks, 39 features) is 670 MB; use
+            A city horizon (25,600 cells x 84 blocks, 55 features) is 946 MB; use
             :meth:`rows` on the three groups to assemble it in pieces.
         names : list of str
             ``feature_names_``, one per column.
@@ -677,7 +775,7 @@ class FeatureBuilder(BaseEstimator):
         >>> X, names, b, c = FeatureBuilder().design_matrix(events, grid, blocks, "2024-03-11",
         ...                                                 cells=[3, 0])
         >>> X.shape, b.tolist(), c.tolist()
-        ((6, 39), [0, 0, 1, 1, 2, 2], [3, 0, 3, 0, 3, 0])
+        ((6, 55), [0, 0, 1, 1, 2, 2], [3, 0, 3, 0, 3, 0])
         """
         if not isinstance(blocks, Blocks):
             raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
@@ -726,6 +824,21 @@ def _weeks(values, name: str, *, empty_ok: bool) -> tuple[float, ...]:
     if len(set(weeks)) != len(weeks):
         raise ValueError(f"{name}={values!r} repeats a window; each must be unique.")
     return weeks
+
+
+def _metres(values, name: str) -> tuple[float, ...]:
+    try:
+        metres = tuple(values) if values is not None else ()
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of metres, got {values!r}.") from None
+    if any(
+        isinstance(m, bool) or not isinstance(m, numbers.Real) or not (np.isfinite(m) and m > 0)
+        for m in metres
+    ):
+        raise ValueError(f"{name} must hold positive finite metres such as (250,), got {values!r}.")
+    if len(set(metres)) != len(metres):
+        raise ValueError(f"{name}={values!r} repeats a value; each must be unique.")
+    return tuple(float(m) for m in metres)
 
 
 def _rings(values) -> tuple[int, ...]:
@@ -896,6 +1009,48 @@ def _ring_sums(values: np.ndarray, grid, rings) -> list[np.ndarray]:
             ring = (box[k] - box[k - 1]).astype(np.float64)
             out[j][i] = ring if exact else np.maximum(ring, 0.0)
     return out
+
+
+def _relative(counts: np.ndarray) -> np.ndarray:
+    """Return ``counts`` over their mean (0 everywhere when there is no event)."""
+    total = counts.sum()
+    return counts * (counts.size / total) if total > 0 else counts
+
+
+def _gaussian_smooth(values: np.ndarray, grid, bandwidth: float) -> np.ndarray:
+    """Smooth ``values`` (n_cells,) over the raster with a Gaussian of ``bandwidth`` metres.
+
+    The value of cell ``i`` is ``sum_j values[j] * g(dr) * g(dc)``, over the active cells
+    ``j`` within ``_SMOOTH_TRUNCATE`` bandwidths in rows and in columns (``dr``, ``dc`` cell
+    steps between the cell centres), with ``g`` the one-dimensional Gaussian of ``bandwidth /
+    cell_size`` cells normalised to sum 1 over the truncated support
+    (:func:`scipy.ndimage.gaussian_filter`). Mass falling on inactive or outside cells is lost.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    raster = np.zeros(grid.shape, dtype=np.float64)
+    rr, cc = grid.cell_row.astype(np.int64), grid.cell_col.astype(np.int64)
+    raster[rr, cc] = values
+    smooth = gaussian_filter(
+        raster, sigma=bandwidth / grid.cell_size, mode="constant", cval=0.0,
+        truncate=_SMOOTH_TRUNCATE,
+    )  # fmt: skip
+    return np.maximum(smooth[rr, cc], 0.0)
+
+
+def _shrunk_shares(counts: np.ndarray, prior: float) -> np.ndarray:
+    """Per-cell shift shares shrunk toward the area's: ``(n_cs + a p_s) / (n_c + a)``.
+
+    ``counts`` is (n_windows, n_shifts, n_cells); ``p_s`` is the share of shift ``s`` among
+    all the window's events in active cells (uniform when there is none), ``a`` the prior.
+    """
+    n_shifts = counts.shape[1]
+    total = counts.sum(axis=(1, 2))  # (n_windows,)
+    area = counts.sum(axis=2)  # (n_windows, n_shifts)
+    safe = np.where(total > 0, total, 1.0)
+    p = np.where(total[:, None] > 0, area / safe[:, None], 1.0 / n_shifts)
+    per_cell = counts.sum(axis=1, keepdims=True)  # (n_windows, 1, n_cells)
+    return (counts + prior * p[:, :, None]) / (per_cell + prior)
 
 
 def _ring1_max(values: np.ndarray, grid) -> np.ndarray:

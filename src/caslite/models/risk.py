@@ -485,8 +485,21 @@ class RiskModel(BaseEstimator):
         nothing = self.events_.select(np.zeros(len(self.events_), dtype=bool))
         empty_cell = builder.cell_features(nothing, lone, self.origin_).to_numpy()[0]
         empty_shift, _ = builder.shift_features(nothing, lone, self.schedule_, self.origin_)
-        quiet = np.all(cell_feats == empty_cell, axis=1)
-        quiet &= np.all(shift_feats == empty_shift[:, :1], axis=(0, 2))
+        # Smoothed counts and shrunk shift shares of a cell without history depend on the
+        # rest of the area: such a cell is a candidate, and the cells sharing every feature
+        # value with the first candidate share its row.
+        area_cell = np.array([n.startswith("kde_") for n in builder.cell_feature_names_])
+        area_shift = np.array(
+            [n.startswith("shift_share_") for n in builder.shift_feature_names_], dtype=bool
+        )
+        candidate = np.all((cell_feats == empty_cell) | area_cell, axis=1)
+        candidate &= np.all((shift_feats == empty_shift[:, :1]) | area_shift, axis=(0, 2))
+        first = np.flatnonzero(candidate)[:1]
+        if not first.size or not (area_cell.any() or area_shift.any()):
+            return candidate
+        r = int(first[0])
+        quiet = candidate & np.all(cell_feats == cell_feats[r], axis=1)
+        quiet &= np.all(shift_feats == shift_feats[:, r : r + 1], axis=(0, 2))
         return quiet
 
     def update(self, events, *, origin):
