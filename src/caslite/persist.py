@@ -1,0 +1,906 @@
+"""Save and load fitted risk models and forecasts without unpickling anything.
+
+A caslite file is a zip archive of a JSON manifest (``manifest.json``), a JSON part
+(``metadata.json``) and numpy arrays (``arrays/<name>.npy``). Loading parses JSON with
+:func:`json.loads` and arrays with ``numpy.load(..., allow_pickle=False)``; object arrays are
+refused, and every class rebuilt from the file comes from a fixed list of caslite classes
+looked up by name in a table (never imported from a name read in the file), so opening a file
+never runs code from it.
+
+The manifest holds the format name (``"caslite"``), :data:`FORMAT_VERSION`, the kind of
+object (``"RiskModel"`` or ``"Forecast"``), the caslite version that wrote it, and for every
+part its size and SHA-256 (and, for arrays, the dtype and shape). Loading refuses a file that
+is not a zip archive (a pickle, say), lacks the manifest or a part, holds parts the manifest
+does not name, or whose part sizes, hashes, dtypes or shapes differ from the manifest, and a
+file of another format version (naming both versions). The hashes detect corruption and
+accidental edits; they are not a signature: someone who rewrites a part can rewrite its hash.
+Safety does not rest on them: a file that passes every check is still only JSON and plain
+numbers, and the tree arrays are checked so that scoring cannot read outside them or loop.
+
+How a model's trees are stored
+------------------------------
+A fitted :class:`caslite.RiskModel` scores its rows with caslite's compiled scorer
+(:class:`caslite.models._trees.CompiledEnsemble`): the scikit-learn trees flattened into
+plain arrays (split feature, threshold, side for missing values, children, leaf flag, leaf
+value, tree roots) and the baseline score. These arrays are what the file stores, and the
+loaded model scores with the same numba kernel over the same arrays, so its forecasts equal
+the original's exactly. The loaded model's ``estimator_`` is a :class:`StoredEnsemble`, which
+offers ``predict`` (and ``predict_proba`` for ``loss="log_loss"``) with scikit-learn's
+arithmetic but is not a scikit-learn estimator: it cannot be refitted or warm-started (refit
+the loaded model, whose parameters are restored, to get one).
+
+The alternatives were rejected: rebuilding scikit-learn's ``HistGradientBoosting`` object
+from arrays means writing its private attributes (``_predictors``, ``_baseline_prediction``,
+the bin mapper and loss objects), which change between scikit-learn releases; ``skops.io``
+would add a dependency, and loading these estimators with it means trusting the same
+private, partly compiled, scikit-learn types. A model whose compiled scorer was not used
+(``training_["scorer"] == "sklearn"``) is refused by :func:`save_model` rather than stored
+with a scorer that might differ from its own.
+
+What a model file contains
+--------------------------
+Parameters (with the feature builder, its near-repeat kernels and the shift schedule),
+feature names, the fit and forecast origins, the training summary ``training_``, the grid
+(raster, CRS, active cells, area fractions), and the events known before the forecast origin
+(times, time windows, coordinates; not their extra columns), which :meth:`RiskModel.forecast`
+needs to compute features. These are incident locations and times: treat the file like the
+incident data. :meth:`RiskModel.update` works on a loaded model as on the original. A feature
+builder with static layers (``point_layers``, ``polygon_layers``) is not stored: its
+GeoDataFrames have no plain-array form here, and :func:`save_model` says so. A
+``random_state`` given as a numpy Generator is recorded as such and restored as None (its
+state changes as it is drawn from, so it cannot be stored as the seed it was).
+
+Examples
+--------
+>>> import os, tempfile
+>>> import numpy as np
+>>> from shapely.geometry import box
+>>> from caslite import Forecast, Grid, ShiftSchedule
+>>> grid = Grid.from_area(box(0, 0, 250, 250), cell_size=125.0, crs="EPSG:28992")
+>>> blocks = ShiftSchedule.every(12, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+>>> forecast = Forecast(np.full((2, 4), 0.25), blocks, grid, origin=blocks.start[0])
+>>> path = os.path.join(tempfile.mkdtemp(), "forecast.caslite")
+>>> save_forecast(forecast, path)
+>>> loaded = load_forecast(path)
+>>> bool(np.array_equal(loaded.risk, forecast.risk)), loaded.blocks.schedule == blocks.schedule
+(True, True)
+>>> read_metadata(path)["kind"]
+'Forecast'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata
+import io
+import json
+import numbers
+import os
+import zipfile
+
+import numpy as np
+import pyproj
+
+from caslite._kernels.trees import ensemble_raw
+from caslite.events import Events
+from caslite.features import FeatureBuilder
+from caslite.forecast import Forecast
+from caslite.grid import Grid
+from caslite.models.risk import RiskModel
+from caslite.nearrepeat import (
+    BowersSpace,
+    BowersTime,
+    ExponentialSpace,
+    ExponentialTime,
+    GaussianSpace,
+)
+from caslite.shifts import Blocks, ShiftSchedule
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CasliteFileError",
+    "StoredEnsemble",
+    "load_forecast",
+    "load_model",
+    "read_metadata",
+    "save_forecast",
+    "save_model",
+]
+
+FORMAT_VERSION = 1
+"""Version of the file layout written by this caslite; files of another version are refused."""
+
+_FORMAT = "caslite"
+_MANIFEST = "manifest.json"
+_METADATA = "metadata.json"
+_MAX_MANIFEST_BYTES = 16 * 2**20
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same object gives the same bytes
+_KERNELS = {
+    cls.__name__: cls
+    for cls in (ExponentialSpace, GaussianSpace, BowersSpace, ExponentialTime, BowersTime)
+}
+_TREE_ARRAYS = {
+    "feature": np.int64,
+    "threshold": np.float64,
+    "missing_left": np.bool_,
+    "left": np.int64,
+    "right": np.int64,
+    "is_leaf": np.bool_,
+    "value": np.float64,
+    "roots": np.int64,
+}
+# Fitted attributes a RiskModel may have; any other is refused by save_model, so that nothing
+# its forecasts depend on is left out of the file silently.
+_MODEL_ATTRIBUTES = {
+    "estimator_",
+    "_compiled",
+    "feature_names_",
+    "features_",
+    "schedule_",
+    "fit_origin_",
+    "origin_",
+    "events_",
+    "grid_",
+    "training_",
+}
+
+
+class CasliteFileError(ValueError):
+    """Raised when a file is not a caslite file, is damaged, or has another format version."""
+
+
+# ---------------------------------------------------------------------- the stored trees
+class StoredEnsemble:
+    """Flattened trees of a saved risk model, scored with caslite's compiled kernel.
+
+    The arrays follow :class:`caslite.models._trees.CompiledEnsemble`: one entry per node of
+    all trees, child indices global, ``roots`` the first node of each tree. :meth:`raw` sums
+    the leaf values of every tree in order and adds ``baseline``, as scikit-learn does.
+
+    Parameters
+    ----------
+    arrays : dict of str to ndarray
+        ``feature``, ``threshold``, ``missing_left``, ``left``, ``right``, ``is_leaf``,
+        ``value``, ``roots``.
+    baseline : float
+        The ensemble's baseline raw score.
+    feature_names : list of str
+        Column names, in order.
+    loss : {"poisson", "log_loss"}
+        The model's loss.
+    params : dict, optional
+        Parameters of the scikit-learn estimator that was fitted (for the record).
+
+    Attributes
+    ----------
+    feature_names_in_ : ndarray of str
+    n_features_in_ : int
+    n_iter_ : int
+        Number of trees.
+    classes_ : ndarray of int64
+        ``[0, 1]`` for ``loss="log_loss"`` only.
+
+    Raises
+    ------
+    CasliteFileError
+        If the arrays do not describe trees that the kernel can walk safely: wrong dtypes or
+        lengths, split features out of range, or children that are not later nodes of the
+        same tree.
+    """
+
+    def __init__(self, arrays, *, baseline, feature_names, loss, params=None):
+        n_nodes = None
+        for name, dtype in _TREE_ARRAYS.items():
+            array = np.ascontiguousarray(arrays[name])
+            if array.dtype != dtype or array.ndim != 1:
+                raise CasliteFileError(
+                    f"tree array {name!r} has dtype {array.dtype} and {array.ndim} dimensions; "
+                    f"expected 1-dimensional {np.dtype(dtype)}."
+                )
+            if name != "roots":
+                if n_nodes is not None and array.size != n_nodes:
+                    raise CasliteFileError(
+                        f"tree array {name!r} has {array.size} nodes; the others have {n_nodes}."
+                    )
+                n_nodes = array.size
+            setattr(self, name, array)
+        self.baseline = float(baseline)
+        self.feature_names_in_ = np.asarray([str(n) for n in feature_names], dtype=object)
+        self.n_features = self.n_features_in_ = int(self.feature_names_in_.size)
+        if loss not in ("poisson", "log_loss"):
+            raise CasliteFileError(f"loss must be 'poisson' or 'log_loss', got {loss!r}.")
+        self.loss = loss
+        self.params = dict(params or {})
+        self.n_iter_ = int(self.roots.size)
+        if loss == "log_loss":
+            self.classes_ = np.array([0, 1], dtype=np.int64)
+        self._check_trees()
+
+    def _check_trees(self) -> None:
+        n_nodes, roots = self.value.size, self.roots
+        if roots.size == 0 or roots[0] != 0 or np.any(np.diff(roots) <= 0) or roots[-1] >= n_nodes:
+            raise CasliteFileError(
+                "tree roots must start at node 0 and increase strictly within the "
+                f"{n_nodes} nodes; got {roots[:5].tolist()}..."
+            )
+        if not np.isfinite(self.baseline) or not np.all(np.isfinite(self.value[self.is_leaf])):
+            raise CasliteFileError("the baseline and leaf values must be finite.")
+        tree_end = np.append(roots[1:], n_nodes)[
+            np.searchsorted(roots, np.arange(n_nodes), "right") - 1
+        ]
+        split = np.flatnonzero(~self.is_leaf)
+        node = split.astype(np.int64)
+        for side in (self.left, self.right):
+            child = side[split]
+            if np.any((child <= node) | (child >= tree_end[split])):
+                raise CasliteFileError(
+                    "the tree arrays are damaged: a child node is not a later node of its own "
+                    "tree (scoring could loop or read outside the trees)."
+                )
+        feature = self.feature[split]
+        if feature.size and (feature.min() < 0 or feature.max() >= self.n_features):
+            raise CasliteFileError(
+                f"a split uses feature {int(feature.max())} (or {int(feature.min())}); the "
+                f"model has {self.n_features} features."
+            )
+
+    def __repr__(self) -> str:
+        return f"StoredEnsemble({self.n_iter_} trees, {self.n_features} features, {self.loss})"
+
+    def raw(self, X) -> np.ndarray:
+        """Raw scores of the rows of ``X`` (n_rows, n_features): log-rate or logit, float64."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"X must have shape (n_rows, {self.n_features}); got {X.shape}.")
+        out = np.empty(X.shape[0], dtype=np.float64)
+        if X.shape[0]:
+            ensemble_raw(
+                X, self.feature, self.threshold, self.missing_left, self.left, self.right,
+                self.is_leaf, self.value, self.roots, out,
+            )  # fmt: skip
+        out += self.baseline
+        return out
+
+    def _rows(self, X) -> np.ndarray:
+        columns = getattr(X, "columns", None)
+        if columns is not None and list(columns) != list(self.feature_names_in_):
+            raise ValueError(
+                f"X has columns {list(columns)}; expected {list(self.feature_names_in_)}."
+            )
+        return np.asarray(X, dtype=np.float64)
+
+    def predict(self, X) -> np.ndarray:
+        """Return expected counts (``poisson``) or predicted classes 0/1 (``log_loss``)."""
+        raw = self.raw(self._rows(X))
+        if self.loss == "poisson":
+            return np.exp(raw)
+        return (raw > 0).astype(np.int64)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of class 0 and 1, shape (n_rows, 2); ``loss="log_loss"`` only."""
+        if self.loss != "log_loss":
+            raise AttributeError("predict_proba is only available for loss='log_loss'.")
+        p = 1.0 / (1.0 + np.exp(-self.raw(self._rows(X))))
+        return np.column_stack([1.0 - p, p])
+
+
+# ---------------------------------------------------------------------- public API
+def save_model(model, path) -> None:
+    """Write a fitted :class:`caslite.RiskModel` to a caslite file.
+
+    Parameters
+    ----------
+    model : RiskModel
+        Fitted (with the compiled scorer; see the module docstring).
+    path : str or path-like
+        The file to write (overwritten). The suffix is free; ``.caslite`` is a good one.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a fitted RiskModel, or holds something without a plain form
+        (static feature layers, unknown parameter types or fitted attributes).
+    ValueError
+        If the model is not scored by the compiled scorer.
+    """
+    if not isinstance(model, RiskModel):
+        raise TypeError(f"model must be a caslite RiskModel, got {type(model).__name__}.")
+    if not hasattr(model, "estimator_"):
+        raise TypeError("the model is not fitted; call fit(events, grid, origin=...) first.")
+    unknown = sorted(set(vars(model)) - _MODEL_ATTRIBUTES - set(model.get_params(deep=False)))
+    if unknown:
+        raise TypeError(
+            f"the model has fitted attributes {unknown} that save_model does not know how to "
+            "store; its forecasts might depend on them, so it is not saved."
+        )
+    compiled = getattr(model, "_compiled", None)
+    if compiled is None or model.training_.get("scorer", "compiled") != "compiled":
+        raise ValueError(
+            "this model is scored by scikit-learn, not by caslite's compiled scorer, so its "
+            "trees cannot be stored as plain arrays that reproduce its forecasts exactly."
+        )
+    writer = _Writer()
+    _put_grid(writer, "grid", model.grid_)
+    _put_events(writer, "events", model.events_)
+    for name in _TREE_ARRAYS:
+        writer.array(f"trees/{name}", np.asarray(getattr(compiled, name)))
+    training, training_arrays = {}, []
+    for key, value in model.training_.items():
+        if isinstance(value, np.ndarray):
+            writer.array(f"training/{key}", value)
+            training_arrays.append(key)
+        else:
+            training[key] = _plain(value, f"training_[{key!r}]")
+    estimator = model.estimator_
+    if isinstance(estimator, StoredEnsemble):
+        estimator_params, estimator_class = estimator.params, estimator.params.get("class")
+    else:
+        estimator_params = {k: _record(v) for k, v in estimator.get_params(deep=False).items()}
+        estimator_class = type(estimator).__name__
+        estimator_params["class"] = estimator_class
+    metadata = {
+        "params": _encode(model.get_params(deep=False), "params"),
+        "features": _encode(model.features_, "features_"),
+        "feature_names": list(model.feature_names_),
+        "schedule": _encode(model.schedule_, "schedule_"),
+        "fit_origin": int(model.fit_origin_),
+        "origin": int(model.origin_),
+        "training": training,
+        "training_arrays": training_arrays,
+        "trees": {
+            "baseline": float(compiled.baseline),
+            "n_trees": int(np.asarray(compiled.roots).size),
+            "estimator": estimator_class,
+            "estimator_params": estimator_params,
+            "sklearn_version": _version("scikit-learn"),
+        },
+        "summary": _model_summary(model),
+    }
+    writer.write(path, "RiskModel", metadata)
+
+
+def load_model(path) -> RiskModel:
+    """Read a :class:`caslite.RiskModel` written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    RiskModel
+        Fitted: ``forecast``, ``predict``, ``explain`` and ``update`` work as on the saved
+        model; ``estimator_`` is a :class:`StoredEnsemble`.
+
+    Raises
+    ------
+    CasliteFileError
+        If the file is not a caslite model file, is damaged, or has another format version.
+    """
+    metadata, arrays = _read(path, "RiskModel")
+    try:
+        params = _decode(metadata["params"])
+        features = _decode(metadata["features"])
+        schedule = _decode(metadata["schedule"])
+        names = [str(n) for n in metadata["feature_names"]]
+        trees = metadata["trees"]
+        model = RiskModel(**params)
+        loss = model.loss
+        if not isinstance(features, FeatureBuilder) or not isinstance(schedule, ShiftSchedule):
+            raise CasliteFileError("the file's features or schedule have the wrong type.")
+        if features.feature_names_ != names:
+            raise CasliteFileError(
+                f"the file names the features {names}, but its feature builder makes "
+                f"{features.feature_names_}."
+            )
+        ensemble = StoredEnsemble(
+            {name: arrays[f"trees/{name}"] for name in _TREE_ARRAYS},
+            baseline=trees["baseline"],
+            feature_names=names,
+            loss=loss,
+            params=trees.get("estimator_params"),
+        )
+        grid = _get_grid(metadata, arrays, "grid")
+        events = _get_events(metadata, arrays, "events")
+        training = dict(metadata["training"])
+        for key in metadata["training_arrays"]:
+            training[key] = arrays[f"training/{key}"]
+        model.estimator_ = ensemble
+        model._compiled = ensemble
+        model.feature_names_ = names
+        model.features_ = features
+        model.schedule_ = schedule
+        model.fit_origin_ = int(metadata["fit_origin"])
+        model.origin_ = int(metadata["origin"])
+        model.events_ = events
+        model.grid_ = grid
+        model.training_ = training
+    except CasliteFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as error:
+        raise CasliteFileError(
+            f"{os.fspath(path)!r} holds an inconsistent model: {error}"
+        ) from None
+    return model
+
+
+def save_forecast(forecast, path) -> None:
+    """Write a :class:`caslite.Forecast` (risk, blocks, grid, origin, provenance) to a file.
+
+    The forecast's model is not stored, only a summary of it (its class, parameters, origins
+    and the caslite version); save the model itself with :func:`save_model`.
+
+    Parameters
+    ----------
+    forecast : Forecast
+    path : str or path-like
+        The file to write (overwritten).
+    """
+    if not isinstance(forecast, Forecast):
+        raise TypeError(f"forecast must be a caslite Forecast, got {type(forecast).__name__}.")
+    writer = _Writer()
+    writer.array("risk", np.ascontiguousarray(forecast.risk, dtype=np.float64))
+    writer.array("block_ids", np.asarray(forecast.blocks.ids, dtype=np.int64))
+    _put_grid(writer, "grid", forecast.grid)
+    metadata = {
+        "origin": int(forecast.origin),
+        "grid": _grid_spec(forecast.grid),
+        "schedule": _encode(forecast.blocks.schedule, "blocks.schedule"),
+        "provenance": _provenance(forecast.model),
+    }
+    writer.write(path, "Forecast", metadata)
+
+
+def load_forecast(path, *, model=None) -> Forecast:
+    """Read a :class:`caslite.Forecast` written by :func:`save_forecast`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    model : RiskModel, optional
+        The model to attach (for :meth:`Forecast.explain`), e.g. from :func:`load_model`.
+        The provenance of the file is in ``read_metadata(path)["metadata"]["provenance"]``.
+
+    Returns
+    -------
+    Forecast
+
+    Raises
+    ------
+    CasliteFileError
+        If the file is not a caslite forecast file, is damaged, or has another format version.
+    """
+    metadata, arrays = _read(path, "Forecast")
+    try:
+        schedule = _decode(metadata["schedule"])
+        if not isinstance(schedule, ShiftSchedule):
+            raise CasliteFileError("the file's schedule has the wrong type.")
+        blocks = Blocks(schedule, arrays["block_ids"])
+        grid = _get_grid(metadata, arrays, "grid")
+        return Forecast(arrays["risk"], blocks, grid, origin=int(metadata["origin"]), model=model)
+    except CasliteFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as error:
+        raise CasliteFileError(
+            f"{os.fspath(path)!r} holds an inconsistent forecast: {error}"
+        ) from None
+
+
+def read_metadata(path) -> dict:
+    """Return the verified manifest of a caslite file, with its metadata, without loading it.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    dict
+        The manifest (``format``, ``format_version``, ``kind``, ``caslite_version``,
+        ``parts``) and ``metadata``: for a model its parameters, features, schedule, origins,
+        training summary and ``summary`` (data span, CRS, grid, random_state); for a forecast
+        its origin, schedule and ``provenance``.
+
+    Raises
+    ------
+    CasliteFileError
+        As :func:`load_model`.
+    """
+    manifest, metadata, _ = _read_verified(path, None)
+    return {**manifest, "metadata": metadata}
+
+
+# ---------------------------------------------------------------------- writing
+class _Writer:
+    """Collects the parts of a file and writes them with their manifest."""
+
+    def __init__(self):
+        self.parts: dict[str, bytes] = {}
+        self.arrays: dict[str, dict] = {}
+
+    def array(self, name: str, array: np.ndarray) -> None:
+        array = np.ascontiguousarray(array)
+        if array.dtype.hasobject or array.dtype.kind not in "biuf":
+            raise TypeError(f"array {name!r} has dtype {array.dtype}; only numbers are stored.")
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        path = f"arrays/{name}.npy"
+        self.parts[path] = buffer.getvalue()
+        self.arrays[path] = {"dtype": array.dtype.str, "shape": list(array.shape)}
+
+    def write(self, path, kind: str, metadata: dict) -> None:
+        self.parts[_METADATA] = _dumps(metadata)
+        parts = {}
+        for name, data in self.parts.items():
+            parts[name] = {"sha256": hashlib.sha256(data).hexdigest(), "nbytes": len(data)}
+            parts[name].update(self.arrays.get(name, {}))
+        manifest = {
+            "format": _FORMAT,
+            "format_version": FORMAT_VERSION,
+            "kind": kind,
+            "caslite_version": _version("caslite"),
+            "parts": parts,
+        }
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in [(_MANIFEST, _dumps(manifest)), *self.parts.items()]:
+                info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, data)
+
+
+def _dumps(obj) -> bytes:
+    return json.dumps(obj, indent=1, sort_keys=True, allow_nan=True).encode("utf-8")
+
+
+def _put_grid(writer: _Writer, prefix: str, grid: Grid) -> None:
+    n_rows, n_cols = grid.shape
+    flat = grid.cell_row.astype(np.int64) * n_cols + grid.cell_col.astype(np.int64)
+    active = np.zeros(n_rows * n_cols, dtype=bool)
+    active[flat] = True
+    fraction = np.zeros(n_rows * n_cols, dtype=np.float64)
+    fraction[flat] = grid.area_fraction
+    writer.array(f"{prefix}/active", active.reshape(n_rows, n_cols))
+    writer.array(f"{prefix}/area_fraction", fraction.reshape(n_rows, n_cols))
+
+
+def _grid_spec(grid: Grid) -> dict:
+    n_rows, n_cols = grid.shape
+    return {
+        "x0": float(grid.x0),
+        "y0": float(grid.y0),
+        "cell_size": float(grid.cell_size),
+        "n_cols": int(n_cols),
+        "n_rows": int(n_rows),
+        "n_cells": int(grid.n_cells),
+        "crs": grid.crs.to_json(),
+        "crs_name": grid.crs.to_string(),
+    }
+
+
+def _put_events(writer: _Writer, prefix: str, events: Events) -> None:
+    writer.array(f"{prefix}/t", events.t.astype(np.int64))
+    writer.array(f"{prefix}/t_end", events.t_end.astype(np.int64))
+    writer.array(f"{prefix}/x", events.x.astype(np.float64))
+    writer.array(f"{prefix}/y", events.y.astype(np.float64))
+
+
+def _model_summary(model) -> dict:
+    events = model.events_
+    training = model.training_
+    return {
+        "grid": _grid_spec(model.grid_),
+        "events": {
+            "n": len(events),
+            "first": int(events.t.min()) if len(events) else None,
+            "last": int(events.t.max()) if len(events) else None,
+            "crs": events.crs.to_json(),
+            "crs_name": events.crs.to_string(),
+            "tz": events.tz,
+            "report": _record(events.report),
+        },
+        "first_event": _record(training.get("first_event")),
+        "last_event": _record(training.get("last_event")),
+        "fit_origin": int(model.fit_origin_),
+        "origin": int(model.origin_),
+        "random_state": _record(model.random_state),
+        "loss": model.loss,
+    }
+
+
+def _provenance(model) -> dict | None:
+    if model is None:
+        return None
+    out = {"class": type(model).__name__, "caslite_version": _version("caslite")}
+    if hasattr(model, "get_params"):
+        out["params"] = _record(model.get_params(deep=False))
+    for name in ("fit_origin_", "origin_", "feature_names_"):
+        if hasattr(model, name):
+            out[name.rstrip("_")] = _record(getattr(model, name))
+    if isinstance(getattr(model, "training_", None), dict):
+        out["training"] = _record(model.training_)
+    return out
+
+
+# ---------------------------------------------------------------------- parameter coding
+def _encode(value, where: str):
+    """Return a JSON form of a parameter value from which :func:`_decode` rebuilds it exactly."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, tuple):
+        return {"__type__": "tuple", "items": [_encode(v, where) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, where) for v in value]
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has a key {key!r} that is not a string.")
+        return {"__type__": "dict", "items": [[k, _encode(v, where)] for k, v in value.items()]}
+    if isinstance(value, np.random.Generator):
+        return {"__type__": "Generator", "bit_generator": type(value.bit_generator).__name__}
+    if isinstance(value, FeatureBuilder):
+        params = value.get_params(deep=False)
+        for layers in ("point_layers", "polygon_layers"):
+            if params[layers]:
+                raise TypeError(
+                    f"the feature builder has {layers}; static layers (GeoDataFrames) are not "
+                    "stored in caslite files. Save a model without them, or keep the layers "
+                    "and refit."
+                )
+        return {"__type__": "FeatureBuilder", "params": _encode(params, where)}
+    if isinstance(value, ShiftSchedule):
+        return {
+            "__type__": "ShiftSchedule",
+            "starts": list(value.starts),
+            "tz": value.tz,
+            "labels": list(value.labels),
+        }
+    if type(value).__name__ in _KERNELS and isinstance(value, _KERNELS[type(value).__name__]):
+        fields = {f.name: _encode(getattr(value, f.name), where) for f in dataclasses.fields(value)}
+        return {"__type__": type(value).__name__, "fields": fields}
+    raise TypeError(
+        f"{where} holds a {type(value).__name__} ({value!r:.80}), which caslite files cannot store."
+    )
+
+
+def _decode(value):
+    """Rebuild a value from :func:`_encode`'s JSON form (only the known caslite classes)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict) or not isinstance(value.get("__type__"), str):
+        raise CasliteFileError(f"unexpected value in the file: {value!r:.80}")
+    kind = value["__type__"]
+    if kind == "tuple":
+        return tuple(_decode(v) for v in value["items"])
+    if kind == "dict":
+        return {str(k): _decode(v) for k, v in value["items"]}
+    if kind == "Generator":
+        return None
+    if kind == "FeatureBuilder":
+        return FeatureBuilder(**_decode(value["params"]))
+    if kind == "ShiftSchedule":
+        return ShiftSchedule(value["starts"], tz=value["tz"], labels=value["labels"])
+    if kind in _KERNELS:
+        return _KERNELS[kind](**{k: _decode(v) for k, v in value["fields"].items()})
+    raise CasliteFileError(f"unknown type {kind!r} in the file.")
+
+
+def _record(value):
+    """Return a JSON form of a value for the record only (not rebuilt); unknown objects: repr."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= 10_000:
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_record(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _record(v) for k, v in value.items()}
+    try:
+        return {"__type__": type(value).__name__, "value": _encode(value, "record")}
+    except TypeError:
+        return repr(value)
+
+
+def _plain(value, where: str):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"{where} is a {type(value).__name__}, which caslite files cannot store.")
+
+
+# ---------------------------------------------------------------------- reading
+def _read(path, kind: str) -> tuple[dict, dict]:
+    _, metadata, arrays = _read_verified(path, kind)
+    return metadata, arrays
+
+
+def _read_verified(path, kind: str | None) -> tuple[dict, dict, dict]:
+    """Check a file against its manifest; return manifest, metadata and arrays (if ``kind``)."""
+    name = os.fspath(path)
+    if not zipfile.is_zipfile(name):
+        raise CasliteFileError(
+            f"{name!r} is not a caslite file: it is not a zip archive (caslite never reads "
+            "pickles). Write files with caslite.save_model or caslite.save_forecast."
+        )
+    try:
+        with zipfile.ZipFile(name) as archive:
+            infos = {info.filename: info for info in archive.infolist()}
+            if _MANIFEST not in infos:
+                raise CasliteFileError(f"{name!r} is not a caslite file: it has no {_MANIFEST}.")
+            manifest = _json(_member(archive, infos[_MANIFEST], _MAX_MANIFEST_BYTES), name)
+            _check_manifest(manifest, name, kind)
+            parts = manifest["parts"]
+            missing = sorted(set(parts) - set(infos))
+            extra = sorted(set(infos) - set(parts) - {_MANIFEST})
+            if missing or extra:
+                raise CasliteFileError(
+                    f"{name!r} is damaged: parts missing {missing}, parts not in the manifest "
+                    f"{extra}."
+                )
+            metadata = None
+            arrays = {}
+            for part, entry in parts.items():
+                if part != _METADATA and kind is None:
+                    continue
+                data = _member(archive, infos[part], int(entry["nbytes"]))
+                if len(data) != entry["nbytes"]:
+                    raise CasliteFileError(
+                        f"{name!r} is damaged: part {part!r} has {len(data)} bytes; the manifest "
+                        f"says {entry['nbytes']}."
+                    )
+                if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                    raise CasliteFileError(
+                        f"{name!r} is damaged: the SHA-256 of part {part!r} does not match the "
+                        "manifest (the file was changed or corrupted)."
+                    )
+                if part == _METADATA:
+                    metadata = _json(data, name)
+                elif part.startswith("arrays/") and part.endswith(".npy"):
+                    arrays[part[len("arrays/") : -len(".npy")]] = _array(data, entry, part, name)
+                else:
+                    raise CasliteFileError(f"{name!r} has a part {part!r} of unknown kind.")
+    except zipfile.BadZipFile as error:
+        raise CasliteFileError(f"{name!r} is not a readable zip archive: {error}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        if isinstance(error, CasliteFileError):
+            raise
+        raise CasliteFileError(f"{name!r} has a malformed manifest: {error!r}") from None
+    if not isinstance(metadata, dict):
+        raise CasliteFileError(f"{name!r} is damaged: its {_METADATA} is not a JSON object.")
+    return manifest, metadata, arrays
+
+
+def _check_manifest(manifest, name: str, kind: str | None) -> None:
+    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
+        raise CasliteFileError(f"{name!r} is not a caslite file: its manifest has no format tag.")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CasliteFileError(
+            f"{name!r} has caslite file format version {version!r} (written by caslite "
+            f"{manifest.get('caslite_version')!r}); this caslite ({_version('caslite')}) reads "
+            f"format version {FORMAT_VERSION}. Load it with a matching caslite, or refit."
+        )
+    if kind is not None and manifest.get("kind") != kind:
+        raise CasliteFileError(
+            f"{name!r} holds a {manifest.get('kind')!r}, not a {kind!r}; use "
+            f"{'load_model' if manifest.get('kind') == 'RiskModel' else 'load_forecast'}."
+        )
+    parts = manifest.get("parts")
+    if not isinstance(parts, dict) or _METADATA not in parts:
+        raise CasliteFileError(f"{name!r} is damaged: its manifest lists no {_METADATA}.")
+    for part, entry in parts.items():
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("sha256"), str)
+            or not isinstance(entry.get("nbytes"), int)
+            or entry["nbytes"] < 0
+        ):
+            raise CasliteFileError(f"{name!r} is damaged: manifest entry {part!r} is malformed.")
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """Read a member, never more than ``limit + 1`` bytes (a forged size cannot flood memory)."""
+    with archive.open(info) as handle:
+        return handle.read(limit + 1)
+
+
+def _json(data: bytes, name: str):
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CasliteFileError(
+            f"{name!r} is damaged: a JSON part does not parse ({error})."
+        ) from None
+
+
+def _array(data: bytes, entry: dict, part: str, name: str) -> np.ndarray:
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as error:  # object arrays need pickle: refused here, never unpickled
+        raise CasliteFileError(
+            f"{name!r}: part {part!r} is not a plain numeric array ({error})."
+        ) from None
+    if not isinstance(array, np.ndarray) or array.dtype.hasobject or array.dtype.kind not in "biuf":
+        raise CasliteFileError(f"{name!r}: part {part!r} is not a plain numeric array.")
+    if array.dtype.str != entry.get("dtype") or list(array.shape) != entry.get("shape"):
+        raise CasliteFileError(
+            f"{name!r} is damaged: part {part!r} has dtype {array.dtype.str} and shape "
+            f"{list(array.shape)}; the manifest says {entry.get('dtype')} and {entry.get('shape')}."
+        )
+    return array
+
+
+def _typed(arrays: dict, key: str, kind: str, ndim: int) -> np.ndarray:
+    if key not in arrays:
+        raise CasliteFileError(f"the file has no array {key!r}.")
+    array = arrays[key]
+    if array.dtype.kind != kind or array.ndim != ndim:
+        raise CasliteFileError(
+            f"array {key!r} has dtype {array.dtype} and {array.ndim} dimensions; expected kind "
+            f"{kind!r} and {ndim} dimensions."
+        )
+    return array
+
+
+def _get_grid(metadata: dict, arrays: dict, prefix: str) -> Grid:
+    spec = metadata["summary"]["grid"] if "summary" in metadata else metadata["grid"]
+    active = _typed(arrays, f"{prefix}/active", "b", 2)
+    fraction = _typed(arrays, f"{prefix}/area_fraction", "f", 2)
+    grid = Grid(
+        x0=spec["x0"],
+        y0=spec["y0"],
+        cell_size=spec["cell_size"],
+        n_cols=spec["n_cols"],
+        n_rows=spec["n_rows"],
+        crs=pyproj.CRS.from_json(spec["crs"]),
+        active=active,
+        area_fraction=fraction,
+    )
+    if grid.n_cells != spec["n_cells"]:
+        raise CasliteFileError(
+            f"the grid has {grid.n_cells} cells; the file says {spec['n_cells']}."
+        )
+    return grid
+
+
+def _get_events(metadata: dict, arrays: dict, prefix: str) -> Events:
+    spec = metadata["summary"]["events"]
+    t = _typed(arrays, f"{prefix}/t", "i", 1)
+    events = Events(
+        t,
+        _typed(arrays, f"{prefix}/x", "f", 1),
+        _typed(arrays, f"{prefix}/y", "f", 1),
+        crs=pyproj.CRS.from_json(spec["crs"]),
+        tz=spec["tz"],
+        t_end=_typed(arrays, f"{prefix}/t_end", "i", 1),
+        report=spec.get("report") if isinstance(spec.get("report"), dict) else None,
+    )
+    if len(events) != spec["n"] or not np.array_equal(events.t, t):
+        raise CasliteFileError("the stored events are not the sorted events the file describes.")
+    return events
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
