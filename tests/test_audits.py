@@ -4,7 +4,14 @@ import pytest
 from shapely.geometry import box
 
 from caslite import Forecast, Grid, ShiftSchedule
-from caslite.audits import audit, exposure_by_group, exposure_concentration, flags_of, gini
+from caslite.audits import (
+    audit,
+    exposure_by_group,
+    exposure_concentration,
+    flags_of,
+    gini,
+    simulate_feedback,
+)
 from caslite.evaluation import top_cells
 
 CRS = "EPSG:28992"
@@ -160,3 +167,166 @@ def test_audit_of_a_forecast_matches_its_top_cells():
     assert report.concentration["gini"] < 1 - 0.05
     with pytest.raises(TypeError, match="together"):
         audit(forecast, 0.05, groups=groups)
+
+
+# ---------------------------------------------------------------------- feedback loops
+R, D = 0.3, 0.5  # reported, discovery: patrolled cells show 0.65 of the rate, others 0.3
+
+
+def test_runaway_locks_onto_one_of_two_equal_cells():
+    # The patrolled cell's score gains rate * (1 - R) * D = 0.35 per round on average: a
+    # linear lead against sqrt(t) noise, so the patrols stay on it for good.
+    locked, shares = 0, []
+    for seed in range(10):
+        r = simulate_feedback(
+            [1.0, 1.0], n_rounds=300, coverage=0.5, discovery=D, reported=R, random_state=seed
+        )
+        late = r.flags[150:].mean(axis=0)
+        locked += late.max() == 1.0
+        winner = int(np.argmax(late))
+        shares.append(r.estimate_share[-1, winner])
+    assert locked >= 9
+    # the forecaster's belief of the locked cell: 0.65 / (0.65 + 0.3), not the true 0.5
+    assert np.mean(shares) == pytest.approx((R + (1 - R) * D) / (2 * R + (1 - R) * D), abs=0.03)
+
+
+def test_excluding_discovered_learns_the_true_split():
+    for seed in range(10):
+        r = simulate_feedback(
+            [1.0, 1.0],
+            n_rounds=300,
+            coverage=0.5,
+            discovery=D,
+            reported=R,
+            mitigation="exclude_discovered",
+            random_state=seed,
+        )
+        # reported counts only: share of cell 0 ~ Binomial(N, 1/2) / N with N ~ 180
+        n = r.reported[:-1].sum()
+        assert abs(r.estimate_share[-1, 0] - 0.5) < 4 * np.sqrt(0.25 / n)
+
+
+def test_runaway_vs_mitigated_flag_share_with_a_short_memory():
+    # With a memory of half-life 5 rounds the unbiased scores change leader often, and the
+    # flags split near 50/50; without mitigation the patrolled cell stays ahead far longer.
+    runaway, mitigated = [], []
+    for seed in range(10):
+        kwargs = dict(
+            n_rounds=600, coverage=0.5, discovery=D, reported=R, half_life=5, random_state=seed
+        )
+        late = slice(100, None)
+        runaway.append(simulate_feedback([1.0, 1.0], **kwargs).flags[late].mean(0).max())
+        mitigated.append(
+            simulate_feedback([1.0, 1.0], mitigation="exclude_discovered", **kwargs)
+            .flags[late]
+            .mean(0)
+            .max()
+        )
+    assert max(mitigated) < 0.7
+    assert np.mean(mitigated) < 0.6
+    assert np.mean(runaway) > np.mean(mitigated) + 0.04
+
+
+def test_drift_measures_match_the_locked_closed_forms():
+    # 10 equal cells, 2 patrolled: locked, the flags sit on 2 cells, TVD = 0.8 from uniform;
+    # with exploration 0.5 (1 top + 1 random of the other 9): TVD = 0.5 * (0.4 + 9 * (0.1 -
+    # 1 / 18)) = 0.4.
+    rate = np.ones(10)
+    locked = simulate_feedback(rate, n_rounds=400, coverage=0.2, random_state=0).to_frame()
+    assert locked["tvd"].iloc[-1] == pytest.approx(0.8, abs=0.03)
+    assert locked["gini"].iloc[-1] == pytest.approx(0.8, abs=0.03)
+    explored = simulate_feedback(
+        rate, n_rounds=400, coverage=0.2, exploration=0.5, random_state=0
+    ).to_frame()
+    assert (explored["n_explore"] == 1).all() and (explored["n_flagged"] == 2).all()
+    assert explored["tvd"].iloc[-1] == pytest.approx(0.4, abs=0.04)
+    # equal rates: any cells hold 2/10 of the true rate
+    np.testing.assert_allclose(explored["flagged_true_share"], 0.2)
+
+
+def test_downweight_is_unbiased_per_round():
+    # Horvitz-Thompson: weighted observations have mean rate * (R + (1 - R) * D) everywhere
+    rate = np.full(10, 2.0)
+    r = simulate_feedback(
+        rate,
+        n_rounds=2000,
+        coverage=0.2,
+        exploration=0.5,
+        discovery=D,
+        reported=R,
+        mitigation="downweight",
+        random_state=1,
+    )
+    weights = np.where(r.explore, 9.0, 1.0)  # 1 random of 9 candidates: P = 1/9
+    weighted = (r.reported + r.discovered * weights).mean(axis=0)
+    np.testing.assert_allclose(weighted, 2.0 * (R + (1 - R) * D), rtol=0.15)
+    # and the forecaster's score is that sum (cumulative, no decay)
+    np.testing.assert_allclose(r.score[-1], (r.reported + r.discovered * weights)[:-1].sum(axis=0))
+
+
+def test_lower_rate_cell_can_win():
+    # cell 0 (rate 1) is patrolled first (tie on zero scores): 1 * 0.84 > 2 * 0.2 observed
+    r = simulate_feedback(
+        [1.0, 2.0], n_rounds=300, coverage=0.5, discovery=0.8, reported=0.2, random_state=0
+    )
+    assert r.flags[100:, 0].all()
+    frame = r.to_frame()
+    np.testing.assert_allclose(frame["flagged_true_share"].iloc[100:], 1 / 3)
+    fixed = simulate_feedback(
+        [1.0, 2.0],
+        n_rounds=300,
+        coverage=0.5,
+        discovery=0.8,
+        reported=0.2,
+        mitigation="exclude_discovered",
+        random_state=0,
+    )
+    assert fixed.flags[200:, 1].mean() > 0.9
+
+
+def test_feedback_is_deterministic_and_plots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    a = simulate_feedback(
+        [1.0, 1.0, 1.0], n_rounds=50, coverage=0.34, exploration=0.0, random_state=4
+    )
+    b = simulate_feedback([1.0, 1.0, 1.0], n_rounds=50, coverage=0.34, random_state=4)
+    c = simulate_feedback([1.0, 1.0, 1.0], n_rounds=50, coverage=0.34, random_state=5)
+    np.testing.assert_array_equal(a.flags, b.flags)
+    assert not np.array_equal(a.incidents, c.incidents)
+    frame = a.to_frame()
+    assert len(frame) == 50 and frame.index[0] == 1
+    ax = a.plot()
+    assert len(ax.get_lines()) == 6  # 3 cells, each with its true share
+    assert ax.get_ylabel() == "share of the flags so far"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(coverage=0.0), ValueError, r"coverage=0.0 must be a probability in \(0, 1\]"),
+        (dict(coverage=1.2), ValueError, "coverage=1.2"),
+        (dict(coverage=0.1), ValueError, "less than one cell"),
+        (dict(exploration=1.0), ValueError, r"\[0, 1\)"),
+        (dict(discovery=1.5), ValueError, "discovery=1.5"),
+        (dict(reported=-0.1), ValueError, "reported=-0.1"),
+        (dict(mitigation="drop"), ValueError, "mitigation must be"),
+        (dict(mitigation="downweight"), ValueError, "exploration > 0"),
+        (dict(n_rounds=0), ValueError, "n_rounds"),
+        (dict(half_life=0), ValueError, "half_life"),
+    ],
+)
+def test_feedback_errors(kwargs, error, match):
+    kwargs = {"coverage": 0.5, **kwargs}
+    with pytest.raises(error, match=match):
+        simulate_feedback([1.0, 1.0], **kwargs)
+
+
+def test_feedback_rate_errors():
+    with pytest.raises(ValueError, match="min -1"):
+        simulate_feedback([1.0, -1.0])
+    with pytest.raises(ValueError, match="shape"):
+        simulate_feedback([[1.0, 1.0]])
+    with pytest.raises(ValueError, match="at least 2 cells"):
+        simulate_feedback([1.0])
