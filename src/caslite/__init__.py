@@ -12,12 +12,16 @@ The public API is re-exported here; the modules behind it are
 - :mod:`caslite.predict` — :func:`predict`, the planners' one call;
 - :mod:`caslite.evaluation` — hit rate, PAI, PEI* and observed counts;
 - :mod:`caslite.datasets` — shipped samples and the synthetic-city simulator;
-- :mod:`caslite.audits` — :func:`audit`, where the hot cells send patrols;
+- :mod:`caslite.audits` — :func:`audit`, where the hot cells send patrols, and
+  :func:`simulate_feedback`, runaway feedback loops;
+- :mod:`caslite.patrol` — :func:`patrol_plan`, hot cells per shift with optional exploration;
+- :mod:`caslite.persist` — :func:`save_model` / :func:`load_model` and the same for
+  forecasts, without pickle;
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
 """
 
 from caslite._validation import CasliteWarning, DataQualityWarning
-from caslite.audits import AuditReport, audit
+from caslite.audits import AuditReport, FeedbackResult, audit, simulate_feedback
 from caslite.events import Events, as_events
 from caslite.features import FeatureBuilder
 from caslite.forecast import Forecast
@@ -41,6 +45,15 @@ from caslite.nearrepeat import (
     score_forecast,
     score_history,
 )
+from caslite.patrol import patrol_plan, select_hot_cells
+from caslite.persist import (
+    CasliteFileError,
+    load_forecast,
+    load_model,
+    read_metadata,
+    save_forecast,
+    save_model,
+)
 from caslite.plot import plot_cells
 from caslite.predict import predict
 from caslite.shifts import Blocks, ShiftSchedule
@@ -53,12 +66,14 @@ __all__ = [
     "Blocks",
     "BowersSpace",
     "BowersTime",
+    "CasliteFileError",
     "CasliteWarning",
     "DataQualityWarning",
     "Events",
     "ExponentialSpace",
     "ExponentialTime",
     "FeatureBuilder",
+    "FeedbackResult",
     "Forecast",
     "GaussianSpace",
     "Grid",
@@ -74,10 +89,18 @@ __all__ = [
     "__version__",
     "as_events",
     "audit",
+    "load_forecast",
+    "load_model",
+    "patrol_plan",
     "plot_cells",
     "predict",
+    "read_metadata",
+    "save_forecast",
+    "save_model",
     "score_at",
     "score_forecast",
     "score_history",
+    "select_hot_cells",
+    "simulate_feedback",
     "summarize_incidents",
 ]
