@@ -101,6 +101,7 @@ def baselines() -> dict:
     return {
         "naive 52-week counts": NaiveCounts(window_weeks=52),
         "naive 104-week counts": NaiveCounts(window_weeks=104),
+        "naive 208-week counts": NaiveCounts(window_weeks=208),
         "retrospective KDE (250 m, 52 weeks)": RetrospectiveKDE(bandwidth=250.0, window_weeks=52),
         "prospective hot spots": ProspectiveHotSpot(),
         "per-shift 52-week counts": ShiftHistory(window_weeks=52),
