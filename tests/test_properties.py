@@ -289,14 +289,9 @@ def test_scores_are_non_negative_and_never_lowered_by_an_event(sc, data):
         assert np.all(after >= before - tol)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="method='recursive' removes an expired event by subtraction from a running sum; "
-    "when a heavy event leaves and a much lighter one stays, the cancellation leaves a small "
-    "negative residue (-2.8e-17 here) instead of the true score (about 9.5e-19).",
-)
 def test_recursive_scores_are_non_negative():
-    # One cell centred on (62.5, 62.5). Event A at the centre (spatial weight 1) at day 0;
+    # Removing an expired heavy event from the running sum must not leave a negative rounding
+    # residue. One cell centred on (62.5, 62.5). Event A at the centre (spatial weight 1) at day 0;
     # event B 400 m away (weight exp(-400 / 10) = 4.2e-18) at day 1. At day 4, A has left the
     # 3-day window and only B counts: exp(-40) * exp(-3 / 2) = 9.5e-19 > 0.
     grid = Grid(x0=0.0, y0=0.0, cell_size=S, n_cols=1, n_rows=1, crs=CRS)

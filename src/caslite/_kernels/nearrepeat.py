@@ -186,6 +186,8 @@ def _add_events(s, first, last, t, ptr, cells, weights, tau, sign, acc, live):
                 acc[c] = 0.0  # exact zero once nothing is in range, no rounding residue
             else:
                 acc[c] += sign * w * weights[k]
+                if acc[c] < 0.0:  # a sum of non-negative terms: only rounding makes it < 0
+                    acc[c] = 0.0
 
 
 @njit(cache=False)
