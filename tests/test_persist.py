@@ -189,9 +189,10 @@ def test_forecast_round_trip(fitted, tmp_path):
             loaded.top(coverage=0.05, per=per), forecast.top(coverage=0.05, per=per)
         )
     provenance = read_metadata(path)["metadata"]["provenance"]
-    assert provenance["class"] == "RiskModel"
-    assert provenance["params"]["max_iter"] == 5
-    assert provenance["fit_origin"] == fitted[0].fit_origin_
+    assert provenance == loaded.provenance
+    assert provenance["model"]["class"] == "RiskModel"
+    assert provenance["model"]["params"]["max_iter"] == 5
+    assert provenance["model"]["fit_origin"] == fitted[0].fit_origin_
 
 
 # ---------------------------------------------------------------------- refusals

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from caslite._provenance import forecast_provenance
 from caslite.evaluation.metrics import top_cells
 from caslite.grid import Grid
 from caslite.shifts import Blocks
@@ -29,6 +30,9 @@ class Forecast:
         Forecast origin, UTC seconds.
     model : object, optional
         The fitted model that made the forecast (used by :meth:`explain`).
+    provenance : dict, optional
+        The record of how the forecast was made; default one built from the model, grid,
+        blocks and origin (see Attributes).
 
     Attributes
     ----------
@@ -38,6 +42,13 @@ class Forecast:
         Probability of at least one event, ``1 - exp(-risk)`` (Poisson counts).
     blocks, grid, origin, model
         As given.
+    provenance : dict
+        JSON-ready record of the run, enough to reproduce it: ``origin``, ``horizon``,
+        ``schedule``, ``grid``, ``model`` (class, every parameter, fit origin, feature names,
+        training summary), ``data`` (count, span, CRS, time zone and SHA-256 fingerprint of
+        the incidents the model knew; None without a model) and ``versions`` (caslite,
+        Python and libraries). Tables made from the forecast carry it in
+        ``DataFrame.attrs["provenance"]``.
 
     Examples
     --------
@@ -56,9 +67,13 @@ class Forecast:
     2024-03-11 12:00:00+01:00        0   0.3     1
     >>> forecast.top(k=1, per="horizon")["cell_id"].tolist()  # 0.5 in cell 1 over the day
     [1]
+    >>> forecast.provenance["grid"]["cell_size"], forecast.provenance["horizon"]["n_blocks"]
+    (125.0, 2)
+    >>> hot.attrs["provenance"]["origin"]
+    '2024-03-11T00:00:00+01:00'
     """
 
-    def __init__(self, risk, blocks, grid, *, origin, model=None):
+    def __init__(self, risk, blocks, grid, *, origin, model=None, provenance=None):
         if not isinstance(blocks, Blocks):
             raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
         if not isinstance(grid, Grid):
@@ -76,6 +91,11 @@ class Forecast:
         self.grid = grid
         self.origin = int(origin)
         self.model = model
+        if provenance is None:
+            provenance = forecast_provenance(model, grid, blocks, self.origin)
+        elif not isinstance(provenance, dict):
+            raise TypeError(f"provenance must be a dict, got {type(provenance).__name__}.")
+        self.provenance = provenance
 
     def __repr__(self) -> str:
         start = pd.Timestamp(self.origin, unit="s", tz="UTC").tz_convert(self.blocks.schedule.tz)
@@ -120,6 +140,7 @@ class Forecast:
         frame["block_end"] = frame["block_end"].dt.tz_convert(self.blocks.schedule.tz)
         frame["risk"] = self.risk.ravel()
         frame["probability"] = self.probability.ravel()
+        frame.attrs["provenance"] = self.provenance
         return frame
 
     def to_geodataframe(self):
@@ -133,9 +154,11 @@ class Forecast:
 
         frame = self.to_frame()
         squares = self.grid.to_geodataframe().geometry.to_numpy()
-        return geopandas.GeoDataFrame(
+        out = geopandas.GeoDataFrame(
             frame, geometry=squares[frame["cell_id"].to_numpy()], crs=self.grid.crs
         )
+        out.attrs["provenance"] = self.provenance
+        return out
 
     # ------------------------------------------------------------------ hot cells
     def top(self, coverage=None, *, k=None, per="block"):
@@ -210,7 +233,9 @@ class Forecast:
             }
         )
         squares = self.grid.to_geodataframe().geometry.to_numpy()
-        return geopandas.GeoDataFrame(out, geometry=squares[cell], crs=self.grid.crs)
+        hot = geopandas.GeoDataFrame(out, geometry=squares[cell], crs=self.grid.crs)
+        hot.attrs["provenance"] = self.provenance
+        return hot
 
     def explain(self, cells, block=0, **kwargs) -> pd.DataFrame:
         """Per-feature contributions to the risk of ``cells`` in a block (see the model).

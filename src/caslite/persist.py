@@ -143,6 +143,7 @@ _MODEL_ATTRIBUTES = {
     "events_",
     "grid_",
     "training_",
+    "thinning_seed_",
 }
 
 
@@ -346,6 +347,7 @@ def save_model(model, path) -> None:
         "schedule": _encode(model.schedule_, "schedule_"),
         "fit_origin": int(model.fit_origin_),
         "origin": int(model.origin_),
+        "thinning_seed": getattr(model, "thinning_seed_", None),
         "training": training,
         "training_arrays": training_arrays,
         "trees": {
@@ -416,6 +418,10 @@ def load_model(path) -> RiskModel:
         model.events_ = events
         model.grid_ = grid
         model.training_ = training
+        seed = metadata.get("thinning_seed")
+        if seed is not None and not isinstance(seed, int):
+            raise CasliteFileError("the file's thinning seed is not an integer.")
+        model.thinning_seed_ = seed
     except CasliteFileError:
         raise
     except (KeyError, TypeError, ValueError) as error:
@@ -447,7 +453,7 @@ def save_forecast(forecast, path) -> None:
         "origin": int(forecast.origin),
         "grid": _grid_spec(forecast.grid),
         "schedule": _encode(forecast.blocks.schedule, "blocks.schedule"),
-        "provenance": _provenance(forecast.model),
+        "provenance": _record(forecast.provenance),
     }
     writer.write(path, "Forecast", metadata)
 
@@ -460,7 +466,8 @@ def load_forecast(path, *, model=None) -> Forecast:
     path : str or path-like
     model : RiskModel, optional
         The model to attach (for :meth:`Forecast.explain`), e.g. from :func:`load_model`.
-        The provenance of the file is in ``read_metadata(path)["metadata"]["provenance"]``.
+        The forecast's ``provenance`` is the one saved with it (also in
+        ``read_metadata(path)["metadata"]["provenance"]``).
 
     Returns
     -------
@@ -478,7 +485,15 @@ def load_forecast(path, *, model=None) -> Forecast:
             raise CasliteFileError("the file's schedule has the wrong type.")
         blocks = Blocks(schedule, arrays["block_ids"])
         grid = _get_grid(metadata, arrays, "grid")
-        return Forecast(arrays["risk"], blocks, grid, origin=int(metadata["origin"]), model=model)
+        provenance = metadata.get("provenance")
+        return Forecast(
+            arrays["risk"],
+            blocks,
+            grid,
+            origin=int(metadata["origin"]),
+            model=model,
+            provenance=provenance if isinstance(provenance, dict) else None,
+        )
     except CasliteFileError:
         raise
     except (KeyError, TypeError, ValueError) as error:

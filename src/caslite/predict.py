@@ -83,7 +83,9 @@ def predict(
         One row per hot (shift, cell): ``shift_start``, ``shift_end`` (local time),
         ``label``, ``cell_id``, ``x``, ``y``, ``risk`` (expected incidents in the shift),
         ``probability`` (of at least one), ``rank`` (1 = hottest in its shift) and the cell
-        square as geometry, in the incidents' CRS.
+        square as geometry, in the incidents' CRS. ``hot.attrs["provenance"]`` records the
+        run (:attr:`caslite.Forecast.provenance` plus this call's arguments under
+        ``"predict"``).
     forecast : Forecast
         Only with ``return_forecast=True``.
 
@@ -138,6 +140,23 @@ def predict(
     model.set_params(**params)
     model.fit(known, grid, origin=o)
     forecast = model.forecast()
+    forecast.provenance["predict"] = {
+        "origin": str(origin),
+        "horizon": str(horizon),
+        "cell_size": float(cell_size),
+        "coverage": float(coverage),
+        "shift_hours": shift_hours,
+        "area": None if area is None else [float(v) for v in grid.bounds],
+        "incidents": len(events),
+        "ignored_not_known_before_origin": late,
+        "random_state": (
+            random_state
+            if random_state is None
+            else int(random_state)
+            if isinstance(random_state, numbers.Integral)
+            else repr(random_state)
+        ),
+    }
     hot = forecast.top(coverage=coverage, per="block")
     return (hot, forecast) if return_forecast else hot
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from caslite._provenance import events_fingerprint, library_versions
 from caslite._time import to_utc_seconds
 from caslite._validation import check_same_crs
 from caslite.evaluation.metrics import count_events, hit_rate_curve
@@ -216,6 +217,7 @@ def backtest(
             n_jobs=n_jobs,
             backend=backend,
             n_events=len(events),
+            data=events_fingerprint(events),
             tz=events.tz,
         ),
     )
@@ -399,6 +401,7 @@ def _assemble(per_origin, origins, models, named, grid, schedule, settings) -> B
         "near_rings": settings["near_rings"],
         "calibration_edges": settings["edges"].tolist(),
         "n_events": settings["n_events"],
+        "data": settings["data"],
         "tz": tz,
         "grid": {
             "n_cells": grid.n_cells,
@@ -415,6 +418,7 @@ def _assemble(per_origin, origins, models, named, grid, schedule, settings) -> B
         "n_jobs": settings["n_jobs"],
         "backend": settings["backend"],
         "caslite_version": _version(),
+        "versions": library_versions(),
     }
     return BacktestResult(scores, by_origin, params)
 
@@ -451,7 +455,9 @@ class BacktestResult:
         ``observed_frequency`` (NaN in empty bins).
     params : dict
         Provenance: period, step, horizon, origins, grid, schedule, each forecaster's
-        parameters, the caslite version.
+        parameters, the data (``data``: count, span, CRS and SHA-256 fingerprint of the
+        events, as :attr:`caslite.Forecast.provenance`), the caslite version and
+        ``versions`` of the libraries.
     """
 
     def __init__(self, scores, calibration_by_origin, params):

@@ -82,9 +82,21 @@ class RiskModel(BaseEstimator):
         Target number of event-free rows under ``negative_rate="auto"``.
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
         Passed to scikit-learn's HistGradientBoosting estimator.
+    discovered : {"keep", "exclude"} or float in [0, 1], default "keep"
+        How to treat incidents that patrols found themselves rather than had reported, flagged
+        by a boolean column ``discovered`` of the events (:attr:`Events.data`). Counting them
+        like reported incidents lets the model's own patrols raise the risk of the cells it
+        sent them to: a runaway feedback loop (Ensign et al., 2018;
+        :func:`caslite.simulate_feedback`). ``"keep"``: no special treatment (the column is
+        not needed); ``"exclude"``: the model learns and forecasts from reported incidents
+        only; a number ``p``: each discovered incident is kept with probability ``p`` and
+        dropped otherwise, in features and targets alike (thinning, the correction of Ensign
+        et al.; e.g. the share of discoveries a patrol-free cell would have had). Which ones
+        are kept is a fixed function of the incident and ``random_state``, so :meth:`update`
+        keeps the same ones.
     random_state : int, numpy Generator or None, default None
-        Seeds the negative subsampling and the tree ensemble. Same seed, same data: the same
-        model and forecasts.
+        Seeds the negative subsampling, the thinning of discovered incidents and the tree
+        ensemble. Same seed, same data: the same model and forecasts.
 
     Attributes
     ----------
@@ -106,7 +118,8 @@ class RiskModel(BaseEstimator):
         The grid.
     training_ : dict
         How the model was trained: ``origins`` (UTC seconds), ``n_rows``, ``n_positive``,
-        ``negative_rate``, ``events``, ``first_event``, ``last_event``.
+        ``negative_rate``, ``events`` (used), ``first_event``, ``last_event``,
+        ``discovered_dropped`` (discovered incidents left out under ``discovered``).
 
     Examples
     --------
@@ -141,6 +154,7 @@ class RiskModel(BaseEstimator):
         max_leaf_nodes=31,
         min_samples_leaf=40,
         l2_regularization=1.0,
+        discovered="keep",
         random_state=None,
     ):
         self.features = features
@@ -158,6 +172,7 @@ class RiskModel(BaseEstimator):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
+        self.discovered = discovered
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -191,8 +206,9 @@ class RiskModel(BaseEstimator):
             raise TypeError(f"features must be a FeatureBuilder, got {type(builder).__name__}.")
         schedule = self._schedule_for(events)
         o = int(to_utc_seconds(origin, events.tz, "origin"))
-        known = events.before(o)
         rng = np.random.default_rng(self.random_state)
+        thinning_seed = int(rng.integers(2**63)) if _is_share(self.discovered) else None
+        known, dropped = _reported(events.before(o), self.discovered, thinning_seed)
         origins = self._training_origins(known, schedule, o)
 
         horizons = [schedule.horizon(int(ok), self.horizon) for ok in origins]
@@ -247,6 +263,7 @@ class RiskModel(BaseEstimator):
         self.origin_ = o
         self.events_ = known
         self.grid_ = grid
+        self.thinning_seed_ = thinning_seed
         self.training_ = {
             "origins": np.asarray(origins, dtype=np.int64),
             "n_rows": int(y.size),
@@ -256,6 +273,7 @@ class RiskModel(BaseEstimator):
             "first_event": int(known.t.min()),
             "last_event": int(known.t.max()),
             "scorer": "sklearn" if self._compiled is None else "compiled",
+            "discovered_dropped": dropped,
         }
         return self
 
@@ -283,6 +301,12 @@ class RiskModel(BaseEstimator):
             _positive_timedelta(getattr(self, name), name)
         if self.train_span is not None:
             _positive_timedelta(self.train_span, "train_span")
+        rule = self.discovered
+        if not (isinstance(rule, str) and rule in ("keep", "exclude")) and not _is_share(rule):
+            raise ValueError(
+                f"discovered must be 'keep', 'exclude' or a share in [0, 1] of discovered "
+                f"incidents to keep, got {rule!r}."
+            )
 
     def _schedule_for(self, events) -> ShiftSchedule:
         if self.schedule is None:
@@ -533,7 +557,7 @@ class RiskModel(BaseEstimator):
                 "origin instead."
             )
         self.origin_ = o
-        self.events_ = events.before(o)
+        self.events_, _ = _reported(events.before(o), self.discovered, self.thinning_seed_)
         return self
 
     # ------------------------------------------------------------------ forecast
@@ -696,3 +720,60 @@ def _positive_timedelta(value, name: str) -> pd.Timedelta:
 
 def _days(seconds: int) -> str:
     return f"{seconds / _DAY:.0f} days"
+
+
+def _is_share(value) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and bool(0.0 <= float(value) <= 1.0)
+    )
+
+
+def _reported(events, rule, seed):
+    """Return the events the model uses under ``discovered=rule``, and how many it left out."""
+    if isinstance(rule, str) and rule == "keep":
+        return events, 0
+    if "discovered" not in events.data.columns:
+        raise ValueError(
+            f"discovered={rule!r} needs a boolean column 'discovered' in the events (True for "
+            "incidents found by patrols, False for reported ones); the events have columns "
+            f"{list(events.data.columns)}. Add it, or use discovered='keep'."
+        )
+    flag = events.data["discovered"]
+    if flag.isna().any() or not (
+        pd.api.types.is_bool_dtype(flag) or set(pd.unique(flag)) <= {0, 1}
+    ):
+        bad = flag[flag.isna() | ~flag.isin([True, False])]
+        raise ValueError(
+            f"the 'discovered' column must be True or False on every row; {len(bad)} rows are "
+            f"not (first: {bad.index[:3].tolist()} = {bad.head(3).tolist()})."
+        )
+    flag = flag.to_numpy(dtype=bool)
+    if isinstance(rule, str):  # "exclude"
+        keep = ~flag
+    else:
+        keep = ~flag | (_event_uniforms(events, seed) < float(rule))
+    return events.select(keep), int(keep.size - keep.sum())
+
+
+def _event_uniforms(events, seed: int) -> np.ndarray:
+    """One uniform in [0, 1) per event, a fixed function of its time, place and ``seed``.
+
+    A splitmix64 hash of the event's start, end and coordinates: the same event gets the same
+    number whatever else is in the set, so a model moved forward with ``update`` thins the
+    events it saw at fit time exactly as it did then.
+    """
+    with np.errstate(over="ignore"):
+        key = np.full(len(events), np.uint64(seed), dtype=np.uint64)
+        for values in (events.t, events.t_end, events.x, events.y):
+            bits = np.ascontiguousarray(values).view(np.uint64)
+            key = _splitmix64(key ^ bits)
+    return (key >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def _splitmix64(z: np.ndarray) -> np.ndarray:
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))

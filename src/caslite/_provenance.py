@@ -1,0 +1,121 @@
+"""Provenance records: which data, period, grid, shifts, model and versions made an output.
+
+The records are plain JSON-ready dicts, kept on :class:`caslite.Forecast` (``.provenance``),
+on the tables it produces (``DataFrame.attrs["provenance"]``), in :func:`caslite.predict`'s
+result and in backtest results. The data is identified by a SHA-256 fingerprint of the
+incidents' instants and coordinates, so that a rerun can check it starts from the same data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["events_fingerprint", "forecast_provenance", "library_versions"]
+
+
+def library_versions() -> dict:
+    """Versions of caslite, Python and the libraries whose behaviour shapes a forecast."""
+    out = {"python": platform.python_version()}
+    for name in ("caslite", "numpy", "scipy", "scikit-learn", "pandas", "numba", "pyproj"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def events_fingerprint(events) -> dict:
+    """Identify a set of incidents: count, time span, CRS, time zone and a SHA-256 digest.
+
+    The digest covers the instants (window starts and ends, UTC seconds) and coordinates
+    in the order stored; the same incidents give the same digest on any machine.
+
+    Parameters
+    ----------
+    events : Events
+
+    Returns
+    -------
+    dict
+        ``n``, ``first``, ``last`` (local ISO times or None), ``crs``, ``tz``, ``sha256``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from caslite import Events
+    >>> frame = pd.DataFrame({"t": ["2024-01-02 10:00"], "x": [155000.0], "y": [463000.0]})
+    >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+    >>> record = events_fingerprint(events)
+    >>> record["n"], record["first"]
+    (1, '2024-01-02T10:00:00+01:00')
+    >>> record == events_fingerprint(events.select(np.ones(1, dtype=bool)))
+    True
+    """
+    digest = hashlib.sha256()
+    for values in (events.t, events.t_end, events.x, events.y):
+        digest.update(np.ascontiguousarray(values).tobytes())
+    return {
+        "n": len(events),
+        "first": _local(int(events.t.min()), events.tz) if len(events) else None,
+        "last": _local(int(events.t_end.max()), events.tz) if len(events) else None,
+        "crs": events.crs.to_string(),
+        "tz": events.tz,
+        "sha256": digest.hexdigest(),
+    }
+
+
+def forecast_provenance(model, grid, blocks, origin) -> dict:
+    """Record how a forecast was made: origin, horizon, grid, shifts, model, data, versions.
+
+    Parameters
+    ----------
+    model : object or None
+        The fitted model; its class, parameters, fit origin, features, training summary and
+        the fingerprint of the events it knew (``events_``) are recorded when it has them.
+    grid : Grid
+    blocks : Blocks
+    origin : int
+        Forecast origin, UTC seconds.
+
+    Returns
+    -------
+    dict
+    """
+    from caslite.persist import _provenance as _model_record
+    from caslite.persist import _record
+
+    tz = blocks.schedule.tz
+    record = {
+        "origin": _local(origin, tz),
+        "horizon": {
+            "n_blocks": len(blocks),
+            "first_start": _local(int(blocks.start[0]), tz) if len(blocks) else None,
+            "last_end": _local(int(blocks.end[-1]), tz) if len(blocks) else None,
+        },
+        "schedule": {"starts": _record(list(blocks.schedule.starts)), "tz": tz},
+        "grid": {
+            "cell_size": float(grid.cell_size),
+            "crs": grid.crs.to_string(),
+            "x0": float(grid.x0),
+            "y0": float(grid.y0),
+            "shape": [int(n) for n in grid.shape],
+            "n_cells": int(grid.n_cells),
+        },
+        "model": _model_record(model),
+        "data": None,
+        "versions": library_versions(),
+    }
+    events = getattr(model, "events_", None)
+    if events is not None:
+        record["data"] = events_fingerprint(events)
+    return record
+
+
+def _local(seconds: int, tz: str) -> str:
+    return pd.Timestamp(int(seconds), unit="s", tz="UTC").tz_convert(tz).isoformat()
