@@ -17,6 +17,8 @@ The public API is re-exported here; the modules behind it are
 - :mod:`caslite.patrol` — :func:`patrol_plan`, hot cells per shift with optional exploration;
 - :mod:`caslite.persist` — :func:`save_model` / :func:`load_model` and the same for
   forecasts, without pickle;
+- :mod:`caslite.maps` — :func:`plot_shift`, :func:`plot_day` and the interactive
+  :func:`caslite.maps.explore` map of a forecast;
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
 """
 
@@ -26,6 +28,7 @@ from caslite.events import Events, as_events
 from caslite.features import FeatureBuilder
 from caslite.forecast import Forecast
 from caslite.grid import Grid
+from caslite.maps import plot_day, plot_shift
 from caslite.models import (
     GridETAS,
     NaiveCounts,
@@ -93,6 +96,8 @@ __all__ = [
     "load_model",
     "patrol_plan",
     "plot_cells",
+    "plot_day",
+    "plot_shift",
     "predict",
     "read_metadata",
     "save_forecast",

@@ -1,0 +1,794 @@
+"""Maps of a :class:`~caslite.Forecast`: one shift, one day of shifts, and an interactive map.
+
+- :func:`plot_shift` draws the risk surface of one block (shift) as a raster, outlines its hot
+  cells and adds a colour bar, a legend and a scale bar;
+- :func:`plot_day` draws the blocks that start on one local date as small multiples on one
+  shared colour scale;
+- :func:`explore` makes an interactive Leaflet map (with folium) with tooltips, optionally
+  self-contained so that it renders offline.
+
+The static maps use :class:`matplotlib.figure.Figure` directly, so nothing is registered with
+pyplot. The hot cells are those of :meth:`Forecast.top` for the block (the same ranking,
+:func:`caslite.evaluation.top_cells`, computed for the drawn blocks only).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import numbers
+import os
+import re
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from caslite._time import to_utc_seconds
+from caslite.evaluation.metrics import top_cells
+from caslite.forecast import Forecast
+
+__all__ = ["explore", "plot_day", "plot_shift"]
+
+_SCALES = ("log", "linear")
+_DECADES = 3  # a log colour scale spans vmax / 10**3 .. vmax
+_ZERO_COLOR = "0.85"
+_AREA_COLOR = "0.35"
+_NAT = np.iinfo(np.int64).min
+_LEAFLET = ("leaflet", "1.9.4")  # vendored under caslite/_static/leaflet (BSD-2-Clause)
+
+
+# ---------------------------------------------------------------------- static maps
+def plot_shift(
+    forecast,
+    block=0,
+    *,
+    coverage=0.03,
+    ax=None,
+    title=None,
+    cmap="Reds",
+    scale="log",
+    hot_color="black",
+):
+    """Map the expected incidents of one shift with its hot cells outlined.
+
+    Parameters
+    ----------
+    forecast : Forecast
+        The forecast to map.
+    block : int, str or datetime, default 0
+        The block (shift): its position in the horizon (``0 .. len(forecast.blocks) - 1``) or
+        its start time (naive values are local wall-clock time of the schedule's time zone).
+    coverage : float, default 0.03
+        Share of the area outlined as hot cells, ``0 < coverage <= 1``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure (not registered with pyplot) is made when omitted.
+    title : str, optional
+        Axes title; default the local start and end of the shift (``""``: no title).
+    cmap : str or matplotlib.colors.Colormap, default "Reds"
+        Colour map of the expected incidents.
+    scale : {"log", "linear"}, default "log"
+        Colour scale. ``"log"`` spans three decades below the block's maximum (lower values get
+        the lowest colour, cells with zero risk are grey), which shows the structure of the
+        usual heavy-tailed risk; ``"linear"`` runs from 0 to the maximum.
+    hot_color : color, default "black"
+        Outline colour of the hot cells.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The map. Its artists have gids: ``"risk"`` (the raster image, NaN outside the study
+        area), ``"zero-risk"`` (grey cells with no expected incidents, on a log scale),
+        ``"hot-cells"`` (a collection of the hot squares, highest risk first),
+        ``"study-area"`` (the outline of the active cells) and ``"scale-bar"``.
+
+    See Also
+    --------
+    plot_day : the shifts of one day as small multiples.
+    caslite.plot_cells : any per-cell values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shapely.geometry import box
+    >>> from caslite import Forecast, Grid, ShiftSchedule
+    >>> grid = Grid.from_area(box(0, 0, 1000, 1000), cell_size=125.0, crs="EPSG:28992")
+    >>> blocks = ShiftSchedule.every(8, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+    >>> risk = np.random.default_rng(0).gamma(0.5, 0.01, size=(len(blocks), grid.n_cells))
+    >>> forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    >>> ax = plot_shift(forecast, "2024-03-11 08:00", coverage=0.05)
+    >>> ax.get_title()
+    'Mon 2024-03-11 08:00–16:00 CET'
+    >>> len(ax.findobj(match=lambda a: a.get_gid() == "hot-cells")[0].get_paths())  # 5 % of 64
+    3
+    """
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    _check_forecast(forecast)
+    b = _block_index(forecast, block)
+    coverage = _check_coverage(coverage)
+    scale = _check_scale(scale)
+    if ax is None:
+        xmin, ymin, xmax, ymax = forecast.grid.bounds
+        height = min(max(5.8 * (ymax - ymin) / (xmax - xmin) + 1.1, 3.5), 10.0)
+        ax = Figure(figsize=(7.5, height), layout="constrained").add_subplot()
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}.")
+    values = forecast.risk[b]
+    norm = _norm(scale, values.max())
+    image = _draw_block(ax, forecast, b, coverage, norm, cmap, hot_color)
+    bar = ax.figure.colorbar(
+        image, ax=ax, shrink=0.8, extend="min" if scale == "log" else "neither"
+    )
+    bar.set_label(f"expected incidents per {_cell_size(forecast)} cell in the shift")
+    legend_corner, bar_corner = _emptiest_corners(forecast.grid, first="upper right")[:2]
+    handles = _legend_handles(values, scale, coverage, hot_color)
+    ax.legend(handles=handles, loc=legend_corner, framealpha=0.85).set_zorder(6)
+    _add_scale_bar(ax, forecast.grid, bar_corner)
+    crs_name = forecast.grid.crs.to_string()
+    ax.set_xlabel(f"x (m, {crs_name})")
+    ax.set_ylabel(f"y (m, {crs_name})")
+    ax.ticklabel_format(style="plain", useOffset=False)
+    ax.set_title(_shift_title(forecast, b) if title is None else title)
+    return ax
+
+
+def plot_day(
+    forecast, day=None, *, coverage=0.03, ncols=3, cmap="Reds", scale="log", hot_color="black"
+):
+    """Map the shifts that start on one local date as small multiples on one colour scale.
+
+    Parameters
+    ----------
+    forecast : Forecast
+        The forecast to map.
+    day : str, datetime.date or datetime, optional
+        The local date (a time of day is ignored; a time-zone-aware value is first converted
+        to the schedule's time zone); default the date of the first block of the horizon.
+    coverage : float, default 0.03
+        Share of the area outlined as hot cells in each shift, ``0 < coverage <= 1``.
+    ncols : int, default 3
+        Panels per row.
+    cmap : str or matplotlib.colors.Colormap, default "Reds"
+        Colour map of the expected incidents.
+    scale : {"log", "linear"}, default "log"
+        Colour scale, as for :func:`plot_shift`; its maximum is the largest expected count of
+        any cell in any of the day's shifts, the same on every panel.
+    hot_color : color, default "black"
+        Outline colour of the hot cells.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per block starting on ``day`` (in time order, axes labels ``"block <i>"``
+        with ``i`` the block's position in the horizon), one colour bar, a legend of the hot
+        cells and a scale bar in the first panel. A day with a daylight-saving change has the
+        same number of shifts; the changed shift's panel title gives its length in hours.
+
+    See Also
+    --------
+    plot_shift : one shift in detail.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shapely.geometry import box
+    >>> from caslite import Forecast, Grid, ShiftSchedule
+    >>> grid = Grid.from_area(box(0, 0, 1000, 750), cell_size=125.0, crs="EPSG:32617")
+    >>> blocks = ShiftSchedule.every(4, tz="America/Toronto").horizon("2019-03-10", "2D")
+    >>> risk = np.random.default_rng(0).gamma(0.5, 0.01, size=(len(blocks), grid.n_cells))
+    >>> forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    >>> figure = plot_day(forecast, "2019-03-10")
+    >>> [ax.get_title() for ax in figure.axes if ax.get_label().startswith("block")][:2]
+    ['00:00 EST–04:00 EDT (3 h)', '04:00–08:00 EDT']
+    """
+    from matplotlib.figure import Figure
+
+    _check_forecast(forecast)
+    coverage = _check_coverage(coverage)
+    scale = _check_scale(scale)
+    if isinstance(ncols, bool) or not isinstance(ncols, numbers.Integral) or ncols < 1:
+        raise ValueError(f"ncols must be a positive whole number of panels, got {ncols!r}.")
+    date, which = _day_blocks(forecast, day)
+    n = which.size
+    ncols = min(int(ncols), n)
+    nrows = -(-n // ncols)
+    xmin, ymin, xmax, ymax = forecast.grid.bounds
+    aspect = min(max((ymax - ymin) / (xmax - xmin), 0.3), 3.0)
+    panel = 3.3
+    figure = Figure(
+        figsize=(ncols * panel + 1.3, nrows * (panel * aspect + 0.45) + 0.9), layout="constrained"
+    )
+    axes = figure.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    norm = _norm(scale, forecast.risk[which].max())
+    image = None
+    for ax, b in zip(axes, which, strict=False):
+        image = _draw_block(ax, forecast, int(b), coverage, norm, cmap, hot_color)
+        ax.set_label(f"block {int(b)}")
+        ax.set_title(_panel_title(forecast, int(b)), fontsize="medium")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[n:]:
+        ax.remove()
+    _add_scale_bar(axes[0], forecast.grid, _emptiest_corners(forecast.grid)[0])
+    bar = figure.colorbar(
+        image,
+        ax=list(axes[:n]),
+        shrink=0.8,
+        extend="min" if scale == "log" else "neither",
+    )
+    bar.set_label(f"expected incidents per {_cell_size(forecast)} cell and shift")
+    handles = _legend_handles(forecast.risk[which], scale, coverage, hot_color)
+    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles))
+    figure.suptitle(f"{date:%a %Y-%m-%d} ({forecast.blocks.schedule.tz})")
+    return figure
+
+
+def _draw_block(ax, forecast, b, coverage, norm, cmap, hot_color):
+    """Draw block ``b``'s raster, the study-area outline and the hot cells; return the image."""
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.colors import ListedColormap, LogNorm
+
+    grid = forecast.grid
+    n_rows, n_cols = grid.shape
+    raster = np.full((n_rows, n_cols), np.nan)
+    raster[grid.cell_row, grid.cell_col] = forecast.risk[b]
+    xmin, ymin, xmax, ymax = grid.bounds
+    extent = (xmin, xmax, ymin, ymax)
+    colormap = _colormap(cmap).with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
+    if isinstance(norm, LogNorm):  # zero is off a log scale: grey, as in plot_cells
+        zeros = np.where(raster == 0, 1.0, np.nan)
+        grey = ax.imshow(zeros, origin="lower", extent=extent, cmap=ListedColormap([_ZERO_COLOR]))
+        grey.set_gid("zero-risk")
+    image = ax.imshow(
+        raster, origin="lower", extent=extent, cmap=colormap, norm=norm, interpolation="nearest"
+    )
+    image.set_gid("risk")
+    area = LineCollection(_outline_segments(grid), colors=_AREA_COLOR, linewidths=0.6)
+    area.set_gid("study-area")
+    ax.add_collection(area)
+    cells = _hot_cells(forecast, b, coverage)
+    s = grid.cell_size
+    left = grid.x0 + grid.cell_col[cells] * s
+    bottom = grid.y0 + grid.cell_row[cells] * s
+    corners = np.stack(
+        [
+            np.column_stack([left, bottom]),
+            np.column_stack([left + s, bottom]),
+            np.column_stack([left + s, bottom + s]),
+            np.column_stack([left, bottom + s]),
+        ],
+        axis=1,
+    )
+    hot = PolyCollection(corners, facecolors="none", edgecolors=hot_color, linewidths=0.9, zorder=3)
+    hot.set_gid("hot-cells")
+    ax.add_collection(hot)
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    ax.set_aspect("equal")
+    return image
+
+
+def _outline_segments(grid) -> np.ndarray:
+    """Segments of the boundary between active and inactive raster cells, shape (n, 2, 2)."""
+    n_rows, n_cols = grid.shape
+    active = np.zeros((n_rows + 2, n_cols + 2), dtype=bool)
+    active[grid.cell_row + 1, grid.cell_col + 1] = True
+    s = grid.cell_size
+    # vertical edges: between columns c-1 and c of the padded mask
+    rows, cols = np.nonzero(active[1:-1, 1:] != active[1:-1, :-1])
+    x = grid.x0 + cols * s
+    y = grid.y0 + rows * s
+    vertical = np.stack([np.column_stack([x, y]), np.column_stack([x, y + s])], axis=1)
+    rows, cols = np.nonzero(active[1:, 1:-1] != active[:-1, 1:-1])
+    x = grid.x0 + cols * s
+    y = grid.y0 + rows * s
+    horizontal = np.stack([np.column_stack([x, y]), np.column_stack([x + s, y])], axis=1)
+    return np.concatenate([vertical, horizontal]).astype(float)
+
+
+def _norm(scale, vmax):
+    from matplotlib.colors import LogNorm, Normalize
+
+    vmax = float(vmax)
+    if vmax <= 0:  # nothing expected anywhere: any scale will do
+        return Normalize(vmin=0.0, vmax=1.0)
+    if scale == "log":
+        return LogNorm(vmin=vmax / 10**_DECADES, vmax=vmax)
+    return Normalize(vmin=0.0, vmax=vmax)
+
+
+def _legend_handles(values, scale, coverage, hot_color) -> list:
+    """Legend entries: the hot cells, and the grey of zero risk when a log scale shows it."""
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(facecolor="none", edgecolor=hot_color, label=f"hot cells ({_percent(coverage)})")
+    ]
+    if scale == "log" and values.max() > 0 and (values == 0).any():
+        handles.append(Patch(facecolor=_ZERO_COLOR, label="no incidents expected"))
+    return handles
+
+
+def _percent(coverage) -> str:
+    return f"{np.format_float_positional(coverage * 100, precision=3, trim='-')} % of area"
+
+
+def _emptiest_corners(grid, first="lower left") -> list[str]:
+    """Corners of the map, mostly empty ones (outside the study area) first.
+
+    A corner is mostly empty when less than half of a legend-sized box there is study area;
+    otherwise the order is ``first``, the opposite corner, then the other two.
+    """
+    active = np.zeros(grid.shape, dtype=bool)
+    active[grid.cell_row, grid.cell_col] = True
+    n_rows, n_cols = grid.shape
+    wide, high = max(1, round(0.3 * n_cols)), max(1, round(0.15 * n_rows))
+    boxes = {
+        "lower left": active[:high, :wide],
+        "upper right": active[-high:, -wide:],
+        "lower right": active[:high, -wide:],
+        "upper left": active[-high:, :wide],
+    }
+    opposite = {
+        "lower left": "upper right",
+        "upper right": "lower left",
+        "lower right": "upper left",
+        "upper left": "lower right",
+    }
+    order = [first, opposite[first]]
+    order += [corner for corner in boxes if corner not in order]
+    return sorted(order, key=lambda corner: bool(boxes[corner].mean() >= 0.5))
+
+
+def _add_scale_bar(ax, grid, corner="lower left") -> None:
+    from matplotlib.font_manager import FontProperties
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    xmin, ymin, xmax, ymax = grid.bounds
+    length = _round_length((xmax - xmin) / 4)
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    bar = AnchoredSizeBar(
+        ax.transData,
+        length,
+        label,
+        loc=corner,
+        pad=0.3,
+        borderpad=0.4,
+        sep=3,
+        frameon=True,
+        size_vertical=(ymax - ymin) / 120,
+        fontproperties=FontProperties(size="small"),
+    )
+    bar.patch.set_alpha(0.8)
+    bar.set_gid("scale-bar")
+    bar.set_zorder(6)
+    ax.add_artist(bar)
+
+
+def _round_length(limit: float) -> float:
+    """Largest length 1, 2 or 5 times a power of ten that is at most ``limit`` (metres)."""
+    exponent = np.floor(np.log10(limit))
+    for step in (5.0, 2.0, 1.0):
+        length = step * 10**exponent
+        if length <= limit:
+            return float(length)
+    return float(10**exponent)  # pragma: no cover - 1 * 10**floor(log10(limit)) <= limit
+
+
+def _cell_size(forecast) -> str:
+    return f"{np.format_float_positional(forecast.grid.cell_size, trim='-')} m"
+
+
+# ---------------------------------------------------------------------- interactive map
+def explore(
+    forecast,
+    *,
+    block=None,
+    coverage=0.03,
+    path=None,
+    tiles="OpenStreetMap",
+    self_contained=False,
+    cmap="Reds",
+    scale="log",
+    hot_color="black",
+):
+    """Make an interactive map of a forecast: risk surface, hot cells and tooltips.
+
+    Parameters
+    ----------
+    forecast : Forecast
+        The forecast to map.
+    block : int, str or datetime, optional
+        A block (shift), as for :func:`plot_shift`: the map shows that block's expected
+        incidents and its hot cells. Default (None): the expected incidents summed over the
+        whole horizon, with one layer of hot cells per shift of the horizon's first local day
+        (the first shown, the others in the layer control).
+    coverage : float, default 0.03
+        Share of the area flagged as hot cells in each shift, ``0 < coverage <= 1``.
+    path : str or os.PathLike, optional
+        Write the map to this HTML file (with :meth:`folium.Map.save`).
+    tiles : str, folium.TileLayer or None, default "OpenStreetMap"
+        Background tiles (any name folium accepts); None for none. Tiles come from a tile
+        server, so they only show online.
+    self_contained : bool, default False
+        Inline Leaflet's JavaScript, CSS and images (a copy ships with caslite) instead of
+        linking them from a content delivery network, so that the map renders without a
+        network connection (about 170 kB more per file). folium's other default assets
+        (jQuery, Bootstrap, icon fonts) serve markers and popups, which these maps do not
+        have, and are left out: add such elements only to a map made without this option.
+    cmap : str or matplotlib.colors.Colormap, default "Reds"
+        Colour map of the expected incidents.
+    scale : {"log", "linear"}, default "log"
+        Colour scale, as for :func:`plot_shift`.
+    hot_color : color, default "black"
+        Outline colour of the hot cells.
+
+    Returns
+    -------
+    folium.Map
+        In EPSG:4326, fitted to the grid. The risk layer holds the cells with risk > 0, each
+        hot-cell layer the hot cells of one shift; tooltips give ``cell_id``, ``risk``
+        (expected incidents, to 4 significant digits), ``rank`` (1 = highest in the layer's
+        shift or horizon; ties by the lower cell id) and ``shift``. Coordinates are rounded
+        to 1e-6 degrees (about 0.1 m).
+
+    Notes
+    -----
+    The cells are embedded as GeoJSON, about 0.4 kB per cell and layer: a city of 25,000
+    cells gives a file of about 10 MB, which browsers draw, but slowly. For larger areas,
+    export the hot cells of :meth:`Forecast.top` to a GIS instead.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from shapely.geometry import box
+    >>> from caslite import Forecast, Grid, ShiftSchedule
+    >>> grid = Grid.from_area(box(0, 0, 500, 500), cell_size=125.0, crs="EPSG:28992")
+    >>> blocks = ShiftSchedule.every(8, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+    >>> risk = np.random.default_rng(0).gamma(0.5, 0.01, size=(len(blocks), grid.n_cells))
+    >>> forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "forecast.html"
+    ...     m = explore(forecast, block=0, coverage=0.125, path=path, tiles=None,
+    ...                 self_contained=True)
+    ...     text = path.read_text(encoding="utf-8")
+    >>> text.count('"type": "Feature"')  # 16 cells with risk > 0, 2 hot cells
+    18
+    >>> "cdn.jsdelivr.net" in text
+    False
+    """
+    import folium
+    import shapely
+    from matplotlib.colors import to_hex
+
+    _check_forecast(forecast)
+    coverage = _check_coverage(coverage)
+    scale = _check_scale(scale)
+    hot_color = to_hex(hot_color)
+    if not isinstance(self_contained, bool):
+        raise TypeError(f"self_contained must be True or False, got {self_contained!r}.")
+    if path is not None and not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a file path (str or os.PathLike), got {path!r}.")
+    if tiles is not None and not isinstance(tiles, str | folium.TileLayer):
+        raise TypeError(f"tiles must be a tile name, a folium.TileLayer or None, got {tiles!r}.")
+    tz = forecast.blocks.schedule.tz
+    if block is None:
+        values = forecast.total()
+        first = pd.Timestamp(int(forecast.blocks.start[0]), unit="s", tz="UTC").tz_convert(tz)
+        last = pd.Timestamp(int(forecast.blocks.end[-1]), unit="s", tz="UTC").tz_convert(tz)
+        surface_shift = f"horizon {first:%Y-%m-%d %H:%M}–{last:%Y-%m-%d %H:%M}"
+        surface_name = f"expected incidents over the {surface_shift}"
+        hot_blocks = _day_blocks(forecast, None)[1]
+    else:
+        b = _block_index(forecast, block)
+        values = forecast.risk[b]
+        surface_shift = _shift_title(forecast, b)
+        surface_name = f"expected incidents, {surface_shift}"
+        hot_blocks = np.array([b])
+
+    cells = forecast.grid.to_geodataframe()[["cell_id", "geometry"]].to_crs(4326)
+    cells["geometry"] = shapely.transform(cells.geometry.to_numpy(), lambda c: np.round(c, 6))
+    west, south, east, north = cells.total_bounds
+    m = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        tiles=tiles,
+        control_scale=True,
+        zoom_start=13,
+    )
+    m.fit_bounds([[south, west], [north, east]])
+    m.get_root().title = f"caslite forecast: {surface_name}"
+
+    norm = _norm(scale, values.max())
+    colormap = _colormap(cmap)
+    order = np.argsort(-values, kind="stable")
+    rank = np.empty(values.size, dtype=np.int64)
+    rank[order] = np.arange(1, values.size + 1)
+    positive = np.flatnonzero(values > 0)
+    if positive.size:
+        surface = cells.iloc[positive].copy()
+        surface["risk"] = _significant(values[positive])
+        surface["rank"] = rank[positive]
+        surface["shift"] = surface_shift
+        surface["fill"] = _hex_colors(colormap, norm, values[positive])
+        _geojson_layer(
+            surface,
+            name=surface_name,
+            style=lambda feature: {
+                "stroke": False,
+                "fillColor": feature["properties"]["fill"],
+                "fillOpacity": 0.7,
+            },
+            highlight={"fillOpacity": 0.95},
+        ).add_to(m)
+    for i, b in enumerate(hot_blocks):
+        b = int(b)
+        picked = _hot_cells(forecast, b, coverage)
+        if not picked.size:
+            continue
+        hot = cells.iloc[picked].copy()
+        hot["risk"] = _significant(forecast.risk[b, picked])
+        hot["rank"] = np.arange(1, picked.size + 1)
+        hot["shift"] = _shift_title(forecast, b)
+        _geojson_layer(
+            hot,
+            name=f"hot cells ({_percent(coverage)}), {_shift_title(forecast, b)}",
+            style=lambda feature: {
+                "fill": False,
+                "color": hot_color,
+                "weight": 2,
+                "opacity": 0.9,
+            },
+            show=i == 0,
+        ).add_to(m)
+    folium.LayerControl(collapsed=len(hot_blocks) > 8).add_to(m)
+    legend = _legend_html(surface_name, colormap, norm, scale, coverage, hot_color)
+    m.get_root().html.add_child(_raw(legend), name="caslite_legend")
+    if self_contained:
+        _inline_leaflet(m)
+    if path is not None:
+        m.save(os.fspath(path))
+    return m
+
+
+def _geojson_layer(frame, *, name, style, highlight=None, show=True):
+    """Return a folium GeoJson layer of ``frame`` with a tooltip of cell, risk, rank, shift."""
+    import folium
+
+    tooltip = folium.GeoJsonTooltip(
+        fields=["cell_id", "risk", "rank", "shift"],
+        aliases=["cell", "expected incidents", "rank", "shift"],
+        sticky=True,
+    )
+    return folium.GeoJson(
+        frame.to_geo_dict(show_bbox=False),
+        name=name,
+        style_function=style,
+        highlight_function=None if highlight is None else (lambda feature: highlight),
+        tooltip=tooltip,
+        show=show,
+        smooth_factor=0,  # no simplification: a cell is a few pixels wide
+    )
+
+
+def _colormap(cmap):
+    from matplotlib import colormaps
+    from matplotlib.colors import Colormap
+
+    if isinstance(cmap, Colormap):
+        return cmap
+    try:
+        return colormaps[cmap]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"cmap={cmap!r} is not a matplotlib colour map; pass a name such as 'Reds' or "
+            "'viridis', or a matplotlib.colors.Colormap."
+        ) from None
+
+
+def _hex_colors(colormap, norm, values) -> np.ndarray:
+    from matplotlib.colors import to_hex
+
+    rgba = colormap(norm(np.asarray(values, dtype=float)))
+    return np.array([to_hex(c) for c in rgba], dtype=object)
+
+
+def _significant(values) -> np.ndarray:
+    return np.array([float(f"{v:.4g}") for v in values])
+
+
+def _legend_html(caption, colormap, norm, scale, coverage, hot_color) -> str:
+    from matplotlib.colors import to_hex
+
+    stops = ", ".join(to_hex(colormap(t)) for t in np.linspace(0, 1, 11))
+    if scale == "log" and norm.vmin > 0:
+        ticks = [norm.vmin, np.sqrt(norm.vmin * norm.vmax), norm.vmax]
+        below = "&le;"
+    else:
+        ticks = [norm.vmin, (norm.vmin + norm.vmax) / 2, norm.vmax]
+        below = ""
+    labels = "".join(f"<span>{below if i == 0 else ''}{t:.3g}</span>" for i, t in enumerate(ticks))
+    return (
+        '<div class="caslite-legend" style="position: fixed; bottom: 26px; right: 10px; '
+        "z-index: 1000; max-width: 260px; background: rgba(255, 255, 255, 0.9); padding: 6px 9px; "
+        "font: 12px/1.4 sans-serif; border-radius: 4px; box-shadow: 0 1px 4px "
+        'rgba(0, 0, 0, 0.3);">'
+        f"<div>{html.escape(caption)} ({scale} scale)</div>"
+        f'<div style="width: 220px; height: 12px; margin: 3px 0; '
+        f'background: linear-gradient(to right, {stops});"></div>'
+        '<div style="width: 220px; display: flex; justify-content: space-between;">'
+        f"{labels}</div>"
+        '<div style="margin-top: 4px;"><span style="display: inline-block; width: 10px; '
+        f"height: 10px; border: 2px solid {html.escape(hot_color)}; "
+        'vertical-align: middle;"></span> '
+        f"hot cells ({html.escape(_percent(coverage))})</div></div>"
+    )
+
+
+def _raw(text: str):
+    """Return a branca element that renders ``text`` as it is (not read as a template)."""
+    from branca.element import Element
+
+    class Raw(Element):
+        def render(self, **kwargs) -> str:
+            return text
+
+    element = Raw()
+    element._name = "Raw"
+    return element
+
+
+def _inline_leaflet(m) -> None:
+    """Replace the map's links to CDN assets by Leaflet's code and style, inlined."""
+    root = resources.files("caslite") / "_static" / "leaflet"
+    code = (root / "leaflet.js").read_text(encoding="utf-8")
+    code = re.sub(r"^//# sourceMappingURL=.*$", "", code, flags=re.MULTILINE)
+    style = (root / "leaflet.css").read_text(encoding="utf-8")
+
+    def data_uri(match):
+        image = (root / "images" / match.group(1)).read_bytes()
+        return f"url(data:image/png;base64,{base64.b64encode(image).decode('ascii')})"
+
+    style = re.sub(r"url\(images/([\w.-]+\.png)\)", data_uri, style)
+    # Leaflet alone draws the map; folium's other defaults (jQuery, Bootstrap, icon fonts)
+    # serve markers and popups, which these maps do not use.
+    m.default_js = []
+    m.default_css = []
+    header = m.get_root().header
+    name, version = _LEAFLET
+    header.add_child(_raw(f"<style>/* {name} {version} */\n{style}</style>"), name="leaflet_css")
+    header.add_child(_raw(f"<script>\n{code}\n</script>"), name="leaflet")
+
+
+# ---------------------------------------------------------------------- arguments
+def _check_forecast(forecast) -> None:
+    if not isinstance(forecast, Forecast):
+        raise TypeError(
+            f"forecast must be a caslite Forecast, got {type(forecast).__name__}; make one "
+            "with caslite.predict(..., return_forecast=True) or a model's forecast()."
+        )
+
+
+def _check_coverage(coverage) -> float:
+    if isinstance(coverage, bool) or not isinstance(coverage, numbers.Real):
+        raise TypeError(f"coverage must be a number in (0, 1], got {coverage!r}.")
+    if not 0 < coverage <= 1:
+        raise ValueError(
+            f"coverage={coverage!r} must be a share of the area in (0, 1], e.g. 0.03 for 3 %."
+        )
+    return float(coverage)
+
+
+def _check_scale(scale) -> str:
+    if scale not in _SCALES:
+        raise ValueError(f"scale must be one of {list(_SCALES)}, got {scale!r}.")
+    return scale
+
+
+def _block_index(forecast, block) -> int:
+    """Position in the horizon of ``block`` (a position or a block start time)."""
+    n = len(forecast.blocks)
+    if isinstance(block, bool):
+        raise TypeError(f"block must be a position or a block start time, got {block!r}.")
+    if isinstance(block, numbers.Integral):
+        if not 0 <= block < n:
+            raise ValueError(
+                f"block={block} is out of range: the forecast has {n} blocks, positions "
+                f"0 .. {n - 1}; or pass the start time of a block."
+            )
+        return int(block)
+    tz = forecast.blocks.schedule.tz
+    if isinstance(block, np.datetime64 | dt.datetime | str):
+        stamp = pd.Timestamp(block) if isinstance(block, np.datetime64) else block
+        try:
+            seconds = int(to_utc_seconds(stamp, tz, "block"))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"block={block!r} is not a usable time: {exc}") from None
+        if seconds == _NAT:
+            raise ValueError(
+                f"block={block!r} is not a readable time; pass a block start such as "
+                "'2019-03-01 08:00' (local time) or its position in the horizon."
+            )
+        hits = np.flatnonzero(forecast.blocks.start == seconds)
+        if hits.size:
+            return int(hits[0])
+        when = pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(tz)
+        starts = pd.to_datetime(forecast.blocks.start, unit="s", utc=True).tz_convert(tz)
+        nearest = starts[np.argsort(np.abs(forecast.blocks.start - seconds), kind="stable")[:2]]
+        raise ValueError(
+            f"block={block!r} ({when}) is not the start of a block of the forecast (horizon "
+            f"{starts[0]} .. {starts[-1]}); nearest block starts: "
+            f"{', '.join(str(s) for s in sorted(nearest))}."
+        )
+    raise TypeError(
+        f"block must be a position (int) or a block start time (str or datetime), got "
+        f"{block!r} ({type(block).__name__})."
+    )
+
+
+def _day_blocks(forecast, day):
+    """Local date and positions of the blocks that start on it (``day=None``: the first)."""
+    tz = forecast.blocks.schedule.tz
+    starts = pd.to_datetime(forecast.blocks.start, unit="s", utc=True).tz_convert(tz)
+    dates = np.asarray(starts.date)
+    if day is None:
+        date = dates[0]
+    else:
+        try:
+            stamp = pd.Timestamp(day)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"day={day!r} is not a date; pass e.g. '2019-03-10' or a datetime.date."
+            ) from None
+        if stamp is pd.NaT:
+            raise ValueError(f"day={day!r} is not a date; pass e.g. '2019-03-10'.")
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert(tz)
+        date = stamp.date()
+    which = np.flatnonzero(dates == date)
+    if not which.size:
+        raise ValueError(
+            f"no block of the forecast starts on {date} ({tz}); the horizon's blocks start "
+            f"on the local dates {dates[0]} .. {dates[-1]}."
+        )
+    return date, which
+
+
+def _hot_cells(forecast, b, coverage) -> np.ndarray:
+    """Hot cells of block ``b`` in rank order, as :meth:`Forecast.top` chooses them."""
+    return top_cells(forecast.risk[b], coverage, area=forecast.grid.area_fraction)
+
+
+# ---------------------------------------------------------------------- labels
+def _bounds(forecast, b):
+    tz = forecast.blocks.schedule.tz
+    start = pd.Timestamp(int(forecast.blocks.start[b]), unit="s", tz="UTC").tz_convert(tz)
+    end = pd.Timestamp(int(forecast.blocks.end[b]), unit="s", tz="UTC").tz_convert(tz)
+    return start, end
+
+
+def _times(start, end) -> str:
+    """``"08:00–16:00 CET"``; both zone names and the hours when the offset changes."""
+    to = f"{end:%a} {end:%H:%M}" if end.date() != start.date() and end.hour + end.minute else None
+    to = to or f"{end:%H:%M}"
+    if start.utcoffset() == end.utcoffset():
+        return f"{start:%H:%M}–{to} {start.tzname()}"
+    hours = (end - start) / pd.Timedelta(hours=1)
+    return f"{start:%H:%M} {start.tzname()}–{to} {end.tzname()} ({hours:g} h)"
+
+
+def _shift_title(forecast, b) -> str:
+    start, end = _bounds(forecast, b)
+    return f"{start:%a %Y-%m-%d} {_times(start, end)}"
+
+
+def _panel_title(forecast, b) -> str:
+    start, end = _bounds(forecast, b)
+    label = str(forecast.blocks.schedule.labels[forecast.blocks.shift[b]])
+    times = _times(start, end)
+    if re.fullmatch(r"\d{2}(:\d{2})?-\d{2}(:\d{2})?", label):  # a default "07-15" label
+        return times
+    return f"{label}: {times}"

@@ -1,0 +1,463 @@
+"""Tests of the forecast maps: static shift maps, small multiples and the interactive map."""
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+
+from caslite import Forecast, Grid, ShiftSchedule
+from caslite.maps import explore, plot_day, plot_shift
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+# ---------------------------------------------------------------------- fixtures
+def _forecast(tz="Europe/Amsterdam", origin="2024-03-11", horizon="2D", hours=4, seed=0):
+    """A forecast on an L-shaped area with partial boundary cells and a few zero-risk cells."""
+    area = shapely.Polygon([(0, 0), (2000, 0), (2000, 900), (900, 900), (900, 1500), (0, 1500)])
+    area = shapely.affinity.translate(area, 120_030.0, 480_010.0)  # cells cut by the boundary
+    grid = Grid.from_area(area, cell_size=125.0, crs="EPSG:28992")
+    blocks = ShiftSchedule.every(hours, tz=tz).horizon(origin, horizon)
+    rng = np.random.default_rng(seed)
+    risk = rng.gamma(0.4, 0.01, size=(len(blocks), grid.n_cells))
+    risk[:, rng.choice(grid.n_cells, 10, replace=False)] = 0.0
+    risk[0, :4] = risk[0, 4]  # ties, broken by the lower cell id
+    return Forecast(risk, blocks, grid, origin=blocks.start[0])
+
+
+@pytest.fixture(scope="module")
+def forecast():
+    return _forecast()
+
+
+def _reference_top(risk, area, coverage):
+    """Cells by decreasing risk (ties: lower id first) while their area fits the budget."""
+    ids = np.arange(risk.size)
+    order = np.array(sorted(ids, key=lambda c: (-risk[c], c)))
+    budget = coverage * area.sum()
+    picked, used = [], 0.0
+    for cell in order:
+        if used + area[cell] > budget * (1 + 1e-9):
+            break
+        picked.append(cell)
+        used += area[cell]
+    return np.array(picked, dtype=np.int64)
+
+
+def _by_gid(ax, gid):
+    found = ax.findobj(match=lambda artist: artist.get_gid() == gid)
+    assert len(found) == 1, f"expected one artist with gid {gid!r}, found {len(found)}"
+    return found[0]
+
+
+def _cells_of_paths(collection, grid):
+    """Cell id of each square drawn in a collection, from the paths' vertices."""
+    cells = []
+    for path in collection.get_paths():
+        vertices = path.vertices[:4]
+        width = np.ptp(vertices, axis=0)
+        np.testing.assert_allclose(width, [grid.cell_size, grid.cell_size])
+        centre = vertices.min(axis=0) + grid.cell_size / 2
+        cells.append(int(grid.cell_of(centre[0], centre[1])))
+    return np.array(cells, dtype=np.int64)
+
+
+def _panels(figure):
+    return [ax for ax in figure.axes if ax.get_label().startswith("block")]
+
+
+# ---------------------------------------------------------------------- plot_shift
+@pytest.mark.parametrize("coverage", [0.03, 0.1, 0.5, 1.0])
+@pytest.mark.parametrize("block", [0, 5, 11])
+def test_hot_cells_drawn_are_the_top_cells(forecast, block, coverage):
+    ax = plot_shift(forecast, block, coverage=coverage)
+    drawn = _cells_of_paths(_by_gid(ax, "hot-cells"), forecast.grid)
+    expected = _reference_top(forecast.risk[block], forecast.grid.area_fraction, coverage)
+    np.testing.assert_array_equal(drawn, expected)
+    top = forecast.top(coverage)
+    start = forecast.blocks.to_frame()["block_start"].iloc[block]
+    np.testing.assert_array_equal(drawn, top.loc[top["shift_start"] == start, "cell_id"])
+
+
+def test_raster_holds_the_blocks_risk(forecast):
+    grid = forecast.grid
+    ax = plot_shift(forecast, 3)
+    image = _by_gid(ax, "risk")
+    raster = np.ma.getdata(image.get_array())
+    assert raster.shape == grid.shape
+    np.testing.assert_array_equal(raster[grid.cell_row, grid.cell_col], forecast.risk[3])
+    inactive = np.ones(grid.shape, dtype=bool)
+    inactive[grid.cell_row, grid.cell_col] = False
+    assert inactive.any() and np.isnan(raster[inactive]).all()
+    zero = np.ma.getdata(_by_gid(ax, "zero-risk").get_array())
+    grey = np.zeros(grid.shape, dtype=bool)
+    grey[grid.cell_row, grid.cell_col] = forecast.risk[3] == 0
+    np.testing.assert_array_equal(~np.isnan(zero), grey)
+    assert grey.sum() == 10
+    assert (grid.area_fraction < 1).any()  # boundary cells count their share of the area
+    xmin, ymin, xmax, ymax = grid.bounds
+    assert image.get_extent() == [xmin, xmax, ymin, ymax]
+    assert image.norm.vmax == forecast.risk[3].max()
+    assert image.norm.vmin == pytest.approx(forecast.risk[3].max() / 1000)
+
+
+def test_linear_scale_runs_from_zero(forecast):
+    ax = plot_shift(forecast, 2, scale="linear")
+    image = _by_gid(ax, "risk")
+    assert (image.norm.vmin, image.norm.vmax) == (0.0, forecast.risk[2].max())
+    assert not ax.findobj(match=lambda a: a.get_gid() == "zero-risk")  # 0 is on the scale
+    assert len(ax.get_legend().get_texts()) == 1
+
+
+def test_scale_bar_is_round_and_shorter_than_the_map(forecast):
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    ax = plot_shift(forecast, 0)
+    bar = _by_gid(ax, "scale-bar")
+    assert isinstance(bar, AnchoredSizeBar)
+    (rectangle,) = bar.size_bar.get_children()
+    length = rectangle.get_width()
+    xmin, _, xmax, _ = forecast.grid.bounds
+    assert (xmax - xmin) / 10 <= length < xmax - xmin
+    mantissa = length / 10 ** np.floor(np.log10(length))
+    assert mantissa in (1.0, 2.0, 5.0)
+    text = bar.txt_label.get_text()
+    assert text == (f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m")
+
+
+def test_scale_bar_of_a_large_grid_is_in_km():
+    grid = Grid.from_area(shapely.box(0, 0, 40_000, 10_000), cell_size=500.0, crs="EPSG:28992")
+    blocks = ShiftSchedule.every(24, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+    risk = np.random.default_rng(1).random((1, grid.n_cells))
+    ax = plot_shift(Forecast(risk, blocks, grid, origin=blocks.start[0]))
+    assert _by_gid(ax, "scale-bar").txt_label.get_text() == "10 km"  # 40 km / 4
+
+
+def test_legend_colour_bar_and_title(forecast):
+    ax = plot_shift(forecast, 2, coverage=0.03)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "hot cells (3 % of area)",
+        "no incidents expected",  # the grey of the 10 zero-risk cells
+    ]
+    colorbar = ax.figure.axes[-1]
+    assert "expected incidents per 125 m cell" in colorbar.get_ylabel()
+    # block 2 of a 4-hour schedule from 2024-03-11 00:00 is 08:00-12:00 local (CET)
+    assert ax.get_title() == "Mon 2024-03-11 08:00–12:00 CET"
+    assert plot_shift(forecast, 2, title="mine").get_title() == "mine"
+    ax = plot_shift(forecast, 2, coverage=0.025)
+    assert ax.get_legend().get_texts()[0].get_text() == "hot cells (2.5 % of area)"
+
+
+def test_block_by_start_time_is_the_same_block(forecast):
+    by_position = plot_shift(forecast, 7)
+    for when in (
+        "2024-03-12 04:00",
+        pd.Timestamp("2024-03-12 04:00", tz="Europe/Amsterdam"),
+        pd.Timestamp("2024-03-12 03:00", tz="UTC"),
+        dt.datetime(2024, 3, 12, 4, 0),
+        np.datetime64("2024-03-12T04:00"),
+    ):
+        ax = plot_shift(forecast, when)
+        assert ax.get_title() == by_position.get_title()
+        np.testing.assert_array_equal(
+            np.ma.getdata(_by_gid(ax, "risk").get_array()),
+            np.ma.getdata(_by_gid(by_position, "risk").get_array()),
+        )
+
+
+def test_draws_into_a_given_axes(forecast):
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    left, right = figure.subplots(1, 2)
+    assert plot_shift(forecast, 1, ax=right) is right
+    assert not left.images and right.images
+
+
+def test_crossing_midnight_and_dst_titles():
+    # 8-hour police shifts 07-15, 15-23, 23-07 around the spring-forward night in Toronto
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz="America/Toronto")
+    blocks = schedule.horizon("2019-03-09 07:00", "2D")
+    grid = Grid.from_area(shapely.box(0, 0, 500, 500), crs="EPSG:32617")
+    risk = np.random.default_rng(2).random((len(blocks), grid.n_cells))
+    forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    # 23:00 EST on Saturday to 07:00 EDT on Sunday: 7 hours
+    assert plot_shift(forecast, 2).get_title() == "Sat 2019-03-09 23:00 EST–Sun 07:00 EDT (7 h)"
+    assert plot_shift(forecast, 3).get_title() == "Sun 2019-03-10 07:00–15:00 EDT"
+
+
+# ---------------------------------------------------------------------- plot_day
+def test_small_multiples_of_a_dst_day():
+    # 2024-03-31 Europe/Amsterdam: clocks jump 02:00 -> 03:00, the 00-04 block has 3 hours
+    forecast = _forecast(origin="2024-03-30", horizon="3D")
+    figure = plot_day(forecast, "2024-03-31")
+    panels = _panels(figure)
+    assert len(panels) == 6  # six 4-hour blocks start on that date, whatever their length
+    positions = [int(ax.get_label().split()[1]) for ax in panels]
+    assert positions == list(range(6, 12))
+    assert panels[0].get_title() == "00:00 CET–04:00 CEST (3 h)"
+    assert panels[1].get_title() == "04:00–08:00 CEST"
+    day_max = forecast.risk[6:12].max()
+    grid = forecast.grid
+    for ax, b in zip(panels, positions, strict=True):
+        image = _by_gid(ax, "risk")
+        assert image.norm.vmax == day_max  # one shared colour scale
+        raster = np.ma.getdata(image.get_array())
+        np.testing.assert_array_equal(raster[grid.cell_row, grid.cell_col], forecast.risk[b])
+        drawn = _cells_of_paths(_by_gid(ax, "hot-cells"), grid)
+        np.testing.assert_array_equal(
+            drawn, _reference_top(forecast.risk[b], grid.area_fraction, 0.03)
+        )
+    assert sum(1 for ax in figure.axes if ax.get_label() == "<colorbar>") == 1
+    bars = [ax for ax in panels if ax.findobj(match=lambda a: a.get_gid() == "scale-bar")]
+    assert bars == panels[:1]
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == [
+        "hot cells (3 % of area)",
+        "no incidents expected",
+    ]
+
+
+def test_shift_starting_in_the_skipped_hour():
+    # shifts 02:30, 10:30, 18:30: on 2024-03-31 the 02:30 start does not exist and begins at
+    # 03:00 CEST; the 18:30 shift of 30 March ends then. Three shifts start on the 31st.
+    schedule = ShiftSchedule(["02:30", "10:30", "18:30"], tz="Europe/Amsterdam")
+    blocks = schedule.horizon("2024-03-30 02:30", "3D")
+    grid = Grid.from_area(shapely.box(0, 0, 500, 500), crs="EPSG:28992")
+    risk = np.random.default_rng(3).random((len(blocks), grid.n_cells))
+    forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    panels = _panels(plot_day(forecast, dt.date(2024, 3, 31)))
+    assert [ax.get_title() for ax in panels] == [
+        "03:00–10:30 CEST",
+        "10:30–18:30 CEST",
+        "18:30–Mon 02:30 CEST",
+    ]
+
+
+def test_default_day_is_the_first_possibly_partial_day():
+    forecast = _forecast(tz="America/Toronto", origin="2019-03-10 12:00", horizon="2D")
+    figure = plot_day(forecast, ncols=2)
+    assert len(_panels(figure)) == 3  # 12-16, 16-20, 20-24 of 10 March
+    assert figure.get_suptitle() == "Sun 2019-03-10 (America/Toronto)"
+    assert len(figure.axes) == 3 + 1  # the unused fourth slot is removed; one colour bar
+    tz_aware = pd.Timestamp("2019-03-11 03:00", tz="UTC")  # 23:00 on the 10th in Toronto
+    assert len(_panels(plot_day(forecast, tz_aware))) == 3
+
+
+# ---------------------------------------------------------------------- input checks
+def test_bad_inputs_are_refused(forecast):
+    with pytest.raises(TypeError, match="caslite Forecast"):
+        plot_shift(forecast.risk)
+    with pytest.raises(TypeError, match="caslite Forecast"):
+        plot_day("forecast")
+    with pytest.raises(TypeError, match="caslite Forecast"):
+        explore(None)
+    n = len(forecast.blocks)
+    for block in (-1, n):
+        with pytest.raises(ValueError, match=rf"block={block} is out of range.*{n} blocks"):
+            plot_shift(forecast, block)
+    with pytest.raises(ValueError, match="not the start of a block.*nearest block starts"):
+        plot_shift(forecast, "2024-03-11 01:00")
+    with pytest.raises(ValueError, match="not a readable time"):
+        plot_shift(forecast, "soon")
+    with pytest.raises(TypeError, match="block must be a position"):
+        plot_shift(forecast, 1.0)
+    with pytest.raises(TypeError, match="block must be a position"):
+        explore(forecast, block=True)
+    for coverage in (0, -0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"coverage=.* must be a share of the area"):
+            plot_shift(forecast, coverage=coverage)
+    with pytest.raises(TypeError, match="coverage must be a number"):
+        plot_day(forecast, coverage="3%")
+    with pytest.raises(ValueError, match=r"coverage=2 must be"):
+        explore(forecast, coverage=2)
+    with pytest.raises(ValueError, match=r"no block of the forecast starts on 2024-04-01"):
+        plot_day(forecast, "2024-04-01")
+    with pytest.raises(ValueError, match="not a date"):
+        plot_day(forecast, "someday")
+    with pytest.raises(ValueError, match="ncols"):
+        plot_day(forecast, ncols=0)
+    with pytest.raises(ValueError, match="scale must be one of"):
+        plot_shift(forecast, scale="sqrt")
+    with pytest.raises(ValueError, match="not a matplotlib colour map"):
+        plot_day(forecast, cmap="Redz")
+    with pytest.raises(ValueError, match="not a matplotlib colour map"):
+        explore(forecast, cmap="Redz")
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        plot_shift(forecast, ax="left")
+    with pytest.raises(TypeError, match="self_contained"):
+        explore(forecast, self_contained="yes")
+    with pytest.raises(TypeError, match="path must be a file path"):
+        explore(forecast, path=3)
+
+
+# ---------------------------------------------------------------------- explore
+def _layers(m):
+    import folium
+
+    return [child for child in m._children.values() if isinstance(child, folium.GeoJson)]
+
+
+def _feature_cells(layer):
+    return np.array([f["properties"]["cell_id"] for f in layer.data["features"]])
+
+
+def test_html_map_of_one_block(forecast, tmp_path):
+    path = tmp_path / "block.html"
+    m = explore(forecast, block=4, path=path, tiles=None)
+    text = path.read_text(encoding="utf-8")
+    risk = forecast.risk[4]
+    hot = _reference_top(risk, forecast.grid.area_fraction, 0.03)
+    positive = np.flatnonzero(risk > 0)
+    assert positive.size == forecast.grid.n_cells - 10
+    assert text.count('"type": "Feature"') == positive.size + hot.size
+    surface, hot_layer = _layers(m)
+    np.testing.assert_array_equal(_feature_cells(surface), positive)
+    np.testing.assert_array_equal(_feature_cells(hot_layer), hot)
+    assert surface.show and hot_layer.show
+    # tooltips: cell_id, risk (4 significant digits), rank (1 = highest), shift
+    order = sorted(range(risk.size), key=lambda c: (-risk[c], c))
+    rank = {cell: i + 1 for i, cell in enumerate(order)}
+    for feature in surface.data["features"][:50]:
+        props = feature["properties"]
+        assert props["risk"] == pytest.approx(risk[props["cell_id"]], rel=5e-4)
+        assert props["rank"] == rank[props["cell_id"]]
+        assert props["shift"] == "Mon 2024-03-11 16:00–20:00 CET"
+    assert [f["properties"]["rank"] for f in hot_layer.data["features"]] == list(
+        range(1, hot.size + 1)
+    )
+    assert 'fields = ["cell_id", "risk", "rank", "shift"];' in text
+
+
+def test_html_map_is_in_wgs84(forecast):
+    m = explore(forecast, block=0, tiles=None)
+    surface = _layers(m)[0]
+    to_wgs84 = pyproj.Transformer.from_crs(forecast.grid.crs, 4326, always_xy=True)
+    for feature in surface.data["features"][:20]:
+        cell = feature["properties"]["cell_id"]
+        ring = np.array(feature["geometry"]["coordinates"][0])
+        lon, lat = to_wgs84.transform(forecast.grid.x[cell], forecast.grid.y[cell])
+        centre = ring[:4].mean(axis=0)
+        assert centre == pytest.approx([lon, lat], abs=2e-5)  # a few metres at most
+        assert 3 < lon < 8 and 50 < lat < 54  # the Netherlands
+
+
+def test_html_map_of_the_horizon(forecast, tmp_path):
+    path = tmp_path / "horizon.html"
+    m = explore(forecast, path=path, tiles=None, coverage=0.05)
+    layers = _layers(m)
+    total = forecast.total()
+    first_day = [0, 1, 2, 3, 4, 5]  # six 4-hour blocks start on 2024-03-11
+    assert len(layers) == 1 + len(first_day)
+    np.testing.assert_array_equal(_feature_cells(layers[0]), np.flatnonzero(total > 0))
+    for layer, b in zip(layers[1:], first_day, strict=True):
+        expected = _reference_top(forecast.risk[b], forecast.grid.area_fraction, 0.05)
+        np.testing.assert_array_equal(_feature_cells(layer), expected)
+    assert [layer.show for layer in layers] == [True, True] + [False] * 5
+    n_features = sum(len(layer.data["features"]) for layer in layers)
+    assert path.read_text(encoding="utf-8").count('"type": "Feature"') == n_features
+
+
+def test_self_contained_html_links_nothing(forecast, tmp_path):
+    linked = explore(forecast, block=0, tiles=None)
+    assert "cdn.jsdelivr.net/npm/leaflet" in linked.get_root().render()
+    path = tmp_path / "offline.html"
+    explore(forecast, block=0, tiles=None, self_contained=True, path=path)
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", text)
+    assert not re.search(r"<link[^>]+href=", text)
+    assert "url(images/" not in text and "url(data:image/png;base64," in text
+    assert 'version="1.9.4"' in text  # the vendored Leaflet
+    licence = Path(__import__("caslite").__file__).parent / "_static" / "leaflet" / "LICENSE"
+    assert "BSD 2-Clause License" in licence.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- a real browser
+def _chromium():
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing; CI installs Debian's chromium for this test.")
+    pytest.skip(f"{CHROMIUM} is not installed")
+
+
+def _run_chromium(tmp_path, *args):
+    command = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+        "--window-size=900,700",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
+
+
+def test_html_map_renders_in_headless_chromium(tmp_path):
+    from matplotlib.image import imread
+
+    forecast = _forecast()
+    path = tmp_path / "map.html"
+    m = explore(forecast, path=path, tiles=None, self_contained=True)
+    layers = _layers(m)
+    shown = sum(len(layer.data["features"]) for layer in layers if layer.show)
+    url = path.resolve().as_uri()
+
+    dom = _run_chromium(tmp_path, "--dump-dom", url).stdout
+    paths = re.findall(r'<path[^>]*class="[^"]*leaflet-interactive', dom)
+    assert len(paths) == shown  # every feature of the shown layers became an SVG path
+    assert dom.count('<input type="checkbox" class="leaflet-control-layers-selector"') == len(
+        layers
+    )
+    assert "caslite-legend" in dom
+
+    screenshot = tmp_path / "map.png"
+    _run_chromium(tmp_path, f"--screenshot={screenshot}", url)
+    pixels = imread(screenshot)[..., :3]
+    assert pixels.shape[:2] == (700, 900)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    reddish = (red > 0.6) & (red - green > 0.15) & (red - blue > 0.15)
+    assert reddish.mean() > 0.01  # the risk surface is drawn
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # not a blank page
+
+
+def test_chromium_policy_in_ci(monkeypatch):
+    """Without chromium the browser test is skipped locally and fails in CI."""
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        _chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI installs"):
+        _chromium()
+
+
+def test_geojson_in_html_parses(forecast, tmp_path):
+    """The features embedded in the page are valid GeoJSON with the tooltip properties."""
+    path = tmp_path / "parse.html"
+    explore(forecast, block=1, path=path, tiles=None)
+    text = path.read_text(encoding="utf-8")
+    blobs = re.findall(r"geo_json_\w+_add\((\{.*?\})\);\n", text)
+    data = [json.loads(blob) for blob in blobs]
+    assert [d["type"] for d in data] == ["FeatureCollection"] * 2  # risk and hot cells
+    risk = forecast.risk[1]
+    hot = _reference_top(risk, forecast.grid.area_fraction, 0.03)
+    assert [len(d["features"]) for d in data] == [int((risk > 0).sum()), hot.size]
+    for feature in data[1]["features"]:
+        assert set(feature["properties"]) == {"cell_id", "risk", "rank", "shift"}
+        assert feature["geometry"]["type"] == "Polygon"
