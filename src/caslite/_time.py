@@ -66,6 +66,12 @@ def to_utc_seconds(times, tz: str, what: str) -> np.ndarray:
             "ISO strings such as '2019-03-01 07:00'."
         )
     stamps = pd.DatetimeIndex(parse_datetimes(np.atleast_1d(arr), what))
+    unread = np.flatnonzero(stamps.isna() & ~pd.isna(np.atleast_1d(arr)))
+    if unread.size:
+        raise ValueError(
+            f"{what}: cannot read {str(np.atleast_1d(arr)[unread[0]])!r} as a date or time; use an "
+            "ISO form such as '2019-03-01' or '2019-03-01 07:00'."
+        )
     if stamps.tz is None:
         try:
             stamps = stamps.tz_localize(tz, ambiguous="raise", nonexistent="raise")
@@ -109,8 +115,13 @@ def parse_datetimes(values, what: str, time_format=None):
     has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False)
     has_offset = has_offset.to_numpy(dtype=bool)
     utc = bool(has_offset.any())
-    if utc and not has_offset[present.to_numpy()].all():
-        without = np.flatnonzero(present.to_numpy() & ~has_offset)
+    without = np.flatnonzero(present.to_numpy() & ~has_offset) if utc else []
+    if len(without):  # a mix, unless those without an offset are not times at all
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            naive = pd.to_datetime(text.iloc[without], errors="coerce", format="mixed")
+        without = without[naive.notna().to_numpy()]
+    if len(without):
         raise ValueError(
             f"{what} mixes times with and without a UTC offset (e.g. {text.iloc[without[0]]!r} "
             f"has none, {text[has_offset].iloc[0]!r} has one); give all times the same form."

@@ -11,12 +11,19 @@ import numpy as np
 import pyproj
 
 __all__ = [
+    "MAX_COORDINATE",
     "CasliteWarning",
     "DataQualityWarning",
     "as_projected_crs",
+    "check_not_degrees",
+    "check_reaches_grid",
     "describe_rows",
     "warn_user",
 ]
+
+#: Largest coordinate magnitude accepted, in metres: a million kilometres, farther from the
+#: origin of a projected CRS than any place on Earth (false eastings and northings included).
+MAX_COORDINATE = 1e9
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
@@ -56,7 +63,7 @@ def describe_rows(labels: Sequence | np.ndarray, limit: int = 5) -> str:
     return f"{word} {shown}{more}"
 
 
-def as_projected_crs(crs, what: str = "the data") -> pyproj.CRS:
+def as_projected_crs(crs, what: str = "the data", fix: str | None = None) -> pyproj.CRS:
     """Return ``crs`` as a :class:`pyproj.CRS`, refusing geographic or unit-less systems.
 
     Parameters
@@ -65,6 +72,9 @@ def as_projected_crs(crs, what: str = "the data") -> pyproj.CRS:
         Anything :meth:`pyproj.CRS.from_user_input` accepts.
     what : str
         Name of the object the CRS belongs to, used in error messages.
+    fix : str, optional
+        How to reproject, for the message on a geographic CRS; default the ``to_crs=``
+        option of :meth:`caslite.Events.from_frame`.
 
     Returns
     -------
@@ -91,11 +101,13 @@ def as_projected_crs(crs, what: str = "the data") -> pyproj.CRS:
     except pyproj.exceptions.CRSError as exc:
         raise ValueError(f"{what}: {crs!r} is not a CRS pyproj understands ({exc}).") from None
     if parsed.is_geographic:
+        fix = fix or (
+            "Pass to_crs='utm' to reproject to the local UTM zone, or to_crs='EPSG:....' for a "
+            "projected CRS of your choice (GeoDataFrame.to_crs does the same by hand)."
+        )
         raise ValueError(
             f"{what} is in a geographic CRS ({parsed.to_string()}, degrees); caslite needs a "
-            "projected CRS in metres. Pass to_crs='utm' to reproject to the local UTM zone, "
-            "or to_crs='EPSG:....' for a projected CRS of your choice "
-            "(GeoDataFrame.to_crs does the same by hand)."
+            f"projected CRS in metres. {fix}"
         )
     units = {axis.unit_name for axis in parsed.axis_info}
     if not units <= {"metre", "meter"}:
@@ -111,7 +123,106 @@ def check_same_crs(a: pyproj.CRS, b: pyproj.CRS, what_a: str, what_b: str) -> No
     if not a.equals(b, ignore_axis_order=True):
         raise ValueError(
             f"CRS mismatch: {what_a} is in {a.to_string()} but {what_b} is in {b.to_string()}. "
-            f"Reproject one of them (e.g. gdf.to_crs({a.to_string()!r})) so both use the same CRS."
+            f"Reproject {what_a} to the CRS of {what_b} (e.g. gdf.to_crs({b.to_string()!r})) "
+            "so both use the same CRS."
+        )
+
+
+def check_not_degrees(bounds, crs: pyproj.CRS, what: str, fix: str) -> None:
+    """Refuse coordinates that look like longitude/latitude in degrees given as metres.
+
+    They look so when every ``x`` lies in [-180, 180] and every ``y`` in [-90, 90] (or the
+    other way round), read as degrees they fall inside the area of use of ``crs``, and read as
+    metres they fall outside it. A CRS without an area of use, or one whose area of use is
+    the whole world (e.g. EPSG:3857), cannot be checked this way.
+
+    Parameters
+    ----------
+    bounds : tuple of float
+        ``(xmin, ymin, xmax, ymax)`` of the coordinates.
+    crs : pyproj.CRS
+        The projected CRS they claim to be in.
+    what : str
+        Name of the data, for the message.
+    fix : str
+        How to reproject, for the message.
+
+    Raises
+    ------
+    ValueError
+        If the coordinates look like degrees.
+
+    Examples
+    --------
+    >>> import pyproj
+    >>> check_not_degrees((-79.5, 43.6, -79.3, 43.8), pyproj.CRS("EPSG:32617"), "events", "")
+    Traceback (most recent call last):
+    ...
+    ValueError: events: x in [-79.5, -79.3] and y in [43.6, 43.8] look like longitude/latitude ...
+    >>> check_not_degrees((628000, 4835000, 629000, 4836000), pyproj.CRS("EPSG:32617"), "", "")
+    """
+    xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+    readings = [
+        (lon, lat, swapped)
+        for lon, lat, swapped in [
+            ((xmin, xmax), (ymin, ymax), False),
+            ((ymin, ymax), (xmin, xmax), True),
+        ]
+        if -180 <= lon[0] and lon[1] <= 180 and -90 <= lat[0] and lat[1] <= 90
+    ]
+    area = crs.area_of_use
+    if not readings or area is None:
+        return
+    west, south, east, north = area.bounds
+    try:
+        transformer = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        px0, py0, px1, py1 = transformer.transform_bounds(west, south, east, north)
+    except pyproj.exceptions.ProjError:
+        return
+    if px0 <= xmin and xmax <= px1 and py0 <= ymin and ymax <= py1:
+        return  # plausible as metres
+    for lon, lat, swapped in readings:
+        in_lon = west > east or (west - 1 <= lon[0] and lon[1] <= east + 1)  # wraps: skip
+        if in_lon and south - 1 <= lat[0] and lat[1] <= north + 1:
+            order = " (latitude and longitude swapped)" if swapped else ""
+            raise ValueError(
+                f"{what}: x in [{xmin:g}, {xmax:g}] and y in [{ymin:g}, {ymax:g}] look like "
+                f"longitude/latitude in degrees{order}, not metres in "
+                f"{crs.to_string()} ({crs.name}), whose area of use is about x "
+                f"{px0:,.0f} .. {px1:,.0f} m, y {py0:,.0f} .. {py1:,.0f} m. {fix}"
+            )
+
+
+def check_reaches_grid(events, grid, margin: float = 0.0) -> None:
+    """Refuse a grid that no event lies on or near (a wrong area, unit or CRS).
+
+    Parameters
+    ----------
+    events : caslite.Events
+        The events (none: nothing to check).
+    grid : caslite.Grid
+        The grid.
+    margin : float, default 0.0
+        Distance in metres beyond the grid's raster within which events still count for it
+        (the reach of a kernel).
+
+    Raises
+    ------
+    ValueError
+        If the events' bounding box and the grid's raster, enlarged by ``margin``, are
+        disjoint.
+    """
+    if not len(events):
+        return
+    ex0, ey0, ex1, ey1 = events.bounds
+    gx0, gy0, gx1, gy1 = grid.bounds
+    if ex1 < gx0 - margin or ex0 > gx1 + margin or ey1 < gy0 - margin or ey0 > gy1 + margin:
+        raise ValueError(
+            f"none of the {len(events):,} events lies on or near the grid: the events span "
+            f"x {ex0:,.0f} .. {ex1:,.0f}, y {ey0:,.0f} .. {ey1:,.0f} but the grid spans "
+            f"x {gx0:,.0f} .. {gx1:,.0f}, y {gy0:,.0f} .. {gy1:,.0f} (metres, "
+            f"{grid.crs.to_string()}). Build the grid over the events' area "
+            "(Grid.from_area or Grid.from_events), or check the coordinates of both."
         )
 
 

@@ -23,7 +23,13 @@ import pyproj
 import scipy.sparse
 
 from caslite._time import as_zone, parse_datetimes, to_utc_seconds
-from caslite._validation import as_projected_crs, describe_rows, warn_user
+from caslite._validation import (
+    MAX_COORDINATE,
+    as_projected_crs,
+    check_not_degrees,
+    describe_rows,
+    warn_user,
+)
 from caslite.shifts import Blocks
 
 __all__ = ["Events", "as_events"]
@@ -35,6 +41,13 @@ _CHOICES = {
     "duplicates": ("keep", "drop", "raise"),
     "invalid": ("raise", "drop"),
 }
+
+
+_DEGREES_FIX = (
+    "If they are degrees, pass crs='EPSG:4326' with to_crs='utm' (Events.from_frame, "
+    "Events.read and caslite.predict then reproject them to the local UTM zone); if they "
+    "are metres, check crs=."
+)
 
 
 def _check_choice(name: str, value) -> None:
@@ -81,6 +94,24 @@ class Events:
         ``duplicates_dropped``, ``invalid_dropped``, ``ambiguous_times``,
         ``nonexistent_times``.
 
+    Raises
+    ------
+    ValueError
+        For NaN or infinite coordinates, coordinates beyond 10**9 m (farther than any place on
+        Earth), coordinates that look like longitude/latitude in degrees given in a projected
+        CRS, windows that end before they start, or a CRS that is missing, geographic or not
+        in metres.
+
+    Notes
+    -----
+    No events is valid (a quiet period is data); what needs events says so, e.g.
+    :class:`~caslite.TooLittleDataError` from the models. Events are sorted by ``t`` with a
+    stable sort: rows with equal times keep their input order, and every result is the same
+    for any order of the input rows. Coordinates look like degrees when every ``x`` lies in
+    [-180, 180] and every ``y`` in [-90, 90] (or the other way round), read as degrees they
+    fall in the CRS's area of use and read as metres they do not; a CRS whose area of use is
+    the whole world (e.g. EPSG:3857) cannot be checked.
+
     Examples
     --------
     >>> import pandas as pd
@@ -101,10 +132,11 @@ class Events:
                 f"t must hold int64 UTC seconds, got dtype {t.dtype}; use Events.from_frame "
                 "to parse datetimes or strings."
             )
-        t = t.astype(np.int64).ravel()
+        t = t.astype(np.int64).ravel()  # a copy: the events own their arrays
         x = np.asarray(x, dtype=np.float64).ravel()
         y = np.asarray(y, dtype=np.float64).ravel()
-        t_end = t.copy() if t_end is None else np.asarray(t_end, dtype=np.int64).ravel()
+        exact = t_end is None
+        t_end = t if exact else np.asarray(t_end, dtype=np.int64).ravel()
         n = len(t)
         if not len(x) == len(y) == len(t_end) == n:
             raise ValueError(
@@ -121,17 +153,42 @@ class Events:
                 f"{int(bad.sum())} events have NaN or infinite coordinates "
                 f"({describe_rows(data.index[bad])}); fix or drop them first."
             )
+        far = (np.abs(x) > MAX_COORDINATE) | (np.abs(y) > MAX_COORDINATE)
+        if far.any():
+            raise ValueError(
+                f"{int(far.sum())} events have a coordinate beyond {MAX_COORDINATE:g} m "
+                f"({describe_rows(data.index[far])}, e.g. x={x[far][0]:g}, y={y[far][0]:g}), "
+                "farther from the CRS origin than any place on Earth; a unit error or a "
+                "corrupt value? Fix or drop them first."
+            )
         backwards = t_end < t
         if backwards.any():
             raise ValueError(
                 f"{int(backwards.sum())} events have a time window that ends before it starts "
                 f"({describe_rows(data.index[backwards])}); check the start and end columns."
             )
-        order = np.argsort(t, kind="stable")
-        self.t, self.t_end = t[order], t_end[order]
-        self.x, self.y = x[order], y[order]
-        self.data = data.iloc[order]
-        self.crs = as_projected_crs(crs, "events")
+        crs = as_projected_crs(crs, "events")
+        if n:
+            check_not_degrees((x.min(), y.min(), x.max(), y.max()), crs, "events", _DEGREES_FIX)
+        # Sort by time (stable: rows with equal times keep their order), one array at a time
+        # so that at most one temporary copy is alive besides the permutation.
+        if n > 1 and np.any(t[1:] < t[:-1]):
+            order = np.argsort(t, kind="stable")
+            t = t[order]
+            t_end = t if exact else t_end[order]
+            x = x[order]
+            y = y[order]
+            data = data.iloc[order]
+            del order
+        else:  # already in time order: own copies, no reordering
+            x = x.copy()
+            y = y.copy()
+            t_end = t if exact else t_end.copy()
+            data = data.iloc[:]
+        self.t, self.t_end = t, t.copy() if exact else t_end
+        self.x, self.y = x, y
+        self.data = data
+        self.crs = crs
         self.tz = as_zone(tz)
         self.report = dict(report or {})
 
@@ -273,17 +330,14 @@ class Events:
         else:
             end = start
         for name, values in zip(coordinate_names, (xs, ys), strict=True):
+            column = frame[name] if name in frame else pd.Series(values, index=frame.index)
             bad = ~np.isfinite(values)
             if bad.any():
-                problems[
-                    _problem(
-                        name,
-                        bad,
-                        "missing or non-finite value",
-                        "",
-                        frame[name] if name in frame else pd.Series(values, index=frame.index),
-                    )
-                ] = bad
+                problems[_problem(name, bad, "missing or non-finite value", "", column)] = bad
+            far = ~bad & (np.abs(np.where(bad, 0.0, values)) > MAX_COORDINATE)
+            if far.any():
+                rest = f" beyond {MAX_COORDINATE:g} m, farther than any place on Earth"
+                problems[_problem(name, far, "value", rest, column)] = far
 
         keep = np.ones(len(frame), dtype=bool)
         if problems:
@@ -550,7 +604,13 @@ def _read_table(path, layer):
         raise FileNotFoundError(f"no such incident file: {str(path)!r}.")
     suffix = path.suffix.lower()
     if suffix in {".csv", ".txt"} or path.name.lower().endswith((".csv.gz", ".csv.zip")):
-        return pd.read_csv(path)
+        try:
+            return pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise ValueError(
+                f"{path.name!r} is empty: no header and no rows. A file with no incidents "
+                "still needs its header line (e.g. 't,x,y')."
+            ) from None
     import geopandas
 
     if suffix == ".parquet":
@@ -614,6 +674,11 @@ def _coordinates(frame, x, y, crs):
 
 
 def _as_float(column: pd.Series, name: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(column):
+        raise ValueError(
+            f"column {name!r} holds True/False values, not coordinates in metres; name the "
+            "coordinate columns with x= and y=."
+        )
     values = pd.to_numeric(column, errors="coerce")
     not_numbers = values.isna() & column.notna()
     if not_numbers.any():
@@ -775,7 +840,8 @@ def _handle_duplicates(start, end, xs, ys, extra, keep, duplicates, report):
     same = "same time, place and " + (
         f"columns {list(extra.columns)}" if len(extra.columns) else "no other column compared"
     )
-    what = f"{_count(repeated, 'row')} that repeat an earlier row ({same}; "
+    verb = "repeats" if count == 1 else "repeat"
+    what = f"{_count(repeated, 'row')} that {verb} an earlier row ({same}; "
     what += f"{describe_rows(extra.index[repeated])})"
     if duplicates == "raise":
         raise ValueError(

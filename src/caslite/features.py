@@ -567,8 +567,8 @@ class FeatureBuilder(BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_shifts, n_cells, len(shift_feature_names_))
-            float64.
+        features : ndarray of shape (n_shifts, n_cells, n_features)
+            float64, ``n_features = len(shift_feature_names_)``.
         names : list of str
             ``shift_feature_names_``.
 

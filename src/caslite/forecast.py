@@ -199,13 +199,13 @@ class Forecast:
         tz = self.blocks.schedule.tz
         if per == "horizon":
             rows = [self.total()]
-            starts = frame["block_start"].iloc[:1].to_numpy()
-            ends = frame["block_end"].iloc[-1:].to_numpy()
+            starts = pd.DatetimeIndex(frame["block_start"].iloc[:1])
+            ends = pd.DatetimeIndex(frame["block_end"].iloc[-1:])
             labels = np.array(["horizon"], dtype=object)
         else:
             rows = self.risk
-            starts = frame["block_start"].to_numpy()
-            ends = frame["block_end"].to_numpy()
+            starts = pd.DatetimeIndex(frame["block_start"])
+            ends = pd.DatetimeIndex(frame["block_end"])
             labels = frame["label"].to_numpy()
         picked_block, picked_cell, ranks = [], [], []
         for b, risk in enumerate(rows):
@@ -221,8 +221,8 @@ class Forecast:
         risk = np.asarray(rows)[block, cell]
         out = pd.DataFrame(
             {
-                "shift_start": pd.DatetimeIndex(starts[block]).tz_convert(tz),
-                "shift_end": pd.DatetimeIndex(ends[block]).tz_convert(tz),
+                "shift_start": starts[block].tz_convert(tz),  # tz-aware even when empty
+                "shift_end": ends[block].tz_convert(tz),
                 "label": labels[block],
                 "cell_id": cell,
                 "x": self.grid.x[cell],

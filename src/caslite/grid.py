@@ -25,13 +25,29 @@ import pyproj
 import scipy.ndimage
 import shapely
 
-from caslite._validation import as_projected_crs, check_same_crs, describe_rows, warn_user
+from caslite._validation import (
+    as_projected_crs,
+    check_not_degrees,
+    check_same_crs,
+    describe_rows,
+    warn_user,
+)
 
 __all__ = ["Grid"]
 
 _RULES = ("hull", "bbox")
 _OUTSIDE = ("raise", "drop")
 _MAX_SHOWN = 5
+_CHUNK = 1 << 18  # points per chunk of Grid.cell_of: bounded temporaries for any input size
+_AREA_FIX = (
+    "Reproject the area first, e.g. area.to_crs(events.crs) or "
+    "area.to_crs(area.estimate_utm_crs()) for the local UTM zone."
+)
+_AREA_DEGREES_FIX = (
+    "If they are degrees, build the area with its geographic CRS (e.g. "
+    "geopandas.GeoSeries([area], crs='EPSG:4326')) and reproject it with .to_crs(...); if "
+    "they are metres, check crs=."
+)
 
 
 class Grid:
@@ -100,7 +116,9 @@ class Grid:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_area(cls, area, *, cell_size=125.0, crs=None, origin=None, min_overlap=0.0) -> Grid:
+    def from_area(
+        cls, area, *, cell_size=125.0, crs=None, origin=None, min_overlap=0.0, max_cells=50_000_000
+    ) -> Grid:
         """Build the grid of the cells that overlap a study area.
 
         Parameters
@@ -121,11 +139,23 @@ class Grid:
         min_overlap : float, default 0.0
             A cell is active when the share of its square inside the area is greater than
             this (default: any positive overlap). Must be in [0, 1).
+        max_cells : int, default 50_000_000
+            Refuse (with ``ValueError``, before allocating anything) an area whose bounding
+            raster has more cells than this. Building the grid takes about 50 bytes per raster
+            cell at its peak (2.5 GB at the default); a larger raster usually means an area in
+            other units than metres (degrees, feet, millimetres) or a wrong CRS.
 
         Returns
         -------
         Grid
             ``area_fraction`` holds the exact share of each active cell inside the area.
+
+        Raises
+        ------
+        ValueError
+            For an area without a CRS, in a geographic CRS or one not in metres, with
+            coordinates that look like degrees passed as metres, invalid or empty, or too
+            large for ``max_cells``.
 
         Notes
         -----
@@ -147,8 +177,20 @@ class Grid:
         """
         cell_size = _positive_cell_size(cell_size)
         min_overlap = _check_min_overlap(min_overlap)
+        max_cells = _positive_int(max_cells, "max_cells")
         geometry, crs = _area_and_crs(area, crs)
+        check_not_degrees(geometry.bounds, crs, "the study area", _AREA_DEGREES_FIX)
         x0, y0, n_cols, n_rows = _snapped_raster(geometry.bounds, cell_size, origin)
+        if n_cols * n_rows > max_cells:
+            size = np.format_float_positional(cell_size, trim="-")
+            width, height = n_cols * cell_size / 1000, n_rows * cell_size / 1000
+            raise ValueError(
+                f"the study area's bounding raster would have {n_cols * n_rows:,} cells of "
+                f"{size} m ({width:,.1f} km x {height:,.1f} km), more than "
+                f"max_cells={max_cells:,}. Check that the area is in metres of "
+                f"{crs.to_string()}; otherwise use a larger cell_size or raise max_cells= "
+                f"(about 50 bytes per cell: {50 * n_cols * n_rows / 1e9:,.1f} GB)."
+            )
         fraction = _overlap_fractions(geometry, x0, y0, cell_size, n_cols, n_rows)
         active = fraction > min_overlap
         if not active.any():
@@ -191,7 +233,7 @@ class Grid:
         max_cells : int, default 2_000_000
             Refuse (with ``ValueError``) a bounding raster larger than this many cells, which
             usually means a few events with wrong coordinates far away from the rest; the
-            message names them.
+            message names them. Also passed to :meth:`from_area`.
 
         Returns
         -------
@@ -228,7 +270,7 @@ class Grid:
                 f"the events with rule={rule!r} and buffer={buffer} span no area (they lie on "
                 "a line or at one point); pass buffer > 0."
             )
-        return cls.from_area(area, cell_size=cell_size, crs=crs, origin=origin)
+        return cls.from_area(area, cell_size=cell_size, crs=crs, origin=origin, max_cells=max_cells)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -323,9 +365,18 @@ class Grid:
         >>> int(grid.cell_of(130.0, 130.0))
         3
         """
-        u = (np.asarray(x, dtype=np.float64) - self._x0) / self._cell_size
-        v = (np.asarray(y, dtype=np.float64) - self._y0) / self._cell_size
-        u, v = np.broadcast_arrays(u, v)
+        x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        shape = x.shape
+        x, y = x.reshape(-1), y.reshape(-1)
+        cells = np.empty(x.size, dtype=np.int64)
+        for lo in range(0, x.size, _CHUNK):
+            cells[lo : lo + _CHUNK] = self._cells_of(x[lo : lo + _CHUNK], y[lo : lo + _CHUNK])
+        return cells.reshape(shape)
+
+    def _cells_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Cell ids of 1-d coordinate arrays (see :meth:`cell_of`)."""
+        u = (x - self._x0) / self._cell_size
+        v = (y - self._y0) / self._cell_size
         inside = (u >= 0) & (u < self._n_cols) & (v >= 0) & (v < self._n_rows)
         cols = np.floor(u[inside]).astype(np.int64)
         rows = np.floor(v[inside]).astype(np.int64)
@@ -600,16 +651,16 @@ def _area_and_crs(area, crs) -> tuple[shapely.Geometry, pyproj.CRS]:
                 "a shapely geometry carries no CRS; pass crs='EPSG:....' naming the projected "
                 "CRS of the area (in metres), or pass a GeoDataFrame with a CRS."
             )
-        return _checked_area(geometry), as_projected_crs(crs, "the area")
+        return _checked_area(geometry), as_projected_crs(crs, "the area", _AREA_FIX)
     geometries = _geometries_of(area)
     _check_polygonal(geometries, getattr(area, "index", range(len(geometries))))
     frame_crs = area.crs
     if frame_crs is None:
-        crs = as_projected_crs(crs, "the area")
+        crs = as_projected_crs(crs, "the area", _AREA_FIX)
     elif crs is None:
-        crs = as_projected_crs(frame_crs, "the area")
+        crs = as_projected_crs(frame_crs, "the area", _AREA_FIX)
     else:
-        crs = as_projected_crs(crs, "crs=")
+        crs = as_projected_crs(crs, "crs=", _AREA_FIX)
         check_same_crs(pyproj.CRS.from_user_input(frame_crs), crs, "the area", "crs=")
     return _checked_area(shapely.union_all(geometries)), crs
 

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from caslite._kernels import knox as _k
+from caslite._validation import CasliteWarning, warn_user
 
 __all__ = [
     "BandwidthSuggestion",
@@ -623,6 +624,7 @@ def knox_test(
     n_rows = len(distance_edges) - 1 + same_location
     try:
         pairs = _close_pairs(x, y, distance_edges, same_location, max_pairs)
+        _warn_powerless(t, x, y, pairs, distance_edges)
         identity = np.arange(n, dtype=np.int64)[None, :]
         observed = _permutation_counts(t, identity, pairs, time_edges, n_rows)[0]
         rng = np.random.default_rng(random_state)
@@ -664,6 +666,25 @@ def knox_test(
         n_events=n,
         n_pairs=int(pairs.ptr[-1]),
         random_state=random_state,
+    )
+
+
+def _warn_powerless(t, x, y, pairs: _Pairs, distance_edges) -> None:
+    """Warn when the permutations cannot change the table: every p-value will be 1."""
+    n = len(t)
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        why = f"all {n:,} events are at one place"
+    elif np.ptp(t) == 0:
+        why = f"all {n:,} events are at one instant"
+    elif int(pairs.ptr[-1]) == 0:
+        why = f"no two of the {n:,} events lie within {_fmt(distance_edges[-1])} m of each other"
+    else:
+        return
+    warn_user(
+        f"{why}, so permuting the times cannot change the Knox table: every p-value is 1 and "
+        "the test says nothing about near repeats. Check the coordinates and times, or use "
+        "wider bands.",
+        CasliteWarning,
     )
 
 

@@ -6,10 +6,11 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import pyproj
 from sklearn.base import clone
 
 from caslite._time import to_utc_seconds
-from caslite._validation import warn_user
+from caslite._validation import check_same_crs, warn_user
 from caslite.evaluation.metrics import _coverage
 from caslite.events import Events
 from caslite.grid import Grid
@@ -61,9 +62,13 @@ def predict(
         the IANA time zone of the local times, e.g. ``"America/Toronto"``).
     area : GeoDataFrame, GeoSeries or shapely geometry, optional
         The study area (polygons); default the convex hull of the incidents known before the
-        origin plus one cell.
+        origin plus one cell. A GeoDataFrame or GeoSeries must be in the incidents' CRS (a
+        mismatch raises); a shapely geometry is taken to be in it. Incidents outside the
+        area count in no cell, with a warning that counts them; an area that holds none of
+        them raises.
     coverage : float, default 0.03
-        Share of the area flagged per shift (``1.0``: every cell, ranked).
+        Share of the area flagged per shift (``1.0``: every cell, ranked); it must hold at
+        least one whole cell.
     shift_hours : int, default 4
         Length of the shifts (a divisor of 24), starting at midnight.
     model : RiskModel, optional
@@ -88,6 +93,14 @@ def predict(
         ``"predict"``).
     forecast : Forecast
         Only with ``return_forecast=True``.
+
+    Raises
+    ------
+    ValueError
+        For invalid incidents (see :meth:`caslite.Events.from_frame`), an area in another
+        CRS or holding none of the incidents, or a coverage smaller than one cell.
+    TooLittleDataError
+        If the incidents known before the origin are too few or span too short a history.
 
     Examples
     --------
@@ -125,7 +138,14 @@ def predict(
     if area is None:
         grid = Grid.from_events(known, cell_size=float(cell_size))
     else:
+        area_crs = getattr(area, "crs", None)
+        if area_crs is not None:
+            check_same_crs(
+                pyproj.CRS.from_user_input(area_crs), events.crs, "the area", "the incident data"
+            )
         grid = Grid.from_area(area, cell_size=float(cell_size), crs=events.crs)
+        _check_area_covers(known, grid)
+    _check_coverage_holds_a_cell(coverage, grid)
     if model is None:
         model = RiskModel(random_state=random_state)
     elif not isinstance(model, RiskModel):
@@ -162,6 +182,38 @@ def predict(
 
 
 _DEFAULT_WARMUP_DAYS = int(pd.Timedelta(RiskModel().warmup).days)
+
+
+def _check_coverage_holds_a_cell(coverage, grid: Grid) -> None:
+    """Refuse a coverage too small for one whole cell: no shift would get a hot cell."""
+    total, largest = float(grid.area_fraction.sum()), float(grid.area_fraction.max())
+    if coverage < 1.0 and coverage * total < largest * (1 - 1e-9):
+        raise ValueError(
+            f"coverage={coverage} of a study area of {total:,.2f} cells is "
+            f"{coverage * total:.2f} cells, less than one cell: no shift would get a hot cell. "
+            f"Pass coverage >= {largest / total:.4g} (one cell), or a larger area."
+        )
+
+
+def _check_area_covers(known: Events, grid: Grid) -> None:
+    """Refuse an area that holds none of the incidents; warn about those outside it."""
+    outside = int(np.count_nonzero(grid.cell_of(known.x, known.y) < 0))
+    if outside == len(known):
+        ex0, ey0, ex1, ey1 = known.bounds
+        gx0, gy0, gx1, gy1 = grid.bounds
+        raise ValueError(
+            f"none of the {len(known):,} incidents known before the origin lies in the study "
+            f"area: the incidents span x {ex0:,.0f} .. {ex1:,.0f}, y {ey0:,.0f} .. {ey1:,.0f} but "
+            f"the area's cells span x {gx0:,.0f} .. {gx1:,.0f}, y {gy0:,.0f} .. {gy1:,.0f} "
+            f"({grid.crs.to_string()}). Check that the area is in the incidents' CRS, or "
+            "leave area=None to derive it from the incidents."
+        )
+    if outside:
+        warn_user(
+            f"{outside:,} of {len(known):,} incidents known before the origin lie outside the "
+            "study area and count in no cell (they still add to the near-repeat scores of "
+            "cells within reach); pass a larger area= to include them."
+        )
 
 
 def _as_events(incidents, time, x, y, crs, tz, options) -> Events:

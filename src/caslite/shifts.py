@@ -272,7 +272,12 @@ class ShiftSchedule:
         >>> len(schedule.horizon("2019-03-01", "14D"))  # spans the 10 March change
         84
         """
-        length = pd.Timedelta(horizon)
+        try:
+            length = pd.Timedelta(horizon)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"horizon {horizon!r} is not a length of time; use e.g. '14D', '7D' or '36h'."
+            ) from None
         if length <= pd.Timedelta(0):
             raise ValueError(f"horizon {horizon!r} must be positive, such as '14D'.")
         lo = int(to_utc_seconds(origin, self.tz, "origin"))

@@ -73,6 +73,8 @@ __all__ = [
 #: Relative tolerance on the area budget, so that float error in cumulative areas does not drop
 #: a cell that fits exactly (e.g. 10% of 20 unit cells is 2.0000000000000004 or less).
 _AREA_RTOL = 1e-9
+#: Events counted at a time by :func:`count_events`, so that its temporaries stay bounded.
+_COUNT_CHUNK = 1 << 20
 
 
 # ---------------------------------------------------------------------- observed counts
@@ -138,14 +140,36 @@ def count_events(events, grid, blocks) -> np.ndarray:
             "ShiftSchedule.horizon or ShiftSchedule.blocks."
         )
     check_same_crs(events.crs, grid.crs, "events", "the grid")
-    weights = events.aoristic_weights(blocks)  # (n_events, n_blocks)
-    cells = grid.cell_of(events.x, events.y)
-    inside = np.flatnonzero(cells >= 0)
-    in_cell = scipy.sparse.csr_array(
-        (np.ones(inside.size), (inside, cells[inside])), shape=(len(events), grid.n_cells)
-    )
-    counts = (weights.T @ in_cell).toarray()
-    return np.asarray(counts, dtype=np.float64).reshape(len(blocks), grid.n_cells)
+    n_blocks, n_cells = len(blocks), grid.n_cells
+    if n_blocks and np.any(blocks.start[1:] != blocks.end[:-1]):
+        raise ValueError("blocks must be consecutive (each starting where the last ends).")
+    counts = np.zeros(n_blocks * n_cells, dtype=np.float64)
+    if not n_blocks or not len(events):
+        return counts.reshape(n_blocks, n_cells)
+    edges = blocks.edges
+    # Exact times, a chunk of events at a time (memory bounded by the chunk and the output):
+    # 1 in the cell and the block with start <= t < end.
+    windows = []
+    for lo in range(0, len(events), _COUNT_CHUNK):
+        part = slice(lo, lo + _COUNT_CHUNK)
+        cells = grid.cell_of(events.x[part], events.y[part])
+        t, t_end = events.t[part], events.t_end[part]
+        exact = (cells >= 0) & (t_end == t)
+        block = np.searchsorted(edges, t[exact], side="right") - 1
+        ok = (block >= 0) & (block < n_blocks)
+        np.add.at(counts, block[ok] * n_cells + cells[exact][ok], 1.0)
+        windows.append(lo + np.flatnonzero((cells >= 0) & (t_end > t)))
+    # Uncertain times: aoristic weights of the windows over the blocks.
+    window = np.concatenate(windows)
+    if window.size:
+        spread = events.select(window)
+        weights = spread.aoristic_weights(blocks)  # (n_windows, n_blocks)
+        cells = grid.cell_of(spread.x, spread.y)
+        in_cell = scipy.sparse.csr_array(
+            (np.ones(window.size), (np.arange(window.size), cells)), shape=(window.size, n_cells)
+        )
+        counts += (weights.T @ in_cell).toarray().ravel()
+    return counts.reshape(n_blocks, n_cells)
 
 
 # ---------------------------------------------------------------------- selection

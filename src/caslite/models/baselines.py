@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from caslite._time import to_utc_seconds
-from caslite._validation import check_same_crs
+from caslite._validation import check_reaches_grid, check_same_crs
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.nearrepeat import BowersSpace, BowersTime, GaussianSpace, score_at, score_forecast
@@ -81,11 +81,21 @@ class ProspectiveHotSpot(BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If the events and the grid have different CRSs, or no event lies on the grid or
+            within reach of it (a wrong area or CRS). An empty window is not an error: every
+            cell then scores 0.
         """
         if not isinstance(events, Events):
             raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
+        check_same_crs(events.crs, grid.crs, "events", "the grid")
+        space = self.space if self.space is not None else BowersSpace(form="grid")
+        check_reaches_grid(events, grid, margin=float(getattr(space, "radius", 0.0)))
         self.origin_ = int(to_utc_seconds(origin, events.tz, "origin"))
         self.events_ = events.before(self.origin_)
         self.grid_ = grid
@@ -179,6 +189,13 @@ class _WindowedBaseline(BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If the events and the grid have different CRSs, or no event lies on the grid or
+            within reach of it (a wrong area or CRS). An empty window is not an error: every
+            cell then scores 0.
         """
         if not isinstance(events, Events):
             raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
@@ -187,6 +204,7 @@ class _WindowedBaseline(BaseEstimator):
         check_same_crs(events.crs, grid.crs, "events", "the grid")
         window = _positive_finite("window_weeks", self.window_weeks, " of weeks") * _WEEK
         self._check_params()
+        check_reaches_grid(events, grid, margin=self._reach())
         origin = int(to_utc_seconds(origin, events.tz, "origin"))
         lag = origin - events.t_end  # t_end == t for exact times
         self.events_ = events.select((lag > 0) & (lag <= window))
@@ -197,6 +215,10 @@ class _WindowedBaseline(BaseEstimator):
 
     def _check_params(self) -> None:
         """Validate the parameters other than ``window_weeks`` (none by default)."""
+
+    def _reach(self) -> float:
+        """Distance in metres beyond the grid from which an event still adds to a cell."""
+        return 0.0
 
     def _fit_scores(self) -> None:
         """Set the fitted scores from ``events_`` and ``grid_``."""
@@ -344,6 +366,9 @@ class RetrospectiveKDE(_WindowedBaseline):
     def _check_params(self) -> None:
         _positive_finite("bandwidth", self.bandwidth, " of metres")
         _positive_finite("cutoff", self.cutoff, " of bandwidths")
+
+    def _reach(self) -> float:
+        return float(self.cutoff) * float(self.bandwidth)
 
     def _fit_scores(self) -> None:
         bandwidth = float(self.bandwidth)

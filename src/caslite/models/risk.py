@@ -82,6 +82,11 @@ class RiskModel(BaseEstimator):
         Target number of event-free rows under ``negative_rate="auto"``.
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
         Passed to scikit-learn's HistGradientBoosting estimator.
+    min_events : int, default 50
+        Fewest events known before the fit origin, inside the grid's cells, that the model
+        trains on; fewer raise :class:`TooLittleDataError` rather than presenting a map of
+        noise as a forecast. Lower it knowingly, or use a baseline such as
+        :class:`caslite.NaiveCounts`.
     discovered : {"keep", "exclude"} or float in [0, 1], default "keep"
         How to treat incidents that patrols found themselves rather than had reported, flagged
         by a boolean column ``discovered`` of the events (:attr:`Events.data`). Counting them
@@ -154,6 +159,7 @@ class RiskModel(BaseEstimator):
         max_leaf_nodes=31,
         min_samples_leaf=40,
         l2_regularization=1.0,
+        min_events=50,
         discovered="keep",
         random_state=None,
     ):
@@ -172,6 +178,7 @@ class RiskModel(BaseEstimator):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
+        self.min_events = min_events
         self.discovered = discovered
         self.random_state = random_state
 
@@ -220,6 +227,15 @@ class RiskModel(BaseEstimator):
                 f"none of the {len(known)} events known before the origin falls in a cell of the "
                 f"grid during the {len(origins)} training horizons; there is nothing to learn. "
                 "Check that the grid covers the events, or give more history."
+            )
+        n_inside = int(np.count_nonzero(grid.cell_of(known.x, known.y) >= 0))
+        if n_inside < self.min_events:
+            raise TooLittleDataError(
+                f"found {n_inside} events known before the origin in the grid's cells "
+                f"({len(known)} in all); the model needs at least {self.min_events} events "
+                f"(min_events={self.min_events}) to learn more than noise. Give more history or "
+                "a larger area, pool quiet categories, lower min_events=, or use a baseline "
+                "such as caslite.NaiveCounts."
             )
         rate = self._negative_rate(int(sizes.sum()) - n_positive)
 
@@ -301,6 +317,9 @@ class RiskModel(BaseEstimator):
             _positive_timedelta(getattr(self, name), name)
         if self.train_span is not None:
             _positive_timedelta(self.train_span, "train_span")
+        minimum = self.min_events
+        if isinstance(minimum, bool) or not isinstance(minimum, numbers.Integral) or minimum < 1:
+            raise ValueError(f"min_events must be a positive integer, got {minimum!r}.")
         rule = self.discovered
         if not (isinstance(rule, str) and rule in ("keep", "exclude")) and not _is_share(rule):
             raise ValueError(
