@@ -1002,6 +1002,7 @@ def test_too_short_a_history_says_how_much_is_needed():
 
 QUIET = dict(n=5, days=170, start="2019-01-01")  # a quiet category: 5 incidents in 6 months
 
+
 @BAD_FIT
 def test_too_few_events_say_how_many_are_needed():
     with pytest.raises(TooLittleDataError, match=r"found 5 events.*needs at least \d+ events"):
