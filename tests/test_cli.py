@@ -1,10 +1,23 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 from matplotlib.image import imread
+from shapely.geometry import box
 
+from caslite import Grid, NaiveCounts, ProspectiveHotSpot, ShiftSchedule
 from caslite.cli import main
+from caslite.datasets import simulate_city
+from caslite.evaluation.backtest import backtest
 from caslite.events import Events
+from caslite.io import read_hot_cells
+from caslite.knox import knox_test
 from caslite.plot import plot_cells
 from caslite.summary import summarize_incidents
 
@@ -135,6 +148,13 @@ def test_cli_forecast_writes_hot_cells_of_every_shift(tmp_path, capsys):
     assert len(table) == len(hot)
     image = imread(out / "hot_cells.png")
     assert image.shape[0] > 100 and image[..., :3].std() > 0.05
+    assert imread(out / "risk_horizon.png")[..., :3].std() > 0.05
+    page = (out / "hot_cells.html").read_text()
+    assert "<script src=" not in page  # Leaflet inlined: the map opens offline
+    # one hot-cell layer per shift of the first day, each with that shift's hot cells
+    first_day = hot[hot["shift_start"].str[:10] == hot["shift_start"].min()[:10]]
+    for start in first_day["shift_start"].unique():
+        assert f"{start[11:16]}" in page
     # the hot cells lie where the incidents cluster: within 600 m of a cluster centre
     near = np.min(
         np.hypot(
@@ -148,3 +168,284 @@ def test_cli_forecast_writes_hot_cells_of_every_shift(tmp_path, capsys):
     bad = [str(path), "--time", "time", "--x", "east", "--y", "north", "--crs", CRS, "--tz", TZ]
     assert main(["forecast", *bad, "--out", str(out)]) == 2
     assert "column 'time' not found" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- every subcommand
+TIMING = ["fit_seconds", "predict_seconds"]
+
+
+@pytest.fixture()
+def incidents(tmp_path):
+    """400 clustered incidents from 2019-01-01 over 200 days, with a 'kind' column."""
+    frame = clustered_frame()
+    frame["kind"] = np.random.default_rng(8).choice(["house", "flat"], len(frame))
+    path = tmp_path / "incidents.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def file_args(path):
+    return [str(path), "--crs", CRS, "--tz", TZ]
+
+
+def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incidents, capsys):
+    path, frame = incidents
+    area = box(627_500, 4_834_500, 628_500, 4_835_500)
+    area_file = tmp_path / "area.gpkg"  # given in degrees: the CLI reprojects it
+    geopandas.GeoDataFrame(geometry=[area], crs=CRS).to_crs("EPSG:4326").to_file(area_file)
+    out = tmp_path / "out"
+    args = ["forecast", *file_args(path), "--origin", "2019-07-15", "--horizon", "1D"]
+    args += ["--area", str(area_file), "--format", "gpkg", "geojson,parquet", "csv"]
+    args += ["--layout", "layers", "--filter", "kind == 'house'", "--out", str(out), "-q"]
+    with pytest.warns(UserWarning, match="not known before the origin"):
+        assert main(args) == 0
+    assert "over 6 shifts" in capsys.readouterr().out
+    tables = {fmt: read_hot_cells(out / f"hot_cells.{fmt}") for fmt in ("gpkg", "geojson")}
+    tables |= {fmt: read_hot_cells(out / f"hot_cells.{fmt}") for fmt in ("parquet", "csv")}
+    reference = tables["parquet"]
+    assert reference.crs.to_epsg() == 32617
+    for fmt, table in tables.items():
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(table.drop(columns="geometry")),
+            pd.DataFrame(reference.drop(columns="geometry")),
+            obj=fmt,
+        )
+        assert table.crs == reference.crs
+    layers = [str(n) for n in pyogrio.list_layers(out / "hot_cells.gpkg")[:, 0]]
+    expected = [f"shift_2019-07-15T{h:02d}-00" for h in range(0, 24, 4)]
+    assert sorted(layers) == expected
+    # every hot cell lies in the study area (clipped to it, in the incidents' CRS)
+    assert reference.geometry.intersection(area).area.min() > 0
+    assert (out / "hot_cells.png").stat().st_size > 1000
+
+
+def test_cli_backtest_equals_a_direct_backtest(tmp_path, incidents, capsys):
+    path, _ = incidents
+    out = tmp_path / "bt"
+    args = ["backtest", *file_args(path), "--start", "2019-05-01", "--end", "2019-06-12"]
+    args += ["--methods", "naive52", "prospective", "--coverage", "0.02", "0.1"]
+    args += ["--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    events = Events.from_frame(pd.read_csv(path), crs=CRS, tz=TZ)
+    grid = Grid.from_events(events.before("2019-05-01"), cell_size=125.0)
+    direct = backtest(
+        {"naive52": NaiveCounts(window_weeks=52), "prospective": ProspectiveHotSpot()},
+        events,
+        grid,
+        start="2019-05-01",
+        end="2019-06-12",
+        schedule=ShiftSchedule.every(4, tz=TZ),
+        coverages=(0.02, 0.1),
+        progress=False,
+    )
+    assert len(direct.params["origins"]) == 3
+    scores = pd.read_csv(out / "scores.csv")
+    expected = direct.scores.drop(columns=TIMING)
+    for column in expected.columns:
+        if column in ("origin", "fitted_at"):
+            got = pd.to_datetime(scores[column], utc=True)
+            np.testing.assert_array_equal(got, expected[column].dt.tz_convert("UTC"))
+        elif expected[column].dtype.kind in "fc":
+            np.testing.assert_allclose(scores[column], expected[column], rtol=1e-12)
+        else:
+            assert list(scores[column]) == list(expected[column]), column
+
+    # the printed and written table is the direct one's, up to the measured seconds
+    def without_seconds(text):
+        return [line.rsplit("|", 2)[0] for line in text.splitlines() if line.startswith("|")]
+
+    assert without_seconds(printed) == without_seconds(direct.to_markdown())
+    assert without_seconds((out / "summary.md").read_text()) == without_seconds(
+        direct.to_markdown()
+    )
+    for name in ("hit_rate.png", "pai.png"):
+        assert imread(out / name)[..., :3].std() > 0.01
+
+
+def test_cli_knox_equals_knox_test_and_a_brute_force_count(tmp_path, incidents, capsys):
+    path, frame = incidents
+    out = tmp_path / "knox"
+    args = ["knox", *file_args(path), "--distances", "0,100,200", "--days", "0", "7", "14"]
+    args += ["--permutations", "19", "--seed", "3", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    events = Events.from_frame(pd.read_csv(path), crs=CRS, tz=TZ)
+    direct = knox_test(
+        events, distance_bands=(0, 100, 200), time_bands_days=(0, 7, 14),
+        n_permutations=19, random_state=3,
+    )  # fmt: skip
+    table = pd.read_csv(out / "knox.csv")
+    reference = direct.to_frame()
+    assert list(table["distance_band"]) == list(reference["distance_band"].astype(str))
+    for column in ("observed", "expected", "knox_ratio", "p_value", "significant"):
+        np.testing.assert_allclose(table[column], reference[column].astype(float), rtol=1e-12)
+    # observed pairs by brute force: distance (0, 100], (100, 200]; time [0, 7], (7, 14] days
+    t = events.t.astype(float) / 86_400
+    i, j = np.triu_indices(len(t), 1)
+    d = np.hypot(events.x[i] - events.x[j], events.y[i] - events.y[j])
+    dt = np.abs(t[i] - t[j])
+    distance_row = np.select([d == 0, d <= 100, d <= 200], [0, 1, 2], -1)
+    time_col = np.select([dt <= 7, dt <= 14], [0, 1], -1)
+    keep = (distance_row >= 0) & (time_col >= 0)
+    brute = np.zeros((3, 2), dtype=int)
+    np.add.at(brute, (distance_row[keep], time_col[keep]), 1)
+    np.testing.assert_array_equal(table["observed"].to_numpy().reshape(3, 2), brute)
+    row = next(line for line in printed.splitlines() if line.startswith("0-100 m"))
+    ratio, p = direct.ratio[1, 0], direct.p_value[1, 0]
+    assert f"{ratio:.2f}{'*' if p < 0.05 else ''}" in row.split()
+    assert imread(out / "knox.png").shape[0] > 100
+
+
+def test_cli_simulate_writes_the_city_simulate_city_makes(tmp_path, capsys):
+    args = ["--end", "2023-02-01", "--size", "2000", "--seed", "4", "-q"]
+    assert main(["simulate", str(tmp_path / "a.csv"), *args]) == 0
+    assert main(["simulate", str(tmp_path / "b.csv"), *args]) == 0
+    assert main(["simulate", str(tmp_path / "c.gpkg"), *args]) == 0
+    assert "simulated" in capsys.readouterr().out
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    city = simulate_city(start="2023-01-01", end="2023-02-01", size=2000.0, random_state=4)
+    for name, options in (("a.csv", {"crs": city.crs}), ("c.gpkg", {})):
+        events = Events.read(tmp_path / name, tz=city.tz, **options)
+        np.testing.assert_array_equal(events.t, city.t_utc)
+        np.testing.assert_allclose(events.x, city.events["x"], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(events.y, city.events["y"], rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(events.data["generation"], city.events["generation"])
+    truth = json.loads((tmp_path / "a.params.json").read_text())
+    assert truth["n_events"] == len(city) and truth["params"]["random_state"] == 4
+    assert truth["params"]["size"] == 2000.0 and truth["tz"] == city.tz
+    np.testing.assert_allclose(truth["params"]["hourly_profile"], city.params["hourly_profile"])
+    assert truth["n_background"] == int((city.events["generation"] == 0).sum())
+
+
+@pytest.fixture()
+def fake_checkout(tmp_path):
+    """A folder with a stand-in benchmarks package that records how it was called."""
+    package = tmp_path / "checkout" / "benchmarks"
+    package.mkdir(parents=True)
+    record = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "Path('called.json').write_text(json.dumps({'module': __spec__.name, "
+        "'argv': sys.argv[1:]}))\n"
+        "sys.exit(3)\n"
+    )
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(record)
+    (package / "report.py").write_text(record)
+    return package.parent
+
+
+def test_cli_bench_runs_the_suite_of_a_checkout(fake_checkout, tmp_path, capsys, monkeypatch):
+    def called():
+        return json.loads((fake_checkout / "called.json").read_text())
+
+    code = main(["bench", "--path", str(fake_checkout), "--quick", "--only", "city",
+                 "--only", "knox", "--", "--out", "x.json"])  # fmt: skip
+    assert code == 3  # the suite's own exit status
+    assert called() == {
+        "module": "benchmarks.__main__",
+        "argv": ["--profile", "smoke", "--only", "city", "--only", "knox", "--out", "x.json"],
+    }
+    monkeypatch.chdir(fake_checkout)
+    assert main(["bench", "--report", "--quick", "-q"]) == 3
+    assert called() == {"module": "benchmarks.report", "argv": ["--quick"]}
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench"]) == 2
+    err = capsys.readouterr().err
+    assert "caslite bench: error: no benchmark suite in" in err
+    assert "ship with the source repository" in err
+
+
+def test_cli_filter_keeps_the_matching_incidents(tmp_path, incidents, capsys):
+    path, frame = incidents
+    args = ["summary", *file_args(path), "--filter", "kind == 'house'", "--out", str(tmp_path)]
+    assert main(args) == 0
+    table = pd.read_csv(tmp_path / "incidents_per_cell.csv")
+    assert table["incidents"].sum() == int((frame["kind"] == "house").sum())
+    assert "kept" in capsys.readouterr().err
+
+
+BAD_INPUT = [
+    (["summary", "{csv}", "--time", "when", "--crs", CRS, "--tz", TZ],
+     "column 'when' not found; the table has columns ['t', 'x', 'y', 'kind']"),
+    (["summary", "{csv}", "--crs", "EPSG:99999", "--tz", TZ],
+     "'EPSG:99999' is not a CRS pyproj understands"),
+    (["summary", "{csv}", "--crs", "EPSG:4326", "--tz", TZ], "--to-crs utm"),
+    (["summary", "{csv}", "--tz", TZ], "has no CRS"),
+    (["summary", "{csv}", "--crs", CRS], "--tz is required for a file"),
+    (["summary", "{csv}", "--crs", CRS, "--tz", "Mars/Olympus"], "not a known IANA time zone"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--origin", "2019-13-45"],
+     "--origin '2019-13-45' is not a date or time"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--horizon", "14X"],
+     "--horizon '14X' is not a positive duration"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--format", "shp"],
+     "--format 'shp' is not one of gpkg, geojson, parquet, csv"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--format", "csv", "--layout", "layers"],
+     "--layout layers (a layer per shift) needs --format gpkg"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--area", "{dir}/nope.gpkg"],
+     "no such area file"),
+    (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "soon"],
+     "--start 'soon' is not a date or time"),
+    (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "2019-05-01", "--methods", "x"],
+     "--methods 'x' is not a method; choose from risk, naive52"),
+    (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "2018-05-01"],
+     "no incident is known before --start 2018-05-01"),
+    (["knox", "{csv}", "--crs", CRS, "--tz", TZ, "--distances", "0,a"],
+     "--distances: 'a' is not a number"),
+    (["knox", "{csv}", "--crs", CRS, "--tz", TZ, "--distances", "100,0"],
+     "distance_bands must be strictly ascending"),
+    (["summary", "{dir}/nope.csv", "--crs", CRS, "--tz", TZ],
+     "no such incident file: '{dir}/nope.csv'"),
+    (["summary", "{dir}/incidents.xlsx", "--crs", CRS, "--tz", TZ],
+     "cannot tell the format of the incident file 'incidents.xlsx'"),
+    (["summary", "{dir}", "--crs", CRS, "--tz", TZ], "is a folder; give the incident file"),
+    (["summary", "{dir}/broken.gpkg", "--tz", TZ], "cannot read 'broken.gpkg'"),
+    (["summary", "{csv}", "--crs", CRS, "--tz", TZ, "--filter", "colour == 'red'"],
+     "--filter \"colour == 'red'\" cannot be evaluated"),
+    (["summary", "--sample", "toronto", "--crs", CRS], "--crs describes an incident file"),
+    (["simulate", "{dir}/city.shp"], "cannot tell the format of 'city.shp'"),
+    (["simulate", "{dir}/city.csv", "--branching-ratio", "1.5"], "explosive"),
+    (["simulate", "{dir}/city.csv", "--start", "someday"], "start='someday' is not a date"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUT)
+def test_cli_bad_input_exits_2_with_a_message(tmp_path, incidents, capsys, argv, message):
+    path, _ = incidents
+    (tmp_path / "incidents.xlsx").write_text("")
+    (tmp_path / "broken.gpkg").write_text("not a GeoPackage")
+    values = {"csv": str(path), "dir": str(tmp_path)}
+    argv = [a.format(**values) for a in argv]
+    assert main(argv) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"caslite {argv[0]}: error: ")
+    assert message.format(**values) in last
+
+
+def test_cli_usage_errors_and_help(capsys):
+    assert main(["forecast", "--sample", "nowhere"]) == 2
+    assert "invalid choice: 'nowhere'" in capsys.readouterr().err
+    assert main([]) == 2
+    for command in ("summary", "forecast", "backtest", "knox", "simulate", "bench"):
+        assert main([command, "--help"]) == 0
+        text = capsys.readouterr().out
+        assert f"usage: caslite {command}" in text and "examples:" in text
+        assert "--quiet" in text
+
+
+def test_cli_logs_progress_unless_quiet(tmp_path, capsys):
+    args = ["simulate", str(tmp_path / "a.csv"), "--end", "2023-01-15", "--size", "1000"]
+    assert main(args) == 0
+    assert f"caslite simulate: wrote {tmp_path / 'a.csv'}" in capsys.readouterr().err
+    assert main([*args, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_the_caslite_entry_point_runs():
+    script = Path(sys.executable).with_name("caslite")
+    assert script.exists(), "the caslite console script is not installed in this environment"
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    for command in ("forecast", "backtest", "knox", "simulate", "bench", "summary"):
+        assert command in done.stdout

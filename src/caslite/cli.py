@@ -1,99 +1,419 @@
-r"""The ``caslite`` command line.
+r"""The ``caslite`` command line: ``caslite COMMAND --help`` shows each command's options.
 
 Examples
 --------
 Forecast the hot cells of every 4-hour shift of the two weeks after the shipped Toronto
-sample ends (GeoPackage, CSV and a PNG map in caslite-output/)::
+sample ends (GeoPackage, CSV, PNG and HTML maps in caslite-output/)::
 
     caslite forecast --sample toronto --out caslite-output
 
-The same for your own file, from a chosen origin::
+The same for your own file, from a chosen origin, as GeoPackage (a layer per shift) and
+GeoJSON::
 
-    caslite forecast incidents.csv --time t --x x --y y --crs EPSG:32617 \\
-        --tz America/Toronto --origin 2019-03-01 --coverage 0.03 --out caslite-output
+    caslite forecast incidents.csv --time t --x x --y y --crs EPSG:32617 \
+        --tz America/Toronto --origin 2019-03-01 --format gpkg geojson --layout layers
 
-Summarise the shipped Toronto sample and write a table and a map of recent incidents per cell::
+Score baselines by rolling origin, near repeats by the Knox test, simulate a city::
+
+    caslite backtest --sample synthetic --start 2023-06-01 --end 2023-09-01
+    caslite knox --sample toronto --distances 0,100,200,400 --days 0,7,14,28
+    caslite simulate city.csv --end 2023-07-01 --seed 1
+
+Summarise the incidents; run the benchmark suite from a source checkout::
 
     caslite summary --sample toronto --out caslite-output
+    caslite bench --quick
 
-The same for your own file::
-
-    caslite summary incidents.csv --time t --x x --y y --crs EPSG:32617 \\
-        --tz America/Toronto --out caslite-output
+Exit status: 0 on success, 2 for bad input (the reason on standard error as
+``caslite COMMAND: error: ...``), 130 when interrupted; ``caslite bench`` returns the
+suite's own status.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
+import re
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
 
 logger = logging.getLogger("caslite")
 
+_FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "parquet": ".parquet", "csv": ".csv"}
+_INCIDENT_SUFFIXES = (".csv", ".gpkg", ".geojson", ".json", ".parquet", ".shp", ".fgb")
+_DEFAULT_METHODS = ("naive52", "naive208", "kde", "prospective", "shift")
 
+
+class CliError(ValueError):
+    """Bad command-line input: reported as ``caslite COMMAND: error: ...``, exit code 2."""
+
+
+# ---------------------------------------------------------------------- the backtest methods
+#: Forecasters the backtest can compare, by command-line name.
+_METHODS = {
+    "risk": "caslite's risk model (gradient-boosted trees)",
+    "naive52": "incidents per cell over the last 52 weeks",
+    "naive104": "incidents per cell over the last 104 weeks",
+    "naive208": "incidents per cell over the last 208 weeks",
+    "kde": "retrospective kernel density (250 m, 52 weeks)",
+    "prospective": "prospective hot spots (near-repeat kernel)",
+    "shift": "incidents per cell in the same shift, 52 weeks",
+    "etas": "self-exciting point process per cell (EM)",
+}
+
+
+def _forecaster(name: str, seed: int):
+    """Return a new, unfitted forecaster for a method name of ``--methods``."""
+    from caslite import models
+
+    if name == "risk":
+        return models.RiskModel(random_state=seed)
+    if name.startswith("naive"):
+        return models.NaiveCounts(window_weeks=int(name[len("naive") :]))
+    if name == "kde":
+        return models.RetrospectiveKDE(bandwidth=250.0, window_weeks=52)
+    if name == "prospective":
+        return models.ProspectiveHotSpot()
+    if name == "shift":
+        return models.ShiftHistory(window_weeks=52)
+    if name == "etas":
+        return models.GridETAS()
+    raise CliError(f"unknown method {name!r}; choose from {', '.join(_METHODS)}.")
+
+
+# ---------------------------------------------------------------------- examples
+_EXAMPLES = {
+    "summary": r"""examples:
+  caslite summary --sample toronto --out caslite-output
+  caslite summary incidents.csv --crs EPSG:32617 --tz America/Toronto --days 30
+  caslite summary incidents.gpkg --layer burglary --tz Europe/Amsterdam \
+      --filter "premises == 'House'"
+""",
+    "forecast": r"""examples:
+  caslite forecast --sample toronto --out caslite-output
+  caslite forecast incidents.csv --time when --x east --y north --crs EPSG:32617 \
+      --tz America/Toronto --origin 2019-03-01 --horizon 7D --coverage 0.05
+  caslite forecast incidents.gpkg --tz Europe/Amsterdam --area city.gpkg \
+      --format gpkg geojson parquet --layout layers
+
+outputs (in --out): hot_cells.gpkg / .geojson / .parquet / .csv (one row per hot shift and
+cell; local shift times as ISO text with the UTC offset, the same in UTC, a 0-based shift
+index and the time zone; CRS of the incidents); hot_cells.png (the first day's shifts as
+small multiples, hot cells outlined over each shift's risk); risk_horizon.png (expected
+incidents over the horizon); hot_cells.html (interactive map, opens offline; a hot-cell
+layer per shift of the first day). With --layout layers the
+GeoPackage has one layer per shift, named shift_YYYY-MM-DDTHH-MM by its local start.
+""",
+    "backtest": r"""examples:
+  caslite backtest --sample synthetic --start 2023-06-01 --end 2023-09-01
+  caslite backtest incidents.csv --crs EPSG:32617 --tz America/Toronto \
+      --start 2019-01-01 --end 2020-01-01 --methods naive52 kde risk --retrain-every 13 \
+      --coverage 0.01 0.03 0.05 --n-jobs 2 --out backtest-2019
+
+methods (--methods, or 'all'):
+{methods}
+default: {default}.
+
+Timing on the shipped Toronto sample (2,473 cells, 14-day horizons, 2 cores): every
+baseline and 'etas' under 0.1 s per origin; 'risk' about 18 s per origin with
+--retrain-every 4 (a fit every 4th origin, a cheap update in between). The risk model's fit
+grows with cells x training origins: on a whole city expect minutes per fit, and refit it
+only every few origins.
+
+outputs (in --out): scores.csv (one row per method, origin and coverage), summary.md (the
+table printed), hit_rate.png and pai.png (mean over origins by coverage).
+""",
+    "knox": r"""examples:
+  caslite knox --sample toronto
+  caslite knox incidents.csv --crs EPSG:32617 --tz America/Toronto \
+      --distances 0,100,200,400 --days 0,7,14,28 --permutations 999 --seed 1 \
+      --start 2019-01-01 --end 2020-01-01
+
+Distance band k is (e_k, e_k+1] metres, the first one closed; time bands likewise in days;
+with the default same-location row, pairs at distance 0 are counted there only. The table
+printed shows Knox ratios (observed / expected close pairs), * where p < --alpha.
+outputs (in --out): knox.csv (one row per distance and time band) and knox.png.
+""",
+    "simulate": r"""examples:
+  caslite simulate city.csv --seed 1
+  caslite simulate city.gpkg --start 2022-01-01 --end 2024-01-01 --size 4000 \
+      --background-rate 3 --branching-ratio 0.4 --seed 7
+
+Writes the incidents (columns t, x, y, parent, generation; format by suffix: .csv, .gpkg,
+.geojson or .parquet) and CITY.params.json with every parameter of the simulation, so that
+forecasts can be scored against the truth (caslite.datasets.simulate_city). Read the file
+back with, e.g., caslite forecast city.csv --crs EPSG:28992 --tz Europe/Amsterdam.
+""",
+    "bench": r"""examples:
+  caslite bench --quick                  # the smoke profile: tiny, correctness only
+  caslite bench --only city --only knox  # chosen cases or groups, full profile
+  caslite bench --path ~/src/caslite -- --out results.json
+  caslite bench --report --quick         # the accuracy report (python -m benchmarks.report)
+
+The benchmark suite ships with the source repository, not with the installed package: run
+it from a clone of the repository (with caslite installed from it: pip install -e .). Exit
+status is the suite's: 0 all correct, 1 a check failed, 2 a target was missed (full
+profile).
+""",
+}
+
+
+# ---------------------------------------------------------------------- the parser
 def _parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="caslite",
         description="Burglary risk per grid cell and police shift.",
         epilog=__doc__.split("Examples\n--------\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=raw,
     )
+    parser.add_argument("--version", action="version", version=f"caslite {_version()}")
+    common = argparse.ArgumentParser(add_help=False)
+    logs = common.add_argument_group("messages")
+    logs.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors; no progress bars"
+    )
+    logs.add_argument("-v", "--verbose", action="store_true", help="debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    summary = commands.add_parser(
+
+    def command(name, help, description, epilog):
+        return commands.add_parser(
+            name,
+            help=help,
+            description=description,
+            epilog=epilog,
+            formatter_class=raw,
+            parents=[common],
+        )
+
+    summary = command(
         "summary",
-        help="summarise incidents on a grid and shifts; write a table and a map",
-        description=(
-            "Read incidents (a file or a shipped sample), build the grid and the shift "
-            "schedule, print a summary, and write a CSV table and a PNG map of the incidents "
-            "per cell over the last --days days."
-        ),
+        "summarise incidents on a grid and shifts; write a table and a map",
+        "Read incidents (a file or a shipped sample), build the grid and the shift schedule, "
+        "print a summary, and write a CSV table and a PNG map of the incidents per cell over "
+        "the last --days days.",
+        _EXAMPLES["summary"],
     )
     _input_arguments(summary)
     summary.add_argument("--days", type=int, default=90, help="recent window (default: 90)")
     summary.add_argument("--out", default="caslite-output", help="output folder")
 
-    forecast = commands.add_parser(
+    forecast = command(
         "forecast",
-        help="fit the risk model and write the hot cells of every shift of the horizon",
-        description=(
-            "Read incidents, fit caslite's risk model on those known before --origin, and "
-            "write the hot cells of every shift of the horizon: hot_cells.gpkg (layer "
-            "hot_cells, one row per shift and cell, times as local ISO text), hot_cells.csv "
-            "and hot_cells.png (expected incidents over the horizon, hot cells of the first "
-            "shift outlined)."
-        ),
+        "fit the risk model and write the hot cells of every shift of the horizon",
+        "Read incidents, fit caslite's risk model on those known before --origin, and write "
+        "the hot cells of every shift of the horizon as GIS files, PNG maps and an HTML map.",
+        _EXAMPLES["forecast"],
     )
     _input_arguments(forecast)
     forecast.add_argument(
         "--origin",
         default=None,
-        help="forecast origin, local time (default: the midnight after the last incident)",
+        help="forecast origin, local time, e.g. 2019-03-01 (default: the midnight after the "
+        "last incident)",
     )
     forecast.add_argument("--horizon", default="14D", help="horizon length (default: 14D)")
     forecast.add_argument(
         "--coverage", type=float, default=0.03, help="share of the area per shift (default 0.03)"
     )
     forecast.add_argument("--shift-hours", type=int, default=4, help="shift length (default 4)")
+    forecast.add_argument("--area", default=None, help="polygon file of the study area")
     forecast.add_argument("--seed", type=int, default=0, help="random_state of the model")
+    forecast.add_argument(
+        "--format",
+        nargs="+",
+        default=None,
+        metavar="FORMAT",
+        help="one or more of gpkg, geojson, parquet, csv (default: gpkg csv)",
+    )
+    forecast.add_argument(
+        "--layout",
+        choices=["column", "layers"],
+        default="column",
+        help="GeoPackage: one layer with a shift column (default) or a layer per shift",
+    )
     forecast.add_argument("--out", default="caslite-output", help="output folder")
+
+    backtest = command(
+        "backtest",
+        "score forecasting methods by rolling origin (hit rate, PAI, PEI*, ...)",
+        "Move a forecast origin through --start..--end every --step; at each origin fit every "
+        "method on the incidents known before it, forecast --horizon and score the forecast "
+        "on the incidents of the horizon.",
+        _EXAMPLES["backtest"].format(
+            methods="\n".join(f"  {k:<12} {v}" for k, v in _METHODS.items()),
+            default=" ".join(_DEFAULT_METHODS),
+        ),
+    )
+    _input_arguments(backtest)
+    backtest.add_argument("--start", required=True, help="first origin, local time")
+    backtest.add_argument(
+        "--end", default=None, help="end of the period (default: the midnight after the last "
+        "incident); the last origin's horizon ends by it"
+    )  # fmt: skip
+    backtest.add_argument("--step", default="14D", help="spacing of origins (default: 14D)")
+    backtest.add_argument("--horizon", default="14D", help="forecast length (default: 14D)")
+    backtest.add_argument(
+        "--coverage",
+        nargs="+",
+        default=None,
+        metavar="SHARE",
+        help="shares of the area scored (default: 0.01 0.03 0.05)",
+    )
+    backtest.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        metavar="METHOD",
+        help=f"methods to compare, or 'all' (default: {' '.join(_DEFAULT_METHODS)})",
+    )
+    backtest.add_argument("--shift-hours", type=int, default=4, help="shift length (default 4)")
+    backtest.add_argument(
+        "--area", default=None, help="polygon file of the study area (default: the hull of the "
+        "incidents before --start)"
+    )  # fmt: skip
+    backtest.add_argument(
+        "--retrain-every", type=int, default=1, help="refit 'risk' every N origins (default 1)"
+    )
+    backtest.add_argument("--n-jobs", type=int, default=1, help="parallel tasks (-1: all cores)")
+    backtest.add_argument("--seed", type=int, default=0, help="random_state of 'risk'")
+    backtest.add_argument("--no-progress", action="store_true", help="no progress bar")
+    backtest.add_argument("--out", default="caslite-backtest", help="output folder")
+
+    knox = command(
+        "knox",
+        "Knox test of near repeats: close pairs in space and time vs. permutations",
+        "Count the pairs of incidents per distance band and time band and compare every count "
+        "with its distribution when the times are shuffled over the incidents (Ratcliffe's "
+        "Near Repeat Calculator).",
+        _EXAMPLES["knox"],
+    )
+    _input_arguments(knox, cell_size=False)
+    knox.add_argument(
+        "--distances", nargs="+", default=None, metavar="METRES",
+        help="distance band edges, e.g. 0,100,200,400 (default: 0,100,200,300,400,500)",
+    )  # fmt: skip
+    knox.add_argument(
+        "--days", nargs="+", default=None, metavar="DAYS",
+        help="time band edges in days, e.g. 0,7,14,28 (default: 0,7,14,21,28)",
+    )  # fmt: skip
+    knox.add_argument(
+        "--no-same-location",
+        action="store_true",
+        help="no separate row for pairs at distance 0",
+    )
+    knox.add_argument("--permutations", type=int, default=999, help="default 999")
+    knox.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    knox.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
+    knox.add_argument("--start", default=None, help="only incidents from this local time")
+    knox.add_argument("--end", default=None, help="only incidents before this local time")
+    knox.add_argument("--no-progress", action="store_true", help="no progress bar")
+    knox.add_argument("--out", default="caslite-knox", help="output folder")
+
+    simulate = command(
+        "simulate",
+        "simulate burglaries in a synthetic city with known true parameters",
+        "Simulate a self-exciting (Hawkes / ETAS) burglary process in a square city "
+        "(caslite.datasets.simulate_city) and write the incidents and the true parameters.",
+        _EXAMPLES["simulate"],
+    )
+    simulate.add_argument("path", help="incident file to write (.csv, .gpkg, .geojson, .parquet)")
+    simulate.add_argument("--start", default="2023-01-01", help="default 2023-01-01")
+    simulate.add_argument("--end", default="2024-01-01", help="default 2024-01-01 (exclusive)")
+    simulate.add_argument("--size", type=float, default=10_000.0, help="side, metres (10000)")
+    simulate.add_argument(
+        "--origin", type=float, nargs=2, default=(115_000.0, 480_000.0), metavar=("X", "Y"),
+        help="lower-left corner in --crs (default 115000 480000)",
+    )  # fmt: skip
+    simulate.add_argument("--crs", default="EPSG:28992", help="projected CRS (EPSG:28992)")
+    simulate.add_argument("--tz", default="Europe/Amsterdam", help="time zone (Europe/Amsterdam)")
+    simulate.add_argument("--resolution", type=float, default=25.0, help="raster, metres (25)")
+    simulate.add_argument("--clusters", type=int, default=6, help="neighbourhoods (6)")
+    simulate.add_argument(
+        "--background-rate", type=float, default=8.0, help="background burglaries per day (8)"
+    )
+    simulate.add_argument(
+        "--branching-ratio", type=float, default=0.3, help="offspring per event, < 1 (0.3)"
+    )
+    simulate.add_argument(
+        "--temporal-range-days", type=float, default=7.0, help="mean repeat delay, days (7)"
+    )
+    simulate.add_argument(
+        "--spatial-range", type=float, default=100.0, help="repeat offset sd, metres (100)"
+    )
+    simulate.add_argument(
+        "--seasonal-amplitude", type=float, default=0.3, help="yearly cycle, 0..1 (0.3)"
+    )
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    bench = command(
+        "bench",
+        "run the benchmark suite of a source checkout (python -m benchmarks)",
+        "Run caslite's benchmark suite (speed, memory and correctness of the hot loop), or "
+        "with --report the accuracy report, from a source checkout.",
+        _EXAMPLES["bench"],
+    )
+    bench.add_argument(
+        "--path", default=None, help="the source checkout (default: the current folder)"
+    )
+    bench.add_argument("--quick", action="store_true", help="the small smoke profile / report")
+    bench.add_argument(
+        "--only", action="append", metavar="CASE", help="only these cases or groups (repeat)"
+    )
+    bench.add_argument(
+        "--report", action="store_true", help="run the accuracy report (benchmarks.report)"
+    )
+    bench.add_argument("extra", nargs="*", help="further arguments for the suite, after --")
     return parser
 
 
-def _input_arguments(command) -> None:
-    source = command.add_mutually_exclusive_group(required=True)
-    source.add_argument("path", nargs="?", help="incident file (.csv, .gpkg, .geojson, .parquet)")
-    source.add_argument("--sample", choices=["toronto", "synthetic"], help="a shipped sample")
-    command.add_argument("--time", default="t", help="time column (default: t)")
-    command.add_argument("--x", default=None, help="x column (default: x, or the geometry)")
-    command.add_argument("--y", default=None, help="y column (default: y, or the geometry)")
-    command.add_argument("--crs", default=None, help="CRS of the coordinates, e.g. EPSG:32617")
-    command.add_argument("--tz", default=None, help="IANA time zone, e.g. America/Toronto")
-    command.add_argument("--cell-size", type=float, default=125.0, help="metres (default: 125)")
+def _input_arguments(command, *, cell_size=True) -> None:
+    source = command.add_argument_group("incidents")
+    which = source.add_mutually_exclusive_group(required=True)
+    which.add_argument("path", nargs="?", help="incident file (.csv, .gpkg, .geojson, .parquet)")
+    which.add_argument("--sample", choices=["toronto", "synthetic"], help="a shipped sample")
+    source.add_argument("--layer", default=None, help="layer of a multi-layer GeoPackage")
+    source.add_argument("--time", default=None, help="time column (default: t)")
+    source.add_argument("--time-end", default=None, help="end of uncertain time windows")
+    source.add_argument("--x", default=None, help="x column (default: x, or the geometry)")
+    source.add_argument("--y", default=None, help="y column (default: y, or the geometry)")
+    source.add_argument("--crs", default=None, help="CRS of the coordinates, e.g. EPSG:32617")
+    source.add_argument("--to-crs", default=None, help="reproject to this CRS, or 'utm'")
+    source.add_argument("--tz", default=None, help="IANA time zone, e.g. America/Toronto")
+    source.add_argument(
+        "--duplicates", choices=["keep", "drop", "raise"], default=None,
+        help="rows that repeat an earlier one (default: keep, with a warning)",
+    )  # fmt: skip
+    source.add_argument(
+        "--invalid", choices=["raise", "drop"], default=None,
+        help="rows with unreadable times or coordinates (default: raise)",
+    )  # fmt: skip
+    source.add_argument(
+        "--ambiguous", choices=["raise", "earliest", "latest"], default=None,
+        help="local times in the repeated hour when clocks go back (default: raise)",
+    )  # fmt: skip
+    source.add_argument(
+        "--nonexistent", choices=["raise", "shift_forward", "shift_backward"], default=None,
+        help="local times in the hour skipped when clocks go forward (default: raise)",
+    )  # fmt: skip
+    source.add_argument(
+        "--filter",
+        default=None,
+        metavar="EXPR",
+        help="keep the incidents where this pandas expression on the other columns is true, "
+        "e.g. \"premises == 'House'\" (DataFrame.eval on your own table; backticks around "
+        "names with spaces)",
+    )
+    if cell_size:
+        source.add_argument("--cell-size", type=float, default=125.0, help="metres (default 125)")
 
 
+# ---------------------------------------------------------------------- main
 def main(argv=None) -> int:
     """Run the command line; return the exit code.
 
@@ -105,37 +425,303 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        0 on success, 2 for bad input (with the reason on standard error).
+        0 on success, 2 for bad input (with the reason on standard error as
+        ``caslite COMMAND: error: ...``), 130 when interrupted; ``bench`` returns the
+        benchmark suite's status.
+
+    Examples
+    --------
+    >>> main(["simulate", "--help"])  # doctest: +ELLIPSIS
+    usage: caslite simulate ...
+    0
     """
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        if args.command == "summary":
-            _summary(args)
-        elif args.command == "forecast":
-            _forecast(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"caslite {args.command}: error: {exc}", file=sys.stderr)
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors (already printed)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"caslite {args.command}: %(message)s"))
+    previous_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(
+        logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    )
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _warning_format(args)
+    try:
+        return int(_COMMANDS[args.command](args) or 0)
+    except KeyboardInterrupt:
+        print(f"caslite {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if not _is_input_error(exc):
+            raise
+        logger.debug("traceback of the error:", exc_info=True)
+        message = _with_cli_hints(str(exc), args)
+        print(f"caslite {args.command}: error: {message}", file=sys.stderr)
         return 2
-    return 0
+    finally:
+        warnings.formatwarning = formatwarning
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
 
 
+def _warning_format(args):
+    def format_warning(message, category, filename, lineno, line=None):
+        return f"caslite {args.command}: warning: {_with_cli_hints(str(message), args)}\n"
+
+    return format_warning
+
+
+def _is_input_error(exc) -> bool:
+    """Whether ``exc`` reports bad input (files, columns, values) rather than a bug."""
+    if isinstance(exc, (ValueError, TypeError, OSError)):
+        return True
+    errors = sys.modules.get("pyogrio.errors")
+    return errors is not None and isinstance(exc, (errors.DataSourceError, errors.DataLayerError))
+
+
+_KEYWORD = re.compile(r"\b([a-z][a-z_]*)=(?:'([^']*)')?")
+
+
+def _with_cli_hints(message: str, args) -> str:
+    """Add the command-line spelling of the keyword arguments a message names."""
+    options = vars(args)
+    flags, named = [], set()
+    for name, value in _KEYWORD.findall(message):
+        if name not in options or name in ("path", "command", "sample") or name in named:
+            continue
+        if value and value == str(options[name]):
+            continue  # the message quotes what was given, it does not suggest it
+        flag = "--" + name.replace("_", "-")
+        if value and ".." not in value:
+            flag += f" {value}"
+        flags.append(flag)
+        named.add(name)
+    if not flags:
+        return message
+    return f"{message} (on the command line: {', '.join(flags)})"
+
+
+def _version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("caslite")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - not installed
+        return "unknown"
+
+
+# ---------------------------------------------------------------------- input
 def _read_events(args):
     """Return the incidents of a shipped sample or a file, and a title for them."""
+    options = {
+        name: getattr(args, name)
+        for name in ("duplicates", "invalid", "ambiguous", "nonexistent")
+        if getattr(args, name) is not None
+    }
     if args.sample:
         from caslite.datasets import load_sample
 
-        sample = load_sample(args.sample)
-        events = sample.to_events(ambiguous="earliest", nonexistent="shift_forward")
-        return events, f"caslite sample {args.sample!r}"
-    from caslite.events import Events
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("layer", "time", "time_end", "x", "y", "crs", "to_crs", "tz")
+            if getattr(args, name) is not None
+        ]
+        if given:
+            raise CliError(
+                f"{', '.join(given)} {'describe' if len(given) > 1 else 'describes'} an "
+                f"incident file; the sample {args.sample!r} "
+                "brings its own columns, CRS and time zone. Drop them, or give a file."
+            )
+        events = load_sample(args.sample).to_events(**options)
+        title = f"caslite sample {args.sample!r}"
+    else:
+        path = _input_file(args.path, "incident", _INCIDENT_SUFFIXES)
+        if args.tz is None:
+            raise CliError(
+                "--tz is required for a file: the IANA time zone of the study area, in which "
+                "the shifts are defined, e.g. --tz America/Toronto or --tz Europe/Amsterdam."
+            )
+        from caslite.events import Events
 
-    if args.tz is None:
-        raise ValueError("--tz is required for a file, e.g. --tz America/Toronto")
-    events = Events.read(args.path, time=args.time, x=args.x, y=args.y, crs=args.crs, tz=args.tz)
-    return events, Path(args.path).name
+        for name in ("time", "x", "y", "crs", "to_crs", "time_end"):
+            if getattr(args, name) is not None:
+                options[name] = getattr(args, name)
+        options.setdefault("time", "t")
+        with _reading(path):
+            events = Events.read(path, layer=args.layer, tz=args.tz, **options)
+        title = path.name
+    logger.info("read %s incidents from %s (%s, %s)", f"{len(events):,}", title,
+                events.crs.to_string(), events.tz)  # fmt: skip
+    if args.filter:
+        events = _filtered(events, args.filter)
+    return events, title
 
 
+def _input_file(value, what: str, suffixes) -> Path:
+    path = Path(value)
+    if path.is_dir():
+        raise CliError(f"{str(path)!r} is a folder; give the {what} file.")
+    if not path.exists():
+        raise FileNotFoundError(f"no such {what} file: {str(path)!r}.")
+    name = path.name.lower()
+    if not name.endswith((*suffixes, ".csv.gz", ".csv.zip")):
+        raise CliError(
+            f"cannot tell the format of the {what} file {path.name!r} from its suffix; use one "
+            f"of {', '.join(suffixes)}."
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _reading(path: Path):
+    """Turn the errors of file readers into messages that name the file."""
+    import pandas as pd
+
+    unreadable = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError)
+    try:
+        yield
+    except Exception as exc:
+        errors = sys.modules.get("pyogrio.errors")
+        if errors is not None:
+            unreadable += (errors.DataSourceError, errors.DataLayerError)
+        if isinstance(exc, unreadable):
+            raise CliError(f"cannot read {path.name!r}: {exc}") from exc
+        raise
+
+
+def _filtered(events, expression: str):
+    columns = list(events.data.columns)
+    try:
+        mask = events.data.eval(expression)
+    except Exception as exc:  # NameError, SyntaxError, ValueError, TypeError, ...
+        raise CliError(
+            f"--filter {expression!r} cannot be evaluated ({type(exc).__name__}: {exc}); the "
+            f"columns it can use are {columns} (the time and coordinate columns are not among "
+            "them: use --origin/--start/--end for time)."
+        ) from None
+    import pandas as pd
+
+    if not isinstance(mask, pd.Series) or not pd.api.types.is_bool_dtype(mask):
+        raise CliError(
+            f"--filter {expression!r} must be a condition (true or false per incident), such "
+            f"as \"premises == 'House'\"; columns: {columns}."
+        )
+    kept = events.select(mask.fillna(False).to_numpy(dtype=bool))
+    logger.info("--filter %r kept %s of %s incidents", expression, f"{len(kept):,}",
+                f"{len(events):,}")  # fmt: skip
+    if not len(kept):
+        raise CliError(f"--filter {expression!r} kept none of the {len(events):,} incidents.")
+    return kept
+
+
+def _read_area(value, crs):
+    """Read a polygon file of the study area, reprojected to the incidents' CRS."""
+    import geopandas
+
+    path = _input_file(value, "area", (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".parquet"))
+    with _reading(path):
+        if path.suffix.lower() == ".parquet":
+            area = geopandas.read_parquet(path)
+        else:
+            area = geopandas.read_file(path, engine="pyogrio")
+    if area.crs is None:
+        raise CliError(
+            f"the area file {path.name!r} has no CRS; set it in a GIS, or with geopandas "
+            "(gdf.set_crs('EPSG:....').to_file(...))."
+        )
+    if area.crs.is_geographic:
+        xmin, ymin, xmax, ymax = area.total_bounds
+        if not (-180 <= xmin <= xmax <= 360 and -90 <= ymin <= ymax <= 90):
+            raise CliError(
+                f"the area file {path.name!r} is in {area.crs.to_string()} (degrees) but its "
+                f"coordinates span x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}, which are not "
+                "longitudes and latitudes. A GeoJSON file without a 'crs' member is read as "
+                "WGS 84: write the area with its projected CRS (e.g. as a GeoPackage)."
+            )
+    if not area.crs.equals(crs, ignore_axis_order=True):
+        logger.info("reprojecting the area from %s to %s", area.crs.to_string(), crs.to_string())
+        area = area.to_crs(crs)
+    return area
+
+
+def _local_time(value, flag: str, tz: str):
+    """Parse a date or time of the command line as a local Timestamp in ``tz``."""
+    import pandas as pd
+
+    from caslite._time import to_utc_seconds
+
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise CliError(
+            f"{flag} {value!r} is not a date or time; use ISO 8601, e.g. 2019-03-01 or "
+            "'2019-03-01 06:00' (local time)."
+        )
+    seconds = int(to_utc_seconds(value, tz, flag))
+    return pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(tz)
+
+
+def _duration(value, flag: str) -> str:
+    import pandas as pd
+
+    try:
+        delta = pd.Timedelta(value)
+    except (TypeError, ValueError):
+        delta = pd.NaT
+    if delta is pd.NaT or delta <= pd.Timedelta(0):
+        raise CliError(f"{flag} {value!r} is not a positive duration such as 14D, 7D or 36h.")
+    return value
+
+
+def _numbers(values, flag: str, default) -> tuple:
+    """Numbers from ``--flag 1 2 3`` or ``--flag 1,2,3``; ``default`` when not given."""
+    if values is None:
+        return tuple(default)
+    items = [item for value in values for item in value.split(",") if item.strip()]
+    try:
+        return tuple(float(item) for item in items)
+    except ValueError:
+        bad = next(i for i in items if not _is_number(i))
+        raise CliError(f"{flag}: {bad!r} is not a number; e.g. {flag} 0,100,200.") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _next_midnight(events):
+    """Return the local midnight after the last incident (the default origin / end)."""
+    import pandas as pd
+
+    last = pd.Timestamp(int(events.t_end.max()), unit="s", tz="UTC").tz_convert(events.tz)
+    return (last.tz_localize(None).normalize() + pd.Timedelta(days=1)).isoformat()
+
+
+def _progress(args) -> bool:
+    return not (args.quiet or getattr(args, "no_progress", False))
+
+
+def _output_folder(value) -> Path:
+    out = Path(value)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _new_axes(**figure):
+    from matplotlib.figure import Figure
+
+    return Figure(layout="constrained", **figure).add_subplot()
+
+
+# ---------------------------------------------------------------------- summary
 def _summary(args) -> None:
     from caslite.summary import summarize_incidents
 
@@ -148,45 +734,43 @@ def _summary(args) -> None:
         logger.info("wrote %s", path)
 
 
+# ---------------------------------------------------------------------- forecast
 def _forecast(args) -> None:
-    import pandas as pd
-
-    from caslite.plot import plot_cells
+    from caslite.io import write_hot_cells
     from caslite.predict import predict
 
+    formats = _formats(args.format)
+    if args.layout == "layers" and "gpkg" not in formats:
+        raise CliError("--layout layers (a layer per shift) needs --format gpkg.")
+    _duration(args.horizon, "--horizon")
     events, title = _read_events(args)
-    if args.origin is None:
-        last = pd.Timestamp(int(events.t_end.max()), unit="s", tz="UTC").tz_convert(events.tz)
-        origin = (last.tz_localize(None).normalize() + pd.Timedelta(days=1)).isoformat()
-    else:
-        origin = args.origin
+    origin = _next_midnight(events) if args.origin is None else args.origin
+    _local_time(origin, "--origin", events.tz)
+    area = None if args.area is None else _read_area(args.area, events.crs)
     hot, forecast = predict(
         events,
         origin,
         args.horizon,
         args.cell_size,
-        tz=events.tz,
+        area=area,
         coverage=args.coverage,
         shift_hours=args.shift_hours,
         random_state=args.seed,
         return_forecast=True,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table = hot.copy()
-    for column in ("shift_start", "shift_end"):
-        table[column] = table[column].map(lambda t: t.isoformat())
-    table.to_file(out / "hot_cells.gpkg", layer="hot_cells", driver="GPKG")
-    table.drop(columns="geometry").to_csv(out / "hot_cells.csv", index=False)
-    ax = plot_cells(
-        forecast.grid,
-        forecast.total(),
+    out = _output_folder(args.out)
+    written = []
+    for name in formats:
+        layout = args.layout if name == "gpkg" else "column"
+        written += write_hot_cells(hot, out / f"hot_cells{_FORMATS[name]}", layout=layout)
+    written += _write_maps(
+        forecast,
+        hot,
+        out,
+        title,
         label=f"expected incidents, {args.horizon} from {origin}",
-        title=f"{title}: risk forecast",
+        coverage=args.coverage,
     )
-    first = hot[hot["shift_start"] == hot["shift_start"].min()]
-    first.boundary.plot(ax=ax, color="black", linewidth=0.6)
-    ax.figure.savefig(out / "hot_cells.png", dpi=120)
     n_shifts = hot["shift_start"].nunique()
     print(
         f"{title}: forecast from {origin} over {args.horizon}: {len(forecast.blocks)} shifts x "
@@ -194,8 +778,307 @@ def _forecast(args) -> None:
         f"incidents expected; {len(hot)} hot (shift, cell) pairs over {n_shifts} shifts at "
         f"{args.coverage:.0%} coverage."
     )
-    for name in ("hot_cells.gpkg", "hot_cells.csv", "hot_cells.png"):
-        logger.info("wrote %s", out / name)
+    for path in written:
+        logger.info("wrote %s", path)
+
+
+def _formats(values) -> list:
+    if values is None:
+        return ["gpkg", "csv"]
+    names = []
+    for value in values:
+        for name in value.lower().split(","):
+            name = name.strip().lstrip(".")
+            if not name:
+                continue
+            if name not in _FORMATS:
+                raise CliError(
+                    f"--format {name!r} is not one of {', '.join(_FORMATS)}; give one or more, "
+                    "e.g. --format gpkg geojson (after the incident file, or before another "
+                    "option)."
+                )
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _write_maps(forecast, hot, out: Path, title: str, *, label: str, coverage: float) -> list:
+    """Draw the forecast's maps into ``out``; return the files written.
+
+    ``hot_cells.png``: the shifts of the horizon's first day as small multiples, hot cells
+    outlined over each shift's risk; ``risk_horizon.png``: the expected incidents of every cell
+    over the whole horizon; ``hot_cells.html``: an interactive map (Leaflet inlined, so it
+    opens without internet; the background tiles need it) with a hot-cell layer per shift of
+    the first day.
+    """
+    from caslite.maps import explore, plot_day
+    from caslite.plot import plot_cells
+
+    written = []
+    figure = plot_day(forecast, coverage=coverage)
+    figure.suptitle(f"{title}: hot cells per shift ({coverage:.0%} of the area)")
+    path = out / "hot_cells.png"
+    figure.savefig(path, dpi=120)
+    written.append(path)
+    ax = plot_cells(forecast.grid, forecast.total(), label=label, title=f"{title}: risk forecast")
+    path = out / "risk_horizon.png"
+    ax.figure.savefig(path, dpi=120)
+    written.append(path)
+    path = out / "hot_cells.html"
+    explore(forecast, coverage=coverage, path=path, self_contained=True)
+    written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------------- backtest
+def _backtest(args) -> None:
+    from caslite.evaluation.backtest import backtest
+    from caslite.grid import Grid
+    from caslite.shifts import ShiftSchedule
+
+    methods = _method_names(args.methods)
+    coverages = _numbers(args.coverage, "--coverage", (0.01, 0.03, 0.05))
+    for flag, value in (("--step", args.step), ("--horizon", args.horizon)):
+        _duration(value, flag)
+    events, title = _read_events(args)
+    start = _local_time(args.start, "--start", events.tz)
+    end = _local_time(_next_midnight(events) if args.end is None else args.end, "--end", events.tz)
+    if args.area is not None:
+        grid = Grid.from_area(
+            _read_area(args.area, events.crs), cell_size=args.cell_size, crs=events.crs
+        )
+    else:
+        known = events.before(int(start.timestamp()))
+        if not len(known):
+            raise CliError(
+                f"no incident is known before --start {args.start}: the methods need history "
+                "to fit on (and the grid is drawn around it). Use a later --start, or give "
+                "--area."
+            )
+        grid = Grid.from_events(known, cell_size=args.cell_size)
+    forecasters = {name: _forecaster(name, args.seed) for name in methods}
+    result = backtest(
+        forecasters,
+        events,
+        grid,
+        start=start,
+        end=end,
+        step=args.step,
+        horizon=args.horizon,
+        schedule=ShiftSchedule.every(args.shift_hours, tz=events.tz),
+        retrain_every=args.retrain_every,
+        coverages=coverages,
+        n_jobs=args.n_jobs,
+        progress=_progress(args),
+    )
+    out = _output_folder(args.out)
+    table = result.to_markdown()
+    n_origins = len(result.params["origins"])
+    heading = (
+        f"{title}: {n_origins} origins every {args.step} from {start:%Y-%m-%d %H:%M}, "
+        f"{args.horizon} horizons of {args.shift_hours}-hour shifts, {grid.n_cells:,} cells "
+        f"of {args.cell_size:g} m; means over origins."
+    )
+    written = [out / "scores.csv", out / "summary.md", out / "hit_rate.png", out / "pai.png"]
+    result.scores.to_csv(written[0], index=False)
+    written[1].write_text(f"{heading}\n\n{table}\n")
+    for path, draw in zip(written[2:], (result.plot_hit_rate, result.plot_pai), strict=True):
+        ax = draw(ax=_new_axes(figsize=(6.5, 4.5)))
+        ax.set_title(f"{title}: {path.stem.replace('_', ' ')} by coverage")
+        ax.figure.savefig(path, dpi=120)
+    print(heading)
+    print(table)
+    for path in written:
+        logger.info("wrote %s", path)
+
+
+def _method_names(values) -> list:
+    known = _METHODS
+    if values is None:
+        return list(_DEFAULT_METHODS)
+    names = []
+    for value in values:
+        for name in value.lower().split(","):
+            name = name.strip()
+            if not name:
+                continue
+            if name == "all":
+                chosen = list(known)
+            elif name in known:
+                chosen = [name]
+            else:
+                raise CliError(
+                    f"--methods {name!r} is not a method; choose from {', '.join(known)} or 'all'."
+                )
+            names += [n for n in chosen if n not in names]
+    return names
+
+
+# ---------------------------------------------------------------------- knox
+def _knox(args) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from caslite.knox import knox_test, suggest_bandwidths
+
+    distances = _numbers(args.distances, "--distances", (0, 100, 200, 300, 400, 500))
+    days = _numbers(args.days, "--days", (0, 7, 14, 21, 28))
+    events, title = _read_events(args)
+    events = _period(events, args)
+    result = knox_test(
+        events,
+        distance_bands=distances,
+        time_bands_days=days,
+        same_location=not args.no_same_location,
+        n_permutations=args.permutations,
+        random_state=args.seed,
+        progress=_progress(args),
+    )
+    out = _output_folder(args.out)
+    written = [out / "knox.csv", out / "knox.png"]
+    result.to_frame(alpha=args.alpha).to_csv(written[0], index=False)
+    result.plot(alpha=args.alpha).figure.savefig(written[1], dpi=120)
+    ratios = result.to_table("knox_ratio")
+    significant = result.to_table("significant", alpha=args.alpha)
+    marks = np.where(significant.to_numpy(), "*", " ")
+    cells = [
+        [f"{v:.2f}{m}" for v, m in zip(*row, strict=True)]
+        for row in zip(ratios.to_numpy(), marks, strict=True)
+    ]
+    shown = pd.DataFrame(cells, index=ratios.index, columns=ratios.columns)
+    print(
+        f"{title}: Knox test of {result.n_events:,} incidents, {result.n_pairs:,} close pairs, "
+        f"{result.n_permutations} permutations (seed {args.seed}); Knox ratio = observed / "
+        f"expected close pairs, * p < {args.alpha:g}"
+    )
+    print(shown.to_string())
+    advice = suggest_bandwidths(result, alpha=args.alpha).message
+    print(advice.replace("distance_bands", "--distances").replace("time_bands_days", "--days"))
+    for path in written:
+        logger.info("wrote %s", path)
+
+
+def _period(events, args):
+    """Return the incidents from ``--start`` (inclusive) to ``--end`` (exclusive)."""
+    import numpy as np
+
+    keep = np.ones(len(events), dtype=bool)
+    if args.start is not None:
+        keep &= events.t >= int(_local_time(args.start, "--start", events.tz).timestamp())
+    if args.end is not None:
+        keep &= events.t < int(_local_time(args.end, "--end", events.tz).timestamp())
+    if keep.all():
+        return events
+    logger.info("%s of %s incidents in the period", f"{keep.sum():,}", f"{len(events):,}")
+    return events.select(keep)
+
+
+# ---------------------------------------------------------------------- simulate
+def _simulate(args) -> None:
+    from caslite.datasets import simulate_city
+    from caslite.io import SUFFIXES, write_incidents
+
+    path = Path(args.path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise CliError(
+            f"cannot tell the format of {path.name!r} from its suffix; use one of "
+            f"{', '.join(SUFFIXES)}."
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder {str(path.parent)!r} does not exist.")
+    city = simulate_city(
+        start=args.start,
+        end=args.end,
+        size=args.size,
+        origin=tuple(args.origin),
+        crs=args.crs,
+        tz=args.tz,
+        resolution=args.resolution,
+        n_clusters=args.clusters,
+        background_rate=args.background_rate,
+        branching_ratio=args.branching_ratio,
+        temporal_range_days=args.temporal_range_days,
+        spatial_range=args.spatial_range,
+        seasonal_amplitude=args.seasonal_amplitude,
+        random_state=args.seed,
+    )
+    written = write_incidents(city.to_frame(), path, crs=city.crs)
+    n = len(city)
+    background = int((city.events["generation"] == 0).sum())
+    truth = {
+        "params": city.params,
+        "crs": city.crs,
+        "tz": city.tz,
+        "bounds": list(city.bounds),
+        "n_events": n,
+        "n_background": background,
+        "expected_background": city.background_integral(),
+        "file": path.name,
+        "read_with": f"caslite forecast {path.name} --crs {city.crs} --tz {city.tz}",
+    }
+    params_path = path.with_name(path.name[: -len(path.suffix)] + ".params.json")
+    params_path.write_text(json.dumps(truth, indent=2, default=_json_default) + "\n")
+    written.append(params_path)
+    share = 1 - background / n if n else 0.0
+    print(
+        f"simulated {n:,} burglaries ({background:,} background, {share:.0%} near repeats) "
+        f"from {city.start:%Y-%m-%d} to {city.end:%Y-%m-%d} in a {city.size:g} m square at "
+        f"({city.x0:g}, {city.y0:g}) {city.crs}, {city.tz}; seed {args.seed}. Read it with: "
+        f"{truth['read_with']}"
+    )
+    for item in written:
+        logger.info("wrote %s", item)
+
+
+def _json_default(value):
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+# ---------------------------------------------------------------------- bench
+def _bench(args) -> int:
+    import subprocess
+
+    root = Path.cwd() if args.path is None else Path(args.path).expanduser()
+    module = "benchmarks.report" if args.report else "benchmarks"
+    entry = root / "benchmarks" / ("report.py" if args.report else "__main__.py")
+    if not entry.is_file():
+        raise CliError(
+            f"no benchmark suite in {str(root)!r} (looked for {entry.relative_to(root)}). The "
+            "benchmarks ship with the source repository, not with the installed package: "
+            "clone the caslite repository, install it from there (pip install -e .), and run "
+            "caslite bench in the clone (or python -m benchmarks), or point --path at it."
+        )
+    command = [sys.executable, "-m", module]
+    if args.report:
+        if args.only:
+            raise CliError("--only chooses benchmark cases; the report has --parts (after --).")
+        command += ["--quick"] if args.quick else []
+    else:
+        command += ["--profile", "smoke"] if args.quick else []
+        for only in args.only or []:
+            command += ["--only", only]
+    command += list(args.extra)
+    logger.info("running %s in %s", " ".join(command[1:]), root)
+    return subprocess.run(command, cwd=root, check=False).returncode
+
+
+_COMMANDS = {
+    "summary": _summary,
+    "forecast": _forecast,
+    "backtest": _backtest,
+    "knox": _knox,
+    "simulate": _simulate,
+    "bench": _bench,
+}
 
 
 if __name__ == "__main__":  # pragma: no cover
