@@ -17,6 +17,8 @@ The public API is re-exported here; the modules behind it are
 - :mod:`caslite.patrol` — :func:`patrol_plan`, hot cells per shift with optional exploration;
 - :mod:`caslite.persist` — :func:`save_model` / :func:`load_model` and the same for
   forecasts, without pickle;
+- :mod:`caslite.io` — :func:`write_hot_cells` / :func:`read_hot_cells`, GIS files of hot
+  cells (GeoPackage, GeoJSON, GeoParquet, CSV);
 - :mod:`caslite.maps` — :func:`plot_shift`, :func:`plot_day` and the interactive
   :func:`caslite.maps.explore` map of a forecast;
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
@@ -28,6 +30,7 @@ from caslite.events import Events, as_events
 from caslite.features import FeatureBuilder
 from caslite.forecast import Forecast
 from caslite.grid import Grid
+from caslite.io import read_hot_cells, write_hot_cells
 from caslite.maps import plot_day, plot_shift
 from caslite.models import (
     GridETAS,
@@ -99,6 +102,7 @@ __all__ = [
     "plot_day",
     "plot_shift",
     "predict",
+    "read_hot_cells",
     "read_metadata",
     "save_forecast",
     "save_model",
@@ -108,4 +112,5 @@ __all__ = [
     "select_hot_cells",
     "simulate_feedback",
     "summarize_incidents",
+    "write_hot_cells",
 ]
