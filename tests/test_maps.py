@@ -266,8 +266,10 @@ def test_bad_inputs_are_refused(forecast):
             plot_shift(forecast, block)
     with pytest.raises(ValueError, match="not the start of a block.*nearest block starts"):
         plot_shift(forecast, "2024-03-11 01:00")
-    with pytest.raises(ValueError, match="not a readable time"):
+    with pytest.raises(ValueError, match="block='soon' is not a usable time.*cannot read 'soon'"):
         plot_shift(forecast, "soon")
+    with pytest.raises(ValueError, match="not a readable time"):
+        plot_shift(forecast, np.datetime64("NaT"))
     with pytest.raises(TypeError, match="block must be a position"):
         plot_shift(forecast, 1.0)
     with pytest.raises(TypeError, match="block must be a position"):
