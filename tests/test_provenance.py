@@ -285,3 +285,26 @@ def test_discovered_needs_the_column_and_clean_flags(city, grid):
     for bad in ("drop", 1.5, -0.1, True):
         with pytest.raises(ValueError, match="discovered must be 'keep', 'exclude' or a share"):
             RiskModel(**FAST, discovered=bad).fit(plain, grid, origin=ORIGIN)
+
+
+# ---------------------------------------------------------------------- progress
+def test_fit_shows_progress_and_logs_the_training_set_only_when_asked(
+    flagged, grid, capsys, caplog
+):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="caslite"):
+        model = RiskModel(**FAST, progress=True).fit(flagged, grid, origin=ORIGIN)
+    err = capsys.readouterr().err
+    n_origins = len(model.training_["origins"])
+    assert "training rows: 100%" in err and f"{n_origins}/{n_origins}" in err
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("RiskModel:")]
+    assert f"{model.training_['n_rows']} training rows" in record.getMessage()
+    assert f"({model.training_['n_positive']} with events)" in record.getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="caslite"):
+        silent = RiskModel(**FAST).fit(flagged, grid, origin=ORIGIN)
+    assert "training rows" not in capsys.readouterr().err and not caplog.records
+    np.testing.assert_array_equal(silent.forecast().risk, model.forecast().risk)
+    with pytest.raises(TypeError, match="progress must be True or False"):
+        RiskModel(**FAST, progress="yes").fit(flagged, grid, origin=ORIGIN)

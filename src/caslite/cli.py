@@ -737,6 +737,7 @@ def _summary(args) -> None:
 # ---------------------------------------------------------------------- forecast
 def _forecast(args) -> None:
     from caslite.io import write_hot_cells
+    from caslite.models import RiskModel
     from caslite.predict import predict
 
     formats = _formats(args.format)
@@ -755,6 +756,7 @@ def _forecast(args) -> None:
         area=area,
         coverage=args.coverage,
         shift_hours=args.shift_hours,
+        model=RiskModel(progress=_progress(args)),
         random_state=args.seed,
         return_forecast=True,
     )

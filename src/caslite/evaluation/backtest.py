@@ -186,7 +186,10 @@ def backtest(
     )
     done = {}
     with _parallel(n_jobs, backend) as parallel:
-        from tqdm.auto import tqdm
+        if progress:  # a notebook widget where one can be drawn
+            from tqdm.auto import tqdm
+        else:  # no notebook machinery (and no warning about missing widgets) when silent
+            from tqdm import tqdm
 
         with tqdm(total=len(tasks), disable=not progress, desc="backtest", unit="task") as bar:
             for key, records in parallel(jobs):

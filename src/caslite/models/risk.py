@@ -23,6 +23,7 @@ row); the ranking of cells within a block is the cell-and-shift part alone.
 
 from __future__ import annotations
 
+import logging
 import numbers
 
 import numpy as np
@@ -41,6 +42,8 @@ from caslite.models._trees import CompiledEnsemble
 from caslite.shifts import Blocks, ShiftSchedule
 
 __all__ = ["RiskModel", "TooLittleDataError"]
+
+logger = logging.getLogger("caslite")
 
 _DAY = 86_400
 _CHUNK_ROWS = 262_144
@@ -99,6 +102,10 @@ class RiskModel(BaseEstimator):
         et al.; e.g. the share of discoveries a patrol-free cell would have had). Which ones
         are kept is a fixed function of the incident and ``random_state``, so :meth:`update`
         keeps the same ones.
+    progress : bool, default False
+        Show a tqdm progress bar over the training origins while :meth:`fit` builds the
+        training rows (the slow part, with the trees' fit), and log a summary of the training
+        set to the ``caslite`` logger at INFO level.
     random_state : int, numpy Generator or None, default None
         Seeds the negative subsampling, the thinning of discovered incidents and the tree
         ensemble. Same seed, same data: the same model and forecasts.
@@ -161,6 +168,7 @@ class RiskModel(BaseEstimator):
         l2_regularization=1.0,
         min_events=50,
         discovered="keep",
+        progress=False,
         random_state=None,
     ):
         self.features = features
@@ -180,6 +188,7 @@ class RiskModel(BaseEstimator):
         self.l2_regularization = l2_regularization
         self.min_events = min_events
         self.discovered = discovered
+        self.progress = progress
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -240,9 +249,18 @@ class RiskModel(BaseEstimator):
         rate = self._negative_rate(int(sizes.sum()) - n_positive)
 
         blocks_x, ys, ws = [], [], []
-        for ok, blocks, size, (positive, values) in zip(
-            origins, horizons, sizes, targets, strict=True
-        ):
+        if self.progress:
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
+        bar = tqdm(
+            zip(origins, horizons, sizes, targets, strict=True),
+            total=len(origins),
+            disable=not self.progress,
+            desc="training rows",
+            unit="origin",
+        )
+        for ok, blocks, size, (positive, values) in bar:
             n_draw = rng.binomial(size, rate) if rate < 1.0 else size
             drawn = np.sort(rng.choice(size, size=n_draw, replace=False))
             negative = drawn[~np.isin(drawn, positive, assume_unique=True)]
@@ -261,6 +279,15 @@ class RiskModel(BaseEstimator):
         w = np.concatenate(ws)
         names = builder.feature_names_
 
+        logger.info(
+            "RiskModel: %d training rows (%d with events) from %d origins, %d events; "
+            "fitting %d trees",
+            y.size,
+            n_positive,
+            len(origins),
+            len(known),
+            self.max_iter,
+        )
         estimator = self._make_estimator(builder, rng)
         frame = pd.DataFrame(X, columns=names)
         # Unit weights are passed as None: scikit-learn bins weighted data much more slowly.
@@ -317,6 +344,8 @@ class RiskModel(BaseEstimator):
             _positive_timedelta(getattr(self, name), name)
         if self.train_span is not None:
             _positive_timedelta(self.train_span, "train_span")
+        if not isinstance(self.progress, bool | np.bool_):
+            raise TypeError(f"progress must be True or False, got {self.progress!r}.")
         minimum = self.min_events
         if isinstance(minimum, bool) or not isinstance(minimum, numbers.Integral) or minimum < 1:
             raise ValueError(f"min_events must be a positive integer, got {minimum!r}.")
