@@ -64,8 +64,11 @@ class RiskModel(BaseEstimator):
         The blocks; default 4-hour shifts from midnight in the events' time zone.
     horizon : str, default "14D"
         Length of each training horizon, and of the default forecast (:meth:`forecast`).
-    train_step : str, default "7D"
-        Spacing of the training origins.
+    train_step : str, default "auto"
+        Spacing of the training origins. ``"auto"``: the horizon, at most 7 days, so that the
+        training horizons cover the history without gaps (with a 1-day horizon every 7 days,
+        six days in seven would go unused and a short history would be learnt from a few
+        dozen incidents).
     train_span : str or None, default "1095D"
         How far before the fit origin training origins may lie (None: as far as the data
         allow, after ``warmup``).
@@ -154,7 +157,7 @@ class RiskModel(BaseEstimator):
         features=None,
         schedule=None,
         horizon="14D",
-        train_step="7D",
+        train_step="auto",
         train_span="1095D",
         warmup="182D",
         loss="poisson",
@@ -340,8 +343,9 @@ class RiskModel(BaseEstimator):
             raise ValueError(
                 f"max_negatives must be a positive integer, got {self.max_negatives!r}."
             )
-        for name in ("horizon", "train_step", "warmup"):
+        for name in ("horizon", "warmup"):
             _positive_timedelta(getattr(self, name), name)
+        self._train_step()
         if self.train_span is not None:
             _positive_timedelta(self.train_span, "train_span")
         if not isinstance(self.progress, bool | np.bool_):
@@ -356,6 +360,12 @@ class RiskModel(BaseEstimator):
                 f"incidents to keep, got {rule!r}."
             )
 
+    def _train_step(self) -> pd.Timedelta:
+        if isinstance(self.train_step, str) and self.train_step == "auto":
+            horizon = _positive_timedelta(self.horizon, "horizon")
+            return min(horizon, pd.Timedelta(days=7))
+        return _positive_timedelta(self.train_step, "train_step")
+
     def _schedule_for(self, events) -> ShiftSchedule:
         if self.schedule is None:
             return ShiftSchedule.every(4, tz=events.tz)
@@ -368,7 +378,7 @@ class RiskModel(BaseEstimator):
     def _training_origins(self, known, schedule, o) -> np.ndarray:
         """Training origins, latest first: each horizon ends by ``o``."""
         horizon = _positive_timedelta(self.horizon, "horizon")
-        step = int(_positive_timedelta(self.train_step, "train_step").total_seconds())
+        step = int(self._train_step().total_seconds())
         warmup = int(_positive_timedelta(self.warmup, "warmup").total_seconds())
         if len(known) == 0:
             raise TooLittleDataError(
