@@ -813,12 +813,16 @@ def _write_maps(forecast, hot, out: Path, title: str, *, label: str, coverage: f
     opens without internet; the background tiles need it) with a hot-cell layer per shift of
     the first day.
     """
+    import pandas as pd
+
     from caslite.maps import explore, plot_day
     from caslite.plot import plot_cells
 
     written = []
     figure = plot_day(forecast, coverage=coverage)
-    figure.suptitle(f"{title}: hot cells per shift ({coverage:.0%} of the area)")
+    first = pd.Timestamp(int(forecast.blocks.start[0]), unit="s", tz="UTC")
+    day = first.tz_convert(forecast.blocks.schedule.tz).strftime("%a %Y-%m-%d")
+    figure.suptitle(f"{title}: hot cells per shift on {day} ({coverage:.0%} of the area)")
     path = out / "hot_cells.png"
     figure.savefig(path, dpi=120)
     written.append(path)
