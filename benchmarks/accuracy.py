@@ -1,6 +1,7 @@
 """Accuracy of the risk model and the baselines on real data, by rolling origin.
 
-``python -m benchmarks.accuracy [--data PATH] [--year 2019] [--origins N] [--out DIR]``
+``python -m benchmarks.accuracy [--data PATH] [--year 2019] [--origins N] [--retrain-every K]
+[--interactions additive|full] [--out DIR]``
 
 Residential rows (House, Apartment) of the Toronto break-and-enter file; exact duplicate
 rows (same time, place and premises type) dropped and counted; forecast origins every 14 days
@@ -73,10 +74,10 @@ def load_residential(path: Path) -> Events:
     return events
 
 
-def methods(random_state: int) -> dict:
+def methods(random_state: int, interactions: str = "additive") -> dict:
     """The forecasters compared, by name."""
     return {
-        "RiskModel": RiskModel(random_state=random_state),
+        "RiskModel": RiskModel(interactions=interactions, random_state=random_state),
         "naive 52-week counts": NaiveCounts(window_weeks=52),
         "naive 104-week counts": NaiveCounts(window_weeks=104),
         "naive 208-week counts": NaiveCounts(window_weeks=208),
@@ -87,7 +88,12 @@ def methods(random_state: int) -> dict:
 
 
 def run(
-    events: Events, year: int, n_origins: int | None, retrain_every: int = 1, random_state: int = 0
+    events: Events,
+    year: int,
+    n_origins: int | None,
+    retrain_every: int = 1,
+    random_state: int = 0,
+    interactions: str = "additive",
 ):
     """Scores per method, origin and coverage (a tidy DataFrame) and fit times."""
     schedule = ShiftSchedule.every(4, tz=TZ)
@@ -100,7 +106,7 @@ def run(
     grid = Grid.from_events(events.before(origins[0]), cell_size=125.0)
     print(f"grid: {grid.n_cells} active cells of 125 m", file=sys.stderr)
     rows, seconds = [], {}
-    models = methods(random_state)
+    models = methods(random_state, interactions)
     for i, origin in enumerate(origins):
         blocks = schedule.horizon(origin, "14D")
         counts = count_events(events, grid, blocks)
@@ -188,12 +194,20 @@ def main(argv=None) -> int:
         help="refit the risk model every N origins (between refits it is moved forward with "
         "RiskModel.update: same trees, features from the events before each origin)",
     )
+    parser.add_argument(
+        "--interactions",
+        choices=["additive", "full"],
+        default="additive",
+        help="the risk model's interactions (default: additive)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results-accuracy")
     args = parser.parse_args(argv)
     if not args.data.exists():
         parser.error(f"no data file at {args.data}; pass --data PATH to burglary.csv")
     events = load_residential(args.data)
-    scores, seconds, grid = run(events, args.year, args.origins, args.retrain_every)
+    scores, seconds, grid = run(
+        events, args.year, args.origins, args.retrain_every, interactions=args.interactions
+    )
     text = table(scores, seconds)
     args.out.mkdir(parents=True, exist_ok=True)
     scores.to_csv(args.out / "accuracy.csv", index=False)
