@@ -449,3 +449,64 @@ def test_the_caslite_entry_point_runs():
     assert done.returncode == 0
     for command in ("forecast", "backtest", "knox", "simulate", "bench", "summary"):
         assert command in done.stdout
+
+
+def test_cli_default_end_is_the_first_instant_of_a_day_whose_midnight_is_skipped(tmp_path, capsys):
+    # Santiago de Chile moves its clocks from 2023-09-03 00:00 (-04) to 01:00 (-03): the day
+    # after the last incident starts at 01:00, and no --end was given to blame.
+    hours = np.arange(0, 24 * 60, 5)
+    times = pd.Timestamp("2023-07-04 10:00") + pd.to_timedelta(hours, unit="h")
+    assert times[-1] < pd.Timestamp("2023-09-03")
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "t": times.strftime("%Y-%m-%dT%H:%M"),
+            "x": 300_000 + rng.normal(0, 200, hours.size),
+            "y": 6_290_000 + rng.normal(0, 200, hours.size),
+        }
+    )
+    path = tmp_path / "chile.csv"
+    frame.to_csv(path, index=False)
+    args = ["backtest", str(path), "--crs", "EPSG:32719", "--tz", "America/Santiago"]
+    args += ["--start", "2023-08-20", "--step", "7D", "--horizon", "7D", "--methods", "naive52"]
+    assert main([*args, "--no-progress", "--out", str(tmp_path / "bt"), "-q"]) == 0, (
+        capsys.readouterr().err
+    )
+    scores = pd.read_csv(tmp_path / "bt" / "scores.csv")
+    # origins 08-20 and 08-27: the second 7-day horizon ends 09-03 01:00 -03, by the end
+    origins = pd.to_datetime(scores["origin"], utc=True).dt.tz_convert("America/Santiago")
+    assert sorted({str(o.date()) for o in origins}) == ["2023-08-20", "2023-08-27"]
+
+
+def test_cli_refuses_an_out_that_is_a_file_before_the_work(
+    tmp_path, incidents, capsys, monkeypatch
+):
+    import caslite.knox
+
+    path, _ = incidents
+    taken = tmp_path / "taken"
+    taken.write_text("")
+
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the Knox test ran although --out cannot be written")
+
+    monkeypatch.setattr(caslite.knox, "knox_test", not_reached)
+    args = ["knox", *file_args(path), "--permutations", "9", "--out", str(taken), "-q"]
+    assert main(args) == 2
+    assert f"--out '{taken}' is a file, not a folder" in capsys.readouterr().err
+
+
+def test_cli_backtest_of_the_risk_model_uses_the_shifts_and_horizon_asked_for(
+    tmp_path, incidents, capsys
+):
+    # 8-hour shifts and 7-day horizons: the risk model must be trained on those, not on its
+    # default 4-hour shifts (whose blocks it would refuse to score) and 14-day horizons.
+    path, _ = incidents
+    out = tmp_path / "bt"
+    args = ["backtest", *file_args(path), "--start", "2019-07-10", "--end", "2019-07-20"]
+    args += ["--methods", "risk", "--shift-hours", "8", "--horizon", "7D", "--step", "3D"]
+    code = main([*args, "--retrain-every", "2", "--no-progress", "--out", str(out), "-q"])
+    assert code == 0, capsys.readouterr().err
+    scores = pd.read_csv(out / "scores.csv")
+    assert set(scores["method"]) == {"risk"} and len(set(scores["origin"])) == 2
+    assert np.isfinite(scores["shift_hit_rate"]).all()

@@ -169,6 +169,29 @@ def test_write_errors_name_the_problem(tmp_path):
         write_hot_cells(pd.DataFrame(hot), tmp_path / "hot.gpkg")
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_shift_labels_that_look_like_numbers_stay_text(tmp_path, fmt):
+    grid = Grid.from_area(box(120_000, 480_000, 120_250, 480_250), cell_size=125.0, crs=CRS)
+    schedule = ShiftSchedule(["00:00", "08:00", "16:00"], tz=TZ, labels=["01", "1e3", "NA"])
+    blocks = schedule.horizon("2019-03-01", "1D")
+    risk = np.random.default_rng(3).gamma(0.5, 0.01, (len(blocks), grid.n_cells))
+    hot = Forecast(risk, blocks, grid, origin=blocks.start[0]).top(k=2)
+    (path,) = write_hot_cells(hot, tmp_path / f"hot.{fmt}")
+    assert read_hot_cells(path)["label"].tolist() == ["01", "01", "1e3", "1e3", "NA", "NA"]
+
+
+@pytest.mark.parametrize("layout", ["column", "layers"])
+def test_an_empty_table_is_refused_and_leaves_an_existing_file(tmp_path, layout):
+    # Forecast.top gives an empty table when no cell fits in the coverage: no file that
+    # read_hot_cells could read back (no CRS or time zone rows, no layer per shift) is written
+    hot, _ = hot_cells()
+    path = tmp_path / "hot.gpkg"
+    write_hot_cells(hot, path)
+    with pytest.raises(ValueError, match="no rows"):
+        write_hot_cells(hot.iloc[:0], path, layout=layout)
+    assert len(read_hot_cells(path)) == len(hot)
+
+
 def test_read_errors_name_the_problem(tmp_path):
     hot, _ = hot_cells()
     (path,) = write_hot_cells(hot, tmp_path / "hot.gpkg", layout="layers")

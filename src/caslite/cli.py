@@ -67,12 +67,15 @@ _METHODS = {
 }
 
 
-def _forecaster(name: str, seed: int):
-    """Return a new, unfitted forecaster for a method name of ``--methods``."""
+def _forecaster(name: str, seed: int, *, schedule=None, horizon="14D"):
+    """Return a new, unfitted forecaster for a method name of ``--methods``.
+
+    The risk model is trained on the backtest's shifts (``schedule``) and horizons.
+    """
     from caslite import models
 
     if name == "risk":
-        return models.RiskModel(random_state=seed)
+        return models.RiskModel(random_state=seed, schedule=schedule, horizon=horizon)
     if name.startswith("naive"):
         return models.NaiveCounts(window_weeks=int(name[len("naive") :]))
     if name == "kde":
@@ -698,11 +701,17 @@ def _is_number(text: str) -> bool:
 
 
 def _next_midnight(events):
-    """Return the local midnight after the last incident (the default origin / end)."""
+    """Return the local midnight after the last incident (the default origin / end).
+
+    The first instant of the next local day, with its UTC offset: where clocks skip midnight
+    (e.g. America/Santiago) the day starts at the end of the gap, and where midnight occurs
+    twice at its first occurrence.
+    """
     import pandas as pd
 
     last = pd.Timestamp(int(events.t_end.max()), unit="s", tz="UTC").tz_convert(events.tz)
-    return (last.tz_localize(None).normalize() + pd.Timedelta(days=1)).isoformat()
+    day = last.tz_localize(None).normalize() + pd.Timedelta(days=1)
+    return day.tz_localize(events.tz, ambiguous=True, nonexistent="shift_forward").isoformat()
 
 
 def _progress(args) -> bool:
@@ -710,7 +719,10 @@ def _progress(args) -> bool:
 
 
 def _output_folder(value) -> Path:
+    """Create the folder ``--out`` (before the work, so that a bad one fails fast)."""
     out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {str(out)!r} is a file, not a folder; give a folder to write to.")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -748,6 +760,7 @@ def _forecast(args) -> None:
     origin = _next_midnight(events) if args.origin is None else args.origin
     _local_time(origin, "--origin", events.tz)
     area = None if args.area is None else _read_area(args.area, events.crs)
+    out = _output_folder(args.out)
     hot, forecast = predict(
         events,
         origin,
@@ -760,7 +773,6 @@ def _forecast(args) -> None:
         random_state=args.seed,
         return_forecast=True,
     )
-    out = _output_folder(args.out)
     written = []
     for name in formats:
         layout = args.layout if name == "gpkg" else "column"
@@ -862,7 +874,12 @@ def _backtest(args) -> None:
                 "--area."
             )
         grid = Grid.from_events(known, cell_size=args.cell_size)
-    forecasters = {name: _forecaster(name, args.seed) for name in methods}
+    schedule = ShiftSchedule.every(args.shift_hours, tz=events.tz)
+    forecasters = {
+        name: _forecaster(name, args.seed, schedule=schedule, horizon=args.horizon)
+        for name in methods
+    }
+    out = _output_folder(args.out)
     result = backtest(
         forecasters,
         events,
@@ -871,13 +888,12 @@ def _backtest(args) -> None:
         end=end,
         step=args.step,
         horizon=args.horizon,
-        schedule=ShiftSchedule.every(args.shift_hours, tz=events.tz),
+        schedule=schedule,
         retrain_every=args.retrain_every,
         coverages=coverages,
         n_jobs=args.n_jobs,
         progress=_progress(args),
     )
-    out = _output_folder(args.out)
     table = result.to_markdown()
     n_origins = len(result.params["origins"])
     heading = (
@@ -931,6 +947,7 @@ def _knox(args) -> None:
     days = _numbers(args.days, "--days", (0, 7, 14, 21, 28))
     events, title = _read_events(args)
     events = _period(events, args)
+    out = _output_folder(args.out)
     result = knox_test(
         events,
         distance_bands=distances,
@@ -940,7 +957,6 @@ def _knox(args) -> None:
         random_state=args.seed,
         progress=_progress(args),
     )
-    out = _output_folder(args.out)
     written = [out / "knox.csv", out / "knox.png"]
     result.to_frame(alpha=args.alpha).to_csv(written[0], index=False)
     result.plot(alpha=args.alpha).figure.savefig(written[1], dpi=120)

@@ -92,7 +92,8 @@ def write_hot_cells(hot, path, *, layout="column", layer=None) -> list:
     ------
     ValueError
         For an unknown suffix (the message lists the supported ones), a missing column,
-        naive shift times, a missing CRS, a bad layer name or a layout the format cannot hold.
+        a table without rows, naive shift times, a missing CRS, a bad layer name or a layout
+        the format cannot hold.
 
     Examples
     --------
@@ -187,6 +188,12 @@ def _file_table(hot):
         raise ValueError(
             f"hot cells have column {reserved[0]!r}, a name the files use themselves "
             f"({list(_FILE_COLUMNS) + [_CSV_GEOMETRY, _CSV_CRS]}); rename it first."
+        )
+    if not len(hot):
+        raise ValueError(
+            "hot cells have no rows: there is nothing to write, and a file without rows "
+            "carries no time zone or CRS to read back. Forecast.top gives an empty table when "
+            "no cell fits in the coverage; pass a larger coverage."
         )
     if hot.crs is None:
         raise ValueError(
@@ -367,7 +374,11 @@ def _read_gpkg_cells(path: Path, layer):
 def _read_csv_cells(path: Path):
     import geopandas
 
-    frame = pd.read_csv(path)
+    # write_hot_cells writes missing values as empty fields; text such as a shift label "01"
+    # or "NA" is read as it is, not as a number or a missing value.
+    header = pd.read_csv(path, nrows=0).columns
+    missing = {column: [""] for column in header if column != "label"}
+    frame = pd.read_csv(path, dtype={"label": str}, keep_default_na=False, na_values=missing)
     for column in (_CSV_GEOMETRY, _CSV_CRS):
         if column not in frame.columns:
             raise ValueError(

@@ -282,15 +282,16 @@ class RiskModel(BaseEstimator):
         w = np.concatenate(ws)
         names = builder.feature_names_
 
-        logger.info(
-            "RiskModel: %d training rows (%d with events) from %d origins, %d events; "
-            "fitting %d trees",
-            y.size,
-            n_positive,
-            len(origins),
-            len(known),
-            self.max_iter,
-        )
+        if self.progress:
+            logger.info(
+                "RiskModel: %d training rows (%d with events) from %d origins, %d events; "
+                "fitting %d trees",
+                y.size,
+                n_positive,
+                len(origins),
+                len(known),
+                self.max_iter,
+            )
         estimator = self._make_estimator(builder, rng)
         frame = pd.DataFrame(X, columns=names)
         # Unit weights are passed as None: scikit-learn bins weighted data much more slowly.
