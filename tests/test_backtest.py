@@ -282,3 +282,24 @@ def test_errors_forecaster_and_crs(events, grid):
     other = Grid.from_area(box(0, 0, 1000, 1000), cell_size=500.0, crs="EPSG:32617")
     with pytest.raises(ValueError, match="CRS mismatch"):
         backtest(NaiveCounts(), events, other, start=START, end=END, progress=False)
+
+
+def test_summary_of_a_single_origin_has_no_interval(events, grid):
+    result = backtest(
+        {"naive": NaiveCounts(window_weeks=26)},
+        events,
+        grid,
+        start=START,
+        end="2023-05-15",
+        step="14D",
+        horizon="14D",
+        coverages=COVERAGES,
+        progress=False,
+    )
+    summary = result.summary(coverage=0.02)
+    assert summary.loc["naive", "n_origins"] == 1
+    expected = result.scores.query("coverage == 0.02")["hit_rate"].iloc[0]
+    assert summary.loc["naive", "hit_rate"] == expected
+    assert np.isnan(summary.loc["naive", "hit_rate_low"])
+    assert np.isnan(summary.loc["naive", "hit_rate_high"])
+    assert "naive" in result.to_markdown()

@@ -149,6 +149,10 @@ def test_cli_forecast_writes_hot_cells_of_every_shift(tmp_path, capsys):
     image = imread(out / "hot_cells.png")
     assert image.shape[0] > 100 and image[..., :3].std() > 0.05
     assert imread(out / "risk_horizon.png")[..., :3].std() > 0.05
+    record = json.loads((out / "provenance.json").read_text())
+    assert record["data"]["n"] == int((pd.to_datetime(frame["when"]) < "2019-05-01").sum())
+    assert record["predict"]["coverage"] == 0.05 and record["model"]["class"] == "RiskModel"
+    assert record["command"] == ["caslite", "forecast", *args, "--out", str(out)]
     page = (out / "hot_cells.html").read_text()
     assert "<script src=" not in page  # Leaflet inlined: the map opens offline
     # one hot-cell layer per shift of the first day, each with that shift's hot cells

@@ -843,5 +843,6 @@ def test_auto_train_step_tiles_the_history_for_short_horizons():
     origins = model.training_["origins"]
     np.testing.assert_array_equal(np.diff(origins), -DAY)  # every day, latest first
     assert RiskModel(horizon="14D")._train_step() == pd.Timedelta(days=7)
+    assert RiskModel(horizon="4h")._train_step() == pd.Timedelta(days=1)  # origins stay bounded
     total = model.forecast().risk.sum()
     assert abs(total / rate - 1) < 0.3, total

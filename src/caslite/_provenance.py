@@ -8,6 +8,7 @@ incidents' instants and coordinates, so that a rerun can check it starts from th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import platform
@@ -20,20 +21,27 @@ __all__ = ["events_fingerprint", "forecast_provenance", "library_versions"]
 
 def library_versions() -> dict:
     """Versions of caslite, Python and the libraries whose behaviour shapes a forecast."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> tuple:
     out = {"python": platform.python_version()}
     for name in ("caslite", "numpy", "scipy", "scikit-learn", "pandas", "numba", "pyproj"):
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             out[name] = "unknown"
-    return out
+    return tuple(out.items())
 
 
 def events_fingerprint(events) -> dict:
     """Identify a set of incidents: count, time span, CRS, time zone and a SHA-256 digest.
 
-    The digest covers the instants (window starts and ends, UTC seconds) and coordinates
-    in the order stored; the same incidents give the same digest on any machine.
+    The digest covers the instants (window starts and ends, UTC seconds, little-endian int64)
+    and coordinates (little-endian float64) in the order stored; the same incidents give the
+    same digest on any machine. For a model it is taken of the incidents the model uses
+    (``events_``: after a ``discovered`` rule, if any).
 
     Parameters
     ----------
@@ -58,8 +66,13 @@ def events_fingerprint(events) -> dict:
     True
     """
     digest = hashlib.sha256()
-    for values in (events.t, events.t_end, events.x, events.y):
-        digest.update(np.ascontiguousarray(values).tobytes())
+    for values, dtype in (
+        (events.t, "<i8"),
+        (events.t_end, "<i8"),
+        (events.x, "<f8"),
+        (events.y, "<f8"),
+    ):
+        digest.update(np.ascontiguousarray(values, dtype=dtype).tobytes())
     return {
         "n": len(events),
         "first": _local(int(events.t.min()), events.tz) if len(events) else None,
@@ -77,7 +90,7 @@ def forecast_provenance(model, grid, blocks, origin) -> dict:
     ----------
     model : object or None
         The fitted model; its class, parameters, fit origin, features, training summary and
-        the fingerprint of the events it knew (``events_``) are recorded when it has them.
+        the fingerprint of the events it uses (``events_``) are recorded when it has them.
     grid : Grid
     blocks : Blocks
     origin : int

@@ -109,7 +109,8 @@ cell; local shift times as ISO text with the UTC offset, the same in UTC, a 0-ba
 index and the time zone; CRS of the incidents); hot_cells.png (the first day's shifts as
 small multiples, hot cells outlined over each shift's risk); risk_horizon.png (expected
 incidents over the horizon); hot_cells.html (interactive map, opens offline; a hot-cell
-layer per shift of the first day). With --layout layers the
+layer per shift of the first day); provenance.json (the data's fingerprint, period, grid,
+shifts, every parameter and the versions: what reproduces the run). With --layout layers the
 GeoPackage has one layer per shift, named shift_YYYY-MM-DDTHH-MM by its local start.
 """,
     "backtest": r"""examples:
@@ -439,7 +440,9 @@ def main(argv=None) -> int:
     0
     """
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
         args = _parser().parse_args(argv)
+        args.argv = argv
     except SystemExit as exc:  # --help, --version and usage errors (already printed)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     handler = logging.StreamHandler(sys.stderr)
@@ -785,6 +788,10 @@ def _forecast(args) -> None:
         label=f"expected incidents, {args.horizon} from {origin}",
         coverage=args.coverage,
     )
+    record = dict(forecast.provenance, command=["caslite", *args.argv])
+    path = out / "provenance.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    written.append(path)
     n_shifts = hot["shift_start"].nunique()
     print(
         f"{title}: forecast from {origin} over {args.horizon}: {len(forecast.blocks)} shifts x "

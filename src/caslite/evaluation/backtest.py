@@ -518,7 +518,8 @@ class BacktestResult:
             Indexed by method: ``n_origins``, ``hit_rate``, ``hit_rate_low``,
             ``hit_rate_high``, ``pai``, ``pei_star``, ``shift_hit_rate``, ``near_hit_rate``,
             ``log_score``, ``brier``, ``fit_seconds``, ``predict_seconds``. Origins without
-            events (NaN hit rate) are left out of the means.
+            events (NaN hit rate) are left out of the means; with fewer than two origins the
+            interval is NaN.
         """
         from caslite.evaluation.metrics import bootstrap_interval
 
@@ -527,8 +528,10 @@ class BacktestResult:
         for method in self.methods:
             group = at[at["method"] == method]
             hits = group["hit_rate"].dropna().to_numpy()
-            low, high = (
-                bootstrap_interval(hits, confidence=confidence) if hits.size else (np.nan, np.nan)
+            low, high = (  # one origin says nothing of the spread between origins: no interval
+                bootstrap_interval(hits, confidence=confidence)
+                if hits.size >= 2
+                else (np.nan, np.nan)
             )
             rows[method] = {
                 "n_origins": len(group),

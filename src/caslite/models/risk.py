@@ -65,10 +65,11 @@ class RiskModel(BaseEstimator):
     horizon : str, default "14D"
         Length of each training horizon, and of the default forecast (:meth:`forecast`).
     train_step : str, default "auto"
-        Spacing of the training origins. ``"auto"``: the horizon, at most 7 days, so that the
-        training horizons cover the history without gaps (with a 1-day horizon every 7 days,
-        six days in seven would go unused and a short history would be learnt from a few
-        dozen incidents).
+        Spacing of the training origins. ``"auto"``: the horizon, between 1 and 7 days, so that
+        the training horizons cover the history without gaps (with a 1-day horizon every 7
+        days, six days in seven would go unused and a short history would be learnt from a
+        few dozen incidents); horizons shorter than a day still step by a day, so that the
+        number of training origins stays bounded.
     train_span : str or None, default "1095D"
         How far before the fit origin training origins may lie (None: as far as the data
         allow, after ``warmup``).
@@ -364,7 +365,7 @@ class RiskModel(BaseEstimator):
     def _train_step(self) -> pd.Timedelta:
         if isinstance(self.train_step, str) and self.train_step == "auto":
             horizon = _positive_timedelta(self.horizon, "horizon")
-            return min(horizon, pd.Timedelta(days=7))
+            return min(max(horizon, pd.Timedelta(days=1)), pd.Timedelta(days=7))
         return _positive_timedelta(self.train_step, "train_step")
 
     def _schedule_for(self, events) -> ShiftSchedule:
