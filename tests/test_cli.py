@@ -203,7 +203,9 @@ def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incide
     args += ["--layout", "layers", "--filter", "kind == 'house'", "--out", str(out), "-q"]
     with pytest.warns(UserWarning, match="not known before the origin"):
         assert main(args) == 0
-    assert "over 6 shifts" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "over 6 shifts" in captured.out
+    assert "reprojecting the area from EPSG:4326 to the incidents' EPSG:32617" in captured.err
     tables = {fmt: read_hot_cells(out / f"hot_cells.{fmt}") for fmt in ("gpkg", "geojson")}
     tables |= {fmt: read_hot_cells(out / f"hot_cells.{fmt}") for fmt in ("parquet", "csv")}
     reference = tables["parquet"]

@@ -647,7 +647,11 @@ def _read_area(value, crs):
                 "WGS 84: write the area with its projected CRS (e.g. as a GeoPackage)."
             )
     if not area.crs.equals(crs, ignore_axis_order=True):
-        logger.info("reprojecting the area from %s to %s", area.crs.to_string(), crs.to_string())
+        logger.warning(
+            "reprojecting the area from %s to the incidents' %s",
+            area.crs.to_string(),
+            crs.to_string(),
+        )
         area = area.to_crs(crs)
     return area
 
