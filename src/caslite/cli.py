@@ -801,7 +801,7 @@ def _forecast(args) -> None:
         f"{title}: forecast from {origin} over {args.horizon}: {len(forecast.blocks)} shifts x "
         f"{forecast.grid.n_cells} cells of {args.cell_size:g} m; {forecast.risk.sum():.1f} "
         f"incidents expected; {len(hot)} hot (shift, cell) pairs over {n_shifts} shifts at "
-        f"{args.coverage:.0%} coverage."
+        f"{100 * args.coverage:g} % coverage."
     )
     for path in written:
         logger.info("wrote %s", path)
@@ -845,7 +845,7 @@ def _write_maps(forecast, hot, out: Path, title: str, *, label: str, coverage: f
     figure = plot_day(forecast, coverage=coverage)
     first = pd.Timestamp(int(forecast.blocks.start[0]), unit="s", tz="UTC")
     day = first.tz_convert(forecast.blocks.schedule.tz).strftime("%a %Y-%m-%d")
-    figure.suptitle(f"{title}: hot cells per shift on {day} ({coverage:.0%} of the area)")
+    figure.suptitle(f"{title}: hot cells per shift on {day} ({100 * coverage:g} % of the area)")
     path = out / "hot_cells.png"
     figure.savefig(path, dpi=120)
     written.append(path)
