@@ -1,7 +1,7 @@
 """Accuracy of the risk model and the baselines on real data, by rolling origin.
 
 ``python -m benchmarks.accuracy [--data PATH] [--year 2019] [--origins N] [--retrain-every K]
-[--interactions additive|full] [--out DIR]``
+[--interactions additive|full] [--seed S] [--max-negatives N] [--out DIR]``
 
 Residential rows (House, Apartment) of the Toronto break-and-enter file; exact duplicate
 rows (same time, place and premises type) dropped and counted; forecast origins every 14 days
@@ -74,10 +74,13 @@ def load_residential(path: Path) -> Events:
     return events
 
 
-def methods(random_state: int, interactions: str = "additive") -> dict:
+def methods(random_state: int, interactions: str = "additive", max_negatives=600_000) -> dict:
     """The forecasters compared, by name."""
+    model = RiskModel(
+        interactions=interactions, max_negatives=max_negatives, random_state=random_state
+    )
     return {
-        "RiskModel": RiskModel(interactions=interactions, random_state=random_state),
+        "RiskModel": model,
         "naive 52-week counts": NaiveCounts(window_weeks=52),
         "naive 104-week counts": NaiveCounts(window_weeks=104),
         "naive 208-week counts": NaiveCounts(window_weeks=208),
@@ -94,6 +97,7 @@ def run(
     retrain_every: int = 1,
     random_state: int = 0,
     interactions: str = "additive",
+    max_negatives: int = 600_000,
 ):
     """Scores per method, origin and coverage (a tidy DataFrame) and fit times."""
     schedule = ShiftSchedule.every(4, tz=TZ)
@@ -106,7 +110,7 @@ def run(
     grid = Grid.from_events(events.before(origins[0]), cell_size=125.0)
     print(f"grid: {grid.n_cells} active cells of 125 m", file=sys.stderr)
     rows, seconds = [], {}
-    models = methods(random_state, interactions)
+    models = methods(random_state, interactions, max_negatives)
     for i, origin in enumerate(origins):
         blocks = schedule.horizon(origin, "14D")
         counts = count_events(events, grid, blocks)
@@ -200,13 +204,23 @@ def main(argv=None) -> int:
         default="additive",
         help="the risk model's interactions (default: additive)",
     )
+    parser.add_argument("--seed", type=int, default=0, help="the risk model's random_state")
+    parser.add_argument(
+        "--max-negatives", type=int, default=600_000, help="the risk model's max_negatives"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results-accuracy")
     args = parser.parse_args(argv)
     if not args.data.exists():
         parser.error(f"no data file at {args.data}; pass --data PATH to burglary.csv")
     events = load_residential(args.data)
     scores, seconds, grid = run(
-        events, args.year, args.origins, args.retrain_every, interactions=args.interactions
+        events,
+        args.year,
+        args.origins,
+        args.retrain_every,
+        random_state=args.seed,
+        interactions=args.interactions,
+        max_negatives=args.max_negatives,
     )
     text = table(scores, seconds)
     args.out.mkdir(parents=True, exist_ok=True)
