@@ -13,7 +13,6 @@ the measured seconds do).
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import logging
 import numbers
 import time
@@ -393,6 +392,7 @@ def _assemble(per_origin, origins, models, named, grid, schedule, settings) -> B
             ]
         )
     )
+    versions = library_versions()
     params = {
         "start": _local(settings["start"], tz, "start"),
         "end": _local(settings["end"], tz, "end"),
@@ -420,8 +420,8 @@ def _assemble(per_origin, origins, models, named, grid, schedule, settings) -> B
         },
         "n_jobs": settings["n_jobs"],
         "backend": settings["backend"],
-        "caslite_version": _version(),
-        "versions": library_versions(),
+        "caslite_version": versions["caslite"],
+        "versions": versions,
     }
     return BacktestResult(scores, by_origin, params)
 
@@ -429,13 +429,6 @@ def _assemble(per_origin, origins, models, named, grid, schedule, settings) -> B
 def _local(value, tz, what) -> pd.Timestamp:
     seconds = int(to_utc_seconds(value, tz, what))
     return pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(tz)
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("caslite")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - not installed
-        return "unknown"
 
 
 # ---------------------------------------------------------------------- result
