@@ -334,7 +334,9 @@ def test_shift_counts_by_hand_on_a_schedule_crossing_midnight():
     x = np.array([p[0] for _, p in rows])
     y = np.array([p[1] for _, p in rows])
     events = Events(t, x, y, crs=CRS, tz=TZ)
-    builder = FeatureBuilder(shift_windows_weeks=(1, 8, 26), shift_prior=None)
+    builder = FeatureBuilder(
+        shift_windows_weeks=(1, 8, 26), shift_prior=None, shift_smooth_bandwidths=()
+    )
     feats, names = builder.shift_features(events, grid, schedule, origin)
     assert names == [
         "shift_n_cell_1w", "shift_n_cell_8w", "shift_n_cell_26w",
@@ -389,6 +391,45 @@ def test_shrunk_shift_shares_by_formula(rng_events):
         got = feats[:, :, names.index(f"shift_share_cell_{w}w")]
         np.testing.assert_allclose(got, expected, rtol=1e-12)
         np.testing.assert_allclose(got.sum(axis=0), 1.0)
+
+
+@pytest.mark.parametrize(("bandwidth", "prior"), [(150.0, 4.0), (250.0, None)])
+def test_neighbourhood_shift_ratios_by_formula(rng_events, bandwidth, prior):
+    grid, active = make_grid(), l_mask()
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)
+    builder = FeatureBuilder(
+        shift_windows_weeks=(8,),
+        shift_prior=prior,
+        shift_smooth_bandwidths=(bandwidth,),
+        shift_smooth_window_weeks=52,
+    )
+    feats, names = builder.shift_features(rng_events, grid, schedule, ORIGIN)
+    name = f"shift_ratio_kde_{bandwidth:g}m_52w"
+    assert names[-1] == name
+    local_hour = pd.to_datetime(rng_events.t, unit="s", utc=True).tz_convert(TZ).hour
+    shift = np.select([local_hour < 7, local_hour < 15, local_hour < 23], [2, 0, 1], 2)
+    cells = active_cells(active)
+    per_shift = [{}, {}, {}]
+    for ti, xi, yi, si in zip(rng_events.t, rng_events.x, rng_events.y, shift, strict=True):
+        cell = ref_cell(xi, yi, active)
+        if ORIGIN - 52 * WEEK <= ti < ORIGIN and cell is not None:
+            per_shift[si][cell] = per_shift[si].get(cell, 0) + 1
+    area = np.array([sum(d.values()) for d in per_shift], dtype=float)
+    p = area / area.sum()
+    smooth = [ref_smooth(d, bandwidth, active) for d in per_shift]
+    a = 0.0 if prior is None else prior
+    for j, cell in enumerate(cells):
+        m = np.array([smooth[s][cell] for s in range(3)])
+        expected = (m + a * p) / ((m.sum() + a) * p)
+        np.testing.assert_allclose(feats[:, j, names.index(name)], expected, rtol=1e-9)
+
+
+def test_neighbourhood_shift_ratios_without_events_are_one(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)
+    nothing = rng_events.select(np.zeros(len(rng_events), dtype=bool))
+    feats, names = FeatureBuilder().shift_features(nothing, grid, schedule, ORIGIN)
+    np.testing.assert_array_equal(feats[:, :, names.index("shift_ratio_kde_1000m_208w")], 1.0)
 
 
 def test_uncertain_times_split_over_shifts():
@@ -661,6 +702,7 @@ def test_estimator_contract_and_parameter_checks():
     builder = FeatureBuilder(
         windows_weeks=(3,), rings=(), kernels=None, darkness=False,
         relative_windows_weeks=(), smooth_bandwidths=(), shift_prior=None,
+        shift_smooth_bandwidths=(),
     )  # fmt: skip
     copy = clone(builder)
     assert copy.get_params() == builder.get_params()
@@ -683,6 +725,8 @@ def test_estimator_contract_and_parameter_checks():
         ({"smooth_bandwidths": (-5.0,)}, "smooth_bandwidths"),
         ({"smooth_window_weeks": np.inf}, "smooth_window_weeks"),
         ({"shift_prior": 0}, "shift_prior"),
+        ({"shift_smooth_bandwidths": (0.0,)}, "shift_smooth_bandwidths"),
+        ({"shift_smooth_window_weeks": -1}, "shift_smooth_window_weeks"),
     ]:
         with pytest.raises(ValueError, match=match):
             _ = FeatureBuilder(**bad).feature_names_

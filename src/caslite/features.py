@@ -60,6 +60,12 @@ name                         group  meaning
                                     shrunk toward the area's share ``p_s``:
                                     ``(n_cs + a p_s) / (n_c + a)``, ``a`` =
                                     ``shift_prior`` events
+``shift_ratio_kde_{h}m_{w}w`` shift the neighbourhood's share of its events in this
+                                    shift over the area's: events of the ``w`` weeks
+                                    before o per shift smoothed by a Gaussian of ``h``
+                                    m, ``(m_cs + a p_s) / ((m_c + a) p_s)``; above 1
+                                    where incidents nearby happen more often in this
+                                    shift than in the whole area
 ``shift``                    block  shift number (0 .. n_shifts - 1)
 ``block_hours``              block  length of the block in hours (3 or 5 on a DST day)
 ``day_of_week``              block  local day of week of the block start (Monday = 0)
@@ -83,7 +89,7 @@ Examples
 >>> X, names, block_index, cell_index = FeatureBuilder().design_matrix(
 ...     events, grid, blocks, origin="2024-03-11")
 >>> X.shape, len(names) == X.shape[1]
-((756, 55), True)
+((756, 56), True)
 >>> int(X[0, names.index("n_cell_1w")]), int(X[0, names.index("n_ring1_1w")])
 (0, 1)
 """
@@ -137,6 +143,10 @@ FEATURES = {
     "shift_n_cell_{w}w": "events in the cell in this shift in the w weeks before the origin",
     "shift_n_ring1_{w}w": "events in the 8 neighbouring cells in this shift, same window",
     "shift_share_cell_{w}w": "the cell's share of events in this shift, shrunk to the area's",
+    "shift_ratio_kde_{h}m_{w}w": (
+        "the neighbourhood's share of events in this shift (Gaussian of h metres, w weeks) "
+        "over the area's share"
+    ),
     "shift": "shift number of the block (0 .. n_shifts - 1)",
     "block_hours": "length of the block in hours",
     "day_of_week": "local day of week of the block start (Monday = 0)",
@@ -216,7 +226,15 @@ class FeatureBuilder(BaseEstimator):
         Window in weeks of the events smoothed for the ``kde_*`` features.
     shift_prior : float or None, default 10.0
         Prior strength in events of the ``shift_share_cell_{w}w`` features (one per shift
-        window); None for none.
+        window) and of the ``shift_ratio_kde_*`` features; None for no ``shift_share_cell``
+        features (the ratios are then unshrunk).
+    shift_smooth_bandwidths : sequence of float, default (1000.0,)
+        Gaussian bandwidths in metres of the ``shift_ratio_kde_{h}m_{w}w`` features: the time-of-day
+        profile of a neighbourhood (empty for none). A cell's own shift shares rarely carry
+        into the next weeks, but the profile of its surroundings does (residential streets
+        and busy centres differ in when they are burgled).
+    shift_smooth_window_weeks : float, default 208
+        Window in weeks of the events smoothed for the ``shift_ratio_kde_*`` features.
 
     Attributes
     ----------
@@ -229,7 +247,8 @@ class FeatureBuilder(BaseEstimator):
     --------
     >>> builder = FeatureBuilder(windows_weeks=(4, 52), rings=(1,), kernels=None,
     ...                          shift_windows_weeks=(52,), relative_windows_weeks=(),
-    ...                          smooth_bandwidths=(), shift_prior=None)
+    ...                          smooth_bandwidths=(), shift_prior=None,
+    ...                          shift_smooth_bandwidths=())
     >>> builder.feature_names_
     ['n_cell_4w', 'n_cell_52w', 'n_ring1_4w', 'n_ring1_52w', 'days_since_cell', \
 'days_since_ring1', 'shift_n_cell_52w', 'shift_n_ring1_52w', 'shift', 'block_hours', \
@@ -251,6 +270,8 @@ class FeatureBuilder(BaseEstimator):
         smooth_bandwidths=(100.0, 250.0, 500.0),
         smooth_window_weeks=520,
         shift_prior=10.0,
+        shift_smooth_bandwidths=(1000.0,),
+        shift_smooth_window_weeks=208,
     ):
         self.windows_weeks = windows_weeks
         self.rings = rings
@@ -264,6 +285,8 @@ class FeatureBuilder(BaseEstimator):
         self.smooth_bandwidths = smooth_bandwidths
         self.smooth_window_weeks = smooth_window_weeks
         self.shift_prior = shift_prior
+        self.shift_smooth_bandwidths = shift_smooth_bandwidths
+        self.shift_smooth_window_weeks = shift_smooth_window_weeks
 
     # ------------------------------------------------------------------ names
     @property
@@ -293,6 +316,8 @@ class FeatureBuilder(BaseEstimator):
         names += [f"shift_n_ring1_{_fmt(w)}w" for w in windows]
         if self._shift_prior() is not None:
             names += [f"shift_share_cell_{_fmt(w)}w" for w in windows]
+        smooth_w = _fmt(self._shift_smooth_window())
+        names += [f"shift_ratio_kde_{_fmt(h)}m_{smooth_w}w" for h in self._shift_bandwidths()]
         return names
 
     @property
@@ -315,6 +340,13 @@ class FeatureBuilder(BaseEstimator):
 
     def _smooth_window(self) -> float:
         return _weeks((self.smooth_window_weeks,), "smooth_window_weeks", empty_ok=False)[0]
+
+    def _shift_bandwidths(self) -> tuple[float, ...]:
+        return _metres(self.shift_smooth_bandwidths, "shift_smooth_bandwidths")
+
+    def _shift_smooth_window(self) -> float:
+        window = (self.shift_smooth_window_weeks,)
+        return _weeks(window, "shift_smooth_window_weeks", empty_ok=False)[0]
 
     def _shift_prior(self) -> float | None:
         prior = self.shift_prior
@@ -391,6 +423,13 @@ class FeatureBuilder(BaseEstimator):
                     f"shrunk toward the area's share by {_fmt(prior)} prior events"
                 )
                 rows.append((f"shift_share_cell_{_fmt(w)}w", "shift", meaning))
+        smooth_w = self._shift_smooth_window()
+        for h in self._shift_bandwidths():
+            meaning = (
+                f"share of the events {_span(smooth_w)} near the cell (Gaussian of {_fmt(h)} m) "
+                f"that fall in the block's shift, over the area's share"
+            )
+            rows.append((f"shift_ratio_kde_{_fmt(h)}m_{_fmt(smooth_w)}w", "shift", meaning))
         rows += [(name, "block", FEATURES[name]) for name in self.block_feature_names_]
         return pd.DataFrame(rows, columns=["name", "group", "meaning"])
 
@@ -582,7 +621,8 @@ class FeatureBuilder(BaseEstimator):
         >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
         >>> grid = Grid.from_area(box(0, 0, 125, 125), cell_size=125.0, crs="EPSG:28992")
         >>> schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz="Europe/Amsterdam")
-        >>> builder = FeatureBuilder(shift_windows_weeks=(8,), shift_prior=None)
+        >>> builder = FeatureBuilder(shift_windows_weeks=(8,), shift_prior=None,
+        ...                          shift_smooth_bandwidths=())
         >>> feats, names = builder.shift_features(events, grid, schedule, origin="2024-03-11")
         >>> names, feats[:, 0, 0].tolist()  # both in the 23-07 shift
         (['shift_n_cell_8w', 'shift_n_ring1_8w'], [0.0, 0.0, 2.0])
@@ -595,11 +635,14 @@ class FeatureBuilder(BaseEstimator):
         o = _origin_seconds(origin, schedule.tz)
         n_shifts, n = schedule.n_shifts, grid.n_cells
         out = np.zeros((n_shifts, n, len(names)), dtype=np.float64)
-        if not windows:
+        bandwidths = self._shift_bandwidths()
+        smooth_window = self._shift_smooth_window()
+        if not windows and not bandwidths:
             return out, names
+        longest = max(windows + ((smooth_window,) if bandwidths else ()))
         known, x, y, order = _known(events)
         stop = int(np.searchsorted(known, o, side="left"))
-        first = int(np.searchsorted(known, o - max(windows) * _WEEK, side="left"))
+        first = int(np.searchsorted(known, o - longest * _WEEK, side="left"))
         cells = grid.cell_of(x[first:stop], y[first:stop])
         inside = cells >= 0
         picked = order[first:stop][inside]  # positions in events' own order
@@ -618,7 +661,20 @@ class FeatureBuilder(BaseEstimator):
         out[:, :, k : 2 * k] = ring1.transpose(1, 2, 0)
         prior = self._shift_prior()
         if prior is not None:
-            out[:, :, 2 * k :] = _shrunk_shares(counts, prior).transpose(1, 2, 0)
+            out[:, :, 2 * k : 3 * k] = _shrunk_shares(counts, prior).transpose(1, 2, 0)
+        if bandwidths:
+            lo = int(np.searchsorted(times, o - smooth_window * _WEEK, side="left"))
+            per_shift = np.stack(
+                [
+                    np.bincount(cells[lo:], weights=weights[lo:, s], minlength=n)
+                    for s in range(n_shifts)
+                ]
+            )
+            for j, h in enumerate(bandwidths):
+                smooth = np.stack([_gaussian_smooth(c, grid, h) for c in per_shift])
+                out[:, :, len(names) - len(bandwidths) + j] = _shift_ratios(
+                    smooth, per_shift.sum(axis=1), 0.0 if prior is None else prior
+                )
         return out, names
 
     # ------------------------------------------------------------------ block features
@@ -775,7 +831,7 @@ class FeatureBuilder(BaseEstimator):
         >>> X, names, b, c = FeatureBuilder().design_matrix(events, grid, blocks, "2024-03-11",
         ...                                                 cells=[3, 0])
         >>> X.shape, b.tolist(), c.tolist()
-        ((6, 55), [0, 0, 1, 1, 2, 2], [3, 0, 3, 0, 3, 0])
+        ((6, 56), [0, 0, 1, 1, 2, 2], [3, 0, 3, 0, 3, 0])
         """
         if not isinstance(blocks, Blocks):
             raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
@@ -1051,6 +1107,24 @@ def _shrunk_shares(counts: np.ndarray, prior: float) -> np.ndarray:
     p = np.where(total[:, None] > 0, area / safe[:, None], 1.0 / n_shifts)
     per_cell = counts.sum(axis=1, keepdims=True)  # (n_windows, 1, n_cells)
     return (counts + prior * p[:, :, None]) / (per_cell + prior)
+
+
+def _shift_ratios(smooth: np.ndarray, area: np.ndarray, prior: float) -> np.ndarray:
+    """Smoothed shift shares over the area's: ``(m_cs + a p_s) / ((m_c + a) p_s)``.
+
+    ``smooth`` is (n_shifts, n_cells), the smoothed per-shift counts ``m_cs``; ``area`` the
+    area's count per shift, giving ``p_s``. Where a shift has no event in the area, or a cell
+    no smoothed mass and no prior, the ratio is 1 (no evidence of a different profile).
+    """
+    total = area.sum()
+    if total <= 0:
+        return np.ones_like(smooth)
+    p = area / total
+    per_cell = smooth.sum(axis=0)
+    denominator = (per_cell[None, :] + prior) * p[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (smooth + prior * p[:, None]) / denominator
+    return np.where(denominator > 0, ratio, 1.0)
 
 
 def _ring1_max(values: np.ndarray, grid) -> np.ndarray:

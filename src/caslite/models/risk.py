@@ -574,7 +574,11 @@ class RiskModel(BaseEstimator):
         # value with the first candidate share its row.
         area_cell = np.array([n.startswith("kde_") for n in builder.cell_feature_names_])
         area_shift = np.array(
-            [n.startswith("shift_share_") for n in builder.shift_feature_names_], dtype=bool
+            [
+                n.startswith(("shift_share_", "shift_ratio_kde_"))
+                for n in builder.shift_feature_names_
+            ],
+            dtype=bool,
         )
         candidate = np.all((cell_feats == empty_cell) | area_cell, axis=1)
         candidate &= np.all((shift_feats == empty_shift[:, :1]) | area_shift, axis=(0, 2))
