@@ -22,6 +22,7 @@ from geopandas.testing import assert_geodataframe_equal
 
 from caslite import ExponentialSpace, ExponentialTime, FeatureBuilder, Grid, RiskModel
 from caslite.datasets import load_sample
+from caslite.models.risk import _block_term, _LevelCounter
 from caslite.persist import (
     FORMAT_VERSION,
     CasliteFileError,
@@ -111,7 +112,12 @@ def test_loaded_model_forecasts_equal_original_and_sklearn(fitted, saved):
         events, grid, blocks, origin=model.origin_
     )
     sk = model.estimator_.predict(pd.DataFrame(X, columns=names))
-    np.testing.assert_allclose(got[block_index, cell_index], sk, rtol=1e-9)
+    # times the area's expected events per block (the two-stage fit's block profile)
+    level = _LevelCounter(model.events_, grid).at(model.origin_)
+    frame = pd.DataFrame(X, columns=names)[model.features_.block_feature_names_]
+    profile = np.exp(_block_term(loaded.block_model_, frame, level))
+    np.testing.assert_allclose(got[block_index, cell_index], sk * profile, rtol=1e-9)
+    assert loaded.block_model_ == model.block_model_
     # The stored ensemble's own predict agrees with scikit-learn's too.
     assert isinstance(loaded.estimator_, StoredEnsemble)
     np.testing.assert_allclose(loaded.estimator_.predict(X), sk, rtol=1e-9)

@@ -40,6 +40,7 @@ from caslite import (
 )
 from caslite.datasets import simulate_city
 from caslite.evaluation import count_events, top_cells
+from caslite.models.risk import _block_term, _LevelCounter, _shift_reference
 
 DAY = 86_400
 CELL = 250.0
@@ -94,6 +95,10 @@ def brute_force(model, blocks) -> np.ndarray:
         risk = -np.log1p(-p)
     else:
         risk = model.estimator_.predict(frame)
+    if model.block_model_ is not None:  # two-stage fit: times the area's profile per block
+        level = _LevelCounter(model.events_, model.grid_).at(model.origin_)
+        block_frame = frame[model.features_.block_feature_names_]
+        risk = risk * np.exp(_block_term(model.block_model_, block_frame, level))
     out = np.full((len(blocks), model.grid_.n_cells), np.nan)
     out[b, c] = risk
     assert not np.isnan(out).any()
@@ -180,7 +185,7 @@ def logloss(events, grid):
     )
 
 
-SUB = {"horizon": "14D", "train_step": "28D", "max_iter": 20, "max_negatives": 8000, **LIGHT}
+SUB = {"horizon": "14D", "train_step": "28D", "max_iter": 20, "max_negatives": 500, **LIGHT}
 SUB_ORIGIN = "2023-11-05"  # the latest training horizon crosses the 29 October clock change
 
 
@@ -362,56 +367,96 @@ def test_training_origins_see_only_the_past(events, base, subsampled):
         assert model.training_["events"] == int((events.t < o).sum())
 
 
-def test_training_rows_are_every_cell_and_block_of_every_training_horizon(events, grid, base):
-    model, seen = base
+def hand_shift_counts(events, model, ok):
+    """Events per (shift, cell) in the training horizon of ``ok``, counted event by event."""
     known = events.t < model.origin_
-    t, x, y = events.t[known], events.x[known], events.y[known]
-    expected_X, expected_y, n_positive = [], [], 0
+    blocks = model.schedule_.horizon(int(ok), model.horizon)
+    target = hand_counts(events.t[known], events.x[known], events.y[known], model.grid_, blocks)
+    by_shift = np.zeros((model.schedule_.n_shifts, model.grid_.n_cells))
+    for b in range(len(blocks)):
+        by_shift[blocks.shift[b]] += target[b]
+    return blocks, target, by_shift
+
+
+def shift_exposure(model, events, ok, blocks):
+    """Expected events of the area per shift of a training horizon, under the block profile."""
+    level = _LevelCounter(events.before(model.origin_), model.grid_).at(int(ok))
+    frame = model.features_.block_features(blocks, int(ok), model.grid_)
+    expected = np.exp(_block_term(model.block_model_, frame, level))
+    return np.array([expected[blocks.shift == s].sum() for s in range(model.schedule_.n_shifts)])
+
+
+def test_training_rows_are_every_cell_and_shift_of_every_training_horizon(events, grid, base):
+    # The two-stage fit: one row per (training origin, shift, cell); target the events of that
+    # shift over the horizon over the area's expected events in it (the exposure e), weight e.
+    model, seen = base
+    assert model.training_["rows"] == "origin, shift, cell"
+    n_shifts = model.schedule_.n_shifts
+    reference = _shift_reference(model.features_, n_shifts)
+    expected_X, expected_counts, expected_w, n_positive = [], [], [], 0
     for ok in model.training_["origins"]:
-        blocks = model.schedule_.horizon(int(ok), "7D")
-        target = hand_counts(t, x, y, grid, blocks)
+        blocks, target, by_shift = hand_shift_counts(events, model, ok)
         np.testing.assert_array_equal(
             target, count_events(events.before(model.origin_), grid, blocks)
         )
-        n_positive += int(np.count_nonzero(target))
-        X, _, b, c = model.features_.design_matrix(model.events_, grid, blocks, int(ok))
-        expected_X.append(X)
-        expected_y.append(target[b, c])
-    n_blocks = sum(len(model.schedule_.horizon(int(ok), "7D")) for ok in model.training_["origins"])
-    assert n_blocks == 42 * model.training_["origins"].size
+        n_positive += int(np.count_nonzero(by_shift))
+        cell_feats = model.features_.cell_features(model.events_, grid, int(ok))
+        shift_feats, _ = model.features_.shift_features(
+            model.events_, grid, model.schedule_, int(ok)
+        )
+        s, c = np.divmod(np.arange(n_shifts * grid.n_cells), grid.n_cells)
+        expected_X.append(model.features_.rows(cell_feats, shift_feats, reference, s, c))
+        expected_counts.append(by_shift[s, c])
+        expected_w.append(shift_exposure(model, events, ok, blocks)[s])
     assert model.training_["n_positive"] == n_positive > 100
     assert model.training_["negative_rate"] == 1.0
-    assert model.training_["n_rows"] == grid.n_cells * n_blocks == seen["y"].size
+    n_rows = grid.n_cells * n_shifts * model.training_["origins"].size
+    assert model.training_["n_rows"] == n_rows == seen["y"].size
     assert seen["columns"] == model.feature_names_
-    assert seen["w"] is None or np.all(seen["w"] == 1.0)
-    expected = np.column_stack([np.concatenate(expected_X), np.concatenate(expected_y)])
-    actual = np.column_stack([seen["X"], seen["y"]])
-    np.testing.assert_array_equal(sorted_rows(actual), sorted_rows(expected))
+    expected = np.column_stack(
+        [np.concatenate(expected_X), np.concatenate(expected_counts), np.concatenate(expected_w)]
+    )
+    actual = np.column_stack([seen["X"], seen["y"] * seen["w"], seen["w"]])
+    np.testing.assert_allclose(sorted_rows(actual), sorted_rows(expected), rtol=1e-12)
+
+
+def test_block_profile_matches_the_areas_totals(events, grid, base):
+    # A Poisson GLM with an intercept and shift indicators reproduces the observed total and
+    # the total of every shift over its training blocks (its score equations), up to the
+    # tiny ridge penalty.
+    model, _ = base
+    observed, fitted = np.zeros(model.schedule_.n_shifts), np.zeros(model.schedule_.n_shifts)
+    for ok in model.training_["origins"]:
+        blocks, _, by_shift = hand_shift_counts(events, model, ok)
+        observed += by_shift.sum(axis=1)
+        fitted += shift_exposure(model, events, ok, blocks)
+    np.testing.assert_allclose(fitted, observed, rtol=0.02)
+    assert observed.min() > 10
 
 
 def test_negative_subsampling_keeps_every_event_and_reweights_the_rest(events, grid, subsampled):
     model, seen = subsampled
-    known = events.t < model.origin_
-    n_total, n_positive = 0, 0
+    n_total, n_positive, exposure = 0, 0, []
     for ok in model.training_["origins"]:
-        blocks = model.schedule_.horizon(int(ok), "14D")
-        target = hand_counts(events.t[known], events.x[known], events.y[known], grid, blocks)
-        n_total += target.size
-        n_positive += int(np.count_nonzero(target))
+        blocks, _, by_shift = hand_shift_counts(events, model, ok)
+        n_total += by_shift.size
+        n_positive += int(np.count_nonzero(by_shift))
+        exposure.append(shift_exposure(model, events, ok, blocks))
     n_negative = n_total - n_positive
-    rate = 8000 / n_negative  # negative_rate="auto" keeps about max_negatives event-free rows
+    rate = 500 / n_negative  # negative_rate="auto" keeps about max_negatives event-free rows
     assert model.training_["negative_rate"] == pytest.approx(rate, rel=1e-12)
     assert model.training_["n_positive"] == n_positive
     y, w = seen["y"], seen["w"]
     assert model.training_["n_rows"] == y.size
     assert np.count_nonzero(y) == n_positive  # every row with an event is kept ...
-    np.testing.assert_array_equal(w[y > 0], 1.0)  # ... with weight 1
-    np.testing.assert_allclose(w[y == 0], 1.0 / rate, rtol=1e-12)
+    # ... with weight e (its exposure); an event-free row weighs e / rate
+    lowest, highest = min(e.min() for e in exposure), max(e.max() for e in exposure)
+    assert np.all((w[y > 0] >= lowest * (1 - 1e-12)) & (w[y > 0] <= highest * (1 + 1e-12)))
+    assert np.all(w[y == 0] * rate >= lowest * (1 - 1e-12))
+    assert np.all(w[y == 0] * rate <= highest * (1 + 1e-12))
     kept = int(np.sum(y == 0))  # Binomial(n_negative, rate)
     sd = np.sqrt(n_negative * rate * (1 - rate))
     assert abs(kept - n_negative * rate) < 5 * sd
-    # the weighted rows estimate the full set of event-free rows
-    assert abs(w[y == 0].sum() - n_negative) < 5 * sd / rate
 
 
 # ---------------------------------------------------------------------- 7. Forecast

@@ -810,7 +810,7 @@ class FeatureBuilder(BaseEstimator):
         -------
         X : ndarray of float64, shape (n_blocks * n_chosen_cells, n_features)
             Block-major: row ``b * n_chosen_cells + j`` is block ``b`` and cell ``cells[j]``.
-            A city horizon (25,600 cells x 84 blocks, 55 features) is 946 MB; use
+            A city horizon (25,600 cells x 84 blocks, 56 features) is 963 MB; use
             :meth:`rows` on the three groups to assemble it in pieces.
         names : list of str
             ``feature_names_``, one per column.

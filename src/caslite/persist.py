@@ -87,7 +87,7 @@ from caslite.events import Events
 from caslite.features import FeatureBuilder
 from caslite.forecast import Forecast
 from caslite.grid import Grid
-from caslite.models.risk import RiskModel
+from caslite.models.risk import _LEVEL_WEEKS, RiskModel, _block_design, _shift_reference
 from caslite.nearrepeat import (
     BowersSpace,
     BowersTime,
@@ -144,6 +144,7 @@ _MODEL_ATTRIBUTES = {
     "grid_",
     "training_",
     "thinning_seed_",
+    "block_model_",
 }
 
 
@@ -348,6 +349,7 @@ def save_model(model, path) -> None:
         "fit_origin": int(model.fit_origin_),
         "origin": int(model.origin_),
         "thinning_seed": getattr(model, "thinning_seed_", None),
+        "block_model": getattr(model, "block_model_", None),  # plain numbers already
         "training": training,
         "training_arrays": training_arrays,
         "trees": {
@@ -422,6 +424,7 @@ def load_model(path) -> RiskModel:
         if seed is not None and not isinstance(seed, int):
             raise CasliteFileError("the file's thinning seed is not an integer.")
         model.thinning_seed_ = seed
+        model.block_model_ = _block_model(metadata.get("block_model"), schedule, features)
     except CasliteFileError:
         raise
     except (KeyError, TypeError, ValueError) as error:
@@ -912,6 +915,38 @@ def _get_events(metadata: dict, arrays: dict, prefix: str) -> Events:
     if len(events) != spec["n"] or not np.array_equal(events.t, t):
         raise CasliteFileError("the stored events are not the sorted events the file describes.")
     return events
+
+
+def _block_model(value, schedule, features) -> dict | None:
+    """Return the block profile of a two-stage model, checked: plain numbers, right shape."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"intercept", "coef", "n_shifts", "season"}:
+        raise CasliteFileError("the file's block profile is not a dict of the expected keys.")
+    coef = value["coef"]
+    if not isinstance(coef, list) or not all(
+        isinstance(c, int | float) and not isinstance(c, bool) for c in coef
+    ):
+        raise CasliteFileError("the file's block profile coefficients are not numbers.")
+    if value["n_shifts"] != schedule.n_shifts or not isinstance(value["season"], bool):
+        raise CasliteFileError("the file's block profile does not match its shift schedule.")
+    one_block = _shift_reference(features, 1)
+    width = _block_design(
+        one_block, np.zeros(len(_LEVEL_WEEKS)), value["n_shifts"], value["season"]
+    ).shape[1]
+    if len(coef) != width:
+        raise CasliteFileError(
+            f"the file's block profile has {len(coef)} coefficients; its features need {width}."
+        )
+    numbers = [float(value["intercept"])] + [float(c) for c in coef]
+    if not np.all(np.isfinite(numbers)):
+        raise CasliteFileError("the file's block profile holds a non-finite number.")
+    return {
+        "intercept": numbers[0],
+        "coef": numbers[1:],
+        "n_shifts": int(value["n_shifts"]),
+        "season": value["season"],
+    }
 
 
 def _version(distribution: str) -> str:
