@@ -25,56 +25,56 @@ Feature names (``{w}`` a window in weeks, ``{k}`` a ring, ``{name}`` a kernel or
 ``{r}`` a radius in metres, ``{col}`` a polygon attribute); :data:`FEATURES` holds the same
 table and :meth:`FeatureBuilder.describe` lists the features of one configuration:
 
-===========================  =====  ====================================================
-name                         group  meaning
-===========================  =====  ====================================================
-``n_cell_{w}w``              cell   events in the cell known in the ``w`` weeks before o
-``n_ring{k}_{w}w``           cell   events in the cells at Chebyshev distance exactly
-                                    ``k`` (ring 1: the 8 neighbours, ring 2: the next 16;
-                                    inactive or outside cells count 0), same window
-``nr_{name}``                cell   near-repeat kernel score at o
-                                    (:func:`caslite.nearrepeat.score_at`)
-``days_since_cell``          cell   days from the last event known in the cell to o,
-                                    capped at :data:`DAYS_CAP` (3 years; never = cap)
-``days_since_ring1``         cell   the same for the 8 neighbouring cells (not the cell)
-``rel_cell_{w}w``            cell   ``n_cell_{w}w`` over its mean per active cell at o
-                                    (0 without events): a level that transfers between
-                                    quieter and busier years and shorter histories
-``kde_{h}m_{w}w``            cell   events known in the ``w`` weeks before o smoothed over
-                                    the raster by a Gaussian of ``h`` m (truncated at 3
-                                    ``h``; inactive cells hold no mass), over the mean
-                                    count per active cell
-``pt_{name}_dist``           cell   metres from the cell centre to the nearest point of
-                                    the layer (NaN for an empty layer)
-``pt_{name}_n{r}m``          cell   points of the layer within ``r`` m (``d <= r``) of
-                                    the cell centre
-``poly_{name}_cover``        cell   share of the cell square covered by the layer's
-                                    polygons
-``poly_{name}_{col}``        cell   area-weighted mean of ``col`` over the polygons
-                                    covering the cell square (NaN if none)
-``shift_n_cell_{w}w``        shift  events in the cell in this shift, known in the
-                                    ``w`` weeks before o (uncertain times split over
-                                    shifts by their window: aoristic)
-``shift_n_ring1_{w}w``       shift  the same in the 8 neighbouring cells
-``shift_share_cell_{w}w``    shift  the cell's share of its events in this shift,
-                                    shrunk toward the area's share ``p_s``:
-                                    ``(n_cs + a p_s) / (n_c + a)``, ``a`` =
-                                    ``shift_prior`` events
-``shift_ratio_kde_{h}m_{w}w`` shift the neighbourhood's share of its events in this
-                                    shift over the area's: events of the ``w`` weeks
-                                    before o per shift smoothed by a Gaussian of ``h``
-                                    m, ``(m_cs + a p_s) / ((m_c + a) p_s)``; above 1
-                                    where incidents nearby happen more often in this
-                                    shift than in the whole area
-``shift``                    block  shift number (0 .. n_shifts - 1)
-``block_hours``              block  length of the block in hours (3 or 5 on a DST day)
-``day_of_week``              block  local day of week of the block start (Monday = 0)
-``doy_sin``, ``doy_cos``     block  local day of year of the block start on the unit
-                                    circle, ``2 pi (doy - 1) / days in year``
-``lead_days``                block  days from o to the block start
-``darkness``                 block  share of the block between civil dusk and civil
-                                    dawn (sun below -6 degrees) at the grid's centre
-===========================  =====  ====================================================
+==============================  =====  ====================================================
+name                            group  meaning
+==============================  =====  ====================================================
+``n_cell_{w}w``                 cell   events in the cell known in the ``w`` weeks before o
+``n_ring{k}_{w}w``              cell   events in the cells at Chebyshev distance exactly
+                                       ``k`` (ring 1: the 8 neighbours, ring 2: the next 16;
+                                       inactive or outside cells count 0), same window
+``nr_{name}``                   cell   near-repeat kernel score at o
+                                       (:func:`caslite.nearrepeat.score_at`)
+``days_since_cell``             cell   days from the last event known in the cell to o,
+                                       capped at :data:`DAYS_CAP` (3 years; never = cap)
+``days_since_ring1``            cell   the same for the 8 neighbouring cells (not the cell)
+``rel_cell_{w}w``               cell   ``n_cell_{w}w`` over its mean per active cell at o
+                                       (0 without events): a level that transfers between
+                                       quieter and busier years and shorter histories
+``kde_{h}m_{w}w``               cell   events known in the ``w`` weeks before o smoothed over
+                                       the raster by a Gaussian of ``h`` m (truncated at 3
+                                       ``h``; inactive cells hold no mass), over the mean
+                                       count per active cell
+``pt_{name}_dist``              cell   metres from the cell centre to the nearest point of
+                                       the layer (NaN for an empty layer)
+``pt_{name}_n{r}m``             cell   points of the layer within ``r`` m (``d <= r``) of
+                                       the cell centre
+``poly_{name}_cover``           cell   share of the cell square covered by the layer's
+                                       polygons
+``poly_{name}_{col}``           cell   area-weighted mean of ``col`` over the polygons
+                                       covering the cell square (NaN if none)
+``shift_n_cell_{w}w``           shift  events in the cell in this shift, known in the
+                                       ``w`` weeks before o (uncertain times split over
+                                       shifts by their window: aoristic)
+``shift_n_ring1_{w}w``          shift  the same in the 8 neighbouring cells
+``shift_share_cell_{w}w``       shift  the cell's share of its events in this shift,
+                                       shrunk toward the area's share ``p_s``:
+                                       ``(n_cs + a p_s) / (n_c + a)``, ``a`` =
+                                       ``shift_prior`` events
+``shift_ratio_kde_{h}m_{w}w``   shift  the neighbourhood's share of its events in this
+                                       shift over the area's: events of the ``w`` weeks
+                                       before o per shift smoothed by a Gaussian of ``h``
+                                       m, ``(m_cs + a p_s) / ((m_c + a) p_s)``; above 1
+                                       where incidents nearby happen more often in this
+                                       shift than in the whole area
+``shift``                       block  shift number (0 .. n_shifts - 1)
+``block_hours``                 block  length of the block in hours (3 or 5 on a DST day)
+``day_of_week``                 block  local day of week of the block start (Monday = 0)
+``doy_sin``, ``doy_cos``        block  local day of year of the block start on the unit
+                                       circle, ``2 pi (doy - 1) / days in year``
+``lead_days``                   block  days from o to the block start
+``darkness``                    block  share of the block between civil dusk and civil
+                                       dawn (sun below -6 degrees) at the grid's centre
+==============================  =====  ====================================================
 
 Examples
 --------
