@@ -569,6 +569,56 @@ def test_static_features_are_cached_per_grid_and_layers():
     assert first["pt_r_dist"].iloc[0] != second["pt_r_dist"].iloc[0]
 
 
+def test_event_layer_counts_match_brute_force(rng_events):
+    grid, active = make_grid(), l_mask()
+    rng = np.random.default_rng(8)
+    t = rng.integers(ORIGIN - 60 * WEEK, ORIGIN + 2 * WEEK, 300)
+    t[:3] = [ORIGIN - 8 * WEEK, ORIGIN - 1, ORIGIN]  # window edge, last second, the origin
+    t_end = t + rng.integers(0, 3 * DAY, t.size) * (rng.random(t.size) < 0.3)
+    x = rng.uniform(X0 - 100, X0 + N_COLS * S + 100, t.size)
+    y = rng.uniform(Y0 - 100, Y0 + N_ROWS * S + 100, t.size)
+    layer = Events(t, x, y, crs=CRS, tz=TZ, t_end=t_end)
+    builder = FeatureBuilder(
+        kernels=None, rings=(1, 2), event_layers={"shops": layer}, event_windows_weeks=(8, 52)
+    )
+    feats = builder.cell_features(rng_events, grid, ORIGIN)
+    plain = FeatureBuilder(kernels=None, rings=(1, 2)).cell_features(rng_events, grid, ORIGIN)
+    pd.testing.assert_frame_equal(feats[plain.columns], plain)  # the incidents' own unchanged
+    cells = active_cells(active)
+    for w in (8, 52):
+        ref = ref_counts(layer, ORIGIN, w, active, known=layer.t_end)  # known at the window end
+        expected = [ref.get(cell, 0) for cell in cells]
+        np.testing.assert_array_equal(feats[f"ev_shops_cell_{w}w"].to_numpy(), expected)
+        for k in (1, 2):
+            ring = [sum(ref.get(n, 0) for n in ring_of(cell, k, active)) for cell in cells]
+            np.testing.assert_array_equal(feats[f"ev_shops_ring{k}_{w}w"].to_numpy(), ring)
+    assert feats["ev_shops_cell_8w"].sum() > 0
+    names = [n for n in builder.cell_feature_names_ if n.startswith("ev_")]
+    assert names == [f"ev_shops_{where}_{w}w" for where in ("cell", "ring1", "ring2")
+                     for w in (8, 52)]  # fmt: skip
+    assert list(builder.describe()["name"]) == builder.feature_names_
+    # incidents of the layer at or after the origin change nothing
+    early = layer.select(layer.t_end < ORIGIN)
+    before = FeatureBuilder(
+        kernels=None, rings=(1, 2), event_layers={"shops": early}, event_windows_weeks=(8, 52)
+    ).cell_features(rng_events, grid, ORIGIN)
+    pd.testing.assert_frame_equal(before, feats)
+    assert early.t.size < layer.t.size
+
+
+def test_event_layer_errors(rng_events):
+    grid = make_grid()
+    with pytest.raises(TypeError, match=r"event_layers\['shops'\] must be caslite Events"):
+        FeatureBuilder(event_layers={"shops": pd.DataFrame()}).cell_features(
+            rng_events, grid, ORIGIN
+        )
+    with pytest.raises(TypeError, match="event_layers must be a dict"):
+        _ = FeatureBuilder(event_layers=[rng_events]).cell_feature_names_
+    elsewhere = Events(rng_events.t, rng_events.x, rng_events.y, crs="EPSG:32631", tz=TZ)
+    with pytest.raises(ValueError, match="event layer 'shops'"):
+        FeatureBuilder(event_layers={"shops": elsewhere}).cell_features(rng_events, grid, ORIGIN)
+
+
 def test_crs_mismatch_of_events_and_grid_raises():
     events = Events([ORIGIN - DAY], [500000.0], [5800000.0], crs="EPSG:32631", tz=TZ)
     builder = FeatureBuilder()
@@ -738,6 +788,7 @@ def test_features_table_covers_every_pattern():
     builder = FeatureBuilder(
         point_layers={"ramps": points_layer([[X0, Y0]])},
         polygon_layers={"cbs": (points_layer([[X0, Y0]]), ["a"])},
+        event_layers={"shops": Events([ORIGIN], [X0], [Y0], crs=CRS, tz=TZ)},
     )
     table = builder.describe()
     assert set(table["group"]) == {"cell", "shift", "block"}

@@ -258,6 +258,37 @@ def area_features(events, grid):
     return RiskModel(features=builder, negative_rate=0.3, **FAST).fit(events, grid, origin=ORIGIN)
 
 
+@pytest.fixture(scope="module")
+def event_layer(events, grid):
+    """Additive model with an event layer that also covers cells without incidents."""
+    xmin, ymin, xmax, ymax = grid.bounds
+    rng = np.random.default_rng(5)
+    n = 400
+    t = np.sort(rng.integers(int(events.t.min()), int(events.t.max()), n))
+    x = rng.uniform(xmax - 6 * CELL, xmax, n)  # the history-free east columns and next to them
+    y = rng.uniform(ymin, ymax, n)
+    layer = Events(t, x, y, crs=grid.crs, tz=events.tz)
+    builder = FeatureBuilder(
+        windows_weeks=(4, 26), kernels=None, event_layers={"shops": layer},
+        event_windows_weeks=(8, 52),
+    )  # fmt: skip
+    return RiskModel(features=builder, **FAST).fit(events, grid, origin=ORIGIN)
+
+
+def test_event_layer_cells_are_not_quiet(event_layer, base):
+    model = event_layer
+    cell_feats, shift_feats, _ = model._design_parts(model.schedule_.horizon(model.origin_, "1D"))
+    quiet = model._quiet_cells(cell_feats, shift_feats)
+    names = model.features_.cell_feature_names_
+    layered = cell_feats[:, [n.startswith("ev_") for n in names]].any(axis=1)
+    assert layered.any() and not quiet[layered].any()
+    base_model, _ = base
+    plain = base_model._quiet_cells(*base_model._design_parts(model.schedule_.horizon(
+        model.origin_, "1D"))[:2])  # fmt: skip
+    assert quiet.sum() < plain.sum()  # the layer's cells left the shared row
+    assert "ev_shops_cell_52w" in model.feature_names_
+
+
 def test_cells_without_history_share_a_row_with_area_features(area_features):
     model = area_features
     cell_feats, shift_feats, _ = model._design_parts(model.schedule_.horizon(model.origin_, "1D"))
@@ -268,7 +299,7 @@ def test_cells_without_history_share_a_row_with_area_features(area_features):
 
 
 # ---------------------------------------------------------------------- 3. fast path
-@pytest.mark.parametrize("name", ["base", "full", "logloss", "area_features"])
+@pytest.mark.parametrize("name", ["base", "full", "logloss", "area_features", "event_layer"])
 @pytest.mark.parametrize("horizon", ["7D", "15D"])
 def test_predict_equals_scoring_every_row(request, name, horizon):
     model = request.getfixturevalue(name)
@@ -636,7 +667,11 @@ def test_explain(base, forecast):
     busy = table[(table["cell_id"] == busiest) & table["feature"].str.startswith(COUNT_PREFIXES)]
     assert busy["contribution"].max() > 0  # its many past events raise the busiest cell's risk
     zero = model.explain(busiest, 3, blocks=blocks, reference="zero")
-    assert (zero["reference"] == 0).all() and len(zero) == len(names)
+    assert len(zero) == len(names) and np.isfinite(zero["contribution"]).all()
+    hours = zero["feature"] == "block_hours"  # a block of no length is never the reference
+    assert (zero.loc[~hours, "reference"] == 0).all()
+    assert (zero.loc[hours, "reference"] == zero.loc[hours, "value"]).all()
+    np.testing.assert_array_equal(zero.loc[hours, "contribution"], 0.0)
     with pytest.raises(ValueError, match="reference"):
         model.explain(busiest, reference="mean")
     with pytest.raises(ValueError, match="block must lie"):

@@ -44,6 +44,10 @@ name                            group  meaning
                                        the raster by a Gaussian of ``h`` m (truncated at 3
                                        ``h``; inactive cells hold no mass), over the mean
                                        count per active cell
+``ev_{name}_cell_{w}w``         cell   events of the event layer ``name`` (other incidents,
+                                       e.g. commercial burglaries) in the cell, known in
+                                       the ``w`` weeks before o
+``ev_{name}_ring{k}_{w}w``      cell   the same in the cells of ring ``k``
 ``pt_{name}_dist``              cell   metres from the cell centre to the nearest point of
                                        the layer (NaN for an empty layer)
 ``pt_{name}_n{r}m``             cell   points of the layer within ``r`` m (``d <= r``) of
@@ -136,6 +140,8 @@ FEATURES = {
     "days_since_ring1": "days from the last event in the 8 neighbouring cells (capped)",
     "rel_cell_{w}w": "events in the cell in the w weeks before the origin over their mean per cell",
     "kde_{h}m_{w}w": "events of the w weeks before the origin smoothed by a Gaussian of h metres",
+    "ev_{name}_cell_{w}w": "events of the event layer in the cell in the w weeks before the origin",
+    "ev_{name}_ring{k}_{w}w": "events of the event layer in the cells of ring k, same window",
     "pt_{name}_dist": "metres from the cell centre to the nearest point of the layer",
     "pt_{name}_n{r}m": "points of the layer within r metres of the cell centre",
     "poly_{name}_cover": "share of the cell square covered by the layer's polygons",
@@ -212,6 +218,15 @@ class FeatureBuilder(BaseEstimator):
         Whether to add the ``darkness`` block feature.
     point_layers : dict of str to GeoDataFrame, optional
         Point layers (e.g. highway ramps) by name, in the grid's CRS.
+    event_layers : dict of str to Events, optional
+        Other incidents by name (e.g. commercial burglaries, thefts from cars), in the grid's
+        CRS: where they happen tells where the forecast incidents can (the streets and
+        buildings of an area, its mixed use). Counted like the incidents, in the cell and
+        its rings over ``event_windows_weeks``, from those known before the origin only. Give
+        each layer's incidents up to the latest origin you forecast from; later ones are
+        never read.
+    event_windows_weeks : sequence of float, default (52, 208)
+        Windows in weeks of the ``ev_{name}_*`` counts.
     point_radii : sequence of float, default (250.0, 500.0)
         Radii in metres of the ``pt_{name}_n{r}m`` counts.
     polygon_layers : dict of str to (GeoDataFrame, list of str), optional
@@ -266,6 +281,8 @@ class FeatureBuilder(BaseEstimator):
         point_layers=None,
         point_radii=(250.0, 500.0),
         polygon_layers=None,
+        event_layers=None,
+        event_windows_weeks=(52, 208),
         relative_windows_weeks=(52, 104, 208, 520),
         smooth_bandwidths=(100.0, 250.0, 500.0),
         smooth_window_weeks=520,
@@ -281,6 +298,8 @@ class FeatureBuilder(BaseEstimator):
         self.point_layers = point_layers
         self.point_radii = point_radii
         self.polygon_layers = polygon_layers
+        self.event_layers = event_layers
+        self.event_windows_weeks = event_windows_weeks
         self.relative_windows_weeks = relative_windows_weeks
         self.smooth_bandwidths = smooth_bandwidths
         self.smooth_window_weeks = smooth_window_weeks
@@ -301,6 +320,11 @@ class FeatureBuilder(BaseEstimator):
         names += [f"rel_cell_{_fmt(w)}w" for w in self._relative_windows()]
         smooth_w = _fmt(self._smooth_window())
         names += [f"kde_{_fmt(h)}m_{smooth_w}w" for h in self._smooth_bandwidths()]
+        event_windows = self._event_windows()
+        for name in _event_layers(self.event_layers):
+            names += [f"ev_{name}_cell_{_fmt(w)}w" for w in event_windows]
+            for k in _rings(self.rings):
+                names += [f"ev_{name}_ring{k}_{_fmt(w)}w" for w in event_windows]
         radii = _radii(self.point_radii)
         for name in _point_layers(self.point_layers):
             names += [f"pt_{name}_dist"] + [f"pt_{name}_n{_fmt(r)}m" for r in radii]
@@ -331,6 +355,9 @@ class FeatureBuilder(BaseEstimator):
     def feature_names_(self) -> list[str]:
         """Names of the design-matrix columns: cell, shift, then block features."""
         return self.cell_feature_names_ + self.shift_feature_names_ + self.block_feature_names_
+
+    def _event_windows(self) -> tuple[float, ...]:
+        return _weeks(self.event_windows_weeks, "event_windows_weeks", empty_ok=True)
 
     def _relative_windows(self) -> tuple[float, ...]:
         return _weeks(self.relative_windows_weeks, "relative_windows_weeks", empty_ok=True)
@@ -398,6 +425,18 @@ class FeatureBuilder(BaseEstimator):
                 "over their mean per active cell"
             )
             rows.append((f"kde_{_fmt(h)}m_{_fmt(smooth_w)}w", "cell", meaning))
+        event_windows = self._event_windows()
+        for name in _event_layers(self.event_layers):
+            for w in event_windows:
+                meaning = f"events of the layer {name!r} in the cell {_span(w)}"
+                rows.append((f"ev_{name}_cell_{_fmt(w)}w", "cell", meaning))
+            for k in _rings(self.rings):
+                for w in event_windows:
+                    meaning = (
+                        f"events of the layer {name!r} in the cells at Chebyshev distance "
+                        f"exactly {k} {_span(w)}"
+                    )
+                    rows.append((f"ev_{name}_ring{k}_{_fmt(w)}w", "cell", meaning))
         radii = _radii(self.point_radii)
         for name in _point_layers(self.point_layers):
             rows.append((f"pt_{name}_dist", "cell", f"metres to the nearest point of {name!r}"))
@@ -515,6 +554,7 @@ class FeatureBuilder(BaseEstimator):
             for h in bandwidths:
                 smooth = _gaussian_smooth(window_counts, grid, h)
                 columns.append(smooth / mean if mean > 0 else smooth)
+        columns += self._event_columns(grid, o)
         columns += self._static_columns(grid)
         names = self.cell_feature_names_
         return pd.DataFrame(
@@ -522,6 +562,25 @@ class FeatureBuilder(BaseEstimator):
             columns=names,
             index=pd.RangeIndex(n, name="cell_id"),
         )
+
+    def _event_columns(self, grid, o: int) -> list[np.ndarray]:
+        """Count each event layer's incidents known before ``o``: cell, then rings."""
+        windows = self._event_windows()
+        rings = _rings(self.rings)
+        columns = []
+        for name, layer in _event_layers(self.event_layers).items():
+            check_same_crs(layer.crs, grid.crs, f"event layer {name!r}", "the grid")
+            known, x, y, _ = _known(layer)
+            stop = int(np.searchsorted(known, o, side="left"))
+            counts = np.empty((len(windows), grid.n_cells), dtype=np.float64)
+            for i, w in enumerate(windows):
+                lo = int(np.searchsorted(known, o - w * _WEEK, side="left"))
+                cells = grid.cell_of(x[lo:stop], y[lo:stop])
+                counts[i] = np.bincount(cells[cells >= 0], minlength=grid.n_cells)
+            columns += list(counts)
+            for ring in _ring_sums(counts, grid, rings):
+                columns += list(ring)
+        return columns
 
     def static_features(self, grid) -> pd.DataFrame:
         """Point- and polygon-layer features of every active cell (cached per grid).
@@ -958,6 +1017,24 @@ def _point_layers(value) -> dict:
         raise TypeError(
             f"point_layers must be a dict of name to GeoDataFrame, got {type(value).__name__}."
         )
+    return {_layer_name(k): v for k, v in value.items()}
+
+
+def _event_layers(value) -> dict:
+    from caslite.events import Events
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"event_layers must be a dict of name to caslite Events, got {type(value).__name__}."
+        )
+    for name, layer in value.items():
+        if not isinstance(layer, Events):
+            raise TypeError(
+                f"event_layers[{name!r}] must be caslite Events (e.g. Events.from_frame(...) of "
+                f"the other incidents), got {type(layer).__name__}."
+            )
     return {_layer_name(k): v for k, v in value.items()}
 
 

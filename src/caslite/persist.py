@@ -45,8 +45,9 @@ feature names, the fit and forecast origins, the training summary ``training_``,
 (times, time windows, coordinates; not their extra columns), which :meth:`RiskModel.forecast`
 needs to compute features. These are incident locations and times: treat the file like the
 incident data. :meth:`RiskModel.update` works on a loaded model as on the original. A feature
-builder with static layers (``point_layers``, ``polygon_layers``) is not stored: its
-GeoDataFrames have no plain-array form here, and :func:`save_model` says so. A
+builder with static layers (``point_layers``, ``polygon_layers``) or ``event_layers`` is not
+stored: its GeoDataFrames and other incidents have no place in the file, and
+:func:`save_model` says so. A
 ``random_state`` given as a numpy Generator is recorded as such and restored as None (its
 state changes as it is drawn from, so it cannot be stored as the seed it was).
 
@@ -671,6 +672,11 @@ def _encode(value, where: str):
                     "stored in caslite files. Save a model without them, or keep the layers "
                     "and refit."
                 )
+        if params["event_layers"]:
+            raise TypeError(
+                "the feature builder has event_layers; their incidents are not stored in "
+                "caslite files. Save a model without them, or keep the layers and refit."
+            )
         return {"__type__": "FeatureBuilder", "params": _encode(params, where)}
     if isinstance(value, ShiftSchedule):
         return {

@@ -567,8 +567,17 @@ class RiskModel(BaseEstimator):
             return self._raw_full(cell_feats, shift_feats, block_feats)
         return self._raw_additive(cell_feats, shift_feats, block_feats)
 
-    def _raw(self, X: np.ndarray) -> np.ndarray:
-        """Raw score of rows (plus the block profile of a two-stage fit), in chunks."""
+    def _area_level(self) -> np.ndarray | None:
+        """Return the area's level at the origin, for the block profile of a two-stage fit."""
+        if getattr(self, "block_model_", None) is None:
+            return None
+        return _LevelCounter(self.events_, self.grid_).at(self.origin_)
+
+    def _raw(self, X: np.ndarray, level: np.ndarray | None) -> np.ndarray:
+        """Raw score of rows (plus the block profile of a two-stage fit), in chunks.
+
+        ``level`` is :meth:`_area_level`, computed once by the caller.
+        """
         compiled = getattr(self, "_compiled", None)
         if compiled is not None:
             out = compiled.raw(X)
@@ -583,15 +592,14 @@ class RiskModel(BaseEstimator):
             names = self.features_.block_feature_names_
             at = [self.feature_names_.index(n) for n in names]
             frame = pd.DataFrame(X[:, at], columns=names)
-            out = out + _block_term(
-                model, frame, _LevelCounter(self.events_, self.grid_).at(self.origin_)
-            )
+            out = out + _block_term(model, frame, level)
         return out
 
     def _raw_full(self, cell_feats, shift_feats, block_feats) -> np.ndarray:
         builder = self.features_
         n_blocks, n_cells = len(block_feats), cell_feats.shape[0]
         out = np.empty((n_blocks, n_cells))
+        level = self._area_level()
         per_chunk = max(1, _CHUNK_ROWS // max(n_cells, 1))
         cells = np.arange(n_cells)
         for lo in range(0, n_blocks, per_chunk):
@@ -599,7 +607,7 @@ class RiskModel(BaseEstimator):
             X = builder.rows(
                 cell_feats, shift_feats, block_feats, np.repeat(b, n_cells), np.tile(cells, b.size)
             )
-            out[b] = self._raw(X).reshape(b.size, n_cells)
+            out[b] = self._raw(X, level).reshape(b.size, n_cells)
         return out
 
     def _raw_additive(self, cell_feats, shift_feats, block_feats) -> np.ndarray:
@@ -619,9 +627,10 @@ class RiskModel(BaseEstimator):
         first_quiet = np.flatnonzero(quiet)[:1]
         scored = np.concatenate([busy, first_quiet])
         table = np.empty((shifts.size, n_cells))
+        level = self._area_level()
         for i, r in enumerate(reference):
             X = builder.rows(cell_feats, shift_feats, block_feats, np.full(scored.size, r), scored)
-            raw = self._raw(X)
+            raw = self._raw(X, level)
             table[i, busy] = raw[: busy.size]
             if first_quiet.size:
                 table[i, quiet] = raw[-1]
@@ -633,7 +642,7 @@ class RiskModel(BaseEstimator):
             np.zeros(len(block_feats), dtype=np.int64),
         )
         position = np.searchsorted(shifts, shift_of_block)
-        block_term = self._raw(X0) - table[position, 0]
+        block_term = self._raw(X0, level) - table[position, 0]
         return table[position] + block_term[:, np.newaxis]
 
     def _quiet_cells(self, cell_feats, shift_feats) -> np.ndarray:
@@ -646,7 +655,10 @@ class RiskModel(BaseEstimator):
             x0=grid.x0, y0=grid.y0, cell_size=grid.cell_size, n_cols=1, n_rows=1, crs=grid.crs
         )
         nothing = self.events_.select(np.zeros(len(self.events_), dtype=bool))
-        empty_cell = builder.cell_features(nothing, lone, self.origin_).to_numpy()[0]
+        empty_cell = builder.cell_features(nothing, lone, self.origin_).to_numpy()[0].copy()
+        # a cell without history has no incident of an event layer either
+        layer_cell = np.array([n.startswith("ev_") for n in builder.cell_feature_names_])
+        empty_cell[layer_cell] = 0.0
         empty_shift, _ = builder.shift_features(nothing, lone, self.schedule_, self.origin_)
         # Smoothed counts and shrunk shift shares of a cell without history depend on the
         # rest of the area: such a cell is a candidate, and the cells sharing every feature
@@ -745,7 +757,8 @@ class RiskModel(BaseEstimator):
         blocks : Blocks, optional
             Default the horizon of the fit origin.
         reference : {"median", "zero"}, default "median"
-            The value each feature is replaced by.
+            The value each feature is replaced by. With ``"zero"``, ``block_hours`` keeps its
+            own value (a block of no length has no risk at all).
 
         Returns
         -------
@@ -775,13 +788,19 @@ class RiskModel(BaseEstimator):
             np.full(self.grid_.n_cells, int(block)),
             np.arange(self.grid_.n_cells),
         )
-        ref = np.median(everything, axis=0) if reference == "median" else np.zeros(X.shape[1])
+        if reference == "median":
+            ref = np.median(everything, axis=0)
+        else:
+            ref = np.zeros(X.shape[1])
+            hours = self.feature_names_.index("block_hours")
+            ref[hours] = everything[0, hours]
         k = X.shape[1]
         replaced = np.repeat(X, k, axis=0)
         j = np.tile(np.arange(k), chosen.size)
         replaced[np.arange(replaced.shape[0]), j] = ref[j]
-        base = self._raw(X)
-        changed = self._raw(replaced).reshape(chosen.size, k)
+        level = self._area_level()
+        base = self._raw(X, level)
+        changed = self._raw(replaced, level).reshape(chosen.size, k)
         frame = pd.DataFrame(
             {
                 "cell_id": np.repeat(chosen, k),
@@ -935,13 +954,14 @@ def _block_term(model: dict, frame: pd.DataFrame, level: np.ndarray) -> np.ndarr
 
 
 def _shift_reference(builder, n_shifts: int) -> pd.DataFrame:
-    """Block-feature rows for the two-stage fit's cell rows: the shift, every other column 0.
+    """Block-feature rows for the two-stage fit's cell rows: shift, one hour, the rest 0.
 
     The trees of the two-stage fit see the shift but no other block feature (those are the
     block profile's), so these columns are constant in training and never split on.
     """
     frame = pd.DataFrame(0.0, index=range(n_shifts), columns=builder.block_feature_names_)
     frame["shift"] = np.arange(n_shifts, dtype=np.float64)
+    frame["block_hours"] = 1.0  # its log, in the block profile, is 0
     return frame
 
 
