@@ -572,11 +572,14 @@ class FeatureBuilder(BaseEstimator):
             check_same_crs(layer.crs, grid.crs, f"event layer {name!r}", "the grid")
             known, x, y, _ = _known(layer)
             stop = int(np.searchsorted(known, o, side="left"))
+            first = int(np.searchsorted(known, o - max(windows, default=0) * _WEEK, side="left"))
+            cells = grid.cell_of(x[first:stop], y[first:stop])  # once, for the longest window
+            inside = cells >= 0
+            cells, times = cells[inside], known[first:stop][inside]
             counts = np.empty((len(windows), grid.n_cells), dtype=np.float64)
             for i, w in enumerate(windows):
-                lo = int(np.searchsorted(known, o - w * _WEEK, side="left"))
-                cells = grid.cell_of(x[lo:stop], y[lo:stop])
-                counts[i] = np.bincount(cells[cells >= 0], minlength=grid.n_cells)
+                lo = int(np.searchsorted(times, o - w * _WEEK, side="left"))
+                counts[i] = np.bincount(cells[lo:], minlength=grid.n_cells)
             columns += list(counts)
             for ring in _ring_sums(counts, grid, rings):
                 columns += list(ring)
