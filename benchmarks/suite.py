@@ -130,6 +130,22 @@ def run_case(case, profile, log=print) -> dict:
     return row
 
 
+def _case_summary(row) -> str:
+    """One line on a finished case, logged as soon as it ends (a long run cut off keeps it)."""
+    if "skipped" in row or "error" in row:
+        return f"[{row['name']}] done: {row.get('skipped') or row.get('error')}"
+    checks = "agrees" if all(c["passed"] for c in row["checks"]) else "DISAGREES"
+    marks = {True: "pass", False: "FAIL", None: "n/a"}
+    targets = "; ".join(
+        f"{t['label']}: {t['value']:.4g} {marks[t['passed']]}"
+        if isinstance(t["value"], float | int)
+        else f"{t['label']}: {marks[t['passed']]}"
+        for t in row["targets"]
+    )
+    best = harness.fmt_seconds(row["timing"]["best_s"])
+    return f"[{row['name']}] done: best {best}, {checks}; {targets or 'no targets'}"
+
+
 def summarize(rows) -> dict:
     """Overall verdict: correctness failures, target failures, skipped cases."""
     wrong, missed = [], []
@@ -173,7 +189,10 @@ def run_suite(profile="full", only=None, log=None) -> dict:
     cases = select(only)
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
-    rows = [run_case(case, prof, log) for case in cases]
+    rows = []
+    for case in cases:
+        rows.append(run_case(case, prof, log))
+        log(_case_summary(rows[-1]))
     machine = harness.machine()
     machine["parallel_launch"] = harness.parallel_launch()
     machine["tracemalloc_sees_numba_allocations"] = harness.tracemalloc_sees_numba()

@@ -28,7 +28,21 @@ KNOX_AVAILABLE = importlib.util.find_spec("caslite.knox") is not None
 
 @pytest.fixture(scope="module")
 def smoke():
-    return run_suite("smoke", log=lambda message: None)
+    messages = []
+    result = run_suite("smoke", log=messages.append)
+    result["log"] = messages
+    return result
+
+
+def test_each_case_logs_its_result_as_it_finishes(smoke):
+    done = [m for m in smoke["log"] if "] done:" in m]
+    assert [m.split("]")[0].lstrip("[") for m in done] == [row["name"] for row in smoke["cases"]]
+    for message, row in zip(done, smoke["cases"], strict=True):
+        if "skipped" in row:
+            assert row["skipped"] in message
+        else:
+            expected = "agrees" if all(c["passed"] for c in row["checks"]) else "DISAGREES"
+            assert "done: best " in message and expected in message
 
 
 def test_every_case_has_a_complete_row(smoke):
