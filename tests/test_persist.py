@@ -319,6 +319,11 @@ def test_save_refuses_what_it_cannot_store(saved, tmp_path):
     model.features_ = FeatureBuilder(point_layers={"ramps": ramps})
     with pytest.raises(TypeError, match="point_layers"):
         save_model(model, tmp_path / "x")
+    other = load_sample("synthetic").to_events()
+    model.features_ = FeatureBuilder(event_layers={"other": other})
+    with pytest.raises(TypeError, match="event_layers; their incidents are not stored"):
+        save_model(model, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
 
 
 def test_log_loss_model_round_trip(fitted, tmp_path):
