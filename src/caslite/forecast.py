@@ -135,9 +135,8 @@ class Forecast:
             }
         )
         for column in ("block_id", "shift", "label", "block_start", "block_end"):
-            frame[column] = np.repeat(blocks[column].to_numpy(), n_cells)
-        frame["block_start"] = frame["block_start"].dt.tz_convert(self.blocks.schedule.tz)
-        frame["block_end"] = frame["block_end"].dt.tz_convert(self.blocks.schedule.tz)
+            # Series.repeat keeps the local, time-zone-aware dtype (no objects: fast).
+            frame[column] = blocks[column].repeat(n_cells).reset_index(drop=True)
         frame["risk"] = self.risk.ravel()
         frame["probability"] = self.probability.ravel()
         frame.attrs["provenance"] = self.provenance
