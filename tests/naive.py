@@ -153,3 +153,12 @@ def etas_em_step(t, cells, mu, theta, omega, span):
     cut = new_theta * np.sum(-t * np.exp(omega * t))
     new_omega = p_offspring.sum() / ((p_offspring * np.where(parent, lag, 0.0)).sum() + cut)
     return new_mu, new_theta, new_omega, log_likelihood
+
+
+def ring_sums(values: np.ndarray, cell_row, cell_col, k: int) -> np.ndarray:
+    """Ring-``k`` sums (m, n_cells) of ``values`` (m, n_cells): for every pair of active
+    cells, add when their larger row or column difference is exactly ``k``."""
+    dr = np.abs(cell_row[:, None].astype(np.int64) - cell_row[None, :])
+    dc = np.abs(cell_col[:, None].astype(np.int64) - cell_col[None, :])
+    member = np.maximum(dr, dc) == k  # (n_cells, n_cells): row cell i, column neighbour j
+    return values @ member.T.astype(np.float64)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 
 import geopandas
+import numba
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
 from sklearn.base import clone
 
+import naive
 from caslite.events import Events
 from caslite.features import DAYS_CAP, FEATURES, FeatureBuilder, default_kernels
 from caslite.grid import Grid
@@ -795,3 +797,26 @@ def test_features_table_covers_every_pattern():
     assert table["meaning"].str.len().min() > 10
     patterns = set(FEATURES)
     assert {"n_cell_{w}w", "pt_{name}_dist", "poly_{name}_{col}", "darkness"} <= patterns
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_ring_sum_kernel_matches_dense_twin(k):
+    from shapely.geometry import Polygon
+
+    from caslite.features import _ring_sums
+
+    # An L-shaped area with a hole in the raster, and fractional values (aoristic weights).
+    area = Polygon([(0, 0), (1500, 0), (1500, 500), (600, 500), (600, 1200), (0, 1200)])
+    grid = Grid.from_area(area, cell_size=100.0, crs=CRS)
+    rng = np.random.default_rng(k)
+    values = rng.random((3, grid.n_cells)) * (rng.random((3, grid.n_cells)) < 0.3)
+    got = _ring_sums(values, grid, (k,))[0]
+    expected = naive.ring_sums(values, grid.cell_row, grid.cell_col, k)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert got.shape == values.shape and expected.any()
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:  # a fixed order per cell: the same bits with one thread
+        np.testing.assert_array_equal(_ring_sums(values, grid, (k,))[0], got)
+    finally:
+        numba.set_num_threads(threads)

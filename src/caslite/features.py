@@ -1114,37 +1114,26 @@ def _shift_weights(events, picked: np.ndarray, schedule) -> np.ndarray:
 def _ring_sums(values: np.ndarray, grid, rings) -> list[np.ndarray]:
     """Sum ``values`` (m, n_cells) over each Chebyshev ring: one (m, n_cells) array per ring.
 
-    Each row is scattered into the raster (inactive cells 0), padded, and turned into a
-    summed-area table; a ring is the difference of two square box sums. Integer-valued rows
-    use int64 tables (exact).
+    A cell's ring ``k`` is the border of the ``(2k + 1)``-square of raster cells around it;
+    inactive cells add nothing (numba kernel :func:`caslite._kernels.rings.ring_sums`, each
+    cell reading its neighbours in a fixed order: sums of integers are exact, and the result
+    does not depend on the number of threads).
     """
     if not rings:
         return []
+    from caslite._kernels.rings import ring_sums
+
+    per_cell = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)  # (n_cells, m)
+    raster_to_cell = np.ascontiguousarray(grid._raster_to_cell, dtype=np.int64)
+    rows = np.ascontiguousarray(grid.cell_row, dtype=np.int64)
+    cols = np.ascontiguousarray(grid.cell_col, dtype=np.int64)
     n_rows, n_cols = grid.shape
-    pad = max(rings)
-    rr = grid.cell_row.astype(np.int64) + pad + 1
-    cc = grid.cell_col.astype(np.int64) + pad + 1
-    out = [np.empty(values.shape, dtype=np.float64) for _ in rings]
-    radii = sorted(set(rings) | {k - 1 for k in rings})
-    for i, row in enumerate(values):
-        exact = bool(np.all(row == np.round(row))) and np.abs(row).sum() < 2**52
-        dtype = np.int64 if exact else np.float64
-        table = np.zeros((n_rows + 2 * pad + 1, n_cols + 2 * pad + 1), dtype=dtype)
-        table[rr, cc] = row
-        table.cumsum(axis=0, out=table)
-        table.cumsum(axis=1, out=table)
-        box = {}
-        for k in radii:
-            box[k] = (
-                table[rr + k, cc + k]
-                - table[rr - k - 1, cc + k]
-                - table[rr + k, cc - k - 1]
-                + table[rr - k - 1, cc - k - 1]
-            )
-        for j, k in enumerate(rings):
-            ring = (box[k] - box[k - 1]).astype(np.float64)
-            out[j][i] = ring if exact else np.maximum(ring, 0.0)
-    return out
+    return [
+        np.ascontiguousarray(
+            ring_sums(per_cell, raster_to_cell, n_rows, n_cols, rows, cols, int(k)).T
+        )
+        for k in rings
+    ]
 
 
 def _relative(counts: np.ndarray) -> np.ndarray:

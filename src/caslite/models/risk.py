@@ -268,7 +268,8 @@ class RiskModel(BaseEstimator):
                 counts = count_events(known, grid, h)
                 block_totals.append(counts.sum(axis=1))
                 by_shift = np.zeros((n_shifts, grid.n_cells))
-                np.add.at(by_shift, h.shift, counts)
+                for s in range(n_shifts):  # (a row-wise np.add.at is ~100x slower)
+                    by_shift[s] = counts[h.shift == s].sum(axis=0)
                 targets.append(_nonzero(by_shift))
         else:
             sizes = np.array([len(h) * grid.n_cells for h in horizons], dtype=np.int64)
