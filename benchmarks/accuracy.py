@@ -74,7 +74,7 @@ def load_residential(path: Path) -> Events:
     return events
 
 
-def methods(random_state: int, interactions: str = "additive", max_negatives=600_000) -> dict:
+def methods(random_state: int, interactions: str = "additive", max_negatives=2_000_000) -> dict:
     """The forecasters compared, by name."""
     model = RiskModel(
         interactions=interactions, max_negatives=max_negatives, random_state=random_state
@@ -97,7 +97,7 @@ def run(
     retrain_every: int = 1,
     random_state: int = 0,
     interactions: str = "additive",
-    max_negatives: int = 600_000,
+    max_negatives: int = 2_000_000,
 ):
     """Scores per method, origin and coverage (a tidy DataFrame) and fit times."""
     schedule = ShiftSchedule.every(4, tz=TZ)
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="the risk model's random_state")
     parser.add_argument(
-        "--max-negatives", type=int, default=600_000, help="the risk model's max_negatives"
+        "--max-negatives", type=int, default=2_000_000, help="the risk model's max_negatives"
     )
     parser.add_argument("--out", type=Path, default=HERE / "results-accuracy")
     args = parser.parse_args(argv)

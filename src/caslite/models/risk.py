@@ -99,8 +99,12 @@ class RiskModel(BaseEstimator):
     negative_rate : float or "auto", default "auto"
         Probability of keeping a training row without events; "auto" keeps about
         ``max_negatives`` of them over all training origins.
-    max_negatives : int, default 600_000
-        Target number of event-free rows under ``negative_rate="auto"``.
+    max_negatives : int, default 2_000_000
+        Target number of event-free rows under ``negative_rate="auto"``. More rows forecast a
+        little better and cost fit time and memory: on five years of Toronto (42,000 cells of
+        125 m, 232 training origins, two cores) the default fits in about 100 s with 4 GiB of
+        peak memory, 600,000 in about 60 s with 1.7 GiB and a hit rate at 3 % lower by about
+        0.003.
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
         Passed to scikit-learn's HistGradientBoosting estimator.
     early_stopping : bool, default True
@@ -189,7 +193,7 @@ class RiskModel(BaseEstimator):
         loss="poisson",
         interactions="additive",
         negative_rate="auto",
-        max_negatives=600_000,
+        max_negatives=2_000_000,
         max_iter=200,
         learning_rate=0.05,
         max_leaf_nodes=31,
