@@ -926,3 +926,32 @@ def test_auto_train_step_tiles_the_history_for_short_horizons():
     assert RiskModel(horizon="4h")._train_step() == pd.Timedelta(days=1)  # origins stay bounded
     total = model.forecast().risk.sum()
     assert abs(total / rate - 1) < 0.3, total
+
+
+def test_predict_with_an_event_layer_uses_only_its_past(city, frame):
+    # Other incidents (say, commercial break-ins) as an event layer, passed through model=.
+    # The layer's incidents at or after the origin change nothing; its past ones change the map.
+    o = utc_seconds(ORIGIN, city.tz)
+    rng = np.random.default_rng(11)
+    n = 300
+    t = np.sort(rng.integers(int(city.t_utc.min()), o + 20 * 86_400, n))
+    x = rng.uniform(city.x0, city.x0 + 1000.0, n)
+    y = rng.uniform(city.y0, city.y0 + 1000.0, n)
+    layer = Events(t, x, y, crs=city.crs, tz=city.tz)
+    late = t >= o
+    moved = Events(t, np.where(late, x + 700.0, x), np.where(late, y + 900.0, y),
+                   crs=city.crs, tz=city.tz)  # fmt: skip
+    past = frame[city.t_utc < o]
+
+    def hot_cells(event_layers):
+        features = FeatureBuilder(kernels=None, windows_weeks=(4, 26), event_layers=event_layers,
+                                  event_windows_weeks=(8, 26))  # fmt: skip
+        return caslite.predict(past, ORIGIN, crs=city.crs, tz=city.tz,
+                               model=RiskModel(features=features, max_iter=10, train_step="28D",
+                                               random_state=0), **PREDICT)  # fmt: skip
+
+    with_layer = hot_cells({"other": layer})
+    assert late.any()
+    pd.testing.assert_frame_equal(hot_cells({"other": moved}), with_layer)
+    without = hot_cells(None)
+    assert not np.array_equal(with_layer["risk"].to_numpy(), without["risk"].to_numpy())

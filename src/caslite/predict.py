@@ -73,6 +73,9 @@ def predict(
         Length of the shifts (a divisor of 24), starting at midnight.
     model : RiskModel, optional
         An unfitted model with other settings; default ``RiskModel(random_state=...)``.
+        Static or event layers go in its features, e.g.
+        ``RiskModel(features=FeatureBuilder(event_layers={"commercial": other_events}))``
+        (in the incidents' CRS; only layer incidents known before ``origin`` are counted).
     random_state : int or None, default 0
         Seed of the model (a fixed default: the same call gives the same map); also given
         to a ``model`` whose own ``random_state`` is None.
