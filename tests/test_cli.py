@@ -199,6 +199,7 @@ def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incide
     geopandas.GeoDataFrame(geometry=[area], crs=CRS).to_crs("EPSG:4326").to_file(area_file)
     out = tmp_path / "out"
     args = ["forecast", *file_args(path), "--origin", "2019-07-15", "--horizon", "1D"]
+    args += ["--max-negatives", "5e4"]
     args += ["--area", str(area_file), "--format", "gpkg", "geojson,parquet", "csv"]
     args += ["--layout", "layers", "--filter", "kind == 'house'", "--out", str(out), "-q"]
     with pytest.warns(UserWarning, match="not known before the origin"):
@@ -226,6 +227,8 @@ def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incide
     used = geopandas.read_file(area_file).to_crs(CRS).geometry.iloc[0]
     assert reference.geometry.intersection(used).area.min() > 0
     assert (out / "hot_cells.png").stat().st_size > 1000
+    record = json.loads((out / "provenance.json").read_text())
+    assert record["model"]["params"]["max_negatives"] == 50_000
 
 
 def test_cli_backtest_equals_a_direct_backtest(tmp_path, incidents, capsys):
@@ -394,6 +397,10 @@ BAD_INPUT = [
      "--layout layers (a layer per shift) needs --format gpkg"),
     (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--area", "{dir}/nope.gpkg"],
      "no such area file"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--max-negatives", "0"],
+     "'0' is not a positive whole number of rows"),
+    (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--max-negatives", "1.5e5x"],
+     "'1.5e5x' is not a positive whole number of rows"),
     (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "soon"],
      "--start 'soon' is not a date or time"),
     (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "2019-05-01", "--methods", "x"],
