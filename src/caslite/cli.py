@@ -81,9 +81,9 @@ def _max_negatives(text: str) -> int:
     return int(value)
 
 
-def _negatives(args) -> dict:
-    """``max_negatives`` for the risk model when ``--max-negatives`` was given."""
-    return {} if args.max_negatives is None else {"max_negatives": args.max_negatives}
+def _negatives(max_negatives) -> dict:
+    """Return the risk model's ``max_negatives`` keyword when ``--max-negatives`` was given."""
+    return {} if max_negatives is None else {"max_negatives": max_negatives}
 
 
 def _forecaster(name: str, seed: int, *, schedule=None, horizon="14D", max_negatives=None):
@@ -94,8 +94,9 @@ def _forecaster(name: str, seed: int, *, schedule=None, horizon="14D", max_negat
     from caslite import models
 
     if name == "risk":
-        extra = {} if max_negatives is None else {"max_negatives": max_negatives}
-        return models.RiskModel(random_state=seed, schedule=schedule, horizon=horizon, **extra)
+        return models.RiskModel(
+            random_state=seed, schedule=schedule, horizon=horizon, **_negatives(max_negatives)
+        )
     if name.startswith("naive"):
         return models.NaiveCounts(window_weeks=int(name[len("naive") :]))
     if name == "kde":
@@ -806,7 +807,7 @@ def _forecast(args) -> None:
         area=area,
         coverage=args.coverage,
         shift_hours=args.shift_hours,
-        model=RiskModel(progress=_progress(args), **_negatives(args)),
+        model=RiskModel(progress=_progress(args), **_negatives(args.max_negatives)),
         random_state=args.seed,
         return_forecast=True,
     )
@@ -923,7 +924,7 @@ def _backtest(args) -> None:
             schedule=schedule,
             horizon=args.horizon,
             max_negatives=args.max_negatives,
-        )  # fmt: skip
+        )
         for name in methods
     }
     out = _output_folder(args.out)

@@ -1124,16 +1124,8 @@ def _ring_sums(values: np.ndarray, grid, rings) -> list[np.ndarray]:
     from caslite._kernels.rings import ring_sums
 
     per_cell = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)  # (n_cells, m)
-    raster_to_cell = np.ascontiguousarray(grid._raster_to_cell, dtype=np.int64)
-    rows = np.ascontiguousarray(grid.cell_row, dtype=np.int64)
-    cols = np.ascontiguousarray(grid.cell_col, dtype=np.int64)
-    n_rows, n_cols = grid.shape
-    return [
-        np.ascontiguousarray(
-            ring_sums(per_cell, raster_to_cell, n_rows, n_cols, rows, cols, int(k)).T
-        )
-        for k in rings
-    ]
+    lookup = (grid._raster_to_cell, *grid.shape, grid.cell_row, grid.cell_col)
+    return [np.ascontiguousarray(ring_sums(per_cell, *lookup, int(k)).T) for k in rings]
 
 
 def _relative(counts: np.ndarray) -> np.ndarray:
