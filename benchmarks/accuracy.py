@@ -1,7 +1,7 @@
 """Accuracy of the risk model and the baselines on real data, by rolling origin.
 
 ``python -m benchmarks.accuracy [--data PATH] [--year 2019] [--origins N] [--retrain-every K]
-[--interactions additive|full] [--seed S] [--max-negatives N] [--out DIR]``
+[--interactions additive|full] [--seed S] [--max-negatives N] [--n-bags B] [--out DIR]``
 
 Residential rows (House, Apartment) of the Toronto break-and-enter file; exact duplicate
 rows (same time, place and premises type) dropped and counted; forecast origins every 14 days
@@ -74,10 +74,15 @@ def load_residential(path: Path) -> Events:
     return events
 
 
-def methods(random_state: int, interactions: str = "additive", max_negatives=2_000_000) -> dict:
+def methods(
+    random_state: int, interactions: str = "additive", max_negatives=2_000_000, n_bags=2
+) -> dict:
     """The forecasters compared, by name."""
     model = RiskModel(
-        interactions=interactions, max_negatives=max_negatives, random_state=random_state
+        interactions=interactions,
+        max_negatives=max_negatives,
+        n_bags=n_bags,
+        random_state=random_state,
     )
     return {
         "RiskModel": model,
@@ -98,6 +103,7 @@ def run(
     random_state: int = 0,
     interactions: str = "additive",
     max_negatives: int = 2_000_000,
+    n_bags: int = 2,
 ):
     """Scores per method, origin and coverage (a tidy DataFrame) and fit times."""
     schedule = ShiftSchedule.every(4, tz=TZ)
@@ -110,7 +116,7 @@ def run(
     grid = Grid.from_events(events.before(origins[0]), cell_size=125.0)
     print(f"grid: {grid.n_cells} active cells of 125 m", file=sys.stderr)
     rows, seconds = [], {}
-    models = methods(random_state, interactions, max_negatives)
+    models = methods(random_state, interactions, max_negatives, n_bags)
     for i, origin in enumerate(origins):
         blocks = schedule.horizon(origin, "14D")
         counts = count_events(events, grid, blocks)
@@ -208,6 +214,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--max-negatives", type=int, default=2_000_000, help="the risk model's max_negatives"
     )
+    parser.add_argument(
+        "--n-bags", type=int, default=2, help="the risk model's n_bags (1: a single ensemble)"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results-accuracy")
     args = parser.parse_args(argv)
     if not args.data.exists():
@@ -221,6 +230,7 @@ def main(argv=None) -> int:
         random_state=args.seed,
         interactions=args.interactions,
         max_negatives=args.max_negatives,
+        n_bags=args.n_bags,
     )
     text = table(scores, seconds)
     args.out.mkdir(parents=True, exist_ok=True)

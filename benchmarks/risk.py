@@ -131,7 +131,7 @@ def _fit(scene: RiskScene, horizon_days, params: dict) -> RiskModel:
 
 # ---------------------------------------------------------------------- the twin
 def brute_force(model: RiskModel, events, blocks: Blocks, cells=None) -> dict:
-    """Every (block, cell) row of ``design_matrix`` through ``estimator_.predict``.
+    """Every (block, cell) row of ``design_matrix`` through each of ``estimators_``, averaged.
 
     Returns the risk ``(len(blocks), n_chosen_cells)`` and the time of the two steps.
     """
@@ -141,7 +141,7 @@ def brute_force(model: RiskModel, events, blocks: Blocks, cells=None) -> dict:
     )
     t1 = time.perf_counter()
     frame = pd.DataFrame(X, columns=names)
-    risk = model.estimator_.predict(frame)
+    risk = np.mean([e.predict(frame) for e in model.estimators_], axis=0)
     if model.block_model_ is not None:  # two-stage fit: times the area's profile per block
         level = _LevelCounter(model.events_, model.grid_).at(model.origin_)
         block_frame = frame[model.features_.block_feature_names_]
@@ -194,7 +194,7 @@ def _forecast_twin(model, events, blocks, pick, cells, state, fast_repeats: int)
                 "n_blocks": len(small),
                 "n_cells": model.grid_.n_cells if cells is None else int(cells.size),
                 "rows": twin["rows"],
-                "what": "design_matrix rows -> estimator_.predict",
+                "what": "design_matrix rows -> mean of estimators_ predict",
             },
             "twin_s": twin_s,
             "twin_s_is": "estimated for the whole horizon: features_s + predict_s per row x "
@@ -346,11 +346,11 @@ def _prepare_forecast(which: str, profile) -> Prepared:
 
 # ---------------------------------------------------------------------- the fit case
 def _model_bytes(model: RiskModel) -> int:
-    """Bytes a fitted model holds of its own: the pickled ensemble and the known events."""
+    """Bytes a fitted model holds of its own: the pickled ensembles and the known events."""
     ev = model.events_
     arrays = sum(a.nbytes for a in (ev.t, ev.t_end, ev.x, ev.y))
     frame = int(ev.data.memory_usage(deep=True).sum()) if ev.data is not None else 0
-    return len(pickle.dumps(model.estimator_)) + arrays + frame
+    return len(pickle.dumps(model.estimators_)) + arrays + frame
 
 
 def _prepare_fit(profile) -> Prepared:
@@ -369,7 +369,7 @@ def _prepare_fit(profile) -> Prepared:
         model = RiskModel(horizon=horizon, random_state=SEED, **params)
         model.fit(scene.events, scene.grid, origin=scene.origin)
         if state["first"] is None:
-            state["first"] = model.estimator_  # same seed, same data: the same model
+            state["first"] = model.estimators_  # same seed, same data: the same model
         return model
 
     def checks(model) -> list:
@@ -385,7 +385,10 @@ def _prepare_fit(profile) -> Prepared:
             model.origin_, cells=cells,
         )  # fmt: skip
         frame = pd.DataFrame(X, columns=names)
-        same = bool(np.array_equal(state["first"].predict(frame), model.estimator_.predict(frame)))
+        same = all(
+            np.array_equal(first.predict(frame), again.predict(frame))
+            for first, again in zip(state["first"], model.estimators_, strict=True)
+        )
         origins = training["origins"]
         last_end = int(model.schedule_.horizon(int(origins.max()), model.horizon).end.max())
         earliest = training["first_event"] + int(pd.Timedelta(model.warmup).total_seconds())

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
+from sklearn.base import clone
 
 from caslite import ExponentialSpace, ExponentialTime, FeatureBuilder, Grid, RiskModel
 from caslite.datasets import load_sample
@@ -111,16 +112,21 @@ def test_loaded_model_forecasts_equal_original_and_sklearn(fitted, saved):
     X, names, block_index, cell_index = model.features_.design_matrix(
         events, grid, blocks, origin=model.origin_
     )
-    sk = model.estimator_.predict(pd.DataFrame(X, columns=names))
+    # (the mean of the bags' expected counts)
+    each = [e.predict(pd.DataFrame(X, columns=names)) for e in model.estimators_]
+    assert len(each) == model.n_bags == 2 and not np.array_equal(each[0], each[1])
+    sk = np.mean(each, axis=0)
     # times the area's expected events per block (the two-stage fit's block profile)
     level = _LevelCounter(model.events_, grid).at(model.origin_)
     frame = pd.DataFrame(X, columns=names)[model.features_.block_feature_names_]
     profile = np.exp(_block_term(loaded.block_model_, frame, level))
     np.testing.assert_allclose(got[block_index, cell_index], sk * profile, rtol=1e-9)
     assert loaded.block_model_ == model.block_model_
-    # The stored ensemble's own predict agrees with scikit-learn's too.
-    assert isinstance(loaded.estimator_, StoredEnsemble)
-    np.testing.assert_allclose(loaded.estimator_.predict(X), sk, rtol=1e-9)
+    # Each stored ensemble's own predict agrees with its scikit-learn original too.
+    assert len(loaded.estimators_) == 2 and loaded.estimator_ is loaded.estimators_[0]
+    for stored, expected_each in zip(loaded.estimators_, each, strict=True):
+        assert isinstance(stored, StoredEnsemble)
+        np.testing.assert_allclose(stored.predict(X), expected_each, rtol=1e-9)
 
 
 def test_loaded_model_params_and_explain(fitted, saved):
@@ -204,13 +210,54 @@ def test_forecast_round_trip(fitted, tmp_path):
 # ---------------------------------------------------------------------- refusals
 def test_version_mismatch_names_both_versions(saved, tmp_path):
     bad = with_manifest(saved, tmp_path / "v99", lambda m: m.update(format_version=99))
-    with pytest.raises(CasliteFileError, match=rf"version 99.*format version {FORMAT_VERSION}"):
+    with pytest.raises(CasliteFileError, match=r"version 99.*format versions 1 and 2"):
         load_model(bad)
+
+
+def as_format_1(source, target):
+    """Rewrite a one-ensemble model file in the layout of format version 1.
+
+    Version 1 kept its one ensemble's arrays under ``trees/`` and described it in
+    ``metadata["trees"]`` itself; its parameters had no ``n_bags``.
+    """
+    with zipfile.ZipFile(source) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    metadata = json.loads(members.pop("metadata.json"))
+    (member,) = metadata["trees"]["members"]
+    metadata["trees"] = {**member, "sklearn_version": metadata["trees"]["sklearn_version"]}
+    params = metadata["params"]["items"]
+    params[:] = [item for item in params if item[0] != "n_bags"]
+    members["metadata.json"] = json.dumps(metadata).encode()
+    parts = {}
+    for name, entry in manifest["parts"].items():
+        new = name.replace("arrays/trees/0/", "arrays/trees/")
+        data = members[name]
+        entry = dict(entry, nbytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        parts[new] = (entry, data)
+    manifest["parts"] = {name: entry for name, (entry, _) in parts.items()}
+    manifest["format_version"] = 1
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr("manifest.json", json.dumps(manifest))
+        for name, (_, data) in parts.items():
+            archive.writestr(name, data)
+    return target
+
+
+def test_format_1_model_files_still_load(fitted, tmp_path):
+    model, events, grid = fitted
+    single = clone(model).set_params(n_bags=1).fit(events, grid, origin=ORIGIN)
+    save_model(single, tmp_path / "v2")
+    old = as_format_1(tmp_path / "v2", tmp_path / "v1")
+    assert read_metadata(old)["format_version"] == 1
+    loaded = load_model(old)
+    assert loaded.n_bags == 1 and len(loaded.estimators_) == 1
+    np.testing.assert_array_equal(loaded.forecast().risk, single.forecast().risk)
 
 
 def test_tampered_array_bytes_fail_hash(saved, tmp_path):
     def flip(name, data):
-        if name == "arrays/trees/value.npy":
+        if name == "arrays/trees/1/value.npy":
             data = bytearray(data)
             data[-1] ^= 0x01
             return bytes(data)
@@ -238,7 +285,7 @@ def test_missing_part_fails(saved, tmp_path):
 
 
 def test_wrong_dtype_fails_even_with_consistent_hash(saved, tmp_path):
-    part = "arrays/trees/left.npy"
+    part = "arrays/trees/1/left.npy"
     with zipfile.ZipFile(saved) as archive:
         left = np.load(io.BytesIO(archive.read(part)))
     bad = with_manifest(saved, tmp_path / "dtype", lambda m: None, {part: npy(left.astype("i4"))})
@@ -247,7 +294,7 @@ def test_wrong_dtype_fails_even_with_consistent_hash(saved, tmp_path):
 
 
 def test_cyclic_trees_refused(saved, tmp_path):
-    part = "arrays/trees/left.npy"
+    part = "arrays/trees/1/left.npy"
     with zipfile.ZipFile(saved) as archive:
         left = np.load(io.BytesIO(archive.read(part)))
     left = left.copy()

@@ -54,7 +54,7 @@ LIGHT = {"features": FeatureBuilder(kernels=None)}
 
 # ---------------------------------------------------------------------- helpers
 def fit_recording(model, events, grid, origin):
-    """Fit ``model`` and record what its scikit-learn estimator was trained on."""
+    """Fit ``model`` and record what each of its scikit-learn estimators was trained on."""
     calls = []
 
     def spy(original):
@@ -75,8 +75,8 @@ def fit_recording(model, events, grid, origin):
         for cls in (HistGradientBoostingRegressor, HistGradientBoostingClassifier):
             patch.setattr(cls, "fit", spy(cls.fit))
         model.fit(events, grid, origin=origin)
-    assert len(calls) == 1
-    return model, calls[0]
+    assert len(calls) == model.n_bags
+    return model, calls
 
 
 def utc_seconds(local: str, tz: str) -> int:
@@ -84,17 +84,17 @@ def utc_seconds(local: str, tz: str) -> int:
 
 
 def brute_force(model, blocks) -> np.ndarray:
-    """Risk of every (block, cell): every design-matrix row through the estimator."""
+    """Risk of every (block, cell): every design-matrix row through each ensemble, averaged."""
     X, names, b, c = model.features_.design_matrix(
         model.events_, model.grid_, blocks, model.origin_
     )
     assert names == model.feature_names_
     frame = pd.DataFrame(X, columns=names)
     if model.loss == "log_loss":
-        p = model.estimator_.predict_proba(frame)[:, 1]
-        risk = -np.log1p(-p)
+        ps = [e.predict_proba(frame)[:, 1] for e in model.estimators_]
+        risk = np.mean([-np.log1p(-p) for p in ps], axis=0)
     else:
-        risk = model.estimator_.predict(frame)
+        risk = np.mean([e.predict(frame) for e in model.estimators_], axis=0)
     if model.block_model_ is not None:  # two-stage fit: times the area's profile per block
         level = _LevelCounter(model.events_, model.grid_).at(model.origin_)
         block_frame = frame[model.features_.block_feature_names_]
@@ -167,7 +167,7 @@ def grid(city):
 
 @pytest.fixture(scope="module")
 def base(events, grid):
-    """Additive Poisson model trained on every row; returns (model, what the estimator saw)."""
+    """Additive Poisson model trained on every row; returns (model, what each bag saw)."""
     return fit_recording(RiskModel(negative_rate=1.0, **FAST), events, grid, ORIGIN)
 
 
@@ -185,13 +185,21 @@ def logloss(events, grid):
     )
 
 
+@pytest.fixture(scope="module")
+def single(events, grid):
+    """One ensemble (no bagging)."""
+    model = RiskModel(n_bags=1, negative_rate=0.3, **LIGHT, **FAST).fit(events, grid, origin=ORIGIN)
+    assert len(model.estimators_) == 1 and model.estimator_ is model.estimators_[0]
+    return model
+
+
 SUB = {"horizon": "14D", "train_step": "28D", "max_iter": 20, "max_negatives": 500, **LIGHT}
 SUB_ORIGIN = "2023-11-05"  # the latest training horizon crosses the 29 October clock change
 
 
 @pytest.fixture(scope="module")
 def subsampled(events, grid):
-    """Negative subsampling with negative_rate="auto"; returns (model, what the estimator saw)."""
+    """Negative subsampling with negative_rate="auto"; returns (model, what each bag saw)."""
     return fit_recording(RiskModel(random_state=0, **SUB), events, grid, SUB_ORIGIN)
 
 
@@ -299,7 +307,9 @@ def test_cells_without_history_share_a_row_with_area_features(area_features):
 
 
 # ---------------------------------------------------------------------- 3. fast path
-@pytest.mark.parametrize("name", ["base", "full", "logloss", "area_features", "event_layer"])
+@pytest.mark.parametrize(
+    "name", ["base", "single", "full", "logloss", "area_features", "event_layer"]
+)
 @pytest.mark.parametrize("horizon", ["7D", "15D"])
 def test_predict_equals_scoring_every_row(request, name, horizon):
     model = request.getfixturevalue(name)
@@ -442,13 +452,15 @@ def test_training_rows_are_every_cell_and_shift_of_every_training_horizon(events
     assert model.training_["n_positive"] == n_positive > 100
     assert model.training_["negative_rate"] == 1.0
     n_rows = grid.n_cells * n_shifts * model.training_["origins"].size
-    assert model.training_["n_rows"] == n_rows == seen["y"].size
-    assert seen["columns"] == model.feature_names_
+    assert model.training_["n_rows"] == n_rows
     expected = np.column_stack(
         [np.concatenate(expected_X), np.concatenate(expected_counts), np.concatenate(expected_w)]
     )
-    actual = np.column_stack([seen["X"], seen["y"] * seen["w"], seen["w"]])
-    np.testing.assert_allclose(sorted_rows(actual), sorted_rows(expected), rtol=1e-12)
+    assert len(seen) == model.n_bags == 2  # the default: two bags, each of every row here
+    for bag in seen:
+        assert bag["y"].size == n_rows and bag["columns"] == model.feature_names_
+        actual = np.column_stack([bag["X"], bag["y"] * bag["w"], bag["w"]])
+        np.testing.assert_allclose(sorted_rows(actual), sorted_rows(expected), rtol=1e-12)
 
 
 def test_block_profile_matches_the_areas_totals(events, grid, base):
@@ -474,20 +486,29 @@ def test_negative_subsampling_keeps_every_event_and_reweights_the_rest(events, g
         n_positive += int(np.count_nonzero(by_shift))
         exposure.append(shift_exposure(model, events, ok, blocks))
     n_negative = n_total - n_positive
-    rate = 500 / n_negative  # negative_rate="auto" keeps about max_negatives event-free rows
+    # negative_rate="auto" keeps about max_negatives event-free rows, split over the bags
+    rate = 500 / model.n_bags / n_negative
     assert model.training_["negative_rate"] == pytest.approx(rate, rel=1e-12)
     assert model.training_["n_positive"] == n_positive
-    y, w = seen["y"], seen["w"]
-    assert model.training_["n_rows"] == y.size
-    assert np.count_nonzero(y) == n_positive  # every row with an event is kept ...
-    # ... with weight e (its exposure); an event-free row weighs e / rate
     lowest, highest = min(e.min() for e in exposure), max(e.max() for e in exposure)
-    assert np.all((w[y > 0] >= lowest * (1 - 1e-12)) & (w[y > 0] <= highest * (1 + 1e-12)))
-    assert np.all(w[y == 0] * rate >= lowest * (1 - 1e-12))
-    assert np.all(w[y == 0] * rate <= highest * (1 + 1e-12))
-    kept = int(np.sum(y == 0))  # Binomial(n_negative, rate)
-    sd = np.sqrt(n_negative * rate * (1 - rate))
-    assert abs(kept - n_negative * rate) < 5 * sd
+    negatives = []
+    for bag, n_rows in zip(seen, model.training_["bag_rows"], strict=True):
+        y, w = bag["y"], bag["w"]
+        assert y.size == n_rows
+        assert np.count_nonzero(y) == n_positive  # every row with an event is kept ...
+        # ... with weight e (its exposure); an event-free row weighs e / rate
+        assert np.all((w[y > 0] >= lowest * (1 - 1e-12)) & (w[y > 0] <= highest * (1 + 1e-12)))
+        assert np.all(w[y == 0] * rate >= lowest * (1 - 1e-12))
+        assert np.all(w[y == 0] * rate <= highest * (1 + 1e-12))
+        kept = int(np.sum(y == 0))  # Binomial(n_negative, rate)
+        sd = np.sqrt(n_negative * rate * (1 - rate))
+        assert abs(kept - n_negative * rate) < 5 * sd
+        negatives.append({tuple(row) for row in np.column_stack([bag["X"], w])[y == 0]})
+    # each bag draws its own event-free rows; the rows drawn by both are stored once
+    first, second = negatives
+    assert first != second
+    n_kept = len(first) + len(second) - len(first & second)
+    assert model.training_["n_rows"] == n_positive + n_kept
 
 
 # ---------------------------------------------------------------------- 7. Forecast
@@ -660,7 +681,8 @@ def test_explain(base, forecast):
         changed = first[cell].copy()
         changed[j] = reference[j]
         pair = pd.DataFrame(np.vstack([first[cell], changed]), columns=names)
-        log_rate = np.log(model.estimator_.predict(pair))
+        # (the block profile's term is the same in both rows and cancels)
+        log_rate = np.log(np.mean([e.predict(pair) for e in model.estimators_], axis=0))
         assert rows.loc["n_cell_52w", "contribution"] == pytest.approx(
             log_rate[0] - log_rate[1], abs=1e-10
         )
@@ -841,6 +863,9 @@ def test_fit_with_no_event_before_the_origin(events, grid):
         ({"negative_rate": None}, "negative_rate must be"),
         ({"max_negatives": 0}, "max_negatives must be a positive integer"),
         ({"max_negatives": 10.5}, "max_negatives must be"),
+        ({"n_bags": 0}, "n_bags must be a positive integer"),
+        ({"n_bags": 2.0}, "n_bags must be a positive integer"),
+        ({"n_bags": True}, "n_bags must be"),
         ({"horizon": "fortnight"}, "horizon must be a duration such as '14D', got 'fortnight'"),
         ({"horizon": "-14D"}, "horizon must be a positive duration"),
         ({"horizon": "0D"}, "horizon must be a positive duration"),

@@ -22,10 +22,11 @@ How a model's trees are stored
 A fitted :class:`caslite.RiskModel` scores its rows with caslite's compiled scorer
 (:class:`caslite.models._trees.CompiledEnsemble`): the scikit-learn trees flattened into
 plain arrays (split feature, threshold, side for missing values, children, leaf flag, leaf
-value, tree roots) and the baseline score. These arrays are what the file stores, and the
-loaded model scores with the same numba kernel over the same arrays, so its forecasts equal
-the original's exactly. The loaded model's ``estimator_`` is a :class:`StoredEnsemble`, which
-offers ``predict`` (and ``predict_proba`` for ``loss="log_loss"``) with scikit-learn's
+value, tree roots) and the baseline score. These arrays, one set per ensemble of a bagged
+model (``n_bags``), are what the file stores, and the loaded model scores with the same numba
+kernel over the same arrays, so its forecasts equal the original's exactly. The loaded
+model's ``estimators_`` (and ``estimator_``, the first) are each a :class:`StoredEnsemble`,
+which offers ``predict`` (and ``predict_proba`` for ``loss="log_loss"``) with scikit-learn's
 arithmetic but is not a scikit-learn estimator: it cannot be refitted or warm-started (refit
 the loaded model, whose parameters are restored, to get one).
 
@@ -109,8 +110,13 @@ __all__ = [
     "save_model",
 ]
 
-FORMAT_VERSION = 1
-"""Version of the file layout written by this caslite; files of another version are refused."""
+FORMAT_VERSION = 2
+"""Version of the file layout written by this caslite; files of other versions are refused.
+
+Version 1 (caslite before bagged risk models) is still read: its model files hold one
+ensemble.
+"""
+_READABLE_VERSIONS = (1, 2)
 
 _FORMAT = "caslite"
 _MANIFEST = "manifest.json"
@@ -135,7 +141,8 @@ _TREE_ARRAYS = {
 # its forecasts depend on is left out of the file silently.
 _MODEL_ATTRIBUTES = {
     "estimator_",
-    "_compiled",
+    "estimators_",
+    "_scorers",
     "feature_names_",
     "features_",
     "schedule_",
@@ -317,8 +324,8 @@ def save_model(model, path) -> None:
             f"the model has fitted attributes {unknown} that save_model does not know how to "
             "store; its forecasts might depend on them, so it is not saved."
         )
-    compiled = getattr(model, "_compiled", None)
-    if compiled is None or model.training_.get("scorer", "compiled") != "compiled":
+    scorers = getattr(model, "_scorers", None) or [None]
+    if any(c is None for c in scorers) or model.training_.get("scorer", "compiled") != "compiled":
         raise ValueError(
             "this model is scored by scikit-learn, not by caslite's compiled scorer, so its "
             "trees cannot be stored as plain arrays that reproduce its forecasts exactly."
@@ -326,8 +333,23 @@ def save_model(model, path) -> None:
     writer = _Writer()
     _put_grid(writer, "grid", model.grid_)
     _put_events(writer, "events", model.events_)
-    for name in _TREE_ARRAYS:
-        writer.array(f"trees/{name}", np.asarray(getattr(compiled, name)))
+    members = []
+    for b, (compiled, estimator) in enumerate(zip(scorers, model.estimators_, strict=True)):
+        for name in _TREE_ARRAYS:
+            writer.array(f"trees/{b}/{name}", np.asarray(getattr(compiled, name)))
+        if isinstance(estimator, StoredEnsemble):
+            estimator_params = estimator.params
+        else:
+            estimator_params = {k: _record(v) for k, v in estimator.get_params(deep=False).items()}
+            estimator_params["class"] = type(estimator).__name__
+        members.append(
+            {
+                "baseline": float(compiled.baseline),
+                "n_trees": int(np.asarray(compiled.roots).size),
+                "estimator": estimator_params.get("class"),
+                "estimator_params": estimator_params,
+            }
+        )
     training, training_arrays = {}, []
     for key, value in model.training_.items():
         if isinstance(value, np.ndarray):
@@ -335,13 +357,6 @@ def save_model(model, path) -> None:
             training_arrays.append(key)
         else:
             training[key] = _plain(value, f"training_[{key!r}]")
-    estimator = model.estimator_
-    if isinstance(estimator, StoredEnsemble):
-        estimator_params, estimator_class = estimator.params, estimator.params.get("class")
-    else:
-        estimator_params = {k: _record(v) for k, v in estimator.get_params(deep=False).items()}
-        estimator_class = type(estimator).__name__
-        estimator_params["class"] = estimator_class
     metadata = {
         "params": _encode(model.get_params(deep=False), "params"),
         "features": _encode(model.features_, "features_"),
@@ -353,13 +368,7 @@ def save_model(model, path) -> None:
         "block_model": getattr(model, "block_model_", None),  # plain numbers already
         "training": training,
         "training_arrays": training_arrays,
-        "trees": {
-            "baseline": float(compiled.baseline),
-            "n_trees": int(np.asarray(compiled.roots).size),
-            "estimator": estimator_class,
-            "estimator_params": estimator_params,
-            "sklearn_version": _version("scikit-learn"),
-        },
+        "trees": {"members": members, "sklearn_version": _version("scikit-learn")},
         "summary": _model_summary(model),
     }
     writer.write(path, "RiskModel", metadata)
@@ -376,20 +385,32 @@ def load_model(path) -> RiskModel:
     -------
     RiskModel
         Fitted: ``forecast``, ``predict``, ``explain`` and ``update`` work as on the saved
-        model; ``estimator_`` is a :class:`StoredEnsemble`.
+        model; each of its ``estimators_`` is a :class:`StoredEnsemble`.
 
     Raises
     ------
     CasliteFileError
         If the file is not a caslite model file, is damaged, or has another format version.
     """
-    metadata, arrays = _read(path, "RiskModel")
+    manifest, metadata, arrays = _read_verified(path, "RiskModel")
     try:
         params = _decode(metadata["params"])
         features = _decode(metadata["features"])
         schedule = _decode(metadata["schedule"])
         names = [str(n) for n in metadata["feature_names"]]
         trees = metadata["trees"]
+        if manifest["format_version"] == 1:  # one ensemble, its arrays under trees/
+            members = [trees]
+            prefixes = ["trees"]
+            params.setdefault("n_bags", 1)
+        else:
+            members = list(trees["members"])
+            prefixes = [f"trees/{b}" for b in range(len(members))]
+        if not members or len(members) != params.get("n_bags", len(members)):
+            raise CasliteFileError(
+                f"the file holds {len(members)} tree ensembles but its model has "
+                f"n_bags={params.get('n_bags')!r}."
+            )
         model = RiskModel(**params)
         loss = model.loss
         if not isinstance(features, FeatureBuilder) or not isinstance(schedule, ShiftSchedule):
@@ -399,20 +420,24 @@ def load_model(path) -> RiskModel:
                 f"the file names the features {names}, but its feature builder makes "
                 f"{features.feature_names_}."
             )
-        ensemble = StoredEnsemble(
-            {name: arrays[f"trees/{name}"] for name in _TREE_ARRAYS},
-            baseline=trees["baseline"],
-            feature_names=names,
-            loss=loss,
-            params=trees.get("estimator_params"),
-        )
+        ensembles = [
+            StoredEnsemble(
+                {name: arrays[f"{prefix}/{name}"] for name in _TREE_ARRAYS},
+                baseline=member["baseline"],
+                feature_names=names,
+                loss=loss,
+                params=member.get("estimator_params"),
+            )
+            for prefix, member in zip(prefixes, members, strict=True)
+        ]
         grid = _get_grid(metadata, arrays, "grid")
         events = _get_events(metadata, arrays, "events")
         training = dict(metadata["training"])
         for key in metadata["training_arrays"]:
             training[key] = arrays[f"training/{key}"]
-        model.estimator_ = ensemble
-        model._compiled = ensemble
+        model.estimators_ = ensembles
+        model.estimator_ = ensembles[0]
+        model._scorers = list(ensembles)
         model.feature_names_ = names
         model.features_ = features
         model.schedule_ = schedule
@@ -817,11 +842,12 @@ def _check_manifest(manifest, name: str, kind: str | None) -> None:
     if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
         raise CasliteFileError(f"{name!r} is not a caslite file: its manifest has no format tag.")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in _READABLE_VERSIONS:
+        readable = " and ".join(str(v) for v in _READABLE_VERSIONS)
         raise CasliteFileError(
             f"{name!r} has caslite file format version {version!r} (written by caslite "
             f"{manifest.get('caslite_version')!r}); this caslite ({_version('caslite')}) reads "
-            f"format version {FORMAT_VERSION}. Load it with a matching caslite, or refit."
+            f"format versions {readable}. Load it with a matching caslite, or refit."
         )
     if kind is not None and manifest.get("kind") != kind:
         raise CasliteFileError(
