@@ -102,9 +102,10 @@ class RiskModel(BaseEstimator):
     max_negatives : int, default 2_000_000
         Target number of event-free rows under ``negative_rate="auto"``. More rows forecast a
         little better and cost fit time and memory: on five years of Toronto (42,000 cells of
-        125 m, 232 training origins, two cores) the default fits in about 100 s with 4 GiB of
-        peak memory, 600,000 in about 60 s with 1.7 GiB and a hit rate at 3 % lower by about
-        0.003. With several bags (``n_bags``) each draws about ``max_negatives / n_bags``.
+        125 m, 232 training origins, two cores) the default fits in about 100 s with 3.7 GB of
+        peak memory; one ensemble of 600,000 fitted in about 60 s with 1.7 GiB and a hit rate
+        at 3 % lower by about 0.003. With several bags (``n_bags``) each draws about
+        ``max_negatives / n_bags``.
     n_bags : int, default 2
         Number of tree ensembles whose forecasts are averaged (bagging over the event-free
         rows). Each is fitted on every training row with an event and its own independent
