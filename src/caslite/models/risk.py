@@ -36,6 +36,7 @@ either on cell and shift features or on block features, never both (interaction 
 
 from __future__ import annotations
 
+import functools
 import logging
 import numbers
 
@@ -628,9 +629,7 @@ class RiskModel(BaseEstimator):
 
     def _members(self) -> list:
         """Return the ensembles, each as (estimator, compiled scorer or None)."""
-        estimators = getattr(self, "estimators_", None) or [self.estimator_]
-        scorers = getattr(self, "_scorers", None) or [None] * len(estimators)
-        return list(zip(estimators, scorers, strict=True))
+        return list(zip(self.estimators_, self._scorers, strict=True))
 
     def _raw(self, member, X: np.ndarray, profile) -> np.ndarray:
         """One ensemble's raw score of rows, plus ``profile`` (:meth:`_profile`, or 0)."""
@@ -730,8 +729,6 @@ class RiskModel(BaseEstimator):
             self._raw(member, X0, profile) - table[position, 0]
             for member, table in zip(members, tables, strict=True)
         ]
-        if len(tables) == 1:
-            return self._to_log_rate(tables[0][position] + block_terms[0][:, np.newaxis])
         if self._uses_exposure():  # the block term is the shared profile's
             return _log_mean_exp(tables)[position] + block_terms[0][:, np.newaxis]
         return _log_mean_exp(
@@ -945,7 +942,7 @@ def _log_mean_exp(logs: list) -> np.ndarray:
     """``log(mean(exp(a)))`` over a list of same-shape arrays (the first one if alone)."""
     if len(logs) == 1:
         return logs[0]
-    top = np.maximum.reduce(logs)
+    top = functools.reduce(np.maximum, logs)  # (np.maximum.reduce would stack a copy)
     total = np.zeros_like(top)
     for a in logs:
         total += np.exp(a - top)
