@@ -11,8 +11,8 @@ import pytest
 from matplotlib.image import imread
 from shapely.geometry import box
 
-from caslite import Grid, NaiveCounts, ProspectiveHotSpot, ShiftSchedule
-from caslite.cli import main
+from caslite import Grid, NaiveCounts, ProspectiveHotSpot, RiskModel, ShiftSchedule
+from caslite.cli import _forecaster, _parser, _risk_options, main
 from caslite.datasets import simulate_city
 from caslite.evaluation.backtest import backtest
 from caslite.events import Events
@@ -199,7 +199,7 @@ def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incide
     geopandas.GeoDataFrame(geometry=[area], crs=CRS).to_crs("EPSG:4326").to_file(area_file)
     out = tmp_path / "out"
     args = ["forecast", *file_args(path), "--origin", "2019-07-15", "--horizon", "1D"]
-    args += ["--max-negatives", "5e4"]
+    args += ["--max-negatives", "5e4", "--n-bags", "1"]
     args += ["--area", str(area_file), "--format", "gpkg", "geojson,parquet", "csv"]
     args += ["--layout", "layers", "--filter", "kind == 'house'", "--out", str(out), "-q"]
     with pytest.warns(UserWarning, match="not known before the origin"):
@@ -229,6 +229,7 @@ def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incide
     assert (out / "hot_cells.png").stat().st_size > 1000
     record = json.loads((out / "provenance.json").read_text())
     assert record["model"]["params"]["max_negatives"] == 50_000
+    assert record["model"]["params"]["n_bags"] == 1
 
 
 def test_cli_backtest_equals_a_direct_backtest(tmp_path, incidents, capsys):
@@ -401,6 +402,10 @@ BAD_INPUT = [
      "'0' is not a positive whole number of rows"),
     (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--max-negatives", "1.5e5x"],
      "'1.5e5x' is not a positive whole number of rows"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--n-bags", "0"],
+     "'0' is not a positive whole number of ensembles"),
+    (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--n-bags", "two"],
+     "'two' is not a positive whole number of ensembles"),
     (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "soon"],
      "--start 'soon' is not a date or time"),
     (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "2019-05-01", "--methods", "x"],
@@ -526,3 +531,14 @@ def test_cli_backtest_of_the_risk_model_uses_the_shifts_and_horizon_asked_for(
     scores = pd.read_csv(out / "scores.csv")
     assert set(scores["method"]) == {"risk"} and len(set(scores["origin"])) == 2
     assert np.isfinite(scores["shift_hit_rate"]).all()
+
+
+@pytest.mark.parametrize("command", ["forecast", "backtest"])
+def test_cli_risk_model_options_reach_the_model_and_default_to_its_own(command):
+    base = [command, "incidents.csv", "--crs", CRS, "--tz", TZ]
+    base += ["--start", "2019-05-01"] if command == "backtest" else []
+    given = _parser().parse_args([*base, "--n-bags", "3", "--max-negatives", "2_000"])
+    model = _forecaster("risk", 7, risk_options=_risk_options(given))
+    assert (model.n_bags, model.max_negatives, model.random_state) == (3, 2000, 7)
+    defaults = _forecaster("risk", 7, risk_options=_risk_options(_parser().parse_args(base)))
+    assert defaults.get_params() == RiskModel(random_state=7).get_params()

@@ -81,21 +81,40 @@ def _max_negatives(text: str) -> int:
     return int(value)
 
 
-def _negatives(max_negatives) -> dict:
-    """Return the risk model's ``max_negatives`` keyword when ``--max-negatives`` was given."""
-    return {} if max_negatives is None else {"max_negatives": max_negatives}
+def _n_bags(text: str) -> int:
+    """Parse ``--n-bags``: a positive whole number of ensembles."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive whole number of ensembles, e.g. 1 or 2"
+        )
+    return value
 
 
-def _forecaster(name: str, seed: int, *, schedule=None, horizon="14D", max_negatives=None):
+def _risk_options(args) -> dict:
+    """Return the risk model's keywords given on the command line.
+
+    Only ``--max-negatives`` and ``--n-bags`` that were given; the model's defaults stand for
+    the others.
+    """
+    options = {"max_negatives": args.max_negatives, "n_bags": args.n_bags}
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _forecaster(name: str, seed: int, *, schedule=None, horizon="14D", risk_options=None):
     """Return a new, unfitted forecaster for a method name of ``--methods``.
 
-    The risk model is trained on the backtest's shifts (``schedule``) and horizons.
+    The risk model is trained on the backtest's shifts (``schedule``) and horizons, with
+    ``risk_options`` (see :func:`_risk_options`).
     """
     from caslite import models
 
     if name == "risk":
         return models.RiskModel(
-            random_state=seed, schedule=schedule, horizon=horizon, **_negatives(max_negatives)
+            random_state=seed, schedule=schedule, horizon=horizon, **(risk_options or {})
         )
     if name.startswith("naive"):
         return models.NaiveCounts(window_weeks=int(name[len("naive") :]))
@@ -255,6 +274,11 @@ def _parser() -> argparse.ArgumentParser:
         "faster in less memory and forecast a little worse)",
     )  # fmt: skip
     forecast.add_argument(
+        "--n-bags", type=_n_bags, default=None, metavar="B",
+        help="tree ensembles the risk model averages, each on its own draw of event-free rows "
+        "(default 2; 1 forecasts a little faster and moves more between seeds)",
+    )  # fmt: skip
+    forecast.add_argument(
         "--format",
         nargs="+",
         default=None,
@@ -316,6 +340,10 @@ def _parser() -> argparse.ArgumentParser:
         "--max-negatives", type=_max_negatives, default=None, metavar="N",
         help="event-free training rows 'risk' keeps (default 2,000,000; fewer fit "
         "faster in less memory and forecast a little worse)",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--n-bags", type=_n_bags, default=None, metavar="B",
+        help="tree ensembles 'risk' averages (default 2)",
     )  # fmt: skip
     backtest.add_argument("--no-progress", action="store_true", help="no progress bar")
     backtest.add_argument("--out", default="caslite-backtest", help="output folder")
@@ -807,7 +835,7 @@ def _forecast(args) -> None:
         area=area,
         coverage=args.coverage,
         shift_hours=args.shift_hours,
-        model=RiskModel(progress=_progress(args), **_negatives(args.max_negatives)),
+        model=RiskModel(progress=_progress(args), **_risk_options(args)),
         random_state=args.seed,
         return_forecast=True,
     )
@@ -923,7 +951,7 @@ def _backtest(args) -> None:
             args.seed,
             schedule=schedule,
             horizon=args.horizon,
-            max_negatives=args.max_negatives,
+            risk_options=_risk_options(args),
         )
         for name in methods
     }
