@@ -1,7 +1,8 @@
 """Accuracy of the risk model and the baselines on real data, by rolling origin.
 
 ``python -m benchmarks.accuracy [--data PATH] [--year 2019] [--origins N] [--retrain-every K]
-[--interactions additive|full] [--seed S] [--max-negatives N] [--n-bags B] [--out DIR]``
+[--interactions additive|full] [--seed S] [--max-negatives N] [--n-bags B]
+[--premises-layers TYPE ...] [--out DIR]``
 
 Residential rows (House, Apartment) of the Toronto break-and-enter file; exact duplicate
 rows (same time, place and premises type) dropped and counted; forecast origins every 14 days
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from caslite import Events, Grid, ShiftSchedule
+from caslite import Events, FeatureBuilder, Grid, ShiftSchedule
 from caslite.evaluation import count_events, hit_rate, pai
 from caslite.models import (
     NaiveCounts,
@@ -74,18 +75,60 @@ def load_residential(path: Path) -> Events:
     return events
 
 
+def load_premises_layers(path: Path, premises_types) -> dict:
+    """Event layers of the residential incidents of some premises types, by lower-case name.
+
+    The incidents of each layer are a subset of those forecast (duplicates dropped the same
+    way); as a layer they give the model their counts by premises type.
+    """
+    frame = pd.read_csv(path)
+    layers = {}
+    for premises in premises_types:
+        rows = frame[frame["premises_type"] == premises]
+        if premises not in ("House", "Apartment") or rows.empty:
+            raise ValueError(
+                f"premises type {premises!r} is not a residential premises type of the file; "
+                "choose House or Apartment."
+            )
+        layers[premises.lower()] = Events.from_frame(
+            rows,
+            time="t",
+            x="x",
+            y="y",
+            crs=CRS,
+            tz=TZ,
+            nonexistent="shift_forward",
+            ambiguous="earliest",
+            duplicates="drop",
+            duplicate_columns=["premises_type"],
+        )
+    return layers
+
+
 def methods(
-    random_state: int, interactions: str = "additive", max_negatives=2_000_000, n_bags=2
+    random_state: int,
+    interactions: str = "additive",
+    max_negatives=2_000_000,
+    n_bags=2,
+    event_layers=None,
 ) -> dict:
-    """The forecasters compared, by name."""
+    """The forecasters compared, by name.
+
+    With ``event_layers`` the risk model counts them too (``FeatureBuilder(event_layers=...)``)
+    and its row is named after them.
+    """
     model = RiskModel(
         interactions=interactions,
         max_negatives=max_negatives,
         n_bags=n_bags,
+        features=FeatureBuilder(event_layers=event_layers) if event_layers else None,
         random_state=random_state,
     )
+    name = "RiskModel"
+    if event_layers:
+        name += f" + {', '.join(event_layers)} layer" + ("s" if len(event_layers) > 1 else "")
     return {
-        "RiskModel": model,
+        name: model,
         "naive 52-week counts": NaiveCounts(window_weeks=52),
         "naive 104-week counts": NaiveCounts(window_weeks=104),
         "naive 208-week counts": NaiveCounts(window_weeks=208),
@@ -104,6 +147,7 @@ def run(
     interactions: str = "additive",
     max_negatives: int = 2_000_000,
     n_bags: int = 2,
+    event_layers=None,
 ):
     """Scores per method, origin and coverage (a tidy DataFrame) and fit times."""
     schedule = ShiftSchedule.every(4, tz=TZ)
@@ -116,7 +160,7 @@ def run(
     grid = Grid.from_events(events.before(origins[0]), cell_size=125.0)
     print(f"grid: {grid.n_cells} active cells of 125 m", file=sys.stderr)
     rows, seconds = [], {}
-    models = methods(random_state, interactions, max_negatives, n_bags)
+    models = methods(random_state, interactions, max_negatives, n_bags, event_layers)
     for i, origin in enumerate(origins):
         blocks = schedule.horizon(origin, "14D")
         counts = count_events(events, grid, blocks)
@@ -217,11 +261,20 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--n-bags", type=int, default=2, help="the risk model's n_bags (1: a single ensemble)"
     )
+    parser.add_argument(
+        "--premises-layers",
+        nargs="+",
+        default=None,
+        metavar="TYPE",
+        help="give the risk model the incidents of these premises types (House, Apartment) "
+        "as event layers: their counts by premises type (default: none)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results-accuracy")
     args = parser.parse_args(argv)
     if not args.data.exists():
         parser.error(f"no data file at {args.data}; pass --data PATH to burglary.csv")
     events = load_residential(args.data)
+    layers = load_premises_layers(args.data, args.premises_layers or ())
     scores, seconds, grid = run(
         events,
         args.year,
@@ -231,6 +284,7 @@ def main(argv=None) -> int:
         interactions=args.interactions,
         max_negatives=args.max_negatives,
         n_bags=args.n_bags,
+        event_layers=layers,
     )
     text = table(scores, seconds)
     args.out.mkdir(parents=True, exist_ok=True)
