@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from caslite import Events, FeatureBuilder, Grid, ShiftSchedule
+from caslite import Events, FeatureBuilder, Grid, ShiftSchedule, category_layers
 from caslite.evaluation import count_events, hit_rate, pai
 from caslite.models import (
     NaiveCounts,
@@ -81,28 +81,27 @@ def load_premises_layers(path: Path, premises_types) -> dict:
     The incidents of each layer are a subset of those forecast (duplicates dropped the same
     way); as a layer they give the model their counts by premises type.
     """
-    frame = pd.read_csv(path)
-    layers = {}
-    for premises in premises_types:
-        rows = frame[frame["premises_type"] == premises]
-        if premises not in ("House", "Apartment") or rows.empty:
-            raise ValueError(
-                f"premises type {premises!r} is not a residential premises type of the file; "
-                "choose House or Apartment."
-            )
-        layers[premises.lower()] = Events.from_frame(
-            rows,
-            time="t",
-            x="x",
-            y="y",
-            crs=CRS,
-            tz=TZ,
-            nonexistent="shift_forward",
-            ambiguous="earliest",
-            duplicates="drop",
-            duplicate_columns=["premises_type"],
+    unknown = [p for p in premises_types if p not in ("House", "Apartment")]
+    if unknown:
+        raise ValueError(
+            f"premises types {unknown} are not residential premises types of the file; "
+            "choose House or Apartment."
         )
-    return layers
+    frame = pd.read_csv(path)
+    return category_layers(
+        frame,
+        "premises_type",
+        list(premises_types),
+        time="t",
+        x="x",
+        y="y",
+        crs=CRS,
+        tz=TZ,
+        nonexistent="shift_forward",
+        ambiguous="earliest",
+        duplicates="drop",
+        duplicate_columns=["premises_type"],
+    )
 
 
 def methods(

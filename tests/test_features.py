@@ -19,7 +19,13 @@ from sklearn.base import clone
 
 import naive
 from caslite.events import Events
-from caslite.features import DAYS_CAP, FEATURES, FeatureBuilder, default_kernels
+from caslite.features import (
+    DAYS_CAP,
+    FEATURES,
+    FeatureBuilder,
+    category_layers,
+    default_kernels,
+)
 from caslite.grid import Grid
 from caslite.nearrepeat import BowersSpace, BowersTime, GaussianSpace, score_at
 from caslite.shifts import ShiftSchedule
@@ -619,6 +625,58 @@ def test_event_layer_errors(rng_events):
     elsewhere = Events(rng_events.t, rng_events.x, rng_events.y, crs="EPSG:32631", tz=TZ)
     with pytest.raises(ValueError, match="event layer 'shops'"):
         FeatureBuilder(event_layers={"shops": elsewhere}).cell_features(rng_events, grid, ORIGIN)
+
+
+def category_frame():
+    rng = np.random.default_rng(21)
+    n = 120
+    times = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 150 * 24, n), "h")
+    kinds = rng.choice(["Detached House", "Apartment", None], n, p=[0.5, 0.4, 0.1])
+    return pd.DataFrame(
+        {
+            "when": times.strftime("%Y-%m-%d %H:%M"),
+            "east": rng.uniform(X0, X0 + N_COLS * S, n),
+            "north": rng.uniform(Y0, Y0 + N_ROWS * S, n),
+            "premises": kinds,
+        }
+    )
+
+
+def test_category_layers_are_the_rows_of_each_category(rng_events):
+    frame = category_frame()
+    options = {"time": "when", "x": "east", "y": "north", "crs": CRS, "tz": TZ}
+    layers = category_layers(frame, "premises", **options)
+    assert list(layers) == ["apartment", "detached_house"]  # sorted; missing: in no layer
+    for name, value in (("apartment", "Apartment"), ("detached_house", "Detached House")):
+        rows = frame[frame["premises"] == value]
+        by_hand = Events.from_frame(rows, **options)
+        assert len(layers[name]) == len(rows) > 0
+        for field in ("t", "x", "y"):
+            np.testing.assert_array_equal(getattr(layers[name], field), getattr(by_hand, field))
+        assert layers[name].crs == by_hand.crs and layers[name].tz == by_hand.tz
+    assert sum(len(layer) for layer in layers.values()) == frame["premises"].notna().sum()
+    assert list(category_layers(frame, "premises", ["Apartment"], **options)) == ["apartment"]
+    # usable as they come: the builder counts each layer apart
+    grid = make_grid()
+    builder = FeatureBuilder(kernels=None, event_layers=layers, event_windows_weeks=(52,))
+    feats = builder.cell_features(rng_events, grid, "2024-06-01")
+    total = feats["ev_apartment_cell_52w"].sum() + feats["ev_detached_house_cell_52w"].sum()
+    inside = sum(
+        int(np.count_nonzero(grid.cell_of(layer.x, layer.y) >= 0)) for layer in layers.values()
+    )
+    assert total == inside > 0
+
+
+def test_category_layers_errors_name_the_problem():
+    frame = category_frame()
+    options = {"time": "when", "x": "east", "y": "north", "crs": CRS, "tz": TZ}
+    with pytest.raises(KeyError, match="no column 'kind' in the incidents"):
+        category_layers(frame, "kind", **options)
+    with pytest.raises(ValueError, match="no incident has premises == 'Shop'; the categories"):
+        category_layers(frame, "premises", ["Shop"], **options)
+    twins = frame.assign(premises=frame["premises"].replace({"Apartment": "detached house"}))
+    with pytest.raises(ValueError, match="give the layer name 'detached_house'"):
+        category_layers(twins, "premises", **options)
 
 
 def test_crs_mismatch_of_events_and_grid_raises():

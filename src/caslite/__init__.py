@@ -27,7 +27,7 @@ The public API is re-exported here; the modules behind it are
 from caslite._validation import CasliteWarning, DataQualityWarning
 from caslite.audits import AuditReport, FeedbackResult, audit, simulate_feedback
 from caslite.events import Events, as_events
-from caslite.features import FeatureBuilder
+from caslite.features import FeatureBuilder, category_layers
 from caslite.forecast import Forecast
 from caslite.grid import Grid
 from caslite.io import read_hot_cells, write_hot_cells
@@ -95,6 +95,7 @@ __all__ = [
     "__version__",
     "as_events",
     "audit",
+    "category_layers",
     "load_forecast",
     "load_model",
     "patrol_plan",
