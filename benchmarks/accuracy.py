@@ -75,11 +75,11 @@ def load_residential(path: Path) -> Events:
     return events
 
 
-def load_premises_layers(path: Path, premises_types) -> dict:
-    """Event layers of the residential incidents of some premises types, by lower-case name.
+def premises_layers(events: Events, premises_types) -> dict:
+    """Event layers of the incidents of some premises types, by lower-case name.
 
-    The incidents of each layer are a subset of those forecast (duplicates dropped the same
-    way); as a layer they give the model their counts by premises type.
+    Each layer is the subset of ``events`` of one premises type (:func:`caslite.category_layers`);
+    as a layer it gives the model their counts apart from the others'.
     """
     unknown = [p for p in premises_types if p not in ("House", "Apartment")]
     if unknown:
@@ -87,21 +87,7 @@ def load_premises_layers(path: Path, premises_types) -> dict:
             f"premises types {unknown} are not residential premises types of the file; "
             "choose House or Apartment."
         )
-    frame = pd.read_csv(path)
-    return category_layers(
-        frame,
-        "premises_type",
-        list(premises_types),
-        time="t",
-        x="x",
-        y="y",
-        crs=CRS,
-        tz=TZ,
-        nonexistent="shift_forward",
-        ambiguous="earliest",
-        duplicates="drop",
-        duplicate_columns=["premises_type"],
-    )
+    return category_layers(events, "premises_type", list(premises_types))
 
 
 def methods(
@@ -273,7 +259,7 @@ def main(argv=None) -> int:
     if not args.data.exists():
         parser.error(f"no data file at {args.data}; pass --data PATH to burglary.csv")
     events = load_residential(args.data)
-    layers = load_premises_layers(args.data, args.premises_layers or ())
+    layers = premises_layers(events, args.premises_layers or ())
     scores, seconds, grid = run(
         events,
         args.year,

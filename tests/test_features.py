@@ -656,6 +656,13 @@ def test_category_layers_are_the_rows_of_each_category(rng_events):
         assert layers[name].crs == by_hand.crs and layers[name].tz == by_hand.tz
     assert sum(len(layer) for layer in layers.values()) == frame["premises"].notna().sum()
     assert list(category_layers(frame, "premises", ["Apartment"], **options)) == ["apartment"]
+    # from Events: the same layers, subsets of the incidents
+    events = Events.from_frame(frame, **options)
+    from_events = category_layers(events, "premises")
+    assert list(from_events) == list(layers)
+    for name, layer in layers.items():
+        for field in ("t", "x", "y"):
+            np.testing.assert_array_equal(getattr(from_events[name], field), getattr(layer, field))
     # usable as they come: the builder counts each layer apart
     grid = make_grid()
     builder = FeatureBuilder(kernels=None, event_layers=layers, event_windows_weeks=(52,))
@@ -677,6 +684,11 @@ def test_category_layers_errors_name_the_problem():
     twins = frame.assign(premises=frame["premises"].replace({"Apartment": "detached house"}))
     with pytest.raises(ValueError, match="give the layer name 'detached_house'"):
         category_layers(twins, "premises", **options)
+    events = Events.from_frame(frame, **options)
+    with pytest.raises(TypeError, match=r"already caslite Events; the options \['crs'\]"):
+        category_layers(events, "premises", crs=CRS)
+    with pytest.raises(KeyError, match="no column 'kind'"):
+        category_layers(events, "kind")
 
 
 def test_crs_mismatch_of_events_and_grid_raises():

@@ -221,7 +221,9 @@ class FeatureBuilder(BaseEstimator):
     event_layers : dict of str to Events, optional
         Other incidents by name (e.g. commercial burglaries, thefts from cars), in the grid's
         CRS: where they happen tells where the forecast incidents can (the streets and
-        buildings of an area, its mixed use). Counted like the incidents, in the cell and
+        buildings of an area, its mixed use). A layer may also be one category of the
+        incidents forecast (:func:`category_layers`, e.g. the burglaries of apartments
+        among all residential ones). Counted like the incidents, in the cell and
         its rings over ``event_windows_weeks``, from those known before the origin only. Give
         each layer's incidents up to the latest origin you forecast from; later ones are
         never read.
@@ -932,15 +934,18 @@ def category_layers(incidents, column: str, values=None, **events_options) -> di
 
     Parameters
     ----------
-    incidents : pandas.DataFrame or geopandas.GeoDataFrame
-        One row per incident, as for :meth:`caslite.Events.from_frame`.
+    incidents : Events, pandas.DataFrame or geopandas.GeoDataFrame
+        The incidents: :class:`caslite.Events` (their extra columns, :attr:`Events.data`,
+        hold the category; each layer is a subset of them, cleaned the same way), or a table
+        with one row per incident, as for :meth:`caslite.Events.from_frame`.
     column : str
         The category column, e.g. ``"premises_type"``.
     values : sequence, optional
         The categories to make layers of, in order (default: every category present, sorted).
     **events_options
-        Passed to :meth:`caslite.Events.from_frame` for every layer (``time``, ``x``, ``y``,
-        ``crs``, ``tz``, ``duplicates``, ...): give the same as for the incidents.
+        For a table only: passed to :meth:`caslite.Events.from_frame` for every layer
+        (``time``, ``x``, ``y``, ``crs``, ``tz``, ``duplicates``, ...); give the same as for
+        the incidents.
 
     Returns
     -------
@@ -951,35 +956,45 @@ def category_layers(incidents, column: str, values=None, **events_options) -> di
     Raises
     ------
     KeyError
-        If ``column`` is not a column of ``incidents``.
+        If ``column`` is not a column of the incidents.
     ValueError
         If a category of ``values`` has no incident, or two categories give the same name.
+    TypeError
+        If ``events_options`` are given with Events.
 
     Examples
     --------
     >>> import pandas as pd
+    >>> from caslite import Events
     >>> frame = pd.DataFrame({"t": ["2024-03-01 10:00", "2024-03-02 22:00", "2024-03-05 09:00"],
     ...                       "x": [60.0, 190.0, 60.0], "y": [60.0, 60.0, 60.0],
     ...                       "premises_type": ["House", "Apartment", "House"]})
-    >>> layers = category_layers(frame, "premises_type", crs="EPSG:28992",
-    ...                          tz="Europe/Amsterdam")
+    >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+    >>> layers = category_layers(events, "premises_type")
     >>> {name: len(layer) for name, layer in layers.items()}
     {'apartment': 1, 'house': 2}
     >>> builder = FeatureBuilder(event_layers=layers)
     """
     from caslite.events import Events
 
-    if column not in incidents.columns:
-        raise KeyError(
-            f"no column {column!r} in the incidents; the columns are {list(incidents.columns)}."
+    is_events = isinstance(incidents, Events)
+    if is_events and events_options:
+        raise TypeError(
+            "incidents are already caslite Events; the options "
+            f"{sorted(events_options)} apply only to tables. Drop them."
         )
-    categories = incidents[column]
+    table = incidents.data if is_events else incidents
+    if column not in table.columns:
+        raise KeyError(
+            f"no column {column!r} in the incidents; the columns are {list(table.columns)}."
+        )
+    categories = table[column]
     present = sorted(categories.dropna().unique(), key=str)
     chosen = present if values is None else list(values)
     layers = {}
     for value in chosen:
-        rows = incidents[categories == value]
-        if rows.empty:
+        mask = (categories == value).to_numpy(dtype=bool)
+        if not mask.any():
             raise ValueError(
                 f"no incident has {column} == {value!r}; the categories are "
                 f"{', '.join(map(repr, present))}."
@@ -990,7 +1005,10 @@ def category_layers(incidents, column: str, values=None, **events_options) -> di
                 f"two categories of {column!r} give the layer name {name!r}; pass values= "
                 "with one of them."
             )
-        layers[name] = Events.from_frame(rows, **events_options)
+        if is_events:
+            layers[name] = incidents.select(mask)
+        else:
+            layers[name] = Events.from_frame(incidents[mask], **events_options)
     return layers
 
 

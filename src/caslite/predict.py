@@ -75,7 +75,10 @@ def predict(
         An unfitted model with other settings; default ``RiskModel(random_state=...)``.
         Static or event layers go in its features, e.g.
         ``RiskModel(features=FeatureBuilder(event_layers={"commercial": other_events}))``
-        (in the incidents' CRS; only layer incidents known before ``origin`` are counted).
+        (in the incidents' CRS; only layer incidents known before ``origin`` are counted),
+        or the incidents' own counts by category:
+        ``FeatureBuilder(event_layers=category_layers(incidents, "premises_type",
+        ["Apartment"], ...))`` (:func:`caslite.category_layers`).
     random_state : int or None, default 0
         Seed of the model (a fixed default: the same call gives the same map); also given
         to a ``model`` whose own ``random_state`` is None.
