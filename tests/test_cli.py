@@ -11,7 +11,16 @@ import pytest
 from matplotlib.image import imread
 from shapely.geometry import box
 
-from caslite import Grid, NaiveCounts, ProspectiveHotSpot, RiskModel, ShiftSchedule
+from caslite import (
+    FeatureBuilder,
+    Grid,
+    NaiveCounts,
+    ProspectiveHotSpot,
+    RiskModel,
+    ShiftSchedule,
+    category_layers,
+    predict,
+)
 from caslite.cli import _forecaster, _parser, _risk_options, main
 from caslite.datasets import simulate_city
 from caslite.evaluation.backtest import backtest
@@ -232,6 +241,31 @@ def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incide
     assert record["model"]["params"]["n_bags"] == 1
 
 
+def test_cli_forecast_with_category_layers_equals_a_direct_predict(tmp_path, incidents, capsys):
+    path, _ = incidents
+    out = tmp_path / "out"
+    args = ["forecast", *file_args(path), "--origin", "2019-07-15", "--horizon", "1D"]
+    args += ["--max-negatives", "5e4", "--n-bags", "1", "--category-layers", "kind", "flat"]
+    args += ["--format", "csv", "--out", str(out)]
+    with pytest.warns(UserWarning, match="not known before the origin"):
+        assert main(args) == 0
+    assert "counting apart by kind: flat (" in capsys.readouterr().err
+    record = json.loads((out / "provenance.json").read_text())
+    layered = [n for n in record["model"]["feature_names"] if n.startswith("ev_")]
+    assert layered and all(n.startswith("ev_flat_") for n in layered)
+    events = Events.from_frame(pd.read_csv(path), crs=CRS, tz=TZ)
+    model = RiskModel(
+        max_negatives=50_000,
+        n_bags=1,
+        features=FeatureBuilder(event_layers=category_layers(events, "kind", ["flat"])),
+    )
+    with pytest.warns(UserWarning, match="not known before the origin"):
+        direct = predict(events, "2019-07-15", "1D", model=model)
+    written = read_hot_cells(out / "hot_cells.csv")
+    assert list(written["cell_id"]) == list(direct["cell_id"])
+    np.testing.assert_allclose(written["risk"], direct["risk"], rtol=1e-9)
+
+
 def test_cli_backtest_equals_a_direct_backtest(tmp_path, incidents, capsys):
     path, _ = incidents
     out = tmp_path / "bt"
@@ -406,6 +440,10 @@ BAD_INPUT = [
      "'0' is not a positive whole number of ensembles"),
     (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--n-bags", "two"],
      "'two' is not a positive whole number of ensembles"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--category-layers", "colour"],
+     "--category-layers: no column 'colour' in the incidents; the columns are"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--category-layers", "kind", "shop"],
+     "no incident has kind == 'shop'; the categories are"),
     (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "soon"],
      "--start 'soon' is not a date or time"),
     (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "2019-05-01", "--methods", "x"],
@@ -540,5 +578,8 @@ def test_cli_risk_model_options_reach_the_model_and_default_to_its_own(command):
     given = _parser().parse_args([*base, "--n-bags", "3", "--max-negatives", "2_000"])
     model = _forecaster("risk", 7, risk_options=_risk_options(given))
     assert (model.n_bags, model.max_negatives, model.random_state) == (3, 2000, 7)
+    layers = {"flat": Events([0], [0.0], [0.0], crs=CRS, tz=TZ)}
+    layered = _forecaster("risk", 7, risk_options=_risk_options(given, layers))
+    assert layered.features.event_layers is layers and layered.n_bags == 3
     defaults = _forecaster("risk", 7, risk_options=_risk_options(_parser().parse_args(base)))
     assert defaults.get_params() == RiskModel(random_state=7).get_params()

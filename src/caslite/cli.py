@@ -94,14 +94,37 @@ def _n_bags(text: str) -> int:
     return value
 
 
-def _risk_options(args) -> dict:
+def _risk_options(args, layers=None) -> dict:
     """Return the risk model's keywords given on the command line.
 
-    Only ``--max-negatives`` and ``--n-bags`` that were given; the model's defaults stand for
-    the others.
+    Only ``--max-negatives`` and ``--n-bags`` that were given, and the features with the event
+    ``layers`` of ``--category-layers`` (:func:`_category_layers`) if there are any; the
+    model's defaults stand for the others.
     """
     options = {"max_negatives": args.max_negatives, "n_bags": args.n_bags}
+    if layers:
+        from caslite.features import FeatureBuilder
+
+        options["features"] = FeatureBuilder(event_layers=layers)
     return {key: value for key, value in options.items() if value is not None}
+
+
+def _category_layers(args, events) -> dict:
+    """Return the event layers of ``--category-layers COLUMN [VALUE ...]`` (none if not given)."""
+    if not args.category_layers:
+        return {}
+    from caslite.features import category_layers
+
+    column, *values = args.category_layers
+    if column not in events.data.columns:
+        raise CliError(
+            f"--category-layers: no column {column!r} in the incidents; the columns are "
+            f"{list(events.data.columns)}."
+        )
+    layers = category_layers(events, column, values or None)
+    counted = ", ".join(f"{name} ({len(layer):,})" for name, layer in layers.items())
+    logger.info("counting apart by %s: %s", column, counted)
+    return layers
 
 
 def _forecaster(name: str, seed: int, *, schedule=None, horizon="14D", risk_options=None):
@@ -279,6 +302,12 @@ def _parser() -> argparse.ArgumentParser:
         "(default 2; 1 forecasts a little faster and moves more between seeds)",
     )  # fmt: skip
     forecast.add_argument(
+        "--category-layers", nargs="+", default=None, metavar=("COLUMN", "VALUE"),
+        help="also count the incidents of each category of COLUMN apart (or of the VALUEs "
+        "given), e.g. --category-layers premises_type Apartment: the risk model learns how "
+        "each category repeats"
+    )  # fmt: skip
+    forecast.add_argument(
         "--format",
         nargs="+",
         default=None,
@@ -344,6 +373,12 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument(
         "--n-bags", type=_n_bags, default=None, metavar="B",
         help="tree ensembles 'risk' averages (default 2)",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--category-layers", nargs="+", default=None, metavar=("COLUMN", "VALUE"),
+        help="also count the incidents of each category of COLUMN apart (or of the VALUEs "
+        "given), e.g. --category-layers premises_type Apartment: 'risk' learns how "
+        "each category repeats"
     )  # fmt: skip
     backtest.add_argument("--no-progress", action="store_true", help="no progress bar")
     backtest.add_argument("--out", default="caslite-backtest", help="output folder")
@@ -826,6 +861,7 @@ def _forecast(args) -> None:
     origin = _next_midnight(events) if args.origin is None else args.origin
     _local_time(origin, "--origin", events.tz)
     area = None if args.area is None else _read_area(args.area, events.crs)
+    layers = _category_layers(args, events)
     out = _output_folder(args.out)
     hot, forecast = predict(
         events,
@@ -835,7 +871,7 @@ def _forecast(args) -> None:
         area=area,
         coverage=args.coverage,
         shift_hours=args.shift_hours,
-        model=RiskModel(progress=_progress(args), **_risk_options(args)),
+        model=RiskModel(progress=_progress(args), **_risk_options(args, layers)),
         random_state=args.seed,
         return_forecast=True,
     )
@@ -945,13 +981,15 @@ def _backtest(args) -> None:
             )
         grid = Grid.from_events(known, cell_size=args.cell_size)
     schedule = ShiftSchedule.every(args.shift_hours, tz=events.tz)
+    layers = _category_layers(args, events) if "risk" in methods else None
+    risk_options = _risk_options(args, layers)
     forecasters = {
         name: _forecaster(
             name,
             args.seed,
             schedule=schedule,
             horizon=args.horizon,
-            risk_options=_risk_options(args),
+            risk_options=risk_options,
         )
         for name in methods
     }
