@@ -116,12 +116,10 @@ def _category_layers(args, events) -> dict:
     from caslite.features import category_layers
 
     column, *values = args.category_layers
-    if column not in events.data.columns:
-        raise CliError(
-            f"--category-layers: no column {column!r} in the incidents; the columns are "
-            f"{list(events.data.columns)}."
-        )
-    layers = category_layers(events, column, values or None)
+    try:
+        layers = category_layers(events, column, values or None)
+    except KeyError as exc:  # a missing column: bad input, reported as such
+        raise CliError(f"--category-layers: {exc.args[0]}") from None
     counted = ", ".join(f"{name} ({len(layer):,})" for name, layer in layers.items())
     logger.info("counting apart by %s: %s", column, counted)
     return layers
@@ -291,22 +289,7 @@ def _parser() -> argparse.ArgumentParser:
     forecast.add_argument("--shift-hours", type=int, default=4, help="shift length (default 4)")
     forecast.add_argument("--area", default=None, help="polygon file of the study area")
     forecast.add_argument("--seed", type=int, default=0, help="random_state of the model")
-    forecast.add_argument(
-        "--max-negatives", type=_max_negatives, default=None, metavar="N",
-        help="event-free training rows the risk model keeps (default 2,000,000; fewer fit "
-        "faster in less memory and forecast a little worse)",
-    )  # fmt: skip
-    forecast.add_argument(
-        "--n-bags", type=_n_bags, default=None, metavar="B",
-        help="tree ensembles the risk model averages, each on its own draw of event-free rows "
-        "(default 2; 1 forecasts a little faster and moves more between seeds)",
-    )  # fmt: skip
-    forecast.add_argument(
-        "--category-layers", nargs="+", default=None, metavar=("COLUMN", "VALUE"),
-        help="also count the incidents of each category of COLUMN apart (or of the VALUEs "
-        "given), e.g. --category-layers premises_type Apartment: the risk model learns how "
-        "each category repeats"
-    )  # fmt: skip
+    _risk_arguments(forecast, "the risk model")
     forecast.add_argument(
         "--format",
         nargs="+",
@@ -365,21 +348,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument("--n-jobs", type=int, default=1, help="parallel tasks (-1: all cores)")
     backtest.add_argument("--seed", type=int, default=0, help="random_state of 'risk'")
-    backtest.add_argument(
-        "--max-negatives", type=_max_negatives, default=None, metavar="N",
-        help="event-free training rows 'risk' keeps (default 2,000,000; fewer fit "
-        "faster in less memory and forecast a little worse)",
-    )  # fmt: skip
-    backtest.add_argument(
-        "--n-bags", type=_n_bags, default=None, metavar="B",
-        help="tree ensembles 'risk' averages (default 2)",
-    )  # fmt: skip
-    backtest.add_argument(
-        "--category-layers", nargs="+", default=None, metavar=("COLUMN", "VALUE"),
-        help="also count the incidents of each category of COLUMN apart (or of the VALUEs "
-        "given), e.g. --category-layers premises_type Apartment: 'risk' learns how "
-        "each category repeats"
-    )  # fmt: skip
+    _risk_arguments(backtest, "'risk'")
     backtest.add_argument("--no-progress", action="store_true", help="no progress bar")
     backtest.add_argument("--out", default="caslite-backtest", help="output folder")
 
@@ -468,6 +437,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("extra", nargs="*", help="further arguments for the suite, after --")
     return parser
+
+
+def _risk_arguments(command, model: str) -> None:
+    """Add the risk model's options (read by :func:`_risk_options`) to a command."""
+    command.add_argument(
+        "--max-negatives", type=_max_negatives, default=None, metavar="N",
+        help=f"event-free training rows {model} keeps (default 2,000,000; fewer fit "
+        "faster in less memory and forecast a little worse)",
+    )  # fmt: skip
+    command.add_argument(
+        "--n-bags", type=_n_bags, default=None, metavar="B",
+        help=f"tree ensembles {model} averages, each on its own draw of event-free rows "
+        "(default 2; 1 forecasts a little faster and moves more between seeds)",
+    )  # fmt: skip
+    command.add_argument(
+        "--category-layers", nargs="+", default=None, metavar=("COLUMN", "VALUE"),
+        help="also count the incidents of each category of COLUMN apart (or of the VALUEs "
+        f"given), e.g. --category-layers premises_type Apartment: {model} learns how each "
+        "category repeats"
+    )  # fmt: skip
 
 
 def _input_arguments(command, *, cell_size=True) -> None:
