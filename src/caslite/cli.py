@@ -41,6 +41,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from caslite._atomic import atomic_path, save_figure, write_text
+
 __all__ = ["main"]
 
 logger = logging.getLogger("caslite")
@@ -878,7 +880,7 @@ def _forecast(args) -> None:
     )
     record = dict(forecast.provenance, command=["caslite", *args.argv])
     path = out / "provenance.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    write_text(path, json.dumps(record, indent=2) + "\n")
     written.append(path)
     n_shifts = hot["shift_start"].nunique()
     print(
@@ -931,11 +933,11 @@ def _write_maps(forecast, hot, out: Path, title: str, *, label: str, coverage: f
     day = first.tz_convert(forecast.blocks.schedule.tz).strftime("%a %Y-%m-%d")
     figure.suptitle(f"{title}: hot cells per shift on {day} ({100 * coverage:g} % of the area)")
     path = out / "hot_cells.png"
-    figure.savefig(path, dpi=120)
+    save_figure(figure, path, dpi=120)
     written.append(path)
     ax = plot_cells(forecast.grid, forecast.total(), label=label, title=f"{title}: risk forecast")
     path = out / "risk_horizon.png"
-    ax.figure.savefig(path, dpi=120)
+    save_figure(ax.figure, path, dpi=120)
     written.append(path)
     path = out / "hot_cells.html"
     explore(forecast, coverage=coverage, path=path, self_contained=True)
@@ -1005,12 +1007,13 @@ def _backtest(args) -> None:
         f"of {args.cell_size:g} m; means over origins."
     )
     written = [out / "scores.csv", out / "summary.md", out / "hit_rate.png", out / "pai.png"]
-    result.scores.to_csv(written[0], index=False)
-    written[1].write_text(f"{heading}\n\n{table}\n")
+    with atomic_path(written[0]) as temporary:
+        result.scores.to_csv(temporary, index=False)
+    write_text(written[1], f"{heading}\n\n{table}\n")
     for path, draw in zip(written[2:], (result.plot_hit_rate, result.plot_pai), strict=True):
         ax = draw(ax=_new_axes(figsize=(6.5, 4.5)))
         ax.set_title(f"{title}: {path.stem.replace('_', ' ')} by coverage")
-        ax.figure.savefig(path, dpi=120)
+        save_figure(ax.figure, path, dpi=120)
     print(heading)
     print(table)
     for path in written:
@@ -1061,8 +1064,9 @@ def _knox(args) -> None:
         progress=_progress(args),
     )
     written = [out / "knox.csv", out / "knox.png"]
-    result.to_frame(alpha=args.alpha).to_csv(written[0], index=False)
-    result.plot(alpha=args.alpha).figure.savefig(written[1], dpi=120)
+    with atomic_path(written[0]) as temporary:
+        result.to_frame(alpha=args.alpha).to_csv(temporary, index=False)
+    save_figure(result.plot(alpha=args.alpha).figure, written[1], dpi=120)
     ratios = result.to_table("knox_ratio")
     significant = result.to_table("significant", alpha=args.alpha)
     marks = np.where(significant.to_numpy(), "*", " ")
@@ -1142,7 +1146,7 @@ def _simulate(args) -> None:
         "read_with": f"caslite forecast {path.name} --crs {city.crs} --tz {city.tz}",
     }
     params_path = path.with_name(path.name[: -len(path.suffix)] + ".params.json")
-    params_path.write_text(json.dumps(truth, indent=2, default=_json_default) + "\n")
+    write_text(params_path, json.dumps(truth, indent=2, default=_json_default) + "\n")
     written.append(params_path)
     share = 1 - background / n if n else 0.0
     print(

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from caslite._atomic import atomic_path
+
 __all__ = [
     "HOT_CELL_COLUMNS",
     "SUFFIXES",
@@ -73,8 +75,8 @@ def write_hot_cells(hot, path, *, layout="column", layer=None) -> list:
     path : str or os.PathLike
         The file: ``.gpkg``, ``.geojson``, ``.parquet`` (GeoParquet) or ``.csv`` (geometry as
         WKT text in a ``wkt`` column and the CRS in a ``crs`` column, which QGIS's
-        delimited-text reader recognises). An existing file is replaced; the folder must
-        exist.
+        delimited-text reader recognises). An existing file is replaced, only once the new
+        one is complete (a failed write leaves it as it was); the folder must exist.
     layout : {"column", "layers"}, default "column"
         ``"column"``: one table, the shift in columns (see the module notes on times).
         ``"layers"``: a GeoPackage with one layer per shift named by its local start,
@@ -140,11 +142,16 @@ def write_hot_cells(hot, path, *, layout="column", layer=None) -> list:
         _check_layer_name(layer)
     _check_folder(path)
     table, tz = _file_table(hot)
-    if path.exists():
-        path.unlink()  # a GeoPackage would otherwise keep its other (older) layers
+    with atomic_path(path) as temporary:  # the old file stays intact if the write fails
+        _write_table(table, temporary, suffix, layout, layer, hot.crs)
+    return [path]
+
+
+def _write_table(table, path: Path, suffix: str, layout: str, layer, crs) -> None:
+    """Write the checked table to a new file ``path`` (which does not exist yet)."""
     if suffix == ".parquet":
         table.to_parquet(path, index=False)
-        return [path]
+        return
     text = table.copy()
     for column in ("shift_start", "shift_end"):
         text[column] = _iso(text[column])
@@ -153,20 +160,19 @@ def write_hot_cells(hot, path, *, layout="column", layer=None) -> list:
         for column in ("shift_start_utc", "shift_end_utc"):
             frame[column] = _iso(frame[column])
         frame[_CSV_GEOMETRY] = text.geometry.to_wkt()
-        frame[_CSV_CRS] = _crs_text(hot.crs)
+        frame[_CSV_CRS] = _crs_text(crs)
         frame.to_csv(path, index=False)
-        return [path]
+        return
     if suffix == ".geojson":
         text.to_file(path, driver="GeoJSON", engine="pyogrio")
-        return [path]
+        return
     if layout == "column":
         text.to_file(path, layer=layer or _DEFAULT_LAYER, driver="GPKG", engine="pyogrio")
-        return [path]
+        return
     names = _layer_names(pd.factorize(table["shift_start"], sort=True)[1])
     for shift, name in enumerate(names):
         part = text[table["shift"].to_numpy() == shift]
         part.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
-    return [path]
 
 
 def _file_table(hot):
@@ -462,7 +468,7 @@ def write_incidents(frame, path, *, crs, time="t", x="x", y="y") -> list:
         ``.csv`` (times as ISO 8601 text with the UTC offset, ``x``/``y`` columns),
         ``.gpkg`` or ``.geojson`` (point geometry carrying the CRS; times as the same text)
         or ``.parquet`` (GeoParquet; time-zone-aware datetimes). An existing file is
-        replaced.
+        replaced, only once the new one is complete.
     crs : str, int or pyproj.CRS
         CRS of the coordinates.
     time, x, y : str
@@ -500,20 +506,21 @@ def write_incidents(frame, path, *, crs, time="t", x="x", y="y") -> list:
         )
     crs = pyproj.CRS.from_user_input(crs)
     _check_folder(path)
-    if path.exists():
-        path.unlink()
     table = pd.DataFrame(frame).reset_index(drop=True)
-    if suffix == ".csv":
-        table.assign(**{time: _iso(table[time])}).to_csv(path, index=False)
-        return [path]
-    points = geopandas.points_from_xy(table[x], table[y], crs=crs)
-    table = table.drop(columns=[x, y])
-    if suffix == ".parquet":
-        geopandas.GeoDataFrame(table, geometry=points, crs=crs).to_parquet(path, index=False)
-        return [path]
-    table[time] = _iso(table[time])
-    driver = "GPKG" if suffix == ".gpkg" else "GeoJSON"
-    geopandas.GeoDataFrame(table, geometry=points, crs=crs).to_file(
-        path, driver=driver, engine="pyogrio"
-    )
+    with atomic_path(path) as temporary:  # the old file stays intact if the write fails
+        if suffix == ".csv":
+            table.assign(**{time: _iso(table[time])}).to_csv(temporary, index=False)
+            return [path]
+        points = geopandas.points_from_xy(table[x], table[y], crs=crs)
+        table = table.drop(columns=[x, y])
+        if suffix == ".parquet":
+            geopandas.GeoDataFrame(table, geometry=points, crs=crs).to_parquet(
+                temporary, index=False
+            )
+            return [path]
+        table[time] = _iso(table[time])
+        driver = "GPKG" if suffix == ".gpkg" else "GeoJSON"
+        geopandas.GeoDataFrame(table, geometry=points, crs=crs).to_file(
+            temporary, driver=driver, engine="pyogrio"
+        )
     return [path]

@@ -25,6 +25,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from caslite._atomic import atomic_path
 from caslite._time import to_utc_seconds
 from caslite.evaluation.metrics import top_cells
 from caslite.forecast import Forecast
@@ -550,7 +551,8 @@ def explore(
     if self_contained:
         _inline_leaflet(m)
     if path is not None:
-        m.save(os.fspath(path))
+        with atomic_path(path) as temporary:
+            m.save(os.fspath(temporary))
     return m
 
 

@@ -84,6 +84,7 @@ import zipfile
 import numpy as np
 import pyproj
 
+from caslite._atomic import atomic_path
 from caslite._kernels.trees import ensemble_raw
 from caslite.events import Events
 from caslite.features import FeatureBuilder
@@ -304,7 +305,8 @@ def save_model(model, path) -> None:
     model : RiskModel
         Fitted (with the compiled scorer; see the module docstring).
     path : str or path-like
-        The file to write (overwritten). The suffix is free; ``.caslite`` is a good one.
+        The file to write. An existing file is replaced only once the new one is complete
+        (a failed write leaves it as it was). The suffix is free; ``.caslite`` is a good one.
 
     Raises
     ------
@@ -470,7 +472,7 @@ def save_forecast(forecast, path) -> None:
     ----------
     forecast : Forecast
     path : str or path-like
-        The file to write (overwritten).
+        The file to write. An existing file is replaced only once the new one is complete.
     """
     if not isinstance(forecast, Forecast):
         raise TypeError(f"forecast must be a caslite Forecast, got {type(forecast).__name__}.")
@@ -586,11 +588,12 @@ class _Writer:
             "caslite_version": _version("caslite"),
             "parts": parts,
         }
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, data in [(_MANIFEST, _dumps(manifest)), *self.parts.items()]:
-                info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, data)
+        with atomic_path(path) as temporary:  # the old file stays intact if the write fails
+            with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for name, data in [(_MANIFEST, _dumps(manifest)), *self.parts.items()]:
+                    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    archive.writestr(info, data)
 
 
 def _dumps(obj) -> bytes:

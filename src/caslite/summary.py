@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from caslite._atomic import atomic_path, save_figure
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.shifts import ShiftSchedule
@@ -105,7 +106,8 @@ def summarize_incidents(
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         table_path = out / "incidents_per_cell.csv"
-        table.to_csv(table_path, index=False)
+        with atomic_path(table_path) as temporary:
+            table.to_csv(temporary, index=False)
         map_path = out / "recent_incidents.png"
         _write_map(grid, table, map_path, f"{title or 'incidents'}: last {days} days")
         files = [table_path, map_path]
@@ -144,4 +146,4 @@ def _write_map(grid, table, path, title) -> None:
     values = np.zeros(grid.n_cells)
     values[table["cell_id"].to_numpy()] = table["recent"].to_numpy()
     ax = plot_cells(grid, values, label="incidents per cell", title=title)
-    ax.figure.savefig(path, dpi=120)
+    save_figure(ax.figure, path, dpi=120)
