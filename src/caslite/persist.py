@@ -77,12 +77,19 @@ import hashlib
 import importlib.metadata
 import io
 import json
+import math
 import numbers
 import os
+import re
+import stat
+import struct
 import zipfile
+import zlib
 
 import numpy as np
+import pandas as pd
 import pyproj
+import pyproj.exceptions
 
 from caslite._atomic import atomic_path
 from caslite._kernels.trees import ensemble_raw
@@ -101,6 +108,7 @@ from caslite.nearrepeat import (
 from caslite.shifts import Blocks, ShiftSchedule
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "FORMAT_VERSION",
     "CasliteFileError",
     "StoredEnsemble",
@@ -123,6 +131,18 @@ _FORMAT = "caslite"
 _MANIFEST = "manifest.json"
 _METADATA = "metadata.json"
 _MAX_MANIFEST_BYTES = 16 * 2**20
+_MAX_METADATA_BYTES = 64 * 2**20
+_MAX_JSON_DEPTH = 64  # caslite's own JSON nests about 10 levels deep
+_CHUNK_BYTES = 16 * 2**20  # arrays are inflated in chunks of this size, never past their size
+_MAX_STORED_HORIZON = pd.Timedelta(days=366)
+
+DEFAULT_MAX_BYTES = 4 * 2**30
+"""Default cap (4 GiB) on the sum of the declared part sizes of a file that is loaded.
+
+A country-scale forecast (2.2 million cells x 84 four-hour blocks in float64) holds 1.5 GB;
+raise the cap with ``max_bytes=`` for larger files you trust. Sizes are checked before any
+part is read, so that a damaged or hostile file cannot exhaust memory.
+"""
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same object gives the same bytes
 _KERNELS = {
     cls.__name__: cls
@@ -376,12 +396,16 @@ def save_model(model, path) -> None:
     writer.write(path, "RiskModel", metadata)
 
 
-def load_model(path) -> RiskModel:
+def load_model(path, *, max_bytes=None) -> RiskModel:
     """Read a :class:`caslite.RiskModel` written by :func:`save_model`.
 
     Parameters
     ----------
     path : str or path-like
+        A regular file (a folder, named pipe or device is refused without reading it).
+    max_bytes : int, optional
+        Largest sum of the file's declared part sizes to read; default
+        :data:`DEFAULT_MAX_BYTES` (4 GiB). Every size is checked before anything is inflated.
 
     Returns
     -------
@@ -391,10 +415,15 @@ def load_model(path) -> RiskModel:
 
     Raises
     ------
+    FileNotFoundError
+        If there is no such file.
     CasliteFileError
-        If the file is not a caslite model file, is damaged, or has another format version.
+        If the file is not a caslite model file, is damaged, has another format version,
+        declares more than ``max_bytes``, or holds parameters the model would refuse (such
+        as a horizon longer than 366 days). The message names the file and the part; the
+        error that revealed the damage is its ``__cause__``.
     """
-    manifest, metadata, arrays = _read_verified(path, "RiskModel")
+    manifest, metadata, arrays = _read_verified(path, "RiskModel", max_bytes)
     try:
         params = _decode(metadata["params"])
         features = _decode(metadata["features"])
@@ -414,6 +443,7 @@ def load_model(path) -> RiskModel:
                 f"n_bags={params.get('n_bags')!r}."
             )
         model = RiskModel(**params)
+        _check_stored_params(model)
         loss = model.loss
         if not isinstance(features, FeatureBuilder) or not isinstance(schedule, ShiftSchedule):
             raise CasliteFileError("the file's features or schedule have the wrong type.")
@@ -443,8 +473,8 @@ def load_model(path) -> RiskModel:
         model.feature_names_ = names
         model.features_ = features
         model.schedule_ = schedule
-        model.fit_origin_ = int(metadata["fit_origin"])
-        model.origin_ = int(metadata["origin"])
+        model.fit_origin_ = _instant(metadata["fit_origin"], "fit origin")
+        model.origin_ = _instant(metadata["origin"], "origin")
         model.events_ = events
         model.grid_ = grid
         model.training_ = training
@@ -453,13 +483,40 @@ def load_model(path) -> RiskModel:
             raise CasliteFileError("the file's thinning seed is not an integer.")
         model.thinning_seed_ = seed
         model.block_model_ = _block_model(metadata.get("block_model"), schedule, features)
-    except CasliteFileError:
-        raise
-    except (KeyError, TypeError, ValueError) as error:
+    except CasliteFileError as error:
+        if os.fspath(path) in str(error):
+            raise
+        raise CasliteFileError(f"{os.fspath(path)!r} holds a damaged model: {error}") from error
+    except _READ_ERRORS as error:
         raise CasliteFileError(
-            f"{os.fspath(path)!r} holds an inconsistent model: {error}"
-        ) from None
+            f"{os.fspath(path)!r} holds an inconsistent model ({type(error).__name__}: {error})"
+        ) from error
     return model
+
+
+def _check_stored_params(model: RiskModel) -> None:
+    """Validate a loaded model's parameters as its constructor's users are validated."""
+    try:
+        model._check_params()
+    except (TypeError, ValueError) as error:
+        raise CasliteFileError(f"the file's model parameters are refused: {error}") from error
+    horizon = pd.Timedelta(model.horizon)
+    if horizon > _MAX_STORED_HORIZON:
+        raise CasliteFileError(
+            f"the file's model has horizon={model.horizon!r:.40}; a stored horizon may be at "
+            f"most {_MAX_STORED_HORIZON.days} days (forecasts are for days to weeks), so the "
+            "file is damaged or was edited. Refit the model with the horizon you need."
+        )
+
+
+def _instant(value, what: str) -> int:
+    """Return an instant from the file (UTC seconds), checked to be one pandas can represent."""
+    low, high = (int(t.value // 10**9) for t in (pd.Timestamp.min, pd.Timestamp.max))
+    if isinstance(value, bool) or not isinstance(value, int) or not low < value < high:
+        raise CasliteFileError(
+            f"the file's {what} is {value!r:.40}; expected UTC seconds between {low} and {high}."
+        )
+    return value
 
 
 def save_forecast(forecast, path) -> None:
@@ -489,16 +546,19 @@ def save_forecast(forecast, path) -> None:
     writer.write(path, "Forecast", metadata)
 
 
-def load_forecast(path, *, model=None) -> Forecast:
+def load_forecast(path, *, model=None, max_bytes=None) -> Forecast:
     """Read a :class:`caslite.Forecast` written by :func:`save_forecast`.
 
     Parameters
     ----------
     path : str or path-like
+        A regular file (a folder, named pipe or device is refused without reading it).
     model : RiskModel, optional
         The model to attach (for :meth:`Forecast.explain`), e.g. from :func:`load_model`.
         The forecast's ``provenance`` is the one saved with it (also in
         ``read_metadata(path)["metadata"]["provenance"]``).
+    max_bytes : int, optional
+        As in :func:`load_model`.
 
     Returns
     -------
@@ -506,10 +566,13 @@ def load_forecast(path, *, model=None) -> Forecast:
 
     Raises
     ------
+    FileNotFoundError
+        If there is no such file.
     CasliteFileError
-        If the file is not a caslite forecast file, is damaged, or has another format version.
+        If the file is not a caslite forecast file, is damaged, has another format version
+        or declares more than ``max_bytes`` (see :func:`load_model`).
     """
-    metadata, arrays = _read(path, "Forecast")
+    metadata, arrays = _read(path, "Forecast", max_bytes)
     try:
         schedule = _decode(metadata["schedule"])
         if not isinstance(schedule, ShiftSchedule):
@@ -521,24 +584,28 @@ def load_forecast(path, *, model=None) -> Forecast:
             arrays["risk"],
             blocks,
             grid,
-            origin=int(metadata["origin"]),
+            origin=_instant(metadata["origin"], "origin"),
             model=model,
             provenance=provenance if isinstance(provenance, dict) else None,
         )
-    except CasliteFileError:
-        raise
-    except (KeyError, TypeError, ValueError) as error:
+    except CasliteFileError as error:
+        if os.fspath(path) in str(error):
+            raise
+        raise CasliteFileError(f"{os.fspath(path)!r} holds a damaged forecast: {error}") from error
+    except _READ_ERRORS as error:
         raise CasliteFileError(
-            f"{os.fspath(path)!r} holds an inconsistent forecast: {error}"
-        ) from None
+            f"{os.fspath(path)!r} holds an inconsistent forecast ({type(error).__name__}: {error})"
+        ) from error
 
 
-def read_metadata(path) -> dict:
+def read_metadata(path, *, max_bytes=None) -> dict:
     """Return the verified manifest of a caslite file, with its metadata, without loading it.
 
     Parameters
     ----------
     path : str or path-like
+    max_bytes : int, optional
+        As in :func:`load_model`.
 
     Returns
     -------
@@ -553,7 +620,7 @@ def read_metadata(path) -> dict:
     CasliteFileError
         As :func:`load_model`.
     """
-    manifest, metadata, _ = _read_verified(path, None)
+    manifest, metadata, _ = _read_verified(path, None, max_bytes)
     return {**manifest, "metadata": metadata}
 
 
@@ -780,64 +847,172 @@ def _plain(value, where: str):
 
 
 # ---------------------------------------------------------------------- reading
-def _read(path, kind: str) -> tuple[dict, dict]:
-    _, metadata, arrays = _read_verified(path, kind)
+def _read(path, kind: str, max_bytes) -> tuple[dict, dict]:
+    _, metadata, arrays = _read_verified(path, kind, max_bytes)
     return metadata, arrays
 
 
-def _read_verified(path, kind: str | None) -> tuple[dict, dict, dict]:
-    """Check a file against its manifest; return manifest, metadata and arrays (if ``kind``)."""
-    name = os.fspath(path)
-    if not zipfile.is_zipfile(name):
-        raise CasliteFileError(
-            f"{name!r} is not a caslite file: it is not a zip archive (caslite never reads "
-            "pickles). Write files with caslite.save_model or caslite.save_forecast."
+def _check_max_bytes(max_bytes) -> int:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes < 1:
+        raise ValueError(
+            f"max_bytes must be a positive number of bytes, got {max_bytes!r} (default "
+            f"{DEFAULT_MAX_BYTES:,})."
         )
+    return int(max_bytes)
+
+
+def _regular_file(path) -> str:
+    """Return the file name of ``path`` if it is an existing regular file (never opened here)."""
+    name = os.fspath(path)
     try:
-        with zipfile.ZipFile(name) as archive:
-            infos = {info.filename: info for info in archive.infolist()}
-            if _MANIFEST not in infos:
-                raise CasliteFileError(f"{name!r} is not a caslite file: it has no {_MANIFEST}.")
-            manifest = _json(_member(archive, infos[_MANIFEST], _MAX_MANIFEST_BYTES), name)
-            _check_manifest(manifest, name, kind)
-            parts = manifest["parts"]
-            missing = sorted(set(parts) - set(infos))
-            extra = sorted(set(infos) - set(parts) - {_MANIFEST})
-            if missing or extra:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such caslite file: {name!r}.") from None
+    except OSError as error:
+        raise CasliteFileError(f"{name!r} cannot be read: {error}") from error
+    if not stat.S_ISREG(mode):
+        what = (
+            "a folder"
+            if stat.S_ISDIR(mode)
+            else "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a device or socket"
+        )
+        raise CasliteFileError(
+            f"{name!r} is {what}, not a caslite file; give the path of a file written by "
+            "caslite.save_model or caslite.save_forecast."
+        )
+    return name
+
+
+def _read_verified(path, kind: str | None, max_bytes=None) -> tuple[dict, dict, dict]:
+    """Check a file against its manifest; return manifest, metadata and arrays (if ``kind``).
+
+    Every failure is a :class:`CasliteFileError` naming the file and the part being read (the
+    error that revealed it is kept as ``__cause__``); a missing path is a FileNotFoundError.
+    """
+    limit = _check_max_bytes(DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
+    name = _regular_file(path)
+    where = ["the zip archive"]
+    try:
+        with open(name, "rb") as handle:
+            if not zipfile.is_zipfile(handle):
                 raise CasliteFileError(
-                    f"{name!r} is damaged: parts missing {missing}, parts not in the manifest "
-                    f"{extra}."
+                    f"{name!r} is not a caslite file: it is not a zip archive (caslite never "
+                    "reads pickles). Write files with caslite.save_model or "
+                    "caslite.save_forecast."
                 )
-            metadata = None
-            arrays = {}
-            for part, entry in parts.items():
-                if part != _METADATA and kind is None:
-                    continue
-                data = _member(archive, infos[part], int(entry["nbytes"]))
-                if len(data) != entry["nbytes"]:
-                    raise CasliteFileError(
-                        f"{name!r} is damaged: part {part!r} has {len(data)} bytes; the manifest "
-                        f"says {entry['nbytes']}."
-                    )
-                if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-                    raise CasliteFileError(
-                        f"{name!r} is damaged: the SHA-256 of part {part!r} does not match the "
-                        "manifest (the file was changed or corrupted)."
-                    )
-                if part == _METADATA:
-                    metadata = _json(data, name)
-                elif part.startswith("arrays/") and part.endswith(".npy"):
-                    arrays[part[len("arrays/") : -len(".npy")]] = _array(data, entry, part, name)
-                else:
-                    raise CasliteFileError(f"{name!r} has a part {part!r} of unknown kind.")
-    except zipfile.BadZipFile as error:
-        raise CasliteFileError(f"{name!r} is not a readable zip archive: {error}") from None
-    except (KeyError, TypeError, ValueError) as error:
-        if isinstance(error, CasliteFileError):
-            raise
-        raise CasliteFileError(f"{name!r} has a malformed manifest: {error!r}") from None
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                return _read_archive(archive, name, kind, limit, where)
+    except CasliteFileError:
+        raise
+    except _READ_ERRORS as error:
+        raise CasliteFileError(
+            f"{name!r} is damaged or not a caslite file: reading {where[0]} failed "
+            f"({type(error).__name__}: {error})."
+        ) from error
+
+
+# Errors that damaged bytes can raise in the zip, deflate, JSON, numpy and pyproj readers.
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    ArithmeticError,
+    MemoryError,
+    RecursionError,
+    NotImplementedError,
+    UnicodeError,
+    struct.error,
+    zlib.error,
+    zipfile.BadZipFile,
+    pyproj.exceptions.CRSError,
+)
+
+
+def _read_archive(archive, name: str, kind: str | None, limit: int, where: list):
+    infos = {}
+    for info in archive.infolist():
+        if info.filename in infos:
+            raise CasliteFileError(f"{name!r} is damaged: it holds {info.filename!r} twice.")
+        infos[info.filename] = info
+    if _MANIFEST not in infos:
+        raise CasliteFileError(f"{name!r} is not a caslite file: it has no {_MANIFEST}.")
+    where[0] = f"part {_MANIFEST!r}"
+    data = _member(archive, infos[_MANIFEST], _MAX_MANIFEST_BYTES, name)
+    manifest = _json(data, name, _MANIFEST)
+    _check_manifest(manifest, name, kind)
+    parts = manifest["parts"]
+    missing = sorted(set(parts) - set(infos))
+    extra = sorted(set(infos) - set(parts) - {_MANIFEST})
+    if missing or extra:
+        raise CasliteFileError(
+            f"{name!r} is damaged: parts missing {missing}, parts not in the manifest {extra}."
+        )
+    total = sum(entry["nbytes"] for entry in parts.values())
+    if total > limit:
+        raise CasliteFileError(
+            f"{name!r} declares {total:,} bytes of parts, more than max_bytes={limit:,}; if "
+            "you trust the file and have the memory, pass a larger max_bytes= (caslite "
+            "checks the sizes before reading, so that a damaged or hostile file cannot "
+            "exhaust memory)."
+        )
+    for part, entry in parts.items():
+        if infos[part].file_size != entry["nbytes"]:
+            raise CasliteFileError(
+                f"{name!r} is damaged: part {part!r} holds {infos[part].file_size:,} bytes in "
+                f"the archive; the manifest says {entry['nbytes']:,}."
+            )
+    where[0] = f"part {_METADATA!r}"
+    if parts[_METADATA]["nbytes"] > _MAX_METADATA_BYTES:
+        raise CasliteFileError(
+            f"{name!r}: part {_METADATA!r} declares {parts[_METADATA]['nbytes']:,} bytes, more "
+            f"than the {_MAX_METADATA_BYTES:,} a caslite file's metadata can have."
+        )
+    data = _member(archive, infos[_METADATA], parts[_METADATA]["nbytes"], name)
+    _check_part(data, parts[_METADATA], _METADATA, name)
+    metadata = _json(data, name, _METADATA)
     if not isinstance(metadata, dict):
         raise CasliteFileError(f"{name!r} is damaged: its {_METADATA} is not a JSON object.")
+    arrays = {}
+    if kind is None:
+        return manifest, metadata, arrays
+    where[0] = "the array sizes in the manifest and metadata"
+    expected = _expected_arrays(manifest, metadata, kind, name)
+    for part, entry in parts.items():
+        if part == _METADATA:
+            continue
+        if not (part.startswith("arrays/") and part.endswith(".npy")):
+            raise CasliteFileError(f"{name!r} has a part {part!r} of unknown kind.")
+        key = part[len("arrays/") : -len(".npy")]
+        if key not in expected:
+            raise CasliteFileError(
+                f"{name!r} is damaged: part {part!r} is not an array a {kind} file holds."
+            )
+        _check_entry(entry, expected[key], part, name)
+    unlisted = sorted(set(expected) - {p[len("arrays/") : -len(".npy")] for p in parts})
+    if unlisted:
+        raise CasliteFileError(f"{name!r} is damaged: it lacks the arrays {unlisted}.")
+    for key, (_, shape) in expected.items():  # a length named by another array: equal to it
+        entry = parts[f"arrays/{key}.npy"]
+        for axis, wanted in enumerate(shape):
+            if isinstance(wanted, str):
+                length = parts[f"arrays/{wanted}.npy"]["shape"][0]
+                if entry["shape"][axis] != length:
+                    raise CasliteFileError(
+                        f"{name!r} is damaged: part 'arrays/{key}.npy' has shape "
+                        f"{entry['shape']}; its axis {axis} must have the length of "
+                        f"'arrays/{wanted}.npy' ({length})."
+                    )
+    for part, entry in parts.items():
+        if part != _METADATA:
+            where[0] = f"part {part!r}"
+            key = part[len("arrays/") : -len(".npy")]
+            arrays[key] = _read_array(archive, infos[part], entry, part, name)
     return manifest, metadata, arrays
 
 
@@ -848,13 +1023,13 @@ def _check_manifest(manifest, name: str, kind: str | None) -> None:
     if isinstance(version, bool) or version not in _READABLE_VERSIONS:
         readable = " and ".join(str(v) for v in _READABLE_VERSIONS)
         raise CasliteFileError(
-            f"{name!r} has caslite file format version {version!r} (written by caslite "
-            f"{manifest.get('caslite_version')!r}); this caslite ({_version('caslite')}) reads "
-            f"format versions {readable}. Load it with a matching caslite, or refit."
+            f"{name!r} has caslite file format version {version!r:.40} (written by caslite "
+            f"{manifest.get('caslite_version')!r:.40}); this caslite ({_version('caslite')}) "
+            f"reads format versions {readable}. Load it with a matching caslite, or refit."
         )
     if kind is not None and manifest.get("kind") != kind:
         raise CasliteFileError(
-            f"{name!r} holds a {manifest.get('kind')!r}, not a {kind!r}; use "
+            f"{name!r} holds a {manifest.get('kind')!r:.40}, not a {kind!r}; use "
             f"{'load_model' if manifest.get('kind') == 'RiskModel' else 'load_forecast'}."
         )
     parts = manifest.get("parts")
@@ -864,42 +1039,212 @@ def _check_manifest(manifest, name: str, kind: str | None) -> None:
         if (
             not isinstance(entry, dict)
             or not isinstance(entry.get("sha256"), str)
-            or not isinstance(entry.get("nbytes"), int)
-            or entry["nbytes"] < 0
+            or not _is_count(entry.get("nbytes"))
         ):
             raise CasliteFileError(f"{name!r} is damaged: manifest entry {part!r} is malformed.")
 
 
-def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    """Read a member, never more than ``limit + 1`` bytes (a forged size cannot flood memory)."""
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _expected_arrays(manifest: dict, metadata: dict, kind: str, name: str) -> dict:
+    """Return, for each array the metadata implies, its dtype and shape (None: any length)."""
+    try:
+        grid = metadata["summary"]["grid"] if kind == "RiskModel" else metadata["grid"]
+        n_rows, n_cols, n_cells = grid["n_rows"], grid["n_cols"], grid["n_cells"]
+        if not all(_is_count(v) for v in (n_rows, n_cols, n_cells)) or n_cells > n_rows * n_cols:
+            raise CasliteFileError(
+                f"{name!r} is damaged: its grid of {n_rows!r:.20} x {n_cols!r:.20} cells "
+                f"cannot have {n_cells!r:.20} active cells."
+            )
+        expected = {
+            "grid/active": ("|b1", [n_rows, n_cols]),
+            "grid/area_fraction": ("<f8", [n_rows, n_cols]),
+        }
+        if kind == "Forecast":
+            expected["block_ids"] = ("<i8", [None])
+            expected["risk"] = ("<f8", ["block_ids", n_cells])
+            return expected
+        n_events = metadata["summary"]["events"]["n"]
+        if not _is_count(n_events):
+            raise CasliteFileError(f"{name!r} is damaged: its event count is {n_events!r:.20}.")
+        for key, dtype in (("t", "<i8"), ("t_end", "<i8"), ("x", "<f8"), ("y", "<f8")):
+            expected[f"events/{key}"] = (dtype, [n_events])
+        trees = metadata["trees"]
+        if manifest["format_version"] == 1:
+            members, prefixes = [trees], ["trees"]
+        else:
+            members = trees["members"]
+            prefixes = [f"trees/{b}" for b in range(len(members))]
+        for prefix, member in zip(prefixes, members, strict=True):
+            n_trees = member["n_trees"]
+            if not _is_count(n_trees):
+                raise CasliteFileError(f"{name!r} is damaged: {prefix} has {n_trees!r:.20} trees.")
+            for tree_array, dtype in _TREE_ARRAYS.items():
+                shape = [n_trees] if tree_array == "roots" else [f"{prefix}/value"]
+                expected[f"{prefix}/{tree_array}"] = (np.dtype(dtype).str, shape)
+            expected[f"{prefix}/value"] = ("<f8", [None])
+        for key in metadata["training_arrays"]:
+            expected[f"training/{str(key)}"] = (None, [None])
+        return expected
+    except CasliteFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as error:
+        raise CasliteFileError(
+            f"{name!r} is damaged: its {_METADATA} lacks the sizes of its arrays "
+            f"({type(error).__name__}: {error})."
+        ) from error
+
+
+def _check_entry(entry: dict, expected: tuple, part: str, name: str) -> None:
+    """Check a manifest entry of an array against the dtype and shape the metadata implies."""
+    dtype, shape = expected
+    found_dtype, found_shape = entry.get("dtype"), entry.get("shape")
+    if (
+        not isinstance(found_dtype, str)
+        or not isinstance(found_shape, list)
+        or not all(_is_count(n) for n in found_shape)
+    ):
+        raise CasliteFileError(f"{name!r} is damaged: manifest entry {part!r} is malformed.")
+    if dtype is None:
+        dtype = found_dtype if found_dtype in ("<i8", "<f8") else "<i8 or <f8"
+    entry_ok = found_dtype == dtype and len(found_shape) == len(shape)
+    for found, wanted in zip(found_shape, shape, strict=False):
+        if isinstance(wanted, int) and found != wanted:
+            entry_ok = False
+    if not entry_ok:
+        shown = [n if isinstance(n, int) else "n" for n in shape]
+        raise CasliteFileError(
+            f"{name!r} is damaged: part {part!r} has dtype {found_dtype!r:.20} and shape "
+            f"{found_shape!r:.60} in the manifest; its metadata implies dtype {dtype} and "
+            f"shape {shown}."
+        )
+
+
+class _CountingReader:
+    """Read a zip member, hashing what is read and never more than ``limit`` bytes."""
+
+    def __init__(self, handle, limit: int):
+        self.handle, self.limit, self.count = handle, limit, 0
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size: int) -> bytes:
+        data = self.handle.read(min(size, self.limit - self.count))
+        self.count += len(data)
+        self.sha256.update(data)
+        return data
+
+    def readinto(self, view: memoryview) -> int:
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, name: str) -> bytes:
+    """Read a member, never more than ``limit`` bytes; refuse one that holds more."""
     with archive.open(info) as handle:
-        return handle.read(limit + 1)
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise CasliteFileError(
+            f"{name!r} is damaged: part {info.filename!r} holds more than {limit:,} bytes."
+        )
+    return data
 
 
-def _json(data: bytes, name: str):
+def _check_part(data: bytes, entry: dict, part: str, name: str) -> None:
+    if len(data) != entry["nbytes"]:
+        raise CasliteFileError(
+            f"{name!r} is damaged: part {part!r} has {len(data)} bytes; the manifest says "
+            f"{entry['nbytes']}."
+        )
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise CasliteFileError(
+            f"{name!r} is damaged: the SHA-256 of part {part!r} does not match the manifest "
+            "(the file was changed or corrupted)."
+        )
+
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def _json(data: bytes, name: str, part: str):
+    """Parse a JSON part, refusing nesting deeper than :data:`_MAX_JSON_DEPTH` beforehand."""
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(data):
+        symbol = token.group()
+        if symbol in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif symbol in (b"]", b"}"):
+            depth -= 1
+    if deepest > _MAX_JSON_DEPTH:
+        raise CasliteFileError(
+            f"{name!r} is damaged: part {part!r} nests JSON {deepest} levels deep; caslite "
+            f"files nest at most {_MAX_JSON_DEPTH}."
+        )
     try:
         return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise CasliteFileError(
-            f"{name!r} is damaged: a JSON part does not parse ({error})."
-        ) from None
+            f"{name!r} is damaged: part {part!r} does not parse as JSON ({error})."
+        ) from error
 
 
-def _array(data: bytes, entry: dict, part: str, name: str) -> np.ndarray:
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as error:  # object arrays need pickle: refused here, never unpickled
+def _read_array(archive, info, entry: dict, part: str, name: str) -> np.ndarray:
+    """Read an ``.npy`` member: header checked against the manifest before any allocation."""
+    with archive.open(info) as handle:
+        reader = _CountingReader(handle, entry["nbytes"])
+        try:
+            version = np.lib.format.read_magic(reader)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(reader)
+        except ValueError as error:  # object arrays need pickle: refused, never unpickled
+            raise CasliteFileError(
+                f"{name!r}: part {part!r} is not a plain numeric array ({error})."
+            ) from error
+        if dtype.hasobject or dtype.kind not in "biuf":
+            raise CasliteFileError(
+                f"{name!r}: part {part!r} is not a plain numeric array (dtype {dtype})."
+            )
+        if dtype.str != entry["dtype"] or list(shape) != entry["shape"]:
+            raise CasliteFileError(
+                f"{name!r} is damaged: part {part!r} has dtype {dtype.str} and shape "
+                f"{list(shape)}; the manifest says {entry['dtype']} and {entry['shape']}."
+            )
+        size = math.prod(shape) * dtype.itemsize
+        if reader.count + size != entry["nbytes"]:
+            raise CasliteFileError(
+                f"{name!r} is damaged: part {part!r} has a {reader.count}-byte header and "
+                f"{size:,} bytes of data; the manifest says {entry['nbytes']:,} in all."
+            )
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        done = 0
+        while done < size:
+            got = reader.readinto(view[done : done + _CHUNK_BYTES])
+            if not got:
+                raise CasliteFileError(
+                    f"{name!r} is damaged: part {part!r} ends after {reader.count:,} of "
+                    f"{entry['nbytes']:,} bytes."
+                )
+            done += got
+        if handle.read(1):
+            raise CasliteFileError(
+                f"{name!r} is damaged: part {part!r} holds more than the "
+                f"{entry['nbytes']:,} bytes the manifest says."
+            )
+    if reader.sha256.hexdigest() != entry["sha256"]:
         raise CasliteFileError(
-            f"{name!r}: part {part!r} is not a plain numeric array ({error})."
-        ) from None
-    if not isinstance(array, np.ndarray) or array.dtype.hasobject or array.dtype.kind not in "biuf":
-        raise CasliteFileError(f"{name!r}: part {part!r} is not a plain numeric array.")
-    if array.dtype.str != entry.get("dtype") or list(array.shape) != entry.get("shape"):
-        raise CasliteFileError(
-            f"{name!r} is damaged: part {part!r} has dtype {array.dtype.str} and shape "
-            f"{list(array.shape)}; the manifest says {entry.get('dtype')} and {entry.get('shape')}."
+            f"{name!r} is damaged: the SHA-256 of part {part!r} does not match the manifest "
+            "(the file was changed or corrupted)."
         )
-    return array
+    array = np.frombuffer(buffer, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran_order else "C")
 
 
 def _typed(arrays: dict, key: str, kind: str, ndim: int) -> np.ndarray:
