@@ -8,15 +8,22 @@ hashlib over the archive members. Damaged files are made by rewriting archive me
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import io
 import json
+import os
 import pickle
+import signal
+import struct
+import tracemalloc
 import zipfile
+import zlib
 
 import numpy as np
 import pandas as pd
+import pyproj.exceptions
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 from sklearn.base import clone
@@ -392,3 +399,270 @@ def test_log_loss_model_round_trip(fitted, tmp_path):
     np.testing.assert_allclose(
         loaded.estimator_.predict_proba(frame), model.estimator_.predict_proba(frame), rtol=1e-9
     )
+
+
+# ---------------------------------------------------------------------- hostile and damaged files
+@contextlib.contextmanager
+def time_guard(seconds):
+    """Fail (TimeoutError) instead of hanging if the block runs longer than ``seconds``."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def flipped_files(source, target, stride, tail_stride, tail=2048):
+    """Yield (offset, path) for copies of ``source`` with one byte inverted.
+
+    Every ``stride``-th byte, and every ``tail_stride``-th of the last ``tail`` bytes (the
+    zip central directory, where one byte changes how every member is found).
+    """
+    data = source.read_bytes()
+    offsets = sorted(
+        set(range(stride // 2, len(data), stride))
+        | set(range(max(len(data) - tail, 0), len(data), tail_stride))
+    )
+    for offset in offsets:
+        mutated = bytearray(data)
+        mutated[offset] ^= 0xFF
+        target.write_bytes(bytes(mutated))
+        yield offset, target
+
+
+def test_fuzz_forecast_file_loads_identically_or_raises_caslite_file_error(fitted, tmp_path):
+    forecast = fitted[0].forecast()
+    source = tmp_path / "forecast.caslite"
+    save_forecast(forecast, source)
+    outcomes = {"clean": 0, "refused": 0}
+    for offset, path in flipped_files(source, tmp_path / "mutated", stride=37, tail_stride=5):
+        with time_guard(10):
+            try:
+                loaded = load_forecast(path)
+            except CasliteFileError:
+                outcomes["refused"] += 1
+                continue
+        assert np.array_equal(loaded.risk, forecast.risk), offset
+        assert np.array_equal(loaded.blocks.ids, forecast.blocks.ids), offset
+        outcomes["clean"] += 1
+    assert outcomes["refused"] > 10 * outcomes["clean"] > 0, outcomes
+
+
+def test_fuzz_model_file_loads_identically_or_raises_caslite_file_error(fitted, saved, tmp_path):
+    expected = fitted[0].forecast().risk
+    outcomes = {"clean": 0, "refused": 0}
+    for offset, path in flipped_files(saved, tmp_path / "mutated", stride=401, tail_stride=97):
+        with time_guard(20):
+            try:
+                loaded = load_model(path)
+            except CasliteFileError:
+                outcomes["refused"] += 1
+                continue
+            risk = loaded.forecast().risk
+        assert np.array_equal(risk, expected), offset
+        outcomes["clean"] += 1
+    assert outcomes["refused"] > 10 * outcomes["clean"] > 0, outcomes
+
+
+def forecast_file(fitted, tmp_path):
+    path = tmp_path / "forecast.caslite"
+    save_forecast(fitted[0].forecast(), path)
+    return path
+
+
+def forge_uncompressed_size(path, member, size):
+    """Rewrite the uncompressed size of ``member`` in its local header and central directory."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        offset = archive.getinfo(member).header_offset
+    struct.pack_into("<I", data, offset + 22, size)
+    start = 0
+    while (start := data.find(b"PK\x01\x02", start)) >= 0:
+        length = struct.unpack_from("<H", data, start + 28)[0]
+        if data[start + 46 : start + 46 + length] == member.encode():
+            struct.pack_into("<I", data, start + 24, size)
+        start += 4
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("forged", [False, True])
+def test_inflate_bomb_refused_without_inflating_it(fitted, tmp_path, forged):
+    source = forecast_file(fitted, tmp_path)
+    part = "arrays/risk.npy"
+    with zipfile.ZipFile(source) as archive:
+        original = archive.read(part)
+    path = tmp_path / "bomb.caslite"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(source) as old:
+            for info in old.infolist():
+                data = old.read(info)
+                if info.filename == part:  # 64 MiB of zeros after the array: ~64 kB deflated
+                    data += bytes(64 * 2**20)
+                archive.writestr(info.filename, data)
+    del data
+    assert path.stat().st_size < 2**20
+    if forged:  # the zip headers say the member has the size the manifest says
+        forge_uncompressed_size(path, part, len(original))
+    tracemalloc.start()
+    try:
+        with time_guard(10), pytest.raises(CasliteFileError, match="risk.npy") as caught:
+            load_forecast(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, peak  # never inflated: far below the 64 MiB
+    message = str(caught.value)
+    assert str(path) in message
+    assert ("holds 67," in message) if not forged else ("more than" in message or "CRC" in message)
+
+
+def test_declared_size_above_max_bytes_refused_before_reading(fitted, tmp_path):
+    source = forecast_file(fitted, tmp_path)
+    nbytes = read_metadata(source)["parts"]["arrays/risk.npy"]["nbytes"]
+    with pytest.raises(CasliteFileError, match=r"more than max_bytes=1,000.*max_bytes="):
+        load_forecast(source, max_bytes=1000)
+    assert np.array_equal(load_forecast(source, max_bytes=nbytes + 10**5).risk,
+                          fitted[0].forecast().risk)  # fmt: skip
+
+    def huge(manifest):  # 5 GB declared (in the manifest only): refused by the default cap
+        manifest["parts"]["arrays/risk.npy"]["nbytes"] = 5 * 10**9
+
+    with pytest.raises(CasliteFileError, match="5,000,0.* more than max_bytes=4,294,967,296"):
+        load_forecast(with_manifest(source, tmp_path / "huge", huge))
+    with pytest.raises(ValueError, match="max_bytes must be a positive"):
+        load_forecast(source, max_bytes=0)
+
+
+def npy_header_claiming(shape, dtype="<f8"):
+    """A valid .npy version-1 header for ``shape`` with no data after it."""
+    buffer = io.BytesIO()
+    header = {"descr": dtype, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
+
+
+def test_huge_declared_shape_refused_before_allocating(saved, tmp_path):
+    part = "arrays/events/x.npy"
+    fake = npy_header_claiming((3_000_000_000,)) + bytes(64)
+    # the header disagrees with the manifest
+    bad = with_manifest(saved, tmp_path / "header", lambda m: None, {part: fake})
+    tracemalloc.start()
+    try:
+        with pytest.raises(CasliteFileError, match=r"events/x.*3000000000") as caught:
+            load_model(bad)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20 and str(bad) in str(caught.value)
+
+    # the manifest agrees with the header: the metadata's event count does not
+    def claim(manifest):
+        manifest["parts"][part]["shape"] = [3_000_000_000]
+
+    bad = with_manifest(saved, tmp_path / "manifest", claim, {part: fake})
+    with pytest.raises(CasliteFileError, match=r"events/x.*metadata implies.*shape \[\d+\]"):
+        load_model(bad)
+
+    # everything agrees but the bytes: refused from the sizes, before the data is read
+    def agree(manifest):
+        n = read_metadata(saved)["metadata"]["summary"]["events"]["n"]
+        manifest["parts"][part]["shape"] = [n]
+
+    fake = npy_header_claiming((read_metadata(saved)["metadata"]["summary"]["events"]["n"],))
+    bad = with_manifest(saved, tmp_path / "short", agree, {part: fake + bytes(8)})
+    with pytest.raises(CasliteFileError, match=r"events/x.*header and .* bytes of data"):
+        load_model(bad)
+
+
+def metadata_part(path):
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("metadata.json"))
+
+
+def test_deep_json_refused(saved, tmp_path):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    bad = with_manifest(saved, tmp_path / "deep", lambda m: None, {"metadata.json": deep})
+    with pytest.raises(CasliteFileError, match=r"metadata.json.*100000 levels deep"):
+        load_model(bad)
+    with pytest.raises(CasliteFileError, match="100000 levels deep"):
+        read_metadata(bad)
+
+    def deep_manifest(name, data):
+        return deep if name == "manifest.json" else data
+
+    bad = rewrite(saved, tmp_path / "deep_manifest", deep_manifest)
+    with pytest.raises(CasliteFileError, match=r"manifest.json.*levels deep"):
+        load_model(bad)
+
+
+def test_stored_horizon_validated_like_a_passed_one(saved, tmp_path):
+    metadata = metadata_part(saved)
+    items = metadata["params"]["items"]
+    for horizon, message in [("100000D", "at most 366 days"), ("-3D", "horizon")]:
+        for item in items:
+            if item[0] == "horizon":
+                item[1] = horizon
+        data = json.dumps(metadata).encode()
+        bad = with_manifest(saved, tmp_path / "horizon", lambda m: None, {"metadata.json": data})
+        with time_guard(10), pytest.raises(CasliteFileError, match=message) as caught:
+            load_model(bad)
+        assert str(bad) in str(caught.value)
+    metadata = metadata_part(saved)
+    metadata["origin"] = 10**15  # far beyond the dates pandas can hold
+    data = json.dumps(metadata).encode()
+    bad = with_manifest(saved, tmp_path / "origin", lambda m: None, {"metadata.json": data})
+    with pytest.raises(CasliteFileError, match="origin is 1000000000000000; expected UTC"):
+        load_model(bad)
+
+
+def test_damaged_crs_is_a_file_error_with_cause(saved, tmp_path):
+    metadata = metadata_part(saved)
+    metadata["summary"]["grid"]["crs"] = '{"type": "nonsense"}'
+    data = json.dumps(metadata).encode()
+    bad = with_manifest(saved, tmp_path / "crs", lambda m: None, {"metadata.json": data})
+    with pytest.raises(CasliteFileError, match="CRSError") as caught:
+        load_model(bad)
+    assert isinstance(caught.value.__cause__, pyproj.exceptions.CRSError)
+
+
+def test_damaged_compressed_bytes_name_the_part_and_keep_the_cause(fitted, tmp_path):
+    source = forecast_file(fitted, tmp_path)
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        info = archive.getinfo("arrays/risk.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0xFF  # inside the deflated data
+    path = tmp_path / "damaged.caslite"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CasliteFileError, match=r"risk.npy") as caught:
+        load_forecast(path)
+    cause = caught.value.__cause__
+    assert cause is None or isinstance(cause, (zlib.error, zipfile.BadZipFile, EOFError))
+    assert "SHA-256" in str(caught.value) or cause is not None
+
+
+def test_paths_that_are_not_caslite_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such caslite file"):
+        load_model(tmp_path / "absent.caslite")
+    with pytest.raises(FileNotFoundError):
+        read_metadata(tmp_path / "absent.caslite")
+    with pytest.raises(CasliteFileError, match="is a folder"):
+        load_forecast(tmp_path)
+    text = tmp_path / "notes.caslite"
+    text.write_text("just some text\n")
+    with pytest.raises(CasliteFileError, match="not a zip archive"):
+        load_model(text)
+    fifo = tmp_path / "pipe.caslite"
+    os.mkfifo(fifo)
+    with time_guard(5):  # opening a FIFO for reading would block until a writer comes
+        for loader in (load_model, load_forecast, read_metadata):
+            with pytest.raises(CasliteFileError, match=r"named pipe \(FIFO\)"):
+                loader(fifo)
+    with pytest.raises(CasliteFileError, match="device"):
+        load_model("/dev/null")

@@ -83,6 +83,7 @@ import os
 import re
 import stat
 import struct
+import tokenize
 import zipfile
 import zlib
 
@@ -1203,9 +1204,10 @@ def _read_array(archive, info, entry: dict, part: str, name: str) -> np.ndarray:
                 else np.lib.format.read_array_header_2_0
             )
             shape, fortran_order, dtype = read_header(reader)
-        except ValueError as error:  # object arrays need pickle: refused, never unpickled
+        except (*_READ_ERRORS, SyntaxError, tokenize.TokenError) as error:
             raise CasliteFileError(
-                f"{name!r}: part {part!r} is not a plain numeric array ({error})."
+                f"{name!r}: part {part!r} is not a plain numeric array: its .npy header does "
+                f"not parse ({type(error).__name__}: {error})."
             ) from error
         if dtype.hasobject or dtype.kind not in "biuf":
             raise CasliteFileError(
