@@ -17,6 +17,18 @@ accidental edits; they are not a signature: someone who rewrites a part can rewr
 Safety does not rest on them: a file that passes every check is still only JSON and plain
 numbers, and the tree arrays are checked so that scoring cannot read outside them or loop.
 
+Loading is bounded: only a regular file is opened (a folder, named pipe or device is refused
+from its ``os.stat``); the declared part sizes are summed and checked against ``max_bytes``
+(:data:`caslite.persist.DEFAULT_MAX_BYTES`, 4 GiB) and the zip headers, each array's dtype
+and shape against what the metadata implies (rows x columns of the grid, blocks x cells,
+events, trees), and each ``.npy`` header against the manifest, all before any array is
+allocated; parts are inflated in chunks, never past their declared size; JSON may nest at
+most 64 levels. Loaded parameters are validated as
+the model's own are (a stored horizon may be at most 366 days). Every failure is a
+:class:`CasliteFileError` naming the file and the part, with the error that revealed it as
+``__cause__``. Saving is atomic: the file is written beside the target and replaces it only
+once complete, so a failed save leaves the old file as it was.
+
 How a model's trees are stored
 ------------------------------
 A fitted :class:`caslite.RiskModel` scores its rows with caslite's compiled scorer
@@ -406,7 +418,8 @@ def load_model(path, *, max_bytes=None) -> RiskModel:
         A regular file (a folder, named pipe or device is refused without reading it).
     max_bytes : int, optional
         Largest sum of the file's declared part sizes to read; default
-        :data:`DEFAULT_MAX_BYTES` (4 GiB). Every size is checked before anything is inflated.
+        :data:`caslite.persist.DEFAULT_MAX_BYTES` (4 GiB). Every size is checked before
+        anything is inflated.
 
     Returns
     -------
