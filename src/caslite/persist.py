@@ -146,7 +146,7 @@ _METADATA = "metadata.json"
 _MAX_MANIFEST_BYTES = 16 * 2**20
 _MAX_METADATA_BYTES = 64 * 2**20
 _MAX_JSON_DEPTH = 64  # caslite's own JSON nests about 10 levels deep
-_CHUNK_BYTES = 16 * 2**20  # arrays are inflated in chunks of this size, never past their size
+_CHUNK_BYTES = 2**20  # arrays are inflated in chunks of this size, never past their size
 _MAX_STORED_HORIZON = pd.Timedelta(days=366)
 
 DEFAULT_MAX_BYTES = 4 * 2**30
