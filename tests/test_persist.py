@@ -666,3 +666,19 @@ def test_paths_that_are_not_caslite_files(tmp_path):
                 loader(fifo)
     with pytest.raises(CasliteFileError, match="device"):
         load_model("/dev/null")
+
+
+def test_stored_block_ids_must_increase_and_be_representable(fitted, tmp_path):
+    source = forecast_file(fitted, tmp_path)
+    part = "arrays/block_ids.npy"
+    with zipfile.ZipFile(source) as archive:
+        ids = np.load(io.BytesIO(archive.read(part)))
+    cases = [
+        (ids[::-1].copy(), "block ids do not increase strictly"),
+        (np.repeat(ids[:1], ids.size), "block ids do not increase strictly"),
+        (ids + 10**15, "OutOfBoundsDatetime"),
+    ]
+    for bad_ids, message in cases:
+        bad = with_manifest(source, tmp_path / "ids", lambda m: None, {part: npy(bad_ids)})
+        with pytest.raises(CasliteFileError, match=message):
+            load_forecast(bad)

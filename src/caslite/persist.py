@@ -591,7 +591,10 @@ def load_forecast(path, *, model=None, max_bytes=None) -> Forecast:
         schedule = _decode(metadata["schedule"])
         if not isinstance(schedule, ShiftSchedule):
             raise CasliteFileError("the file's schedule has the wrong type.")
-        blocks = Blocks(schedule, arrays["block_ids"])
+        block_ids = arrays["block_ids"]
+        if block_ids.size and np.any(np.diff(block_ids) <= 0):
+            raise CasliteFileError("the file's block ids do not increase strictly.")
+        blocks = Blocks(schedule, block_ids)
         grid = _get_grid(metadata, arrays, "grid")
         provenance = metadata.get("provenance")
         return Forecast(
