@@ -682,3 +682,17 @@ def test_stored_block_ids_must_increase_and_be_representable(fitted, tmp_path):
         bad = with_manifest(source, tmp_path / "ids", lambda m: None, {part: npy(bad_ids)})
         with pytest.raises(CasliteFileError, match=message):
             load_forecast(bad)
+
+
+def test_model_whose_forecast_exceeds_max_bytes_is_refused(fitted, saved):
+    model = fitted[0]
+    parts = read_metadata(saved)["parts"]
+    file_bytes = sum(entry["nbytes"] for entry in parts.values())
+    days = pd.Timedelta(model.horizon) / pd.Timedelta(days=1)
+    forecast_bytes = int(days) * model.schedule_.n_shifts * model.grid_.n_cells * 8
+    assert forecast_bytes == model.forecast().risk.nbytes  # the size checked is the real one
+    assert forecast_bytes > file_bytes
+    with pytest.raises(CasliteFileError, match=rf"{forecast_bytes:,} bytes, more than max_bytes"):
+        load_model(saved, max_bytes=file_bytes)
+    loaded = load_model(saved, max_bytes=forecast_bytes)
+    assert np.array_equal(loaded.forecast().risk, model.forecast().risk)

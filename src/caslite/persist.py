@@ -438,6 +438,7 @@ def load_model(path, *, max_bytes=None) -> RiskModel:
         error that revealed the damage is its ``__cause__``.
     """
     manifest, metadata, arrays = _read_verified(path, "RiskModel", max_bytes)
+    limit = _check_max_bytes(DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
     try:
         params = _decode(metadata["params"])
         features = _decode(metadata["features"])
@@ -477,6 +478,7 @@ def load_model(path, *, max_bytes=None) -> RiskModel:
             for prefix, member in zip(prefixes, members, strict=True)
         ]
         grid = _get_grid(metadata, arrays, "grid")
+        _check_forecast_size(model, schedule, grid, limit)
         events = _get_events(metadata, arrays, "events")
         training = dict(metadata["training"])
         for key in metadata["training_arrays"]:
@@ -520,6 +522,19 @@ def _check_stored_params(model: RiskModel) -> None:
             f"the file's model has horizon={model.horizon!r:.40}; a stored horizon may be at "
             f"most {_MAX_STORED_HORIZON.days} days (forecasts are for days to weeks), so the "
             "file is damaged or was edited. Refit the model with the horizon you need."
+        )
+
+
+def _check_forecast_size(model: RiskModel, schedule: ShiftSchedule, grid: Grid, limit: int):
+    """Refuse a model whose default forecast (its horizon, every cell) exceeds ``limit`` bytes."""
+    days = math.ceil(pd.Timedelta(model.horizon) / pd.Timedelta(days=1))
+    n_blocks = days * schedule.n_shifts
+    needed = n_blocks * grid.n_cells * 8
+    if needed > limit:
+        raise CasliteFileError(
+            f"the file's model forecasts {n_blocks:,} blocks x {grid.n_cells:,} cells over its "
+            f"horizon={model.horizon!r:.40}, {needed:,} bytes, more than max_bytes={limit:,}; "
+            "if you trust the file and have the memory, pass a larger max_bytes=."
         )
 
 
