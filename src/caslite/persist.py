@@ -417,7 +417,8 @@ def load_model(path, *, max_bytes=None) -> RiskModel:
     path : str or path-like
         A regular file (a folder, named pipe or device is refused without reading it).
     max_bytes : int, optional
-        Largest sum of the file's declared part sizes to read; default
+        Largest sum of the file's declared part sizes to read, and largest forecast (risk
+        array over the model's horizon) a loaded model may make; default
         :data:`caslite.persist.DEFAULT_MAX_BYTES` (4 GiB). Every size is checked before
         anything is inflated.
 
@@ -433,9 +434,10 @@ def load_model(path, *, max_bytes=None) -> RiskModel:
         If there is no such file.
     CasliteFileError
         If the file is not a caslite model file, is damaged, has another format version,
-        declares more than ``max_bytes``, or holds parameters the model would refuse (such
-        as a horizon longer than 366 days). The message names the file and the part; the
-        error that revealed the damage is its ``__cause__``.
+        declares more than ``max_bytes``, holds parameters the model would refuse (such
+        as a horizon longer than 366 days), or would forecast more than ``max_bytes``. The
+        message names the file and the part; the error that revealed the damage is its
+        ``__cause__``.
     """
     manifest, metadata, arrays = _read_verified(path, "RiskModel", max_bytes)
     limit = _check_max_bytes(DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
