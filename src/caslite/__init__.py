@@ -21,10 +21,13 @@ The public API is re-exported here; the modules behind it are
   cells (GeoPackage, GeoJSON, GeoParquet, CSV);
 - :mod:`caslite.maps` — :func:`plot_shift`, :func:`plot_day` and the interactive
   :func:`caslite.maps.explore` map of a forecast;
+- :mod:`caslite.alerts` — :func:`near_repeat_alerts`, zones, revisits and group messages
+  after a burglary;
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
 """
 
 from caslite._validation import CasliteWarning, DataQualityWarning
+from caslite.alerts import NearRepeatAlerts, Uplift, near_repeat_alerts, near_repeat_uplift
 from caslite.audits import AuditReport, FeedbackResult, audit, simulate_feedback
 from caslite.events import Events, as_events
 from caslite.features import FeatureBuilder, category_layers
@@ -85,6 +88,7 @@ __all__ = [
     "Grid",
     "GridETAS",
     "IncidentSummary",
+    "NearRepeatAlerts",
     "NaiveCounts",
     "ProspectiveHotSpot",
     "RetrospectiveKDE",
@@ -92,12 +96,15 @@ __all__ = [
     "ShiftHistory",
     "ShiftSchedule",
     "TooLittleDataError",
+    "Uplift",
     "__version__",
     "as_events",
     "audit",
     "category_layers",
     "load_forecast",
     "load_model",
+    "near_repeat_alerts",
+    "near_repeat_uplift",
     "patrol_plan",
     "plot_cells",
     "plot_day",
