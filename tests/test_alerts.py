@@ -285,3 +285,39 @@ def test_to_file_writes_a_complete_geopackage(split, tmp_path):
     assert len(zones) == len(new) and len(revisits) == len(alerts.revisits)
     assert zones.crs.equals(known.crs)
     assert [p.name for p in tmp_path.iterdir()] == ["zones.gpkg"]  # no partial file left
+
+
+# ---------------------------------------------------------------------- command line
+def test_cli_alert_on_the_shipped_sample(tmp_path, capsys):
+    from caslite.cli import main
+
+    out = tmp_path / "alerts"
+    argv = ["alert", "--sample", "toronto", "--duplicates", "drop", "--since", "2019-12-01",
+            "--until", "2019-12-03", "--area-column", "neighbourhood", "--permutations", "19",
+            "--language", "nl", "--team", "West", "--out", str(out), "-q"]  # fmt: skip
+    assert main(argv) == 0
+    zones = pd.read_csv(out / "zones.csv")
+    messages = pd.read_csv(out / "messages.csv")
+    # the same split, directly: incidents from 1 December (local) to 3 December are new
+    events = load_sample("toronto").to_events(duplicates="drop")
+    new = events.select(
+        (events.t >= events.before("2019-12-01").t.max() + 1)
+        & (events.t < events.before("2019-12-03").t.max() + 1)
+    )
+    assert len(zones) == len(new)
+    assert set(messages["group"]) == set(new.data["neighbourhood"])
+    assert messages["text"].str.startswith("BERICHT VAN POLITIE West: ").all()
+    text = (out / "messages.txt").read_text()
+    assert text.count("BERICHT VAN POLITIE") == len(messages)
+    assert {"zones", "revisits"} <= set(geopandas.list_layers(out / "zones.gpkg")["name"])
+    printed = capsys.readouterr().out
+    assert "uplift" in printed
+
+
+def test_cli_alert_refuses_an_empty_period(tmp_path, capsys):
+    from caslite.cli import main
+
+    code = main(["alert", "--sample", "toronto", "--since", "2030-01-01", "--out",
+                 str(tmp_path), "-q"])  # fmt: skip
+    assert code == 2
+    assert "no incident from --since 2030-01-01" in capsys.readouterr().err
