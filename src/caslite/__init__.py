@@ -23,6 +23,8 @@ The public API is re-exported here; the modules behind it are
   :func:`caslite.maps.explore` map of a forecast;
 - :mod:`caslite.alerts` — :func:`near_repeat_alerts`, zones, revisits and group messages
   after a burglary;
+- :mod:`caslite.neighbourhood` — :func:`neighbourhood_report`, burglaries per neighbourhood
+  against last year (HTML, CSV, figure);
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
 """
 
@@ -54,6 +56,7 @@ from caslite.nearrepeat import (
     score_forecast,
     score_history,
 )
+from caslite.neighbourhood import NeighbourhoodReport, neighbourhood_report
 from caslite.patrol import patrol_plan, select_hot_cells
 from caslite.persist import (
     CasliteFileError,
@@ -89,6 +92,7 @@ __all__ = [
     "GridETAS",
     "IncidentSummary",
     "NearRepeatAlerts",
+    "NeighbourhoodReport",
     "NaiveCounts",
     "ProspectiveHotSpot",
     "RetrospectiveKDE",
@@ -105,6 +109,7 @@ __all__ = [
     "load_model",
     "near_repeat_alerts",
     "near_repeat_uplift",
+    "neighbourhood_report",
     "patrol_plan",
     "plot_cells",
     "plot_day",

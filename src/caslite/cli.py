@@ -1223,11 +1223,21 @@ victims), zones.csv, revisits.csv (earlier victims in each zone), cells.csv (gri
 each zone), messages.csv and messages.txt (one message per group; no address or
 coordinate).
 """,
+    "report": r"""examples:
+  caslite report --sample toronto --area-column neighbourhood --end 2019-06-01
+  caslite report incidents.csv --crs EPSG:28992 --tz Europe/Amsterdam \
+      --areas buurten.gpkg --name-column buurtnaam --language nl --days 28
+
+Counts from 1 to --min-count - 1 (default 1-4) are published as a band, never as their value.
+
+outputs (in --out): report.html (one page, self-contained, readable on a phone), report.csv
+(the published, banded table), report.png (bar chart and map).
+""",
 }
 
 
 def _prevention_commands(command) -> None:
-    """Add the prevention commands (alert) to the parser."""
+    """Add the prevention commands (alert, report) to the parser."""
     alert = command(
         "alert",
         "near-repeat alerts after new burglaries: zones, revisits, group messages",
@@ -1261,6 +1271,32 @@ def _prevention_commands(command) -> None:
     alert.add_argument("--permutations", type=int, default=199, help="Knox test (199)")
     alert.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     alert.add_argument("--out", default="caslite-alerts", help="output folder")
+
+    report = command(
+        "report",
+        "burglaries per neighbourhood for a period vs last year: HTML, CSV, figure",
+        "Count the incidents per neighbourhood in the --days before --end, against the same "
+        "period 52 weeks earlier and the 52-week mean; write a one-page HTML report, a CSV "
+        "table and a figure, with small counts banded.",
+        _PREVENTION_EXAMPLES["report"],
+    )
+    _input_arguments(report, cell_size=False)
+    report.add_argument("--areas", default=None, help="polygon file of the neighbourhoods")
+    report.add_argument("--name-column", default="name", help="name column of --areas (name)")
+    report.add_argument(
+        "--area-column", default=None,
+        help="instead of --areas: a column naming each incident's neighbourhood",
+    )  # fmt: skip
+    report.add_argument(
+        "--end", default=None,
+        help="end of the period, local time (default: the midnight after the last incident)",
+    )  # fmt: skip
+    report.add_argument("--days", type=int, default=14, help="period length, days (14)")
+    report.add_argument(
+        "--min-count", type=int, default=5, help="counts below it are banded (5: shown 1-4)"
+    )
+    report.add_argument("--language", choices=["en", "nl"], default="en", help="default en")
+    report.add_argument("--out", default="caslite-report", help="output folder")
 
 
 def _alert(args) -> None:
@@ -1335,7 +1371,33 @@ def _alert(args) -> None:
         logger.info("wrote %s", path)
 
 
-_COMMANDS.update({"alert": _alert})
+def _report(args) -> None:
+    from caslite.neighbourhood import neighbourhood_report
+
+    events, title = _read_events(args)
+    out = _output_folder(args.out)
+    areas = None if args.areas is None else _read_area(args.areas, events.crs)
+    report = neighbourhood_report(
+        events,
+        areas=areas,
+        name_column=args.name_column,
+        area_column=args.area_column,
+        end=args.end,
+        days=args.days,
+        min_count=args.min_count,
+        language=args.language,
+    )
+    written = [report.to_csv(out / "report.csv"), out / "report.html", out / "report.png"]
+    report.to_html(out / "report.html")
+    report.figure().savefig(out / "report.png", dpi=110)
+    print(f"{title}: {report.words['title'].lower()}, {report._period_words()}")
+    print(report.table.to_string(index=False))
+    print(report.note)
+    for path in written:
+        logger.info("wrote %s", path)
+
+
+_COMMANDS.update({"alert": _alert, "report": _report})
 
 
 if __name__ == "__main__":  # pragma: no cover
