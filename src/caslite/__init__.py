@@ -25,6 +25,8 @@ The public API is re-exported here; the modules behind it are
   after a burglary;
 - :mod:`caslite.neighbourhood` — :func:`neighbourhood_report`, burglaries per neighbourhood
   against last year (HTML, CSV, figure);
+- :mod:`caslite.outlook` — :func:`dark_months_outlook`, expected incidents per district and
+  week for the coming months;
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
 """
 
@@ -57,6 +59,7 @@ from caslite.nearrepeat import (
     score_history,
 )
 from caslite.neighbourhood import NeighbourhoodReport, neighbourhood_report
+from caslite.outlook import Outlook, dark_months_outlook
 from caslite.patrol import patrol_plan, select_hot_cells
 from caslite.persist import (
     CasliteFileError,
@@ -93,6 +96,7 @@ __all__ = [
     "IncidentSummary",
     "NearRepeatAlerts",
     "NeighbourhoodReport",
+    "Outlook",
     "NaiveCounts",
     "ProspectiveHotSpot",
     "RetrospectiveKDE",
@@ -105,6 +109,7 @@ __all__ = [
     "as_events",
     "audit",
     "category_layers",
+    "dark_months_outlook",
     "load_forecast",
     "load_model",
     "near_repeat_alerts",

@@ -1233,11 +1233,20 @@ Counts from 1 to --min-count - 1 (default 1-4) are published as a band, never as
 outputs (in --out): report.html (one page, self-contained, readable on a phone), report.csv
 (the published, banded table), report.png (bar chart and map).
 """,
+    "outlook": r"""examples:
+  caslite outlook --sample toronto --area-column neighbourhood --origin 2019-10-01 \
+      --weeks 13 --lookback-weeks 104
+  caslite outlook incidents.csv --crs EPSG:28992 --tz Europe/Amsterdam \
+      --district-size 2000 --origin 2024-10-01
+
+outputs (in --out): outlook.csv (expected incidents per district and week with the interval),
+ranking.csv (district-weeks, highest first), outlook.png (the districts with most expected).
+""",
 }
 
 
 def _prevention_commands(command) -> None:
-    """Add the prevention commands (alert, report) to the parser."""
+    """Add the prevention commands (alert, report, outlook) to the parser."""
     alert = command(
         "alert",
         "near-repeat alerts after new burglaries: zones, revisits, group messages",
@@ -1297,6 +1306,33 @@ def _prevention_commands(command) -> None:
     )
     report.add_argument("--language", choices=["en", "nl"], default="en", help="default en")
     report.add_argument("--out", default="caslite-report", help="output folder")
+
+    outlook = command(
+        "outlook",
+        "dark-months outlook: expected incidents per district and week, with intervals",
+        "Fit a Poisson model of the weekly incidents per district (seasonality, evening "
+        "darkness, district levels) on the history before --origin, scale it to the recent "
+        "level, and forecast the next --weeks weeks with prediction intervals.",
+        _PREVENTION_EXAMPLES["outlook"],
+    )
+    _input_arguments(outlook, cell_size=False)
+    where = outlook.add_mutually_exclusive_group(required=True)
+    where.add_argument("--areas", default=None, help="polygon file of the districts")
+    where.add_argument("--area-column", default=None, help="a column naming the district")
+    where.add_argument(
+        "--district-size", type=float, default=None, help="square districts of this side, m"
+    )
+    outlook.add_argument("--name-column", default="name", help="name column of --areas")
+    outlook.add_argument(
+        "--origin", default=None,
+        help="first forecast week starts here, local (default: the midnight after the last)",
+    )  # fmt: skip
+    outlook.add_argument("--weeks", type=int, default=26, help="weeks ahead (26)")
+    outlook.add_argument(
+        "--lookback-weeks", type=int, default=156, help="weeks of history fit on (156)"
+    )
+    outlook.add_argument("--alpha", type=float, default=0.2, help="1 - interval level (0.2)")
+    outlook.add_argument("--out", default="caslite-outlook", help="output folder")
 
 
 def _alert(args) -> None:
@@ -1397,7 +1433,38 @@ def _report(args) -> None:
         logger.info("wrote %s", path)
 
 
-_COMMANDS.update({"alert": _alert, "report": _report})
+def _outlook(args) -> None:
+    from caslite.outlook import dark_months_outlook
+
+    events, title = _read_events(args)
+    out = _output_folder(args.out)
+    areas = None if args.areas is None else _read_area(args.areas, events.crs)
+    outlook = dark_months_outlook(
+        events,
+        areas=areas,
+        name_column=args.name_column,
+        area_column=args.area_column,
+        district_size_m=args.district_size,
+        origin=args.origin,
+        weeks=args.weeks,
+        lookback_weeks=args.lookback_weeks,
+        alpha=args.alpha,
+    )
+    written = [out / "outlook.csv", out / "ranking.csv", out / "outlook.png"]
+    outlook.table.to_csv(written[0], index=False)
+    outlook.ranking.to_csv(written[1], index=False)
+    outlook.figure().savefig(written[2], dpi=110)
+    top = outlook.ranking.head(10).assign(week_start=lambda f: f["week_start"].dt.date)
+    print(
+        f"{title}: {outlook!r}; recent level x{outlook.level:.2f}; "
+        f"{1 - outlook.alpha:.0%} intervals. Top district-weeks:"
+    )
+    print(top.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    for path in written:
+        logger.info("wrote %s", path)
+
+
+_COMMANDS.update({"alert": _alert, "report": _report, "outlook": _outlook})
 
 
 if __name__ == "__main__":  # pragma: no cover
