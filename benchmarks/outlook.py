@@ -104,9 +104,7 @@ def main(argv=None) -> int:
     backtests = pd.concat([b for b, _ in results], ignore_index=True)
     scores = pd.concat([s for _, s in results], ignore_index=True)
     backtests.to_csv(out / "outlook_backtest.csv", index=False)
-    table = (
-        scores.to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else scores.to_string()
-    )
+    table = _markdown(scores)
     (out / "outlook.md").write_text(
         "# Dark-months outlook: rolling backtest\n\n" + table + "\n", encoding="utf-8"
     )
@@ -114,12 +112,12 @@ def main(argv=None) -> int:
     return 0 if np.isfinite(scores["mase"]).all() else 1
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _markdown(scores: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(scores.columns) + " |", "|" + "---|" * len(scores.columns)]
+    for row in scores.itertuples(index=False):
+        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

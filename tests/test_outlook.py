@@ -138,3 +138,23 @@ def test_cli_outlook_on_the_shipped_sample(tmp_path):
     assert (table["low"] <= table["expected"]).all() and (table["expected"] <= table["high"]).all()
     assert ranking["expected"].is_monotonic_decreasing
     assert (out / "outlook.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("k", [np.inf, 2.0])
+def test_pit_coverage_of_a_calibrated_forecast_is_the_nominal_level(k):
+    # counts drawn from the forecast's own distribution: the PIT coverage is 1 - alpha while the
+    # share inside the discrete interval is well above it at such small means
+    import scipy.stats
+
+    rng = np.random.default_rng(0)
+    mean = rng.uniform(0.2, 3.0, 40_000)
+    dist = scipy.stats.poisson(mean) if np.isinf(k) else scipy.stats.nbinom(k, k / (k + mean))
+    observed = dist.rvs(random_state=rng)
+    backtest = pd.DataFrame({
+        "observed": observed, "outlook": mean, "low": dist.ppf(0.1), "high": dist.ppf(0.9),
+        "last_year": observed, "multi_year_mean": mean, "scale": 1.0, "dispersion": k,
+        "alpha": 0.2,
+    })  # fmt: skip
+    scores = outlook_scores(backtest).set_index("method")
+    assert scores.loc["outlook", "pit_coverage"] == pytest.approx(0.8, abs=0.01)
+    assert scores.loc["outlook", "coverage"] > 0.85

@@ -404,8 +404,9 @@ def outlook_backtest(events, origins, *, weeks=26, lookback_weeks=156, alpha=0.2
         One row per origin, district and week ahead: ``origin``, ``district``, ``week``
         (1-based), ``observed``, ``outlook``, ``low``, ``high``, ``last_year`` (the count of
         the same district 52 weeks earlier), ``multi_year_mean`` (the mean of the same week
-        in the previous years of the lookback) and ``scale`` (the district's in-sample mean
-        absolute error of the same-week-last-year forecast, for MASE).
+        in the previous years of the lookback), ``scale`` (the district's in-sample mean
+        absolute error of the same-week-last-year forecast, for MASE), ``dispersion`` and
+        ``alpha`` (the outlook's predictive distribution and interval level).
     """
     names = district_names(events, **districts)
     frames = []
@@ -440,6 +441,8 @@ def outlook_backtest(events, origins, *, weeks=26, lookback_weeks=156, alpha=0.2
                     "last_year": same_weeks[0].ravel(),
                     "multi_year_mean": same_weeks.mean(axis=0).ravel(),
                     "scale": np.tile(scale, weeks),
+                    "dispersion": outlook.dispersion,
+                    "alpha": outlook.alpha,
                 }
             )
         )
@@ -451,29 +454,58 @@ def outlook_scores(backtest: pd.DataFrame) -> pd.DataFrame:
 
     MASE is the mean over district-weeks of ``|observed - forecast| / scale`` (districts whose
     scale is 0 are left out); coverage is the share of observed counts inside ``[low, high]``
-    (the outlook only).
+    (the outlook only). For small counts that share is above ``1 - alpha`` even for a perfect
+    forecast (a count is a whole number: with a mean of 0.5 the 80 % interval [0, 1] holds
+    91 % of the outcomes), so ``pit_coverage`` gives the coverage of the randomised PIT
+    (probability integral transform): the expected share of ``u`` in ``[alpha/2, 1 - alpha/2]``
+    for ``u`` uniform on ``[F(y - 1), F(y)]``, which is ``1 - alpha`` for a calibrated forecast
+    at any count.
 
     Returns
     -------
     pandas.DataFrame
         One row per method (``outlook``, ``last_year``, ``multi_year_mean``): ``mase``,
-        ``mae``, ``bias`` (mean forecast - observed) and ``coverage`` (NaN for baselines).
+        ``mae``, ``bias`` (mean forecast - observed), ``coverage`` and ``pit_coverage`` (NaN
+        for the baselines, and ``pit_coverage`` NaN without the ``dispersion`` and ``alpha``
+        columns).
     """
     usable = backtest[backtest["scale"] > 0]
     rows = []
     for method in ("outlook", "last_year", "multi_year_mean"):
         error = usable[method] - usable["observed"]
-        coverage = np.nan
+        coverage = pit = np.nan
         if method == "outlook":
             inside = (backtest["observed"] >= backtest["low"]) & (
                 backtest["observed"] <= backtest["high"]
             )
             coverage = float(inside.mean())
+            if {"dispersion", "alpha"} <= set(backtest.columns):
+                pit = _pit_coverage(backtest)
         rows.append({
             "method": method,
             "mase": float((error.abs() / usable["scale"]).mean()),
             "mae": float(error.abs().mean()),
             "bias": float(error.mean()),
             "coverage": coverage,
+            "pit_coverage": pit,
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _pit_coverage(backtest: pd.DataFrame) -> float:
+    import scipy.stats
+
+    y = backtest["observed"].to_numpy(dtype=np.float64)
+    mean = backtest["outlook"].to_numpy(dtype=np.float64)
+    k = backtest["dispersion"].to_numpy(dtype=np.float64)
+    alpha = backtest["alpha"].to_numpy(dtype=np.float64)
+    finite = np.isfinite(k)
+    kk = np.where(finite, k, 1.0)
+    nb = scipy.stats.nbinom(kk, kk / (kk + mean))
+    po = scipy.stats.poisson(mean)
+    upper = np.where(finite, nb.cdf(y), po.cdf(y))
+    lower = np.where(finite, nb.cdf(y - 1), po.cdf(y - 1))
+    overlap = np.clip(np.minimum(upper, 1 - alpha / 2) - np.maximum(lower, alpha / 2), 0, None)
+    width = upper - lower
+    share = np.where(width > 0, overlap / np.where(width > 0, width, 1.0), 0.0)
+    return float(share.mean())
