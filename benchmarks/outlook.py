@@ -3,11 +3,11 @@
 ``python -m benchmarks.outlook`` runs :func:`caslite.outlook.outlook_backtest` on
 
 - **Toronto**: the residential burglaries of ``../shared/data/toronto/burglary.csv`` (2014-2021,
-  all 140 neighbourhoods; skipped when the file is absent), origins every 8 weeks from
-  2017-01-02 to 2020-06-29, 26-week horizons, 156 weeks of history;
+  all 140 neighbourhoods; skipped when the file is absent), 23 origins every 8 weeks from
+  2017-01-02 to 2020-05-18, 26-week horizons, 156 weeks of history;
 - **a synthetic city**: ``simulate_city`` over 2016-2022 (seasonal amplitude 0.3, 8 background
-  burglaries a day), 16 districts of 2.5 km, origins every 8 weeks from 2019-01-07 to
-  2022-06-27, 26-week horizons, 156 weeks of history,
+  burglaries a day), 16 districts of 2.5 km, 23 origins every 8 weeks from 2019-01-07 to
+  2022-05-23, 26-week horizons, 156 weeks of history,
 
 and prints per data set the weekly district MASE, MAE, bias and the 80 % interval coverage of
 the outlook and of the two baselines (the same week last year; the mean of the same week in
