@@ -158,3 +158,14 @@ def test_pit_coverage_of_a_calibrated_forecast_is_the_nominal_level(k):
     scores = outlook_scores(backtest).set_index("method")
     assert scores.loc["outlook", "pit_coverage"] == pytest.approx(0.8, abs=0.01)
     assert scores.loc["outlook", "coverage"] > 0.85
+
+
+def test_benchmark_quick_run_writes_its_table(tmp_path):
+    from benchmarks import outlook as bench
+
+    assert bench.main(["--quick", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "outlook.md").read_text()
+    for method in ("outlook", "last_year", "multi_year_mean"):
+        assert f"| Toronto sample | {method} |" in text
+    backtest = pd.read_csv(tmp_path / "outlook_backtest.csv")
+    assert backtest["origin"].nunique() == 3
