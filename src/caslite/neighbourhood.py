@@ -159,8 +159,13 @@ class NeighbourhoodReport:
         _write_atomically(path, self.table.to_csv(index=False).encode("utf-8"))
         return path
 
-    def figure(self):
+    def figure(self, width: float = 7.0):
         """Return a matplotlib Figure: a bar chart per neighbourhood and a map.
+
+        Parameters
+        ----------
+        width : float, default 7.0
+            Width in inches (the HTML page uses 5, for phones).
 
         Bars show the published values: a banded count is drawn as a hatched bar up to the
         band's top, labelled with the band. The map colours each neighbourhood by this
@@ -171,9 +176,10 @@ class NeighbourhoodReport:
         words = self.words
         n = len(self.table)
         has_map = self.areas is not None and len(self.areas)
-        fig = Figure(figsize=(7, 0.32 * n + 1.8 + (5.5 if has_map else 0)), layout="constrained")
+        height = 0.32 * n + 1.8 + (width * 0.8 if has_map else 0)
+        fig = Figure(figsize=(width, height), layout="constrained")
         if has_map:
-            bars, where = fig.subplots(2, 1, height_ratios=[0.32 * n + 1.5, 5.5])
+            bars, where = fig.subplots(2, 1, height_ratios=[0.32 * n + 1.5, width * 0.8])
         else:
             bars, where = fig.subplots(1, 1), None
         order = self.counts.loc[self.table[words["area"]]]
@@ -194,8 +200,9 @@ class NeighbourhoodReport:
             bars.annotate(text, (0, yy + 0.2), xytext=(2, 0), textcoords="offset points",
                           va="center", fontsize=7, color="black")  # fmt: skip
         bars.set_yticks(y, self.table[words["area"]], fontsize=8)
-        bars.set_title(f"{words['bars']}, {self._period_words()}", fontsize=10)
-        bars.legend(fontsize=8, loc="lower right")
+        bars.set_title(f"{words['bars']}\n{self._period_words()}", fontsize=10)
+        bars.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.04), ncols=2,
+                    frameon=False)  # fmt: skip
         bars.set_ylim(-0.7, n - 0.3)
         if has_map:
             areas = self.areas.copy()
@@ -226,7 +233,7 @@ class NeighbourhoodReport:
         """
         words = self.words
         buffer = io.BytesIO()
-        self.figure().savefig(buffer, format="png", dpi=110)
+        self.figure(width=5.0).savefig(buffer, format="png", dpi=130)
         image = base64.b64encode(buffer.getvalue()).decode("ascii")
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.table.columns)
         rows = "".join(
