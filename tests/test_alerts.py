@@ -321,3 +321,20 @@ def test_cli_alert_refuses_an_empty_period(tmp_path, capsys):
                  str(tmp_path), "-q"])  # fmt: skip
     assert code == 2
     assert "no incident from --since 2030-01-01" in capsys.readouterr().err
+
+
+def test_cli_alert_with_group_polygons_and_a_template(tmp_path, split):
+    from caslite.cli import main
+
+    known, new = split
+    groups_for(new, known.crs).to_file(tmp_path / "groups.gpkg", engine="pyogrio")
+    (tmp_path / "mine.txt").write_text("Watch $area: $burglaries, $uplift.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["alert", "--sample", "toronto", "--duplicates", "drop", "--since", "2019-12-01",
+            "--until", "2019-12-03", "--groups", str(tmp_path / "groups.gpkg"), "--template",
+            str(tmp_path / "mine.txt"), "--radius", "200", "--window-days", "14", "--out",
+            str(out), "-q"]  # fmt: skip
+    assert main(argv) == 0
+    messages = pd.read_csv(out / "messages.csv")
+    assert messages["group"].tolist() == ["Near watch"]  # the far group gets none
+    assert messages["text"].iloc[0].startswith("Watch Near watch: ")
