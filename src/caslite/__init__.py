@@ -21,10 +21,17 @@ The public API is re-exported here; the modules behind it are
   cells (GeoPackage, GeoJSON, GeoParquet, CSV);
 - :mod:`caslite.maps` — :func:`plot_shift`, :func:`plot_day` and the interactive
   :func:`caslite.maps.explore` map of a forecast;
+- :mod:`caslite.alerts` — :func:`near_repeat_alerts`, zones, revisits and group messages
+  after a burglary;
+- :mod:`caslite.neighbourhood` — :func:`neighbourhood_report`, burglaries per neighbourhood
+  against last year (HTML, CSV, figure);
+- :mod:`caslite.outlook` — :func:`dark_months_outlook`, expected incidents per district and
+  week for the coming months;
 - :mod:`caslite.summary` and :mod:`caslite.plot` — a first look at the data, maps.
 """
 
 from caslite._validation import CasliteWarning, DataQualityWarning
+from caslite.alerts import NearRepeatAlerts, Uplift, near_repeat_alerts, near_repeat_uplift
 from caslite.audits import AuditReport, FeedbackResult, audit, simulate_feedback
 from caslite.events import Events, as_events
 from caslite.features import FeatureBuilder, category_layers
@@ -51,6 +58,8 @@ from caslite.nearrepeat import (
     score_forecast,
     score_history,
 )
+from caslite.neighbourhood import NeighbourhoodReport, neighbourhood_report
+from caslite.outlook import Outlook, dark_months_outlook
 from caslite.patrol import patrol_plan, select_hot_cells
 from caslite.persist import (
     CasliteFileError,
@@ -85,6 +94,9 @@ __all__ = [
     "Grid",
     "GridETAS",
     "IncidentSummary",
+    "NearRepeatAlerts",
+    "NeighbourhoodReport",
+    "Outlook",
     "NaiveCounts",
     "ProspectiveHotSpot",
     "RetrospectiveKDE",
@@ -92,12 +104,17 @@ __all__ = [
     "ShiftHistory",
     "ShiftSchedule",
     "TooLittleDataError",
+    "Uplift",
     "__version__",
     "as_events",
     "audit",
     "category_layers",
+    "dark_months_outlook",
     "load_forecast",
     "load_model",
+    "near_repeat_alerts",
+    "near_repeat_uplift",
+    "neighbourhood_report",
     "patrol_plan",
     "plot_cells",
     "plot_day",

@@ -438,6 +438,7 @@ def _parser() -> argparse.ArgumentParser:
         "--report", action="store_true", help="run the accuracy report (benchmarks.report)"
     )
     bench.add_argument("extra", nargs="*", help="further arguments for the suite, after --")
+    _prevention_commands(command)
     return parser
 
 
@@ -1208,6 +1209,266 @@ _COMMANDS = {
     "simulate": _simulate,
     "bench": _bench,
 }
+
+
+# ---------------------------------------------------------------------- prevention work
+_PREVENTION_EXAMPLES = {
+    "alert": r"""examples:
+  caslite alert --sample toronto --since 2019-12-01 --until 2019-12-03 \
+      --area-column neighbourhood --team West --out caslite-alerts
+  caslite alert incidents.csv --crs EPSG:28992 --tz Europe/Amsterdam \
+      --groups whatsapp_groups.gpkg --group-name naam --language nl --team "Utrecht-Oost"
+
+The incidents from --since (default: the 24 hours up to the last one) are the new
+burglaries; those before it are the history on which the uplift is measured.
+
+outputs (in --out): zones.gpkg (layers zones and revisits: for the police, they locate the
+victims), zones.csv, revisits.csv (earlier victims in each zone), cells.csv (grid cells in
+each zone), messages.csv and messages.txt (one message per group; no address or
+coordinate).
+""",
+    "report": r"""examples:
+  caslite report --sample toronto --area-column neighbourhood --end 2019-06-01
+  caslite report incidents.csv --crs EPSG:28992 --tz Europe/Amsterdam \
+      --areas buurten.gpkg --name-column buurtnaam --language nl --days 28
+
+Counts from 1 to --min-count - 1 (default 1-4) are published as a band, never as their value.
+
+outputs (in --out): report.html (one page, self-contained, readable on a phone), report.csv
+(the published, banded table), report.png (bar chart and map).
+""",
+    "outlook": r"""examples:
+  caslite outlook --sample toronto --area-column neighbourhood --origin 2019-10-01 \
+      --weeks 13 --lookback-weeks 104
+  caslite outlook incidents.csv --crs EPSG:28992 --tz Europe/Amsterdam \
+      --district-size 2000 --origin 2024-10-01
+
+outputs (in --out): outlook.csv (expected incidents per district and week with the interval),
+ranking.csv (district-weeks, highest first), outlook.png (the districts with most expected).
+""",
+}
+
+
+def _prevention_commands(command) -> None:
+    """Add the prevention commands (alert, report, outlook) to the parser."""
+    alert = command(
+        "alert",
+        "near-repeat alerts after new burglaries: zones, revisits, group messages",
+        "Split the incidents at --since into history and new burglaries; measure the "
+        "near-repeat uplift on the history (Knox test); write a zone of raised risk around "
+        "each new burglary, the earlier victims in it and one message per neighbourhood-"
+        "watch group (or area) it touches.",
+        _PREVENTION_EXAMPLES["alert"],
+    )
+    _input_arguments(alert)
+    alert.add_argument(
+        "--since", default=None,
+        help="new burglaries from this local time (default: 24 hours before the last one)",
+    )  # fmt: skip
+    alert.add_argument("--until", default=None, help="new burglaries before this local time")
+    alert.add_argument("--groups", default=None, help="polygon file of the groups")
+    alert.add_argument("--group-name", default="name", help="name column of --groups (name)")
+    alert.add_argument(
+        "--area-column", default=None,
+        help="without --groups: a column naming each burglary's area, e.g. neighbourhood",
+    )  # fmt: skip
+    alert.add_argument("--addresses", default=None, help="point file of addresses")
+    alert.add_argument("--radius", type=float, default=None, help="zone radius, metres")
+    alert.add_argument("--window-days", type=float, default=None, help="zone period, days")
+    alert.add_argument(
+        "--min-radius", type=float, default=200.0, help="minimum zone radius, metres (200)"
+    )
+    alert.add_argument("--language", choices=["en", "nl"], default="en", help="default en")
+    alert.add_argument("--template", default=None, help="message template file")
+    alert.add_argument("--team", default="", help="the police team's name in messages")
+    alert.add_argument("--permutations", type=int, default=199, help="Knox test (199)")
+    alert.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    alert.add_argument("--out", default="caslite-alerts", help="output folder")
+
+    report = command(
+        "report",
+        "burglaries per neighbourhood for a period vs last year: HTML, CSV, figure",
+        "Count the incidents per neighbourhood in the --days before --end, against the same "
+        "period 52 weeks earlier and the 52-week mean; write a one-page HTML report, a CSV "
+        "table and a figure, with small counts banded.",
+        _PREVENTION_EXAMPLES["report"],
+    )
+    _input_arguments(report, cell_size=False)
+    report.add_argument("--areas", default=None, help="polygon file of the neighbourhoods")
+    report.add_argument("--name-column", default="name", help="name column of --areas (name)")
+    report.add_argument(
+        "--area-column", default=None,
+        help="instead of --areas: a column naming each incident's neighbourhood",
+    )  # fmt: skip
+    report.add_argument(
+        "--end", default=None,
+        help="end of the period, local time (default: the midnight after the last incident)",
+    )  # fmt: skip
+    report.add_argument("--days", type=int, default=14, help="period length, days (14)")
+    report.add_argument(
+        "--min-count", type=int, default=5, help="counts below it are banded (5: shown 1-4)"
+    )
+    report.add_argument("--language", choices=["en", "nl"], default="en", help="default en")
+    report.add_argument("--out", default="caslite-report", help="output folder")
+
+    outlook = command(
+        "outlook",
+        "dark-months outlook: expected incidents per district and week, with intervals",
+        "Fit a Poisson model of the weekly incidents per district (seasonality, evening "
+        "darkness, district levels) on the history before --origin, scale it to the recent "
+        "level, and forecast the next --weeks weeks with prediction intervals.",
+        _PREVENTION_EXAMPLES["outlook"],
+    )
+    _input_arguments(outlook, cell_size=False)
+    where = outlook.add_mutually_exclusive_group(required=True)
+    where.add_argument("--areas", default=None, help="polygon file of the districts")
+    where.add_argument("--area-column", default=None, help="a column naming the district")
+    where.add_argument(
+        "--district-size", type=float, default=None, help="square districts of this side, m"
+    )
+    outlook.add_argument("--name-column", default="name", help="name column of --areas")
+    outlook.add_argument(
+        "--origin", default=None,
+        help="first forecast week starts here, local (default: the midnight after the last)",
+    )  # fmt: skip
+    outlook.add_argument("--weeks", type=int, default=26, help="weeks ahead (26)")
+    outlook.add_argument(
+        "--lookback-weeks", type=int, default=156, help="weeks of history fit on (156)"
+    )
+    outlook.add_argument("--alpha", type=float, default=0.2, help="1 - interval level (0.2)")
+    outlook.add_argument("--out", default="caslite-outlook", help="output folder")
+
+
+def _alert(args) -> None:
+    import numpy as np
+
+    from caslite.alerts import near_repeat_alerts
+    from caslite.grid import Grid
+
+    events, title = _read_events(args)
+    if args.since is None:
+        since = int(events.t.max()) - 86_400
+    else:
+        since = int(_local_time(args.since, "--since", events.tz).timestamp())
+    is_new = events.t >= since
+    if args.until is not None:
+        is_new &= events.t < int(_local_time(args.until, "--until", events.tz).timestamp())
+    if not is_new.any():
+        raise CliError(
+            f"no incident from --since {args.since or 'the last 24 hours'}"
+            + (f" before --until {args.until}" if args.until else "")
+            + f" in {title}: nothing to alert on."
+        )
+    known, new = events.select(events.t < since), events.select(np.flatnonzero(is_new))
+    out = _output_folder(args.out)
+    template = None
+    if args.template is not None:
+        template = _input_file(args.template, "template", (".txt",))
+    groups = None if args.groups is None else _read_area(args.groups, events.crs)
+    addresses = None if args.addresses is None else _read_area(args.addresses, events.crs)
+    alerts = near_repeat_alerts(
+        known,
+        new,
+        groups=groups,
+        group_name=args.group_name,
+        area_column=args.area_column,
+        grid=Grid.from_events(events, cell_size=args.cell_size),
+        addresses=addresses,
+        radius_m=args.radius,
+        window_days=args.window_days,
+        min_radius_m=args.min_radius,
+        n_permutations=args.permutations,
+        language=args.language,
+        template=template,
+        team=args.team,
+        random_state=args.seed,
+    )
+    written = [alerts.to_file(out / "zones.gpkg")]
+    tables = {
+        "zones.csv": alerts.zones.drop(columns="geometry"),
+        "revisits.csv": alerts.revisits,
+        "cells.csv": alerts.cells,
+        "messages.csv": alerts.messages,
+    }
+    for name, table in tables.items():
+        table.to_csv(out / name, index=False)
+        written.append(out / name)
+    (out / "messages.txt").write_text("\n\n".join(alerts.messages["text"]) + "\n")
+    written.append(out / "messages.txt")
+    u = alerts.uplift
+    print(
+        f"{title}: {len(new):,} new burglaries, {len(known):,} earlier incidents. Zone "
+        f"{u.radius_m:g} m and {u.window_days:g} days ({u.source}): uplift {u.ratio:.2f} "
+        f"[{u.low:.2f}, {u.high:.2f}]. {u.note}"
+    )
+    n_messages = len(alerts.messages)
+    print(f"{len(alerts.revisits):,} earlier victims to revisit; {n_messages} message(s):")
+    for text in alerts.messages["text"]:
+        print(f"\n{text}")
+    if groups is None and args.area_column is None:
+        logger.warning("no --groups or --area-column given: no messages written.")
+    for path in written:
+        logger.info("wrote %s", path)
+
+
+def _report(args) -> None:
+    from caslite.neighbourhood import neighbourhood_report
+
+    events, title = _read_events(args)
+    out = _output_folder(args.out)
+    areas = None if args.areas is None else _read_area(args.areas, events.crs)
+    report = neighbourhood_report(
+        events,
+        areas=areas,
+        name_column=args.name_column,
+        area_column=args.area_column,
+        end=args.end,
+        days=args.days,
+        min_count=args.min_count,
+        language=args.language,
+    )
+    written = [report.to_csv(out / "report.csv"), out / "report.html", out / "report.png"]
+    report.to_html(out / "report.html")
+    report.figure().savefig(out / "report.png", dpi=110)
+    print(f"{title}: {report.words['title'].lower()}, {report._period_words()}")
+    print(report.table.to_string(index=False))
+    print(report.note)
+    for path in written:
+        logger.info("wrote %s", path)
+
+
+def _outlook(args) -> None:
+    from caslite.outlook import dark_months_outlook
+
+    events, title = _read_events(args)
+    out = _output_folder(args.out)
+    areas = None if args.areas is None else _read_area(args.areas, events.crs)
+    outlook = dark_months_outlook(
+        events,
+        areas=areas,
+        name_column=args.name_column,
+        area_column=args.area_column,
+        district_size_m=args.district_size,
+        origin=args.origin,
+        weeks=args.weeks,
+        lookback_weeks=args.lookback_weeks,
+        alpha=args.alpha,
+    )
+    written = [out / "outlook.csv", out / "ranking.csv", out / "outlook.png"]
+    outlook.table.to_csv(written[0], index=False)
+    outlook.ranking.to_csv(written[1], index=False)
+    outlook.figure().savefig(written[2], dpi=110)
+    top = outlook.ranking.head(10).assign(week_start=lambda f: f["week_start"].dt.date)
+    print(
+        f"{title}: {outlook!r}; recent level x{outlook.level:.2f}; "
+        f"{1 - outlook.alpha:.0%} intervals. Top district-weeks:"
+    )
+    print(top.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    for path in written:
+        logger.info("wrote %s", path)
+
+
+_COMMANDS.update({"alert": _alert, "report": _report, "outlook": _outlook})
 
 
 if __name__ == "__main__":  # pragma: no cover
