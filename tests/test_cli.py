@@ -461,7 +461,7 @@ BAD_INPUT = [
     (["summary", "{dir}", "--crs", CRS, "--tz", TZ], "is a folder; give the incident file"),
     (["summary", "{dir}/broken.gpkg", "--tz", TZ], "cannot read 'broken.gpkg'"),
     (["summary", "{csv}", "--crs", CRS, "--tz", TZ, "--filter", "colour == 'red'"],
-     "--filter \"colour == 'red'\" cannot be evaluated"),
+     "--filter \"colour == 'red'\": 'colour' is not a column; the columns are ['kind']"),
     (["summary", "--sample", "toronto", "--crs", CRS], "--crs describes an incident file"),
     (["simulate", "{dir}/city.shp"], "cannot tell the format of 'city.shp'"),
     (["simulate", "{dir}/city.csv", "--branching-ratio", "1.5"], "explosive"),

@@ -492,9 +492,9 @@ def _input_arguments(command, *, cell_size=True) -> None:
         "--filter",
         default=None,
         metavar="EXPR",
-        help="keep the incidents where this pandas expression on the other columns is true, "
-        "e.g. \"premises == 'House'\" (DataFrame.eval on your own table; backticks around "
-        "names with spaces)",
+        help="keep the incidents where this condition on the other columns is true, e.g. "
+        "\"premises == 'House' and hour >= 6\": comparisons, in [...], and/or/not, "
+        "col.isna(), col.str.contains('text'), backticks around names with spaces",
     )
     if cell_size:
         source.add_argument("--cell-size", type=float, default=125.0, help="metres (default 125)")
@@ -681,23 +681,17 @@ def _reading(path: Path):
 
 
 def _filtered(events, expression: str):
-    columns = list(events.data.columns)
-    try:
-        mask = events.data.eval(expression)
-    except Exception as exc:  # NameError, SyntaxError, ValueError, TypeError, ...
-        raise CliError(
-            f"--filter {expression!r} cannot be evaluated ({type(exc).__name__}: {exc}); the "
-            f"columns it can use are {columns} (the time and coordinate columns are not among "
-            "them: use --origin/--start/--end for time)."
-        ) from None
-    import pandas as pd
+    """Keep the incidents where ``--filter`` holds (caslite's safe filter language)."""
+    from caslite._filter import FilterError, filter_mask
 
-    if not isinstance(mask, pd.Series) or not pd.api.types.is_bool_dtype(mask):
+    try:
+        mask = filter_mask(events.data, expression, what="--filter")
+    except FilterError as exc:
         raise CliError(
-            f"--filter {expression!r} must be a condition (true or false per incident), such "
-            f"as \"premises == 'House'\"; columns: {columns}."
-        )
-    kept = events.select(mask.fillna(False).to_numpy(dtype=bool))
+            f"{exc} The time and coordinate columns are not among the columns: use "
+            "--origin/--start/--end for time."
+        ) from None
+    kept = events.select(mask)
     logger.info("--filter %r kept %s of %s incidents", expression, f"{len(kept):,}",
                 f"{len(events):,}")  # fmt: skip
     if not len(kept):
