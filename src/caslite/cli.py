@@ -325,6 +325,10 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--step", default="14D", help="spacing of origins (default: 14D)")
     backtest.add_argument("--horizon", default="14D", help="forecast length (default: 14D)")
     backtest.add_argument(
+        "--max-origins", type=int, default=1000,
+        help="most origins accepted, checked before any fit (default 1000)",
+    )  # fmt: skip
+    backtest.add_argument(
         "--coverage",
         nargs="+",
         default=None,
@@ -752,15 +756,22 @@ def _local_time(value, flag: str, tz: str):
     return pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(tz)
 
 
-def _duration(value, flag: str) -> str:
-    import pandas as pd
+def _duration(value, flag: str, *, risk: bool = False) -> str:
+    """Check a duration of the command line (``14D``, ``36h``); the risk model's is >= 1D."""
+    from caslite._validation import as_duration
+    from caslite.models.risk import MIN_HORIZON
 
+    minimum = MIN_HORIZON if risk else None
+    reason = (
+        " (every training horizon of the risk model must hold every shift of the day); give "
+        "--horizon 1D and read its first shifts"
+        if risk
+        else ""
+    )
     try:
-        delta = pd.Timedelta(value)
-    except (TypeError, ValueError):
-        delta = pd.NaT
-    if delta is pd.NaT or delta <= pd.Timedelta(0):
-        raise CliError(f"{flag} {value!r} is not a positive duration such as 14D, 7D or 36h.")
+        as_duration(value, flag.lstrip("-"), minimum=minimum, reason=reason, flag=flag)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
     return value
 
 
@@ -839,7 +850,7 @@ def _forecast(args) -> None:
     formats = _formats(args.format)
     if args.layout == "layers" and "gpkg" not in formats:
         raise CliError("--layout layers (a layer per shift) needs --format gpkg.")
-    _duration(args.horizon, "--horizon")
+    _duration(args.horizon, "--horizon", risk=True)
     events, title = _read_events(args)
     origin = _next_midnight(events) if args.origin is None else args.origin
     _local_time(origin, "--origin", events.tz)
@@ -945,8 +956,8 @@ def _backtest(args) -> None:
 
     methods = _method_names(args.methods)
     coverages = _numbers(args.coverage, "--coverage", (0.01, 0.03, 0.05))
-    for flag, value in (("--step", args.step), ("--horizon", args.horizon)):
-        _duration(value, flag)
+    _duration(args.step, "--step")
+    _duration(args.horizon, "--horizon", risk="risk" in methods)
     events, title = _read_events(args)
     start = _local_time(args.start, "--start", events.tz)
     end = _local_time(_next_midnight(events) if args.end is None else args.end, "--end", events.tz)
@@ -990,6 +1001,7 @@ def _backtest(args) -> None:
         coverages=coverages,
         n_jobs=args.n_jobs,
         progress=_progress(args),
+        max_origins=args.max_origins,
     )
     table = result.to_markdown()
     n_origins = len(result.params["origins"])

@@ -1,0 +1,167 @@
+"""The error contract at the inputs: durations, origins, seeds, bounded work, readers.
+
+Rows of ``docs/validation.md`` name these tests. Every refusal is checked to come before the
+work it guards (no fit, no pair count, no allocation), and every accepted spelling against an
+independent reference.
+"""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from caslite import Events, Grid, NaiveCounts, RiskModel, ShiftSchedule, predict
+from caslite.evaluation import backtest
+
+TZ = "America/Toronto"
+CRS = "EPSG:32617"
+X0, Y0 = 628_000.0, 4_835_000.0
+
+
+def small_frame(n=60, days=60, seed=1):
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2019-01-01")
+    hours = np.sort(rng.integers(0, 24 * days, n))
+    return pd.DataFrame(
+        {
+            "t": start + pd.to_timedelta(hours, unit="h"),
+            "x": X0 + rng.uniform(0, 1000, n),
+            "y": Y0 + rng.uniform(0, 1000, n),
+        }
+    )
+
+
+@pytest.fixture()
+def events():
+    return Events.from_frame(small_frame(), crs=CRS, tz=TZ)
+
+
+@pytest.fixture()
+def grid():
+    return Grid.from_area(shapely.box(X0, Y0, X0 + 1000, Y0 + 1000), cell_size=250.0, crs=CRS)
+
+
+class NotEvents:
+    """Anything that reaches the incidents' validation fails loudly."""
+
+
+UNITLESS = [14, 14.0, "14", " 14 ", np.int64(14), "1.5e1"]
+
+
+def duration_entry_points(events, grid):
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    start, end = "2019-01-15", "2019-03-01"
+    return {
+        "ShiftSchedule.horizon": lambda v: schedule.horizon("2019-02-01", v),
+        "RiskModel(horizon=)": lambda v: RiskModel(horizon=v).fit(events, grid, origin=end),
+        "RiskModel(train_step=)": lambda v: RiskModel(train_step=v).fit(events, grid, origin=end),
+        "RiskModel(warmup=)": lambda v: RiskModel(warmup=v).fit(events, grid, origin=end),
+        "RiskModel(train_span=)": lambda v: RiskModel(train_span=v).fit(events, grid, origin=end),
+        "backtest(step=)": lambda v: backtest(
+            NaiveCounts(), events, grid, start=start, end=end, step=v, progress=False
+        ),
+        "backtest(horizon=)": lambda v: backtest(
+            NaiveCounts(), events, grid, start=start, end=end, horizon=v, progress=False
+        ),
+        "predict(horizon=)": lambda v: predict(NotEvents(), end, v),
+    }
+
+
+@pytest.mark.parametrize("value", UNITLESS, ids=repr)
+def test_durations_without_a_unit_are_refused(events, grid, value):
+    for name, call in duration_entry_points(events, grid).items():
+        with pytest.raises(ValueError, match="has no unit") as error:
+            call(value)
+        assert "'14D'" in str(error.value) and "'36h'" in str(error.value), name
+
+
+@pytest.mark.parametrize("value", [None, [14], True, "soon", "-2D", "0h"], ids=repr)
+def test_durations_that_are_not_positive_lengths_are_refused(events, grid, value):
+    for name, call in duration_entry_points(events, grid).items():
+        if value is None and name == "RiskModel(train_span=)":
+            continue  # None: as far back as the data allow
+        with pytest.raises((TypeError, ValueError), match="duration|not a length") as error:
+            call(value)
+        assert "'14D'" in str(error.value), name
+
+
+def test_duration_spellings_with_units_agree():
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    reference = schedule.horizon("2019-02-01", "14D")
+    for spelling in ("14 days", pd.Timedelta(days=14), np.timedelta64(14, "D"), "336h"):
+        assert (schedule.horizon("2019-02-01", spelling).ids == reference.ids).all()
+    assert len(reference) == 14 * 6  # no clock change in these two weeks
+
+
+@pytest.mark.parametrize("horizon", ["12h", "4h", "2h", "23h"])
+def test_a_horizon_shorter_than_a_day_is_refused_before_fitting(events, grid, horizon):
+    began = time.perf_counter()
+    with pytest.raises(ValueError, match=r"shorter than the shortest allowed, '1D'"):
+        predict(NotEvents(), "2019-03-01", horizon)  # refused before the incidents are read
+    with pytest.raises(ValueError, match=r"'1D'.*every shift of the day"):
+        RiskModel(horizon=horizon).fit(events, grid, origin="2019-03-01")
+    assert time.perf_counter() - began < 5  # no model was fitted (a fit takes far longer)
+
+
+def test_shift_schedule_every_takes_hours_or_a_duration():
+    four = ShiftSchedule.every(4, tz=TZ)
+    assert ShiftSchedule.every("4h", tz=TZ) == four
+    assert ShiftSchedule.every(pd.Timedelta(hours=4), tz=TZ) == four
+    assert ShiftSchedule.every("4", tz=TZ) == four  # hours, as --shift-hours gives them
+    assert ShiftSchedule.every("90min", tz=TZ).starts[:3] == ("00:00", "01:30", "03:00")
+    with pytest.raises(ValueError, match="divide a 24-hour day"):
+        ShiftSchedule.every("5h", tz=TZ)
+    with pytest.raises(ValueError, match="give a number of hours"):
+        ShiftSchedule.every("four", tz=TZ)
+    with pytest.raises(TypeError, match="hours=None is not a length"):
+        ShiftSchedule.every(None, tz=TZ)
+
+
+@pytest.mark.parametrize("starts", [None, 4, "07:00,15:00"])
+def test_shift_schedule_starts_must_be_a_list_of_times(starts):
+    if isinstance(starts, str):  # one string is one start: "07:00,15:00" is not a time
+        with pytest.raises(ValueError, match="is not a wall-clock time 'HH:MM'"):
+            ShiftSchedule(starts, tz=TZ)
+        return
+    with pytest.raises(TypeError, match="starts must be a list of wall-clock start times"):
+        ShiftSchedule(starts, tz=TZ)
+
+
+def test_backtest_bounds_the_number_of_origins_before_any_fit(events, grid):
+    class Refuses(NaiveCounts):
+        def fit(self, *args, **kwargs):  # pragma: no cover - must never run
+            raise AssertionError("fitted before the origins were bounded")
+
+    start, end = "2019-01-15", "2019-03-01"
+    # 45 days, 1-day horizons every day: origins on days 0 .. 44, i.e. 45 - 1 + 1 = 45.
+    with pytest.raises(ValueError, match=r"about 45 forecast origins, more than max_origins=10"):
+        backtest(Refuses(), events, grid, start=start, end=end, step="1D", horizon="1D",
+                 max_origins=10, progress=False)  # fmt: skip
+    result = backtest(NaiveCounts(), events, grid, start=start, end=end, step="1D",
+                      horizon="1D", max_origins=45, progress=False)  # fmt: skip
+    assert len(result.params["origins"]) == 45
+    began = time.perf_counter()
+    with pytest.raises(ValueError, match=r"step='1s' .* more than max_origins=1,000"):
+        backtest(Refuses(), events, grid, start="2010-01-01", end="2020-01-01", step="1s",
+                 progress=False)  # fmt: skip
+    assert time.perf_counter() - began < 5
+    with pytest.raises(ValueError, match="max_origins must be a positive integer"):
+        backtest(Refuses(), events, grid, start=start, end=end, max_origins=0, progress=False)
+
+
+@pytest.mark.parametrize("origin", [None, ["2019-03-01"], ("2019-03-01", "2019-03-02")])
+def test_a_missing_or_many_valued_origin_is_refused_naming_it(events, grid, origin):
+    with pytest.raises(TypeError, match=r"^origin=.*give .*one instant"):
+        predict(NotEvents(), origin)
+    with pytest.raises(TypeError, match=r"^origin="):
+        RiskModel().fit(events, grid, origin=origin)
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.5, True, -1])
+def test_a_bad_random_state_is_refused_before_any_work(events, grid, seed):
+    with pytest.raises((TypeError, ValueError), match=r"^random_state="):
+        predict(NotEvents(), "2019-03-01", random_state=seed)
+    with pytest.raises((TypeError, ValueError), match=r"^random_state="):
+        RiskModel(random_state=seed).fit(events, grid, origin="2019-03-01")
