@@ -485,6 +485,9 @@ BAD_INPUT = [
     (["simulate", "{dir}/city.shp"], "cannot tell the format of 'city.shp'"),
     (["simulate", "{dir}/city.csv", "--branching-ratio", "1.5"], "explosive"),
     (["simulate", "{dir}/city.csv", "--start", "someday"], "start='someday' is not a date"),
+    (["simulate", "{dir}/city.csv", "--resolution", "0.001"],
+     "would need about 6,400.0 TB of memory"),
+    (["simulate", "{dir}/city.csv", "--background-rate", "1e7"], "would need about 834.3 GB"),
 ]  # fmt: skip
 
 

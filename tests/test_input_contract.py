@@ -165,3 +165,35 @@ def test_a_bad_random_state_is_refused_before_any_work(events, grid, seed):
         predict(NotEvents(), "2019-03-01", random_state=seed)
     with pytest.raises((TypeError, ValueError), match=r"^random_state="):
         RiskModel(random_state=seed).fit(events, grid, origin="2019-03-01")
+
+
+# ---------------------------------------------------------------------- the simulator
+@pytest.mark.parametrize(
+    ("options", "needed"),
+    [
+        ({"resolution": 0.001}, "6,400.0 TB"),  # 1e7 x 1e7 cells of 64 bytes
+        ({"background_rate": 1e9}, "83.4 TB"),  # 1e9 / day x 365 / (1 - 0.3) x 160 bytes
+    ],
+)
+def test_a_simulation_that_cannot_fit_in_memory_is_refused_before_allocating(options, needed):
+    from caslite.datasets import simulate_city
+
+    began = time.perf_counter()
+    with pytest.raises(ValueError, match=rf"would need about {needed}") as error:
+        simulate_city(random_state=0, **options)
+    assert "Use a coarser resolution, a smaller size, a lower background_rate" in str(
+        error.value
+    )
+    assert time.perf_counter() - began < 2
+
+
+def test_the_simulator_memory_estimate_by_hand(monkeypatch):
+    from caslite.datasets import _simulate, simulate_city
+
+    # 400 x 400 raster cells of 64 bytes, 8 / day over 365 days / (1 - 0.3) events of 160 bytes
+    need = 400**2 * 64 + 8 * 365 / 0.7 * 160
+    monkeypatch.setattr(_simulate, "_memory_bytes", lambda: int(need) - 1)
+    with pytest.raises(ValueError, match=r"about 10\.9 MB of memory .* 400 x 400 cells"):
+        simulate_city(random_state=0)
+    monkeypatch.setattr(_simulate, "_memory_bytes", lambda: int(need) + 1)
+    assert len(simulate_city(end="2023-01-15", random_state=0).events) > 0
