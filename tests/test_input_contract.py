@@ -181,9 +181,7 @@ def test_a_simulation_that_cannot_fit_in_memory_is_refused_before_allocating(opt
     began = time.perf_counter()
     with pytest.raises(ValueError, match=rf"would need about {needed}") as error:
         simulate_city(random_state=0, **options)
-    assert "Use a coarser resolution, a smaller size, a lower background_rate" in str(
-        error.value
-    )
+    assert "Use a coarser resolution, a smaller size, a lower background_rate" in str(error.value)
     assert time.perf_counter() - began < 2
 
 
