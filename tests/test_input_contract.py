@@ -195,3 +195,138 @@ def test_the_simulator_memory_estimate_by_hand(monkeypatch):
         simulate_city(random_state=0)
     monkeypatch.setattr(_simulate, "_memory_bytes", lambda: int(need) + 1)
     assert len(simulate_city(end="2023-01-15", random_state=0).events) > 0
+
+
+# ---------------------------------------------------------------------- readers
+KW = {"crs": CRS, "tz": TZ}
+TABLE = pd.DataFrame(
+    {
+        "t": ["2019-03-01 10:00", "2019-03-02 11:00", "2019-03-04 23:00"],
+        "x": [X0 + 0.5, X0 + 100.25, X0 + 333.75],
+        "y": [Y0 + 0.5, Y0 + 100.0, Y0 + 12.125],
+        "kind": ["house", "flat", "house"],
+    }
+)
+
+
+def _no_layers(path):
+    """A GeoPackage whose only layer was dropped: a valid SQLite file without a GIS layer."""
+    import sqlite3
+
+    import geopandas
+
+    geopandas.GeoDataFrame(geometry=geopandas.points_from_xy([X0], [Y0]), crs=CRS).to_file(
+        path, layer="gone"
+    )
+    with sqlite3.connect(path) as db:
+        db.execute("delete from gpkg_contents")
+        db.execute("delete from gpkg_geometry_columns")
+        db.execute("drop table gone")
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    import gzip
+
+    import geopandas
+
+    folder = tmp_path_factory.mktemp("readers")
+    made = {}
+    made["utf16"] = folder / "utf16.csv"
+    TABLE.to_csv(made["utf16"], index=False, encoding="utf-16")
+    made["cp1252"] = folder / "cp1252.csv"
+    TABLE.assign(kind=["maison é", "flat", "house"]).to_csv(
+        made["cp1252"], index=False, encoding="cp1252"
+    )
+    made["semicolon"] = folder / "semicolon.csv"
+    TABLE.to_csv(made["semicolon"], index=False, sep=";", decimal=",")
+    made["tab"] = folder / "tab.csv"
+    TABLE.to_csv(made["tab"], index=False, sep="\t")
+    made["gz"] = folder / "whole.csv.gz"
+    TABLE.to_csv(made["gz"], index=False)
+    made["truncated"] = folder / "truncated.csv.gz"
+    data = gzip.compress(TABLE.to_csv(index=False).encode() * 50)
+    made["truncated"].write_bytes(data[: len(data) // 2])
+    made["text_gpkg"] = folder / "text.gpkg"
+    made["text_gpkg"].write_text("t,x,y\n2019-03-01,1,2\n")
+    made["zero_gpkg"] = folder / "zero.gpkg"
+    made["zero_gpkg"].write_bytes(b"")
+    made["no_layers"] = _no_layers(folder / "no_layers.gpkg")
+    made["two_layers"] = folder / "two_layers.gpkg"
+    points = geopandas.GeoDataFrame(
+        TABLE, geometry=geopandas.points_from_xy(TABLE.x, TABLE.y), crs=CRS
+    )
+    points.to_file(made["two_layers"], layer="burglary")
+    points.iloc[:1].to_file(made["two_layers"], layer="other")
+    made["duplicate_columns"] = folder / "duplicate_columns.csv"
+    made["duplicate_columns"].write_text("t,x,y,x\n2019-03-01 10:00,628000,4835000,1\n")
+    return made
+
+
+READ_ERRORS = [
+    ("utf16", {}, "cannot read 'utf16.csv' as utf-8 text (.*); it looks like UTF-16 text: "
+     "pass encoding='utf-16'"),
+    ("cp1252", {}, "cannot read 'cp1252.csv' as utf-8 text .* pass its encoding, e.g. "
+     "encoding='cp1252'"),
+    ("semicolon", {}, "'semicolon.csv' looks like a semicolon-separated file .* pass "
+     "sep=';', and decimal=','"),
+    ("semicolon", {"sep": ";"}, "column 'x' must hold numbers .* Column 'x' holds numbers with "
+     "decimal commas .* pass decimal=','"),
+    ("tab", {}, r"'tab.csv' looks like a tab-separated file .* pass sep='\\t'"),
+    ("truncated", {}, "cannot read 'truncated.csv.gz': the compressed file is truncated or "
+     "damaged"),
+    ("text_gpkg", {}, r"cannot read .text.gpkg. as a .gpkg file \(it starts with .t,x,y.*a "
+     "text or CSV file needs the .csv extension"),
+    ("zero_gpkg", {}, r"'zero.gpkg' is empty \(0 bytes\)"),
+    ("no_layers", {}, "'no_layers.gpkg' is a database without any GIS layer"),
+    ("two_layers", {}, "'two_layers.gpkg' has 2 layers: 'burglary', 'other'; choose the "
+     "incidents' layer with layer='burglary'"),
+    ("two_layers", {"layer": "nope"}, "'two_layers.gpkg' has no layer 'nope'; its layers are "
+     "'burglary', 'other'"),
+    ("two_layers", {"sep": ";"}, r"sep= \(the CSV options\) are for CSV files"),
+    ("duplicate_columns", {}, r"'duplicate_columns.csv' has duplicate column names \['x'\]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "options", "message"), READ_ERRORS)
+def test_unreadable_files_name_the_file_and_the_fix(files, name, options, message):
+    with pytest.raises(ValueError, match=message):
+        Events.read(files[name], **options, **KW)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("utf16", {"encoding": "utf-16"}),
+        ("cp1252", {"encoding": "cp1252"}),
+        ("semicolon", {"sep": ";", "decimal": ","}),
+        ("tab", {"sep": "\t"}),
+        ("gz", {}),
+        ("two_layers", {"layer": "burglary"}),
+    ],
+)
+def test_the_fixes_read_the_same_incidents(files, name, options):
+    events = Events.read(files[name], **options, **KW)
+    reference = Events.from_frame(TABLE, **KW)
+    np.testing.assert_array_equal(events.t, reference.t)
+    np.testing.assert_array_equal(events.x, TABLE["x"].to_numpy())
+    np.testing.assert_array_equal(events.y, TABLE["y"].to_numpy())
+
+
+def test_duplicate_column_names_in_a_frame_are_named():
+    frame = TABLE.rename(columns={"kind": "x"})
+    with pytest.raises(ValueError, match=r"the table has duplicate column names \['x'\]"):
+        Events.from_frame(frame, **KW)
+
+
+@pytest.mark.parametrize(("name", "options", "message"), READ_ERRORS)
+def test_cli_unreadable_files_exit_2_naming_the_file(files, capsys, name, options, message):
+    from caslite.cli import main
+
+    flags = [f"--{key}={value}" for key, value in options.items()]
+    argv = ["summary", str(files[name]), "--crs", CRS, "--tz", TZ, *flags, "-q"]
+    assert main(argv) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("caslite summary: error: ")
+    assert pytest.importorskip("re").search(message, last), last

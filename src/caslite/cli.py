@@ -48,6 +48,7 @@ logger = logging.getLogger("caslite")
 _FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "parquet": ".parquet", "csv": ".csv"}
 _INCIDENT_SUFFIXES = (".csv", ".gpkg", ".geojson", ".json", ".parquet", ".shp", ".fgb")
 _DEFAULT_METHODS = ("naive52", "naive208", "kde", "prospective", "shift")
+_CSV_OPTIONS = ("sep", "decimal", "encoding")
 
 
 class CliError(ValueError):
@@ -469,6 +470,13 @@ def _input_arguments(command, *, cell_size=True) -> None:
     which.add_argument("path", nargs="?", help="incident file (.csv, .gpkg, .geojson, .parquet)")
     which.add_argument("--sample", choices=["toronto", "synthetic"], help="a shipped sample")
     source.add_argument("--layer", default=None, help="layer of a multi-layer GeoPackage")
+    source.add_argument("--sep", default=None, help="CSV field separator, e.g. ';' (default: ',')")
+    source.add_argument(
+        "--decimal", default=None, help="CSV decimal mark, e.g. ',' for 1,5 (default: '.')"
+    )
+    source.add_argument(
+        "--encoding", default=None, help="CSV text encoding, e.g. utf-16, cp1252 (default: utf-8)"
+    )
     source.add_argument("--time", default=None, help="time column (default: t)")
     source.add_argument("--time-end", default=None, help="end of uncertain time windows")
     source.add_argument("--x", default=None, help="x column (default: x, or the geometry)")
@@ -618,7 +626,17 @@ def _read_events(args):
 
         given = [
             f"--{name.replace('_', '-')}"
-            for name in ("layer", "time", "time_end", "x", "y", "crs", "to_crs", "tz")
+            for name in (
+                "layer",
+                *_CSV_OPTIONS,
+                "time",
+                "time_end",
+                "x",
+                "y",
+                "crs",
+                "to_crs",
+                "tz",
+            )
             if getattr(args, name) is not None
         ]
         if given:
@@ -638,9 +656,11 @@ def _read_events(args):
             )
         from caslite.events import Events
 
-        for name in ("time", "x", "y", "crs", "to_crs", "time_end"):
+        for name in ("time", "x", "y", "crs", "to_crs", "time_end", *_CSV_OPTIONS):
             if getattr(args, name) is not None:
                 options[name] = getattr(args, name)
+        if options.get("sep") == "\\t":  # a tab, as typed in a shell
+            options["sep"] = "\t"
         options.setdefault("time", "t")
         with _reading(path):
             events = Events.read(path, layer=args.layer, tz=args.tz, **options)
