@@ -160,7 +160,15 @@ def test_a_missing_or_many_valued_origin_is_refused_naming_it(events, grid, orig
 
 
 @pytest.mark.parametrize("seed", ["abc", 1.5, True, -1])
-def test_a_bad_random_state_is_refused_before_any_work(events, grid, seed):
+def test_a_bad_random_state_is_refused_before_any_work(events, grid, seed, monkeypatch):
+    import caslite.knox
+
+    def never(*args, **kwargs):  # pragma: no cover - must not run
+        raise AssertionError("the pairs were looked for before the seed was checked")
+
+    monkeypatch.setattr(caslite.knox, "_close_pairs", never)
+    with pytest.raises((TypeError, ValueError), match=r"^random_state="):
+        caslite.knox.knox_test(events, random_state=seed)
     with pytest.raises((TypeError, ValueError), match=r"^random_state="):
         predict(NotEvents(), "2019-03-01", random_state=seed)
     with pytest.raises((TypeError, ValueError), match=r"^random_state="):

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from caslite._kernels import knox as _k
-from caslite._validation import CasliteWarning, warn_user
+from caslite._validation import CasliteWarning, check_random_state, warn_user
 
 __all__ = [
     "BandwidthSuggestion",
@@ -702,6 +702,7 @@ def knox_test(
     n_permutations = _check_int("n_permutations", n_permutations, 1)
     progress = _check_bool("progress", progress)
     max_pairs = _check_int("max_pairs", max_pairs, 0)
+    check_random_state(random_state)
     bar = _progress_bar(n_permutations) if progress else None
 
     n = len(t)
