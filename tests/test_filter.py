@@ -182,3 +182,26 @@ def test_every_documented_filter_gives_the_rows_pandas_query_gives(table):
         # pandas' own query (python engine) on a trusted test table is the reference
         expected = table.eval(expression, engine="python").fillna(False).to_numpy(dtype=bool)
         np.testing.assert_array_equal(filter_mask(table, expression), expected, expression)
+
+
+@pytest.mark.parametrize("text_dtype", ["object", "str", "string", "category"])
+@pytest.mark.parametrize("number_dtype", ["Int64", "float64"])
+def test_missing_values_of_any_dtype_behave_as_numpy_nan(text_dtype, number_dtype):
+    table = pd.DataFrame(
+        {
+            "p": pd.Series(["House", None, "Flat", "House"], dtype=text_dtype),
+            "n": pd.Series([1, None, 3, 7], dtype=number_dtype),
+        }
+    )
+    plain = table.astype({"p": object, "n": "float64"})  # NaN / None: unequal to everything
+    for expression, reference in [
+        ("p == 'House'", plain["p"] == "House"),
+        ("p != 'House'", plain["p"] != "House"),
+        ("n > 1", plain["n"] > 1),
+        ("n != 1", plain["n"] != 1),
+        ("not n > 1", ~(plain["n"] > 1)),
+        ("p in ['Flat'] or n.isna()", plain["p"].isin(["Flat"]) | plain["n"].isna()),
+    ]:
+        np.testing.assert_array_equal(
+            filter_mask(table, expression), reference.to_numpy(dtype=bool), expression
+        )

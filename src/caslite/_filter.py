@@ -245,7 +245,7 @@ class _Walker:
         if isinstance(result, (bool, np.bool_)):
             return result
         if isinstance(result, pd.Series) and pd.api.types.is_bool_dtype(result.dtype):
-            return result.fillna(False).astype(bool)
+            return result.fillna(False).astype(bool)  # a missing flag is not true
         self.refuse(node, "a value that is not a condition (true or false per row)")
 
     def column(self, node):
@@ -298,8 +298,8 @@ class _Walker:
                         f"{_kind(left)} {symbol} {_kind(right)} ({exc}); compare a column with "
                         "a value of its own type (numbers unquoted, text in quotes)."
                     ) from None
-                if isinstance(part, pd.Series):
-                    part = part.astype(bool)
+                if isinstance(part, pd.Series):  # NA of nullable dtypes: as NaN in numpy
+                    part = part.fillna(isinstance(op, ast.NotEq)).astype(bool)
             result = part if result is None else result & part
             left = right
         return result
