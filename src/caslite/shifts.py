@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numbers
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,7 @@ class ShiftSchedule:
     ):
         if isinstance(starts, str):
             starts = [starts]
-        if starts is None or not isinstance(starts, (list, tuple, np.ndarray, pd.Index)):
+        if not isinstance(starts, Iterable):
             raise TypeError(
                 f"starts must be a list of wall-clock start times such as ['07:00', '15:00', "
                 f"'23:00'], got {starts!r}; leave it out for six 4-hour shifts from 00:00, or "
