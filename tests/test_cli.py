@@ -425,7 +425,7 @@ BAD_INPUT = [
     (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--origin", "2019-13-45"],
      "--origin '2019-13-45' is not a date or time"),
     (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--horizon", "14X"],
-     "--horizon '14X' is not a positive duration"),
+     "--horizon '14X' is not a duration; give a number with a unit, e.g. '14D'"),
     (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--format", "shp"],
      "--format 'shp' is not one of gpkg, geojson, parquet, csv"),
     (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--format", "csv", "--layout", "layers"],
@@ -461,11 +461,33 @@ BAD_INPUT = [
     (["summary", "{dir}", "--crs", CRS, "--tz", TZ], "is a folder; give the incident file"),
     (["summary", "{dir}/broken.gpkg", "--tz", TZ], "cannot read 'broken.gpkg'"),
     (["summary", "{csv}", "--crs", CRS, "--tz", TZ, "--filter", "colour == 'red'"],
-     "--filter \"colour == 'red'\" cannot be evaluated"),
+     "--filter \"colour == 'red'\": 'colour' is not a column; the columns are ['kind']"),
+    (["summary", "{csv}", "--crs", CRS, "--tz", TZ, "--filter", "@events.__class__ == 1"],
+     "'@' (a variable of the program, in pandas' query) is not allowed in a filter"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--horizon", "14"],
+     "--horizon '14' has no unit (a bare number would be read as nanoseconds); give a number "
+     "with a unit, e.g. '14D' (days), '36h' (hours)"),
+    (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--horizon", "12h"],
+     "--horizon '12h' is shorter than the shortest allowed, '1D'"),
+    (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "2019-05-01", "--step", "14"],
+     "--step '14' has no unit"),
+    (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "2019-05-01", "--horizon", "14"],
+     "--horizon '14' has no unit"),
+    (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "2019-05-01", "--methods", "risk",
+      "--horizon", "4h"], "--horizon '4h' is shorter than the shortest allowed, '1D'"),
+    (["backtest", "{csv}", "--crs", CRS, "--tz", TZ, "--start", "2019-05-01", "--step", "1min"],
+     # 2019-05-01 .. 2019-07-20 (the day after the last incident) is 80 days; less the 14D
+     # horizon, 66 days of minutes, and the first origin: 66 * 1440 + 1 = 95,041.
+     "gives about 95,041 forecast origins, more than max_origins=1,000; use a longer step (e.g. "
+     "step='14D'), a shorter period, or raise max_origins. (on the command line: "
+     "--max-origins"),
     (["summary", "--sample", "toronto", "--crs", CRS], "--crs describes an incident file"),
     (["simulate", "{dir}/city.shp"], "cannot tell the format of 'city.shp'"),
     (["simulate", "{dir}/city.csv", "--branching-ratio", "1.5"], "explosive"),
     (["simulate", "{dir}/city.csv", "--start", "someday"], "start='someday' is not a date"),
+    (["simulate", "{dir}/city.csv", "--resolution", "0.001"],
+     "would need about 6,400.0 TB of memory"),
+    (["simulate", "{dir}/city.csv", "--background-rate", "1e7"], "would need about 834.3 GB"),
 ]  # fmt: skip
 
 

@@ -493,10 +493,79 @@ def test_too_few_events_and_wrong_input():
 
 
 def test_too_many_pairs_is_refused_with_advice(events):
-    with pytest.raises(ValueError, match=r"form [\d,]+ pairs within 500 m.*max_pairs=100.*"
-                       r"smaller maximum distance.*about \d+ m"):  # fmt: skip
+    with pytest.raises(ValueError, match=r"form (at least )?[\d,]+ pairs within 500 m.*"
+                       r"max_pairs=100.*smaller maximum distance.*about \d+ m"):  # fmt: skip
         knox_test(events, max_pairs=100)
     r = knox_test(events, max_pairs=10**6, n_permutations=2, random_state=0)
     assert r.n_pairs == (naive.knox_counts(
         events.t, events.x, events.y, BANDS["default"][0], (0, 1e9), True
     )).sum()  # fmt: skip
+
+
+def _pairs_in_rows(x, y, edges) -> int:
+    """Plain numpy: the pairs i < j with first edge <= distance <= last edge."""
+    d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    upper = np.triu(np.ones(d.shape, dtype=bool), k=1)
+    return int(((d >= edges[0]) & (d <= edges[-1]) & upper).sum())
+
+
+LAYOUTS = {
+    "lattice": lambda rng: make_events(n=400, seed=1),
+    "uniform": lambda rng: (rng.uniform(0, 2000, 600), rng.uniform(0, 2000, 600)),
+    "one spot": lambda rng: (np.full(300, 5.0), np.full(300, 7.0)),
+    "strip": lambda rng: (rng.uniform(0, 50_000, 500), rng.uniform(0, 3, 500)),
+    "clusters": lambda rng: (
+        np.repeat(rng.uniform(0, 5000, 20), 25) + rng.normal(0, 60, 500),
+        np.repeat(rng.uniform(0, 5000, 20), 25) + rng.normal(0, 60, 500),
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("bands", ["default", "offset", "two-edges", "fine"])
+def test_grid_pair_bound_never_exceeds_the_exact_count(layout, bands):
+    made = LAYOUTS[layout](np.random.default_rng(5))
+    x, y = (made.x, made.y) if isinstance(made, Events) else made
+    edges = np.asarray(BANDS[bands][0], dtype=np.float64)
+    exact = _pairs_in_rows(x, y, edges)
+    bound, side = knox._pairs_at_least(x, y, edges, 10**12)
+    assert 0 <= bound <= exact
+    if layout in ("uniform", "one spot") and edges[0] == 0:
+        assert bound >= 0.7 * exact  # tight enough to refuse early (cells of edge / 16)
+
+
+def test_too_many_pairs_are_refused_at_once_from_the_grid_bound(monkeypatch):
+    # 200,000 incidents in a 2 km square: about 4.4e8 pairs within 500 m. The exact count
+    # would visit every candidate pair; the grid bound refuses without computing a distance.
+    rng = np.random.default_rng(0)
+    n = 200_000
+    t = np.sort(T0 + rng.integers(0, 365 * DAY, n))
+    many = Events(t, rng.uniform(0, 2000, n), rng.uniform(0, 2000, n), crs=CRS, tz=TZ)
+
+    def never(*args, **kwargs):  # pragma: no cover - must not run
+        raise AssertionError("the pairs were counted one by one")
+
+    monkeypatch.setattr(knox._k, "_pair_sizes", never)
+    with pytest.raises(ValueError) as error:
+        knox_test(many)
+    message = str(error.value)
+    assert "200,000 events form at least" in message and "max_pairs=200,000,000" in message
+    assert "smaller maximum distance" in message and "raise max_pairs" in message
+    at_least = int(message.split("at least ")[1].split(" pairs")[0].replace(",", ""))
+    # closed form for uniform points in a square of side L, radius r: the expected pairs
+    # are n(n-1)/2 * (pi r^2 / L^2 - 8 r^3 / (3 L^3) + r^4 / (2 L^4))
+    r, side = 500.0, 2000.0
+    share = np.pi * r**2 / side**2 - 8 * r**3 / (3 * side**3) + r**4 / (2 * side**4)
+    expected = n * (n - 1) / 2 * share
+    assert 200_000_000 < at_least < expected * 1.01
+
+
+def test_max_pairs_at_the_exact_count_is_accepted(events):
+    edges = np.asarray(BANDS["default"][0], dtype=np.float64)
+    exact = _pairs_in_rows(events.x, events.y, edges)
+    result = knox_test(events, max_pairs=exact, n_permutations=2, random_state=0)
+    assert result.n_pairs == exact
+    with pytest.raises(
+        ValueError, match=rf"form (at least )?[\d,]+ pairs .*max_pairs={exact - 1:,}"
+    ):
+        knox_test(events, max_pairs=exact - 1, n_permutations=2, random_state=0)

@@ -398,7 +398,7 @@ def test_unknown_or_missing_tz():
 @pytest.mark.parametrize("horizon", ["-1D", "0D", "-3h"])
 def test_horizon_must_be_positive(horizon):
     schedule = ShiftSchedule(tz="UTC")
-    with pytest.raises(ValueError, match=rf"horizon '{horizon}' must be positive"):
+    with pytest.raises(ValueError, match=rf"horizon='{horizon}' is not a positive duration"):
         schedule.horizon("2024-01-01", horizon)
 
 

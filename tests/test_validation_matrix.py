@@ -1058,5 +1058,5 @@ def test_unreadable_origin_is_refused_not_read_as_no_date(origin):
 @pytest.mark.parametrize("horizon", ["14X", "two weeks"])
 def test_unreadable_horizon_names_the_horizon(horizon):
     schedule = caslite.ShiftSchedule.every(4, tz=TZ)
-    with pytest.raises(ValueError, match=rf"horizon '{horizon}' is not a length of time"):
+    with pytest.raises(ValueError, match=rf"horizon='{horizon}' is not a duration; give a"):
         schedule.horizon(ORIGIN, horizon)

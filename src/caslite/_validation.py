@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
 import inspect
+import numbers
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyproj
 
 __all__ = [
     "MAX_COORDINATE",
     "CasliteWarning",
     "DataQualityWarning",
+    "as_duration",
     "as_projected_crs",
+    "check_instant",
+    "check_random_state",
     "check_not_degrees",
     "check_reaches_grid",
     "describe_rows",
@@ -61,6 +68,162 @@ def describe_rows(labels: Sequence | np.ndarray, limit: int = 5) -> str:
     word = "row" if len(labels) == 1 else "rows"
     more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
     return f"{word} {shown}{more}"
+
+
+_PLAIN_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+DURATION_FORMS = "a number with a unit, e.g. '14D' (days), '36h' (hours) or '90min'"
+
+
+def as_duration(
+    value, name: str, *, minimum=None, reason: str = "", flag: str | None = None
+) -> pd.Timedelta:
+    """Return a positive duration given with its unit, as a :class:`pandas.Timedelta`.
+
+    A number without a unit (``14``, ``14.0``, ``"14"``) is refused: pandas would read it as
+    nanoseconds, so that ``horizon=14`` meant 14 ns.
+
+    Parameters
+    ----------
+    value : str, datetime.timedelta, numpy.timedelta64 or pandas.Timedelta
+        The duration, e.g. ``"14D"``, ``"36h"``, ``"1 day"``, ``pd.Timedelta(days=7)``.
+    name : str
+        The parameter's name, for the messages (e.g. ``"horizon"``).
+    minimum : str or timedelta, optional
+        The shortest duration accepted (inclusive).
+    reason : str, optional
+        Why durations below ``minimum`` are refused, appended to that message.
+    flag : str, optional
+        The command-line spelling of the parameter (e.g. ``"--horizon"``), for the messages;
+        default ``name=``.
+
+    Returns
+    -------
+    pandas.Timedelta
+
+    Raises
+    ------
+    ValueError
+        If ``value`` has no unit, is not a duration, is not positive or is below ``minimum``.
+    TypeError
+        If ``value`` is of another type (a bool, a list, None ...).
+
+    Examples
+    --------
+    >>> as_duration("14D", "horizon")
+    Timedelta('14 days 00:00:00')
+    >>> as_duration(14, "horizon")
+    Traceback (most recent call last):
+    ...
+    ValueError: horizon=14 has no unit (a bare number would be read as nanoseconds); give ...
+    """
+    shown = f"{flag} {value!r}" if flag else f"{name}={value!r}"
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{shown} is a bool, not a duration; give {DURATION_FORMS}.")
+    if isinstance(value, (numbers.Real, np.number)) and not isinstance(value, np.timedelta64):
+        raise ValueError(
+            f"{shown} has no unit (a bare number would be read as nanoseconds); give "
+            f"{DURATION_FORMS}."
+        )
+    if isinstance(value, str):
+        if _PLAIN_NUMBER.match(value):
+            raise ValueError(
+                f"{shown} has no unit (a bare number would be read as nanoseconds); give "
+                f"{DURATION_FORMS}."
+            )
+    elif not isinstance(value, (datetime.timedelta, np.timedelta64, pd.Timedelta)):
+        raise TypeError(
+            f"{shown} is a {type(value).__name__}, not a duration; give {DURATION_FORMS}."
+        )
+    try:
+        delta = pd.Timedelta(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{shown} is not a duration; give {DURATION_FORMS}.") from None
+    if pd.isna(delta) or delta <= pd.Timedelta(0):
+        raise ValueError(f"{shown} is not a positive duration; give {DURATION_FORMS}.")
+    if minimum is not None and delta < pd.Timedelta(minimum):
+        least = pd.Timedelta(minimum)
+        raise ValueError(
+            f"{shown} is shorter than the shortest allowed, {_short(least)!r}{reason}."
+        )
+    return delta
+
+
+def check_instant(value, name: str = "origin") -> None:
+    """Refuse a missing or many-valued instant (``origin=None``, a list) before any work.
+
+    Parameters
+    ----------
+    value : object
+        The instant: a string, datetime, Timestamp or int seconds are let through (their
+        format is checked where they are parsed).
+    name : str, default "origin"
+        The parameter's name, for the message.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is None or a sequence or array.
+
+    Examples
+    --------
+    >>> check_instant("2019-03-01")
+    >>> check_instant(["2019-03-01"])
+    Traceback (most recent call last):
+    ...
+    TypeError: origin=['2019-03-01'] is a list; give one instant, e.g. origin='2019-03-01' ...
+    """
+    if value is None:
+        raise TypeError(
+            f"{name}=None: give the {name} as one instant, e.g. {name}='2019-03-01' (local "
+            "time) or a datetime."
+        )
+    if isinstance(value, (list, tuple, set, dict, np.ndarray, pd.Series, pd.Index)):
+        raise TypeError(
+            f"{name}={value!r} is a {type(value).__name__}; give one instant, e.g. "
+            f"{name}='2019-03-01' (local time) or a datetime."
+        )
+
+
+def check_random_state(value, name: str = "random_state") -> None:
+    """Refuse a ``random_state`` numpy cannot seed from, before any work.
+
+    Accepted: None, a non-negative int, a :class:`numpy.random.Generator`, a
+    :class:`numpy.random.SeedSequence` or a :class:`numpy.random.BitGenerator`.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is of another type (a string, a float, a bool ...).
+    ValueError
+        If ``value`` is a negative int.
+
+    Examples
+    --------
+    >>> check_random_state(0)
+    >>> check_random_state("abc")
+    Traceback (most recent call last):
+    ...
+    TypeError: random_state='abc' is not a seed; give a non-negative int (e.g. random_state=0), ...
+    """
+    seeds = (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)
+    if value is None or isinstance(value, seeds):
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name}={value!r} is not a seed; give a non-negative int (e.g. {name}=0), a "
+            "numpy Generator, or None for fresh randomness."
+        )
+    if value < 0:
+        raise ValueError(f"{name}={value!r} is negative; give a non-negative int, e.g. {name}=0.")
+
+
+def _short(delta: pd.Timedelta) -> str:
+    """Spell a duration as the CLI takes it: '1D', '36h', '90min'."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("D", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def as_projected_crs(crs, what: str = "the data", fix: str | None = None) -> pyproj.CRS:

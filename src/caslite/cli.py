@@ -50,6 +50,7 @@ logger = logging.getLogger("caslite")
 _FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "parquet": ".parquet", "csv": ".csv"}
 _INCIDENT_SUFFIXES = (".csv", ".gpkg", ".geojson", ".json", ".parquet", ".shp", ".fgb")
 _DEFAULT_METHODS = ("naive52", "naive208", "kde", "prospective", "shift")
+_CSV_OPTIONS = ("sep", "decimal", "encoding")
 
 
 class CliError(ValueError):
@@ -327,6 +328,10 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--step", default="14D", help="spacing of origins (default: 14D)")
     backtest.add_argument("--horizon", default="14D", help="forecast length (default: 14D)")
     backtest.add_argument(
+        "--max-origins", type=int, default=1000,
+        help="most origins accepted, checked before any fit (default 1000)",
+    )  # fmt: skip
+    backtest.add_argument(
         "--coverage",
         nargs="+",
         default=None,
@@ -468,6 +473,13 @@ def _input_arguments(command, *, cell_size=True) -> None:
     which.add_argument("path", nargs="?", help="incident file (.csv, .gpkg, .geojson, .parquet)")
     which.add_argument("--sample", choices=["toronto", "synthetic"], help="a shipped sample")
     source.add_argument("--layer", default=None, help="layer of a multi-layer GeoPackage")
+    source.add_argument("--sep", default=None, help="CSV field separator, e.g. ';' (default: ',')")
+    source.add_argument(
+        "--decimal", default=None, help="CSV decimal mark, e.g. ',' for 1,5 (default: '.')"
+    )
+    source.add_argument(
+        "--encoding", default=None, help="CSV text encoding, e.g. utf-16, cp1252 (default: utf-8)"
+    )
     source.add_argument("--time", default=None, help="time column (default: t)")
     source.add_argument("--time-end", default=None, help="end of uncertain time windows")
     source.add_argument("--x", default=None, help="x column (default: x, or the geometry)")
@@ -495,9 +507,9 @@ def _input_arguments(command, *, cell_size=True) -> None:
         "--filter",
         default=None,
         metavar="EXPR",
-        help="keep the incidents where this pandas expression on the other columns is true, "
-        "e.g. \"premises == 'House'\" (DataFrame.eval on your own table; backticks around "
-        "names with spaces)",
+        help="keep the incidents where this condition on the other columns is true, e.g. "
+        "\"premises == 'House' and hour >= 6\": comparisons, in [...], and/or/not, "
+        "col.isna(), col.str.contains('text'), backticks around names with spaces",
     )
     if cell_size:
         source.add_argument("--cell-size", type=float, default=125.0, help="metres (default 125)")
@@ -617,7 +629,17 @@ def _read_events(args):
 
         given = [
             f"--{name.replace('_', '-')}"
-            for name in ("layer", "time", "time_end", "x", "y", "crs", "to_crs", "tz")
+            for name in (
+                "layer",
+                *_CSV_OPTIONS,
+                "time",
+                "time_end",
+                "x",
+                "y",
+                "crs",
+                "to_crs",
+                "tz",
+            )
             if getattr(args, name) is not None
         ]
         if given:
@@ -637,9 +659,11 @@ def _read_events(args):
             )
         from caslite.events import Events
 
-        for name in ("time", "x", "y", "crs", "to_crs", "time_end"):
+        for name in ("time", "x", "y", "crs", "to_crs", "time_end", *_CSV_OPTIONS):
             if getattr(args, name) is not None:
                 options[name] = getattr(args, name)
+        if options.get("sep") == "\\t":  # a tab, as typed in a shell
+            options["sep"] = "\t"
         options.setdefault("time", "t")
         with _reading(path):
             events = Events.read(path, layer=args.layer, tz=args.tz, **options)
@@ -684,23 +708,17 @@ def _reading(path: Path):
 
 
 def _filtered(events, expression: str):
-    columns = list(events.data.columns)
-    try:
-        mask = events.data.eval(expression)
-    except Exception as exc:  # NameError, SyntaxError, ValueError, TypeError, ...
-        raise CliError(
-            f"--filter {expression!r} cannot be evaluated ({type(exc).__name__}: {exc}); the "
-            f"columns it can use are {columns} (the time and coordinate columns are not among "
-            "them: use --origin/--start/--end for time)."
-        ) from None
-    import pandas as pd
+    """Keep the incidents where ``--filter`` holds (caslite's safe filter language)."""
+    from caslite._filter import FilterError, filter_mask
 
-    if not isinstance(mask, pd.Series) or not pd.api.types.is_bool_dtype(mask):
+    try:
+        mask = filter_mask(events.data, expression, what="--filter")
+    except FilterError as exc:
         raise CliError(
-            f"--filter {expression!r} must be a condition (true or false per incident), such "
-            f"as \"premises == 'House'\"; columns: {columns}."
-        )
-    kept = events.select(mask.fillna(False).to_numpy(dtype=bool))
+            f"{exc} The time and coordinate columns are not among the columns: use "
+            "--origin/--start/--end for time."
+        ) from None
+    kept = events.select(mask)
     logger.info("--filter %r kept %s of %s incidents", expression, f"{len(kept):,}",
                 f"{len(events):,}")  # fmt: skip
     if not len(kept):
@@ -761,15 +779,22 @@ def _local_time(value, flag: str, tz: str):
     return pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(tz)
 
 
-def _duration(value, flag: str) -> str:
-    import pandas as pd
+def _duration(value, flag: str, *, risk: bool = False) -> str:
+    """Check a duration of the command line (``14D``, ``36h``); the risk model's is >= 1D."""
+    from caslite._validation import as_duration
+    from caslite.models.risk import MIN_HORIZON
 
+    minimum = MIN_HORIZON if risk else None
+    reason = (
+        " (every training horizon of the risk model must hold every shift of the day); give "
+        "--horizon 1D and read its first shifts"
+        if risk
+        else ""
+    )
     try:
-        delta = pd.Timedelta(value)
-    except (TypeError, ValueError):
-        delta = pd.NaT
-    if delta is pd.NaT or delta <= pd.Timedelta(0):
-        raise CliError(f"{flag} {value!r} is not a positive duration such as 14D, 7D or 36h.")
+        as_duration(value, flag.lstrip("-"), minimum=minimum, reason=reason, flag=flag)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
     return value
 
 
@@ -848,7 +873,7 @@ def _forecast(args) -> None:
     formats = _formats(args.format)
     if args.layout == "layers" and "gpkg" not in formats:
         raise CliError("--layout layers (a layer per shift) needs --format gpkg.")
-    _duration(args.horizon, "--horizon")
+    _duration(args.horizon, "--horizon", risk=True)
     events, title = _read_events(args)
     origin = _next_midnight(events) if args.origin is None else args.origin
     _local_time(origin, "--origin", events.tz)
@@ -954,8 +979,8 @@ def _backtest(args) -> None:
 
     methods = _method_names(args.methods)
     coverages = _numbers(args.coverage, "--coverage", (0.01, 0.03, 0.05))
-    for flag, value in (("--step", args.step), ("--horizon", args.horizon)):
-        _duration(value, flag)
+    _duration(args.step, "--step")
+    _duration(args.horizon, "--horizon", risk="risk" in methods)
     events, title = _read_events(args)
     start = _local_time(args.start, "--start", events.tz)
     end = _local_time(_next_midnight(events) if args.end is None else args.end, "--end", events.tz)
@@ -999,6 +1024,7 @@ def _backtest(args) -> None:
         coverages=coverages,
         n_jobs=args.n_jobs,
         progress=_progress(args),
+        max_origins=args.max_origins,
     )
     table = result.to_markdown()
     n_origins = len(result.params["origins"])

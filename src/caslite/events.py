@@ -15,6 +15,7 @@ and :attr:`Events.report` keeps it.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -292,6 +293,13 @@ class Events:
                 f"expected a pandas DataFrame or GeoDataFrame, got {type(frame).__name__}; "
                 "use Events.read(path) for files."
             )
+        repeated = frame.columns[frame.columns.duplicated()].unique().tolist()
+        if repeated:
+            raise ValueError(
+                f"the table has duplicate column names {repeated}; rename them so each column "
+                "has its own name (e.g. frame.columns = [...], or frame.loc[:, "
+                "~frame.columns.duplicated()] to keep the first)."
+            )
         tz = as_zone(tz)
         report = {"rows_read": len(frame)}
         xs, ys, crs, used = _coordinates(frame, x, y, crs)
@@ -373,21 +381,37 @@ class Events:
         )  # fmt: skip
 
     @classmethod
-    def read(cls, path, *, layer=None, **kwargs) -> Events:
-        """Read incidents from a CSV, GeoPackage, GeoJSON, Shapefile or (Geo)Parquet file.
+    def read(cls, path, *, layer=None, sep=None, decimal=None, encoding=None, **kwargs) -> Events:
+        r"""Read incidents from a CSV, GeoPackage, GeoJSON, Shapefile or (Geo)Parquet file.
 
         Parameters
         ----------
         path : str or os.PathLike
-            The file; the format follows its extension.
+            The file; the format follows its extension (``.csv``, also ``.csv.gz`` and
+            ``.csv.zip``; ``.gpkg``, ``.geojson``, ``.json``, ``.shp``, ``.fgb``, ``.parquet``).
         layer : str, optional
-            Layer of a multi-layer GeoPackage.
+            Layer of a GeoPackage; required when the file has more than one (the error lists
+            them).
+        sep : str, optional
+            CSV only: the field separator; default ``","``. A file read whole into one column
+            whose name holds ``;`` (a semicolon-separated file) is refused with the fix.
+        decimal : str, optional
+            CSV only: the decimal mark; default ``"."`` (``","`` for ``1,5``).
+        encoding : str, optional
+            CSV only: the text encoding, e.g. ``"utf-16"`` or ``"cp1252"``; default UTF-8.
         **kwargs
             Passed to :meth:`from_frame` (``time``, ``x``, ``y``, ``crs``, ``tz``, ...).
 
         Returns
         -------
         Events
+
+        Raises
+        ------
+        ValueError
+            For a file that cannot be read as its extension says (naming the file and the
+            fix: ``sep=``, ``decimal=``, ``encoding=``, ``layer=``), duplicate column names,
+            or CSV options given for another format.
 
         Examples
         --------
@@ -397,8 +421,25 @@ class Events:
         ...              ).to_csv(path, index=False)
         >>> len(Events.read(path, crs="EPSG:32617", tz="America/Toronto"))
         1
+        >>> with open(path, "w") as file:
+        ...     _ = file.write("t;x;y\n2019-03-01 10:00;628000,5;4835000,5\n")
+        >>> events = Events.read(path, crs="EPSG:32617", tz="America/Toronto")
+        Traceback (most recent call last):
+        ...
+        ValueError: 'incidents.csv' looks like a semicolon-separated file ...
+        >>> Events.read(path, sep=";", decimal=",", crs="EPSG:32617", tz="America/Toronto").x
+        array([628000.5])
         """
-        return cls.from_frame(_read_table(path, layer), **kwargs)
+        csv_options = {"sep": sep, "decimal": decimal, "encoding": encoding}
+        csv_options = {key: value for key, value in csv_options.items() if value is not None}
+        frame = _read_table(path, layer, csv_options)
+        try:
+            return cls.from_frame(frame, **kwargs)
+        except ValueError as exc:
+            hint = _decimal_comma_hint(frame, csv_options, path)
+            if hint:
+                raise ValueError(f"{exc} {hint}") from None
+            raise
 
     # ------------------------------------------------------------------ views
     def __len__(self) -> int:
@@ -598,19 +639,24 @@ def as_events(source, **kwargs) -> Events:
 
 
 # ---------------------------------------------------------------------- helpers
-def _read_table(path, layer):
+_CSV_SUFFIXES = (".csv", ".txt", ".csv.gz", ".csv.zip")
+_OGR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb"}
+
+
+def _read_table(path, layer, csv_options=None):
+    """Read a file into a (Geo)DataFrame; errors name the file and the fix."""
+    csv_options = csv_options or {}
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such incident file: {str(path)!r}.")
     suffix = path.suffix.lower()
-    if suffix in {".csv", ".txt"} or path.name.lower().endswith((".csv.gz", ".csv.zip")):
-        try:
-            return pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            raise ValueError(
-                f"{path.name!r} is empty: no header and no rows. A file with no incidents "
-                "still needs its header line (e.g. 't,x,y')."
-            ) from None
+    if path.name.lower().endswith(_CSV_SUFFIXES):
+        if layer is not None:
+            raise ValueError(f"layer={layer!r} is for GeoPackages; {path.name!r} is a CSV file.")
+        return _read_csv(path, csv_options)
+    if csv_options:
+        given = " and ".join(f"{key}=" for key in csv_options)
+        raise ValueError(f"{given} (the CSV options) are for CSV files; {path.name!r} is not one.")
     import geopandas
 
     if suffix == ".parquet":
@@ -618,12 +664,137 @@ def _read_table(path, layer):
             return geopandas.read_parquet(path)
         except ValueError:  # plain Parquet without geometry metadata
             return pd.read_parquet(path)
-    if suffix in {".gpkg", ".geojson", ".json", ".shp", ".fgb"}:
-        return geopandas.read_file(path, layer=layer)
+    if suffix in _OGR_SUFFIXES:
+        return _read_ogr(path, layer)
     raise ValueError(
         f"cannot tell the format of {path.name!r}: use a .csv, .gpkg, .geojson, .shp, .fgb or "
         ".parquet file, or read it yourself and call Events.from_frame."
     )
+
+
+def _read_csv(path: Path, options: dict) -> pd.DataFrame:
+    import zipfile
+    import zlib
+
+    name = path.name
+    try:
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, **options)
+        frame = pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{name!r} is empty: no header and no rows. A file with no incidents "
+            "still needs its header line (e.g. 't,x,y')."
+        ) from None
+    except UnicodeError as exc:
+        raise ValueError(_encoding_message(path, exc, options)) from None
+    except (EOFError, zlib.error, zipfile.BadZipFile, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(
+            f"cannot read {name!r}: the compressed file is truncated or damaged "
+            f"({type(exc).__name__}: {exc}). Download or copy it again, or check it with "
+            "gzip -t / unzip -t."
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise ValueError(
+            f"cannot read {name!r} as CSV ({exc}). If its fields are separated by ';' or "
+            "tabs, pass sep=';' or sep='\\t'; if it is not UTF-8 text, pass encoding=."
+        ) from None
+    if "sep" not in options and len(frame.columns) == 1:
+        only = str(frame.columns[0])
+        for mark, called in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            if mark in only:
+                shown = "\\t" if mark == "\t" else mark
+                raise ValueError(
+                    f"{name!r} looks like a {called}-separated file (its one column is named "
+                    f"{only!r}): pass sep='{shown}', and decimal=',' "
+                    "if its numbers are written with decimal commas (1,5)."
+                )
+    names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
+    repeated = sorted({v for v in names if names.count(v) > 1})
+    if repeated:
+        raise ValueError(
+            f"{name!r} has duplicate column names {repeated} in its header; rename them so "
+            "each column has its own name (pandas would rename the second one silently)."
+        )
+    return frame
+
+
+def _encoding_message(path: Path, exc, options) -> str:
+    head = b""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    except OSError:  # pragma: no cover - it was readable a moment ago
+        pass
+    given = options.get("encoding", "utf-8")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and head[1::2] == b"\0\0"):
+        fix = "it looks like UTF-16 text: pass encoding='utf-16'"
+    else:
+        fix = "pass its encoding, e.g. encoding='cp1252' or 'latin-1', or save it as UTF-8"
+    return f"cannot read {path.name!r} as {given} text ({exc}); {fix}."
+
+
+def _read_ogr(path: Path, layer):
+    """Read a GIS file with pyogrio, choosing the layer explicitly when there are several."""
+    import geopandas
+    import pyogrio
+
+    name = path.name
+    if path.stat().st_size == 0:
+        raise ValueError(
+            f"{name!r} is empty (0 bytes): not a {path.suffix.lower()} file with incidents. "
+            "Write the incidents into it again, or give the file that has them."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on a bad file
+            layers = [str(row[0]) for row in pyogrio.list_layers(path)]
+    except pyogrio.errors.DataSourceError as exc:
+        with open(path, "rb") as file:
+            head = file.read(16)
+        if head == b"SQLite format 3\0":
+            raise ValueError(
+                f"{name!r} is a database without any GIS layer (an empty GeoPackage, or "
+                f"another SQLite file): there are no incidents in it ({exc})."
+            ) from None
+        text = head.decode("utf-8", errors="replace")
+        readable = text.replace("\n", " ").replace("\r", " ").replace("\t", " ").isprintable()
+        starts = f"it starts with {text!r}" if readable else f"{exc}"
+        raise ValueError(
+            f"cannot read {name!r} as a {path.suffix.lower()} file ({starts}). Check that it "
+            "is one (a text or CSV file needs the .csv extension)."
+        ) from None
+    listed = ", ".join(repr(v) for v in layers)
+    if not layers:
+        raise ValueError(
+            f"{name!r} has no layers (an empty GeoPackage): there are no incidents in it. "
+            "Write the incidents into it, or give the file that has them."
+        )
+    if layer is None and len(layers) > 1:
+        raise ValueError(
+            f"{name!r} has {len(layers)} layers: {listed}; choose the incidents' layer with "
+            f"layer={layers[0]!r}."
+        )
+    if layer is not None and str(layer) not in layers:
+        raise ValueError(f"{name!r} has no layer {layer!r}; its layers are {listed}.")
+    return geopandas.read_file(path, layer=layer, engine="pyogrio")
+
+
+def _decimal_comma_hint(frame, csv_options, path) -> str:
+    """Return the fix for numbers written with decimal commas in a CSV file, or ""."""
+    if csv_options.get("decimal") == "," or not Path(path).name.lower().endswith(_CSV_SUFFIXES):
+        return ""
+    pattern = r"^\s*[-+]?\d+,\d+\s*$"
+    for column in ("x", "y", *frame.columns):
+        if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column]):
+            values = frame[column].dropna().astype(str)
+            if len(values) and values.str.match(pattern).all():
+                return (
+                    f"Column {column!r} holds numbers with decimal commas (e.g. "
+                    f"{values.iloc[0]!r}): pass decimal=','."
+                )
+    return ""
 
 
 def _require_columns(frame: pd.DataFrame, names) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from caslite._kernels import knox as _k
-from caslite._validation import CasliteWarning, warn_user
+from caslite._validation import CasliteWarning, check_random_state, warn_user
 
 __all__ = [
     "BandwidthSuggestion",
@@ -152,10 +152,91 @@ class _Pairs(NamedTuple):
     rows: np.ndarray
 
 
+#: Cells of the grid on which the pairs are first counted (a lower bound; 8 bytes each).
+_BOUND_CELLS = 2**20
+
+
+def _pairs_at_least(x, y, distance_edges, limit: int) -> tuple[int, float]:
+    """Count a lower bound on the pairs of events in a distance row, on a grid.
+
+    The events are binned into square cells (a sixteenth of the largest distance edge, or
+    larger so that the grid has at most ``_BOUND_CELLS`` cells). Every pair of events in two
+    cells (or one) whose farthest points are within the largest edge, and whose nearest
+    points are at least the first edge apart, is surely in a distance row; those pairs are
+    counted from the cells' event counts alone (cumulative sums along one axis per column
+    offset, no distance computed), stopping once the count exceeds ``limit``. Returns the
+    count and the cell side.
+    """
+    reach, first = float(distance_edges[-1]), float(distance_edges[0])
+    xmin, ymin = float(x.min()), float(y.min())
+    width, height = float(x.max()) - xmin, float(y.max()) - ymin
+    side = max(reach / 16.0, math.sqrt(width * height / _BOUND_CELLS), 1e-9)
+    side = max(side, width / _BOUND_CELLS, height / _BOUND_CELLS)  # a thin strip of events
+    k = int(math.floor(reach / side)) - 1  # farthest offset whose cells are wholly in reach
+    if k < 0:
+        return 0, side
+    ix = np.floor((x - xmin) / side).astype(np.int64)
+    iy = np.floor((y - ymin) / side).astype(np.int64)
+    n_x, n_y = int(ix.max()) + 1, int(iy.max()) + 1
+    counts = np.zeros((n_x, n_y), dtype=np.float64)  # float: products cannot overflow
+    np.add.at(counts, (ix, iy), 1.0)
+    # cumulative[:, j] = sum of counts[:, :j], for sums over runs of rows of one column
+    cumulative = np.zeros((n_x, n_y + 1))
+    np.cumsum(counts, axis=1, out=cumulative[:, 1:])
+
+    def inside(di, dj):
+        far = ((di + 1) ** 2 + (abs(dj) + 1) ** 2) * side**2 <= reach**2
+        near = (max(di - 1, 0) ** 2 + max(abs(dj) - 1, 0) ** 2) * side**2 >= first**2
+        return far and near
+
+    total = float((counts * (counts - 1) / 2).sum()) if inside(0, 0) else 0.0
+
+    for di in range(0, min(k, n_x - 1) + 1):
+        if total > limit:
+            break
+        offsets = [dj for dj in range(-k, k + 1) if (di > 0 or dj > 0) and inside(di, dj)]
+        for lo, hi in _runs(offsets):  # offsets lo..hi: cells (i + di, j + lo .. j + hi)
+            j = np.arange(n_y)
+            a, b = np.clip(j + lo, 0, n_y), np.clip(j + hi + 1, 0, n_y)
+            near = cumulative[di:, b] - cumulative[di:, a]  # rows i + di of the counts
+            total += float((counts[: n_x - di] * near).sum())
+    return int(total), side
+
+
+def _runs(values):
+    """Return the consecutive runs of sorted integers as (first, last) pairs."""
+    runs = []
+    for v in values:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return [tuple(r) for r in runs]
+
+
 def _close_pairs(x, y, distance_edges, same_location, max_pairs) -> _Pairs:
-    """Find the pairs of events in a distance row; refuse more than ``max_pairs``."""
+    """Find the pairs of events in a distance row; refuse more than ``max_pairs``.
+
+    A lower bound counted on a grid (:func:`_pairs_at_least`) refuses at once when it
+    already exceeds ``max_pairs``; otherwise the pairs are counted exactly, and refused if
+    more than ``max_pairs``.
+    """
     n = len(x)
     reach = float(distance_edges[-1])
+    at_least, side = 0, 0.0
+    if n * (n - 1) // 2 > max_pairs:  # else there are too few events to exceed it
+        at_least, side = _pairs_at_least(x, y, distance_edges, max_pairs)
+    if at_least > max_pairs:
+        shrink = math.sqrt(max_pairs / at_least)
+        raise ValueError(
+            f"{n:,} events form at least {at_least:,} pairs within {_fmt(reach)} m (a lower "
+            f"bound counted on a grid of {side:g} m cells, before any pair is stored), more "
+            f"than max_pairs={max_pairs:,} (the pair table would take at least "
+            f"{at_least * 6 / 1e9:.1f} GB and every permutation would visit every pair). Use "
+            f"a smaller maximum distance (the last edge of distance_bands; about "
+            f"{_fmt(round(reach * shrink))} m or less), fewer events (a smaller area or "
+            "period), or raise max_pairs if you have the memory and time."
+        )
     xmin, ymin = float(x.min()), float(y.min())
     span = max(float(x.max()) - xmin, float(y.max()) - ymin)
     # Buckets a little wider than the reach (so rounding cannot put two events within reach
@@ -553,6 +634,9 @@ def knox_test(
     max_pairs : int, default 200,000,000
         Refuse (``ValueError``) when more pairs of events than this lie within the last
         distance edge; the message says how many and suggests a smaller maximum distance.
+        The refusal is immediate when a count on a grid of a quarter of the last edge (a
+        lower bound: only pairs of cells wholly within reach of each other) already exceeds
+        it; otherwise the pairs are counted exactly first.
 
     Returns
     -------
@@ -618,6 +702,7 @@ def knox_test(
     n_permutations = _check_int("n_permutations", n_permutations, 1)
     progress = _check_bool("progress", progress)
     max_pairs = _check_int("max_pairs", max_pairs, 0)
+    check_random_state(random_state)
     bar = _progress_bar(n_permutations) if progress else None
 
     n = len(t)

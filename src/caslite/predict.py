@@ -10,11 +10,17 @@ import pyproj
 from sklearn.base import clone
 
 from caslite._time import to_utc_seconds
-from caslite._validation import check_same_crs, warn_user
+from caslite._validation import (
+    as_duration,
+    check_instant,
+    check_random_state,
+    check_same_crs,
+    warn_user,
+)
 from caslite.evaluation.metrics import _coverage
 from caslite.events import Events
 from caslite.grid import Grid
-from caslite.models.risk import RiskModel, TooLittleDataError
+from caslite.models.risk import _SHORT_HORIZON, MIN_HORIZON, RiskModel, TooLittleDataError
 from caslite.shifts import ShiftSchedule
 
 __all__ = ["predict"]
@@ -54,7 +60,7 @@ def predict(
     origin : str, datetime or int
         Start of the forecast, e.g. ``"2019-03-01"`` (naive: local time in ``tz``).
     horizon : str, default "14D"
-        Length of the forecast.
+        Length of the forecast, with its unit (``"14D"``, ``"36h"``); at least ``"1D"``.
     cell_size : float, default 125.0
         Side of a grid cell in metres.
     time, x, y, crs, tz
@@ -118,6 +124,9 @@ def predict(
     ...                       duplicates="drop", nonexistent="shift_forward",
     ...                       ambiguous="earliest")  # doctest: +SKIP
     """
+    check_instant(origin, "origin")
+    check_random_state(random_state)
+    as_duration(horizon, "horizon", minimum=MIN_HORIZON, reason=_SHORT_HORIZON)
     events = _as_events(incidents, time, x, y, crs, tz, events_options)
     o = int(to_utc_seconds(origin, events.tz, "origin"))
     known = events.before(o)

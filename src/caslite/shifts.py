@@ -17,12 +17,15 @@ day begin at their first occurrence.
 
 from __future__ import annotations
 
+import numbers
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from caslite._time import as_zone, to_utc_seconds
+from caslite._validation import as_duration
 
 __all__ = ["Blocks", "ShiftSchedule"]
 
@@ -80,6 +83,12 @@ class ShiftSchedule:
     ):
         if isinstance(starts, str):
             starts = [starts]
+        if not isinstance(starts, Iterable):
+            raise TypeError(
+                f"starts must be a list of wall-clock start times such as ['07:00', '15:00', "
+                f"'23:00'], got {starts!r}; leave it out for six 4-hour shifts from 00:00, or "
+                "use ShiftSchedule.every(hours, tz=...)."
+            )
         seconds = sorted(_parse_start(s) for s in starts)
         if not seconds:
             raise ValueError("starts is empty: give at least one shift start such as '00:00'.")
@@ -104,8 +113,9 @@ class ShiftSchedule:
 
         Parameters
         ----------
-        hours : int or float, default 4
-            Length of each block; must divide 24 hours into whole minutes.
+        hours : int, float, str or timedelta, default 4
+            Length of each block, in hours (``4``) or as a duration (``"4h"``, ``"90min"``);
+            must divide 24 hours into whole minutes.
         tz : str
             IANA time zone of the study area.
         first : str, default "00:00"
@@ -120,7 +130,7 @@ class ShiftSchedule:
         >>> ShiftSchedule.every(8, tz="Europe/Amsterdam", first="07:00").starts
         ('07:00', '15:00', '23:00')
         """
-        step = float(hours) * 3600
+        step = _block_seconds(hours)
         if not np.isfinite(step) or step <= 0 or _SECONDS_PER_DAY % step or step % 60:
             raise ValueError(
                 f"hours={hours!r} must be positive and divide a 24-hour day into whole minutes "
@@ -272,14 +282,7 @@ class ShiftSchedule:
         >>> len(schedule.horizon("2019-03-01", "14D"))  # spans the 10 March change
         84
         """
-        try:
-            length = pd.Timedelta(horizon)
-        except (ValueError, TypeError):
-            raise ValueError(
-                f"horizon {horizon!r} is not a length of time; use e.g. '14D', '7D' or '36h'."
-            ) from None
-        if length <= pd.Timedelta(0):
-            raise ValueError(f"horizon {horizon!r} must be positive, such as '14D'.")
+        length = as_duration(horizon, "horizon")
         lo = int(to_utc_seconds(origin, self.tz, "origin"))
         local_origin = pd.Timestamp(lo, unit="s", tz="UTC").tz_convert(self.tz)
         if length % pd.Timedelta(days=1) == pd.Timedelta(0):
@@ -288,6 +291,26 @@ class ShiftSchedule:
         else:
             end = local_origin + length
         return self.blocks(lo, int(end.timestamp()))
+
+
+def _block_seconds(hours) -> float:
+    """Seconds of a block of ``hours``: a number of hours or a duration with its unit."""
+    if isinstance(hours, bool) or hours is None:
+        raise TypeError(f"hours={hours!r} is not a length; give a number of hours or e.g. '4h'.")
+    if isinstance(hours, numbers.Real):
+        return float(hours) * 3600
+    if isinstance(hours, str):
+        try:
+            return float(hours) * 3600  # "4": hours, as on the command line
+        except ValueError:
+            pass
+    try:
+        return as_duration(hours, "hours").total_seconds()
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"hours={hours!r} is not a length of the blocks; give a number of hours (4) or a "
+            "duration ('4h', '90min') that divides a 24-hour day."
+        ) from None
 
 
 def _default_label(start: int, end: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import math
+import os
 import zoneinfo
 
 import numpy as np
@@ -26,6 +27,10 @@ from caslite._validation import as_projected_crs
 __all__ = ["SyntheticCity", "simulate_city", "DEFAULT_HOURLY_PROFILE"]
 
 _SECONDS_PER_DAY = 86_400
+#: Working memory per background raster cell (density, noise, smoothing, cumulative sums).
+_BYTES_PER_RASTER_CELL = 64
+#: Working memory per simulated event (times, coordinates, parents, generations, the table).
+_BYTES_PER_EVENT = 160
 _SECONDS_PER_HOUR = 3_600
 #: Kernels are cut off this many standard deviations (space) / mean delays (time) away.
 _SPACE_CUTOFF_SD = 6.0
@@ -436,6 +441,39 @@ def _housing_density(rng, n_cols, n_rows, resolution, n_clusters, rural_floor, h
     return housing
 
 
+def _memory_bytes() -> int | None:
+    """Physical memory of this machine in bytes, or None where it cannot be read."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _check_fits_in_memory(n_cells, resolution, size, background_rate, days, branching):
+    """Refuse a simulation whose raster and events would not fit in this machine's memory."""
+    events = background_rate * days / (1.0 - branching)  # expected, all generations
+    raster = float(n_cells) ** 2
+    need = raster * _BYTES_PER_RASTER_CELL + events * _BYTES_PER_EVENT
+    have = _memory_bytes()
+    if have is None or need <= have:
+        return
+    raise ValueError(
+        f"this simulation would need about {_bytes(need)} of memory and the machine has "
+        f"{_bytes(have)}: a raster of {n_cells:,} x {n_cells:,} cells (size={size:g} m at "
+        f"resolution={resolution:g} m) and about {events:,.0f} events (background_rate="
+        f"{background_rate:g} per day over {days:,.0f} days, branching_ratio={branching:g}). "
+        "Use a coarser resolution, a smaller size, a lower background_rate or a shorter "
+        "period."
+    )
+
+
+def _bytes(value: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if value >= scale:
+            return f"{value / scale:,.1f} {unit}"
+    return f"{value / 1e6:.1f} MB"
+
+
 def simulate_city(
     *,
     start="2023-01-01",
@@ -538,7 +576,10 @@ def simulate_city(
     ValueError
         For an explosive process (``branching_ratio >= 1``), negative or zero ranges, rates
         or sizes, ``end <= start``, an ``hourly_profile`` without 24 values, a ``resolution``
-        that does not divide ``size`` or a geographic ``crs``.
+        that does not divide ``size`` or a geographic ``crs``; and for a raster
+        (``(size / resolution)**2`` cells) and expected number of events
+        (``background_rate`` per day over the period, times ``1 / (1 - branching_ratio)``)
+        that would not fit in this machine's memory, with the size needed.
 
     Examples
     --------
@@ -606,6 +647,8 @@ def simulate_city(
     end_ts = _as_local_timestamp(end, tz, "end")
     if end_ts <= start_ts:
         raise ValueError(f"end ({end_ts}) must be after start ({start_ts}).")
+    days = (end_ts - start_ts).total_seconds() / _SECONDS_PER_DAY
+    _check_fits_in_memory(n_cells, resolution, size, background_rate, days, branching_ratio)
     x0, y0 = (float(v) for v in origin)
 
     rng = np.random.default_rng(random_state)

@@ -23,7 +23,7 @@ from sklearn.base import clone
 
 from caslite._provenance import events_fingerprint, library_versions
 from caslite._time import to_utc_seconds
-from caslite._validation import check_same_crs
+from caslite._validation import as_duration, check_same_crs
 from caslite.evaluation.metrics import count_events, hit_rate_curve
 from caslite.events import Events
 from caslite.grid import Grid
@@ -60,6 +60,7 @@ def backtest(
     n_jobs=1,
     backend=None,
     progress=True,
+    max_origins=1_000,
 ) -> BacktestResult:
     """Score forecasters by rolling origin over a period.
 
@@ -102,6 +103,9 @@ def backtest(
         :func:`joblib.parallel_config`); "dask": the active :class:`dask.distributed.Client`.
     progress : bool, default True
         Show a tqdm progress bar over the completed tasks.
+    max_origins : int, default 1000
+        Most origins accepted: more raise before any fit, naming the count (a daily step
+        over three years is 1,095 origins; raise this to allow it).
 
     Returns
     -------
@@ -145,7 +149,8 @@ def backtest(
         )
     check_same_crs(events.crs, grid.crs, "events", "the grid")
     schedule = _check_schedule(schedule, events.tz)
-    origins = _origins(start, end, step, horizon, events.tz)
+    max_origins = _positive_int(max_origins, "max_origins")
+    origins = _origins(start, end, step, horizon, events.tz, max_origins)
     retrain_every = _positive_int(retrain_every, "retrain_every")
     coverages = _check_coverages(coverages)
     near_rings = _non_negative_int(near_rings, "near_rings")
@@ -691,13 +696,7 @@ def _check_schedule(schedule, tz):
 
 
 def _duration(value, name) -> pd.Timedelta:
-    try:
-        delta = pd.Timedelta(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a duration such as '14D', got {value!r}.") from None
-    if pd.isna(delta) or delta <= pd.Timedelta(0):
-        raise ValueError(f"{name} must be a positive duration such as '14D', got {value!r}.")
-    return delta
+    return as_duration(value, name)
 
 
 def _advance(local: pd.Timestamp, delta: pd.Timedelta) -> pd.Timestamp:
@@ -708,7 +707,7 @@ def _advance(local: pd.Timestamp, delta: pd.Timedelta) -> pd.Timestamp:
     return local + delta
 
 
-def _origins(start, end, step, horizon, tz) -> list:
+def _origins(start, end, step, horizon, tz, max_origins=1_000) -> list:
     step_delta = _duration(step, "step")
     horizon_delta = _duration(horizon, "horizon")
     lo = int(to_utc_seconds(start, tz, "start"))
@@ -723,6 +722,14 @@ def _origins(start, end, step, horizon, tz) -> list:
         if _advance(origin, horizon_delta) > last:
             break
         origins.append(origin)
+        if len(origins) > max_origins:  # stop counting: the loop stays bounded
+            span = hi - lo - horizon_delta.total_seconds()
+            count = int(span // step_delta.total_seconds()) + 1
+            raise ValueError(
+                f"step={step!r} from start {first} to end {last} gives about {count:,} "
+                f"forecast origins, more than max_origins={max_origins:,}; use a longer step "
+                "(e.g. step='14D'), a shorter period, or raise max_origins."
+            )
     if not origins:
         raise ValueError(
             f"no forecast origin fits: the horizon {horizon!r} from start {first} ends after "

@@ -47,7 +47,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.utils.validation import check_is_fitted
 
 from caslite._time import to_utc_seconds
-from caslite._validation import check_same_crs
+from caslite._validation import (
+    as_duration,
+    check_instant,
+    check_random_state,
+    check_same_crs,
+)
 from caslite.evaluation.metrics import count_events
 from caslite.events import Events
 from caslite.features import FeatureBuilder, _check_events_grid
@@ -60,6 +65,13 @@ __all__ = ["RiskModel", "TooLittleDataError"]
 logger = logging.getLogger("caslite")
 
 _DAY = 86_400
+#: The shortest horizon the model trains on: a day, so that every training horizon holds
+#: every shift of the day (the additive fit learns each shift's share from them).
+MIN_HORIZON = "1D"
+_SHORT_HORIZON = (
+    " (every training horizon must hold every shift of the day): forecast horizon='1D' and "
+    "use its first shifts (Forecast.top(per='block') ranks the cells of each shift)"
+)
 _CHUNK_ROWS = 262_144
 
 
@@ -77,13 +89,14 @@ class RiskModel(BaseEstimator):
     schedule : ShiftSchedule, optional
         The blocks; default 4-hour shifts from midnight in the events' time zone.
     horizon : str, default "14D"
-        Length of each training horizon, and of the default forecast (:meth:`forecast`).
+        Length of each training horizon, and of the default forecast (:meth:`forecast`),
+        with its unit (``"14D"``, ``"36h"``); at least a day (``"1D"``), so that every
+        training horizon holds every shift of the day.
     train_step : str, default "auto"
         Spacing of the training origins. ``"auto"``: the horizon, between 1 and 7 days, so that
         the training horizons cover the history without gaps (with a 1-day horizon every 7
         days, six days in seven would go unused and a short history would be learnt from a
-        few dozen incidents); horizons shorter than a day still step by a day, so that the
-        number of training origins stays bounded.
+        few dozen incidents).
     train_span : str or None, default "1095D"
         How far before the fit origin training origins may lie (None: as far as the data
         allow, after ``warmup``).
@@ -272,6 +285,7 @@ class RiskModel(BaseEstimator):
             origin, or the training horizons hold no event.
         """
         self._check_params()
+        check_instant(origin, "origin")
         _check_events_grid(events, grid)
         builder = self.features if self.features is not None else FeatureBuilder()
         if not isinstance(builder, FeatureBuilder):
@@ -444,6 +458,7 @@ class RiskModel(BaseEstimator):
         return self
 
     def _check_params(self) -> None:
+        check_random_state(self.random_state)
         if self.loss not in ("poisson", "log_loss"):
             raise ValueError(f"loss must be 'poisson' or 'log_loss', got {self.loss!r}.")
         if self.interactions not in ("additive", "full"):
@@ -468,8 +483,8 @@ class RiskModel(BaseEstimator):
             raise ValueError(
                 f"n_bags must be a positive integer (1 for a single ensemble), got {bags!r}."
             )
-        for name in ("horizon", "warmup"):
-            _positive_timedelta(getattr(self, name), name)
+        as_duration(self.horizon, "horizon", minimum=MIN_HORIZON, reason=_SHORT_HORIZON)
+        _positive_timedelta(self.warmup, "warmup")
         self._train_step()
         if self.train_span is not None:
             _positive_timedelta(self.train_span, "train_span")
@@ -1075,13 +1090,7 @@ def _block_group(builder) -> set:
 
 
 def _positive_timedelta(value, name: str) -> pd.Timedelta:
-    try:
-        delta = pd.Timedelta(value)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a duration such as '14D', got {value!r}.") from error
-    if pd.isna(delta) or delta <= pd.Timedelta(0):
-        raise ValueError(f"{name} must be a positive duration such as '14D', got {value!r}.")
-    return delta
+    return as_duration(value, name)
 
 
 def _days(seconds: int) -> str:
