@@ -25,11 +25,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from caslite._kernels import JIT_OPTIONS
+
 SPACE_EXPONENTIAL, SPACE_GAUSSIAN, SPACE_BOWERS = 0, 1, 2
 TIME_EXPONENTIAL, TIME_BOWERS = 0, 1
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _space_weight(kind, param, d):
     """Spatial weight at distance ``d`` (metres), before truncation."""
     if kind == SPACE_EXPONENTIAL:
@@ -39,7 +41,7 @@ def _space_weight(kind, param, d):
     return 1.0 / (1.0 + d / param)
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _time_weight(kind, param, dt):
     """Temporal weight of an event ``dt`` seconds (float) before the scored instant."""
     if kind == TIME_EXPONENTIAL:
@@ -47,7 +49,7 @@ def _time_weight(kind, param, dt):
     return 1.0 / (1.0 + math.floor(dt / param))
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _index_range(u, reach, n):
     """Raster indices ``[lo, hi]`` that may lie within ``reach`` cells of position ``u``.
 
@@ -60,7 +62,7 @@ def _index_range(u, reach, n):
     return int(lo), int(hi)
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _event_footprint(
     xi, yi, x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
     kind, param, radius, grid_form, cells, weights, start, write,
@@ -98,7 +100,7 @@ def _event_footprint(
     return count
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _footprint_sizes(
     x, y, x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
     kind, param, radius, grid_form,
@@ -116,7 +118,7 @@ def _footprint_sizes(
     return counts
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _footprints(
     x, y, ptr, x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
     kind, param, radius, grid_form,
@@ -137,7 +139,7 @@ def _footprints(
     return cells, weights
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _scatter_block(s, lo, hi, t, ptr, cells, weights, kind, param, window, acc):
     """Add the events ``lo <= i < hi`` that are in the window of instant ``s`` to ``acc``."""
     for i in range(lo, hi):
@@ -149,7 +151,7 @@ def _scatter_block(s, lo, hi, t, ptr, cells, weights, kind, param, window, acc):
             acc[cells[k]] += w * weights[k]
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _score_direct(starts, lo, hi, t, ptr, cells, weights, kind, param, window, out):
     """Add the score of every block to ``out`` (float64); parallel over blocks, a row each.
 
@@ -160,7 +162,7 @@ def _score_direct(starts, lo, hi, t, ptr, cells, weights, kind, param, window, o
         _scatter_block(starts[b], lo[b], hi[b], t, ptr, cells, weights, kind, param, window, out[b])
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _score_direct_rows(starts, lo, hi, t, ptr, cells, weights, kind, param, window, out):
     """As :func:`_score_direct` for an ``out`` of another dtype (float32).
 
@@ -174,7 +176,7 @@ def _score_direct_rows(starts, lo, hi, t, ptr, cells, weights, kind, param, wind
             out[b, c] += acc[c]
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _add_events(s, first, last, t, ptr, cells, weights, tau, sign, acc, live):
     """Add (``sign=1``) or remove (``sign=-1``) events ``first:last`` at instant ``s``."""
     for i in range(first, last):
@@ -190,7 +192,7 @@ def _add_events(s, first, last, t, ptr, cells, weights, tau, sign, acc, live):
                     acc[c] = 0.0
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _score_recursive(starts, cut, t, ptr, cells, weights, tau, window, out):
     """Add the scores to ``out`` with the exponential time kernel, updating a running score.
 
