@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from caslite._kernels import nearrepeat as _k
+from caslite._kernels import threads_for
 from caslite._time import to_utc_seconds
 from caslite._validation import check_same_crs
 
@@ -527,7 +528,11 @@ def score_at(
     stop = np.searchsorted(t, last, side="left")
     if stop <= first:
         return out
-    sizes = _k._footprint_sizes(x[first:stop], y[first:stop], *geometry, cell_x, cell_y, *kernel)
+    visits = (stop - first) * (2.0 * radius / size + 3.0) ** 2  # raster cells per event
+    with threads_for(visits):
+        sizes = _k._footprint_sizes(
+            x[first:stop], y[first:stop], *geometry, cell_x, cell_y, *kernel
+        )
     if not sizes.any():
         return out
     if method == "auto":
@@ -539,13 +544,16 @@ def score_at(
     for a, b in _chunks(sizes, first):
         ptr = np.zeros(b - a + 1, dtype=np.int64)
         np.cumsum(sizes[a - first : b - first], out=ptr[1:])
-        cells, weights = _k._footprints(x[a:b], y[a:b], ptr, *geometry, cell_x, cell_y, *kernel)
+        with threads_for(visits * (b - a) / (stop - first)):
+            cells, weights = _k._footprints(x[a:b], y[a:b], ptr, *geometry, cell_x, cell_y, *kernel)
         if method == "recursive":
             _k._score_recursive(times, cut, t[a:b], ptr, cells, weights, t_param, window, out)
         else:
             lo = np.clip(lo_all, a, b) - a
             hi = np.clip(hi_all, a, b) - a
-            direct(times, lo, hi, t[a:b], ptr, cells, weights, t_kind, t_param, window, out)
+            # footprint entries scattered: those of every block's events, summed over blocks
+            with threads_for(float(np.sum(ptr[hi] - ptr[lo]))):
+                direct(times, lo, hi, t[a:b], ptr, cells, weights, t_kind, t_param, window, out)
     return out
 
 
