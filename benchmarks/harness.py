@@ -225,7 +225,7 @@ def competing_load(n_processes: int):
 
     Each is a fresh interpreter spinning ``while True: pass`` at the normal priority; they are
     terminated (by their own process ids) when the block ends, also on an error. With 0 the
-    block runs on a quiet machine (as quiet as it is).
+    block runs on a quiet machine (as quiet as it is). Yields the list of processes.
     """
     procs = []
     try:
@@ -239,7 +239,7 @@ def competing_load(n_processes: int):
                 )
             )
         time.sleep(0.5 if procs else 0.0)  # let them reach the CPU
-        yield len(procs)
+        yield procs
     finally:
         for proc in procs:
             proc.terminate()

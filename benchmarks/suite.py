@@ -193,7 +193,8 @@ def run_suite(profile="full", only=None, log=None, load=0) -> dict:
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     rows = []
-    with harness.competing_load(load) as n_busy:
+    with harness.competing_load(load) as busy:
+        n_busy = len(busy)
         if n_busy:
             log(f"competing load: {n_busy} busy-loop processes")
         for case in cases:
