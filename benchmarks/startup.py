@@ -57,7 +57,7 @@ WORKLOADS = {
         "from caslite.knox import knox_test\n"
         "with warnings.catch_warnings():\n"
         "    warnings.simplefilter('ignore')\n"
-        "    events = load_sample('toronto').events\n"
+        "    events = load_sample('toronto').to_events(duplicates='drop')\n"
         "knox_test(events, n_permutations=99, random_state=0, progress=False)"
     ),
 }
