@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--profile smoke|full] [--only CASE] [--out results.json]``.
+"""``python -m benchmarks [--profile smoke|full] [--only CASE] [--load N] [--out FILE]``.
 
 Prints a markdown table to stdout (progress to stderr) and writes the results as JSON.
 Exit status: 0 when everything is correct (and, in the full profile, every target is met);
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,9 +41,22 @@ def main(argv=None) -> int:
         default=None,
         help="JSON results file (default benchmarks/results-PROFILE.json, git-ignored)",
     )
+    parser.add_argument(
+        "--load",
+        default="0",
+        metavar="N",
+        help="run N busy-loop processes alongside (or 'cores': one per usable core) to "
+        "measure on a busy machine; default 0",
+    )
     args = parser.parse_args(argv)
+    if args.load == "cores":
+        load = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    elif args.load.isdigit():
+        load = int(args.load)
+    else:
+        parser.error(f"--load must be a whole number or 'cores', got {args.load!r}")
     try:
-        results = run_suite(args.profile, args.only)
+        results = run_suite(args.profile, args.only, load=load)
     except ValueError as exc:
         parser.error(str(exc))
     out = args.out or Path(__file__).resolve().parent / f"results-{args.profile}.json"

@@ -18,6 +18,7 @@ Definitions (see ``benchmarks/README.md``):
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -216,6 +217,38 @@ def parallel_launch() -> dict:
         total(a)
         times.append(time.perf_counter() - t0)
     return {"best_s": min(times), "median_s": float(np.median(times))}
+
+
+@contextlib.contextmanager
+def competing_load(n_processes: int):
+    """Run ``n_processes`` busy-loop processes (one per core: a machine with other work) inside.
+
+    Each is a fresh interpreter spinning ``while True: pass`` at the normal priority; they are
+    terminated (by their own process ids) when the block ends, also on an error. With 0 the
+    block runs on a quiet machine (as quiet as it is). Yields the list of processes.
+    """
+    procs = []
+    try:
+        for _ in range(max(0, int(n_processes))):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", "while True: pass"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        time.sleep(0.5 if procs else 0.0)  # let them reach the CPU
+        yield procs
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def tracemalloc_sees_numba() -> dict:

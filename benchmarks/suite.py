@@ -168,7 +168,7 @@ def summarize(rows) -> dict:
     }
 
 
-def run_suite(profile="full", only=None, log=None) -> dict:
+def run_suite(profile="full", only=None, log=None, load=0) -> dict:
     """Run the suite and return its results (``machine``, ``cases``, ``summary``).
 
     Parameters
@@ -179,6 +179,9 @@ def run_suite(profile="full", only=None, log=None) -> dict:
         Case names or groups to run; default every case.
     log : callable, optional
         Progress messages (default: to stderr).
+    load : int
+        Busy-loop processes run alongside the whole suite (e.g. one per core: the machine
+        is busy with other work, as shared machines are); 0 for none.
     """
     if log is None:
 
@@ -190,11 +193,16 @@ def run_suite(profile="full", only=None, log=None) -> dict:
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     rows = []
-    for case in cases:
-        rows.append(run_case(case, prof, log))
-        log(_case_summary(rows[-1]))
-    machine = harness.machine()
-    machine["parallel_launch"] = harness.parallel_launch()
+    with harness.competing_load(load) as busy:
+        n_busy = len(busy)
+        if n_busy:
+            log(f"competing load: {n_busy} busy-loop processes")
+        for case in cases:
+            rows.append(run_case(case, prof, log))
+            log(_case_summary(rows[-1]))
+        machine = harness.machine()
+        machine["parallel_launch"] = harness.parallel_launch()
+    machine["competing_load_processes"] = n_busy
     machine["tracemalloc_sees_numba_allocations"] = harness.tracemalloc_sees_numba()
     return {
         "suite": "caslite benchmarks",
@@ -259,7 +267,8 @@ def format_table(results) -> str:
         f"{m['usable_cores']} cores, numba {m['numba']} ({m['numba_threads']} threads, "
         f"{m['numba_threading_layer']}), numpy {m['numpy']}, Python {m['python']}; "
         f"parallel launch {harness.fmt_seconds(m['parallel_launch']['median_s'])} (median); "
-        f"OMP_WAIT_POLICY={m['env']['OMP_WAIT_POLICY']}"
+        f"OMP_WAIT_POLICY={m['env']['OMP_WAIT_POLICY']}; "
+        f"competing load: {m.get('competing_load_processes', 0)} busy-loop processes"
     )
     s = results["summary"]
     lines.append(f"correct: {'yes' if s['correct'] else 'NO'}")

@@ -134,3 +134,20 @@ def test_brute_force_knox_band_rules():
     assert got["observed"][0].tolist() == [1, 0, 0, 0]  # same location, 0-7 days
     assert got["observed"][2].tolist() == [1, 1, 0, 0]  # 100-200 m: 7 and 10 days
     assert got["n_pairs"] == 3
+
+
+def test_competing_load_runs_busy_processes_and_stops_them():
+    from benchmarks.harness import competing_load
+
+    with competing_load(2) as busy:
+        assert len(busy) == 2
+        assert all(proc.poll() is None for proc in busy)  # running
+    assert all(proc.poll() is not None for proc in busy)  # stopped and reaped
+    with competing_load(0) as busy:
+        assert busy == []
+
+
+def test_load_option_is_validated(capsys):
+    with pytest.raises(SystemExit):
+        main(["--profile", "smoke", "--load", "many"])
+    assert "--load must be a whole number or 'cores', got 'many'" in capsys.readouterr().err

@@ -135,7 +135,7 @@ def test_scores_match_twin(grid, space_name, form, time_name, mode):
     events = as_events(t, x, y)
     # instants at random seconds (not only block starts), some exactly at event times
     starts = np.sort(np.concatenate([rng.integers(T0, T0 + 130 * DAY, 25), t[::30]]))
-    methods = ["direct", "auto"] + (["recursive"] if isinstance(time, ExponentialTime) else [])
+    methods = ["direct", "auto"] + (["recursive"] if nr._recursive_ok(time) else [])
     for method in methods:
         if mode == "forecast":
             origin = int(starts[0])
@@ -182,6 +182,36 @@ def test_recursive_across_gaps_longer_than_window(grid):
     assert np.all(got >= 0)
 
 
+@pytest.mark.parametrize(
+    "time",
+    [BowersTime(), BowersTime(window_days=10.0, step_days=3.0), BowersTime(1.0, 0.25)],
+    ids=["8-weeks", "3-day-steps", "quarter-days"],
+)
+def test_bowers_recursive_across_gaps_and_step_boundaries(grid, time):
+    # Instants close together, far apart (an event enters, steps down and leaves between
+    # two of them), repeated, and exactly on the step boundaries of events: the running
+    # score must equal the twin, with exact zeros where nothing is in range.
+    rng = np.random.default_rng(8)
+    t, x, y = random_events(grid, 250, rng, span_days=200)
+    step = int(time.step_days * DAY)
+    on_steps = t[::25] + step * rng.integers(0, 10, len(t[::25]))
+    starts = np.sort(
+        np.concatenate([rng.integers(T0, T0 + 210 * DAY, 40), on_steps, on_steps[:3] + 1])
+    )
+    starts = np.concatenate([starts, starts[-1:]])  # a repeated instant
+    space = ExponentialSpace(scale=100.0, radius=350.0)
+    expected = naive.score(t, x, y, grid, starts, space, time)
+    got = score_at(t, x, y, grid, starts, space=space, time=time, method="recursive")
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+    assert np.all(got[expected == 0] == 0.0)
+    assert np.all(got >= 0)
+    cut = int(starts[len(starts) // 2])  # a forecast origin in the middle
+    got = score_at(t, x, y, grid, starts, space=space, time=time, before=cut, method="recursive")
+    np.testing.assert_allclose(
+        got, naive.score(t, x, y, grid, starts, space, time, before=cut), rtol=RTOL, atol=ATOL
+    )
+
+
 def test_chunked_footprints_give_the_same_scores(grid, monkeypatch):
     rng = np.random.default_rng(4)
     t, x, y = random_events(grid, 120, rng)
@@ -191,7 +221,7 @@ def test_chunked_footprints_give_the_same_scores(grid, monkeypatch):
         expected[name] = naive.score(t, x, y, grid, starts, space, time)
     monkeypatch.setattr(nr, "_MAX_FOOTPRINT", 50)
     for name, time in [("exp", TIMES["exp-7-28"]), ("bowers", TIMES["bowers"])]:
-        for method in ["direct", "recursive"] if name == "exp" else ["direct"]:
+        for method in ["direct", "recursive"]:
             got = score_at(t, x, y, grid, starts, space=space, time=time, method=method)
             np.testing.assert_allclose(got, expected[name], rtol=RTOL, atol=ATOL)
 
@@ -394,7 +424,7 @@ def test_forecast_ignores_events_at_or_after_the_origin(grid, time_name):
     t3 = np.concatenate([t, [origin, origin, origin + 5 * DAY]])
     x3 = np.concatenate([x2, grid.x[[1, 2, 3]]])
     y3 = np.concatenate([y2, grid.y[[1, 2, 3]]])
-    methods = ["auto", "direct"] + (["recursive"] if time_name.startswith("exp") else [])
+    methods = ["auto", "direct"] + (["recursive"] if nr._recursive_ok(kw["time"]) else [])
     for method in methods:
         before_m = score_forecast(as_events(t, x, y), grid, blocks, method=method, **kw)
         after = score_forecast(as_events(t3, x3, y3), grid, blocks, method=method, **kw)
@@ -492,8 +522,12 @@ def test_score_validation(grid):
         score_at(t, np.array([np.nan, 1.0]), y, grid, starts, **kw)
     with pytest.raises(TypeError, match="dtype must be float32 or float64, got int64"):
         score_at(t, x, y, grid, starts, dtype=np.int64, **kw)
-    with pytest.raises(ValueError, match="method='recursive' needs ExponentialTime"):
-        score_at(t, x, y, grid, starts, method="recursive", **kw)
+    endless = {"space": BowersSpace(), "time": BowersTime(window_days=np.inf)}
+    with pytest.raises(ValueError, match="method='recursive' needs ExponentialTime, or Bowers"):
+        score_at(t, x, y, grid, starts, method="recursive", **endless)
+    many = {"space": BowersSpace(), "time": BowersTime(window_days=700.0, step_days=1.0)}
+    with pytest.raises(ValueError, match="at most 64 steps in its window"):
+        score_at(t, x, y, grid, starts, method="recursive", **many)
     with pytest.raises(ValueError, match="method='fast' is not one of"):
         score_at(t, x, y, grid, starts, method="fast", **kw)
     with pytest.raises(TypeError, match="space must be ExponentialSpace, GaussianSpace or"):

@@ -1212,11 +1212,16 @@ def _ring_sums(values: np.ndarray, grid, rings) -> list[np.ndarray]:
     """
     if not rings:
         return []
+    from caslite._kernels import threads_for
     from caslite._kernels.rings import ring_sums
 
     per_cell = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)  # (n_cells, m)
     lookup = (grid._raster_to_cell, *grid.shape, grid.cell_row, grid.cell_col)
-    return [np.ascontiguousarray(ring_sums(per_cell, *lookup, int(k)).T) for k in rings]
+    out = []
+    for k in rings:
+        with threads_for(per_cell.size * 8.0 * k):  # 8k neighbours per cell and column
+            out.append(np.ascontiguousarray(ring_sums(per_cell, *lookup, int(k)).T))
+    return out
 
 
 def _relative(counts: np.ndarray) -> np.ndarray:

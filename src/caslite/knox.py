@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from caslite._kernels import knox as _k
+from caslite._kernels import threads_for
 from caslite._validation import CasliteWarning, check_random_state, warn_user
 
 __all__ = [
@@ -252,7 +253,10 @@ def _close_pairs(x, y, distance_edges, same_location, max_pairs) -> _Pairs:
         np.ascontiguousarray(bx[order]), np.ascontiguousarray(by[order]), n_bx, n_by,
         np.ascontiguousarray(keys[order]), distance_edges, same_location,
     )  # fmt: skip
-    sizes = _k._pair_sizes(xs, ys, *geometry)
+    # Candidates visited: each event against the events of the 3 x 3 buckets around its own.
+    _, per_bucket = np.unique(geometry[4], return_counts=True)
+    with threads_for(9.0 * float(np.dot(per_bucket, per_bucket)) / 2.0):
+        sizes = _k._pair_sizes(xs, ys, *geometry)
     n_pairs = int(sizes.sum())
     if n_pairs > max_pairs:
         shrink = math.sqrt(max_pairs / n_pairs)
@@ -267,7 +271,8 @@ def _close_pairs(x, y, distance_edges, same_location, max_pairs) -> _Pairs:
         )
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(sizes, out=ptr[1:])
-    nbr, rows = _k._pair_table(xs, ys, ptr, *geometry)
+    with threads_for(9.0 * float(np.dot(per_bucket, per_bucket)) / 2.0):
+        nbr, rows = _k._pair_table(xs, ys, ptr, *geometry)
     return _Pairs(order, ptr, nbr, rows)
 
 
@@ -277,7 +282,8 @@ def _permutation_counts(t, perms, pairs: _Pairs, time_edges, n_rows) -> np.ndarr
     Row ``p`` of ``perms`` gives the event with index ``e`` the time ``t[perms[p, e]]``.
     """
     perms = np.ascontiguousarray(perms, dtype=np.int64)
-    return _k._permutation_counts(t, perms, *pairs, time_edges, n_rows)
+    with threads_for(float(len(perms)) * (len(pairs.order) + len(pairs.nbr))):
+        return _k._permutation_counts(t, perms, *pairs, time_edges, n_rows)
 
 
 def knox_counts(

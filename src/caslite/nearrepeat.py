@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from caslite._kernels import nearrepeat as _k
+from caslite._kernels import threads_for
 from caslite._time import to_utc_seconds
 from caslite._validation import check_same_crs
 
@@ -59,6 +60,8 @@ __all__ = [
 _DAY = 86_400.0
 _FORMS = ("continuous", "grid")
 _METHODS = ("auto", "direct", "recursive")
+# Weight steps of a BowersTime window beyond which method="recursive" is refused.
+_MAX_STEPS = 64
 # Footprint entries (cell id + weight, 16 bytes each) held at once; events are processed in
 # chunks of time-sorted events beyond this (about 256 MB).
 _MAX_FOOTPRINT = 1 << 24
@@ -451,8 +454,10 @@ def score_at(
         ``t < times[b]``.
     method : {"auto", "direct", "recursive"}, default "auto"
         "direct" sums each instant's events independently (parallel over instants);
-        "recursive" updates a running score from one instant to the next, only for
-        :class:`ExponentialTime`. Both give the same scores up to rounding; "auto" picks the
+        "recursive" updates a running score from one instant to the next (sequential), for
+        :class:`ExponentialTime` (decay, new and expired events) and for :class:`BowersTime`
+        with a finite window of at most 64 steps (only the events whose weight stepped
+        down, entered or left). Both give the same scores up to rounding; "auto" picks the
         faster.
     dtype : {numpy.float64, numpy.float32}, default numpy.float64
         Output dtype. Each score is summed in float64 and then stored (when events are
@@ -487,10 +492,10 @@ def score_at(
     dtype = _check_dtype(dtype)
     if method not in _METHODS:
         raise ValueError(f"method={method!r} is not one of {list(_METHODS)}.")
-    if method == "recursive" and not isinstance(time, ExponentialTime):
+    if method == "recursive" and not _recursive_ok(time):
         raise ValueError(
-            f"method='recursive' needs ExponentialTime, got {type(time).__name__}; "
-            "use method='direct'."
+            f"method='recursive' needs ExponentialTime, or BowersTime with at most "
+            f"{_MAX_STEPS} steps in its window; got {time!r}. Use method='direct'."
         )
     t = _as_seconds(t, "event times t")
     x = np.ascontiguousarray(x, dtype=np.float64).ravel()
@@ -527,7 +532,11 @@ def score_at(
     stop = np.searchsorted(t, last, side="left")
     if stop <= first:
         return out
-    sizes = _k._footprint_sizes(x[first:stop], y[first:stop], *geometry, cell_x, cell_y, *kernel)
+    visits = (stop - first) * (2.0 * radius / size + 3.0) ** 2  # raster cells per event
+    with threads_for(visits):
+        sizes = _k._footprint_sizes(
+            x[first:stop], y[first:stop], *geometry, cell_x, cell_y, *kernel
+        )
     if not sizes.any():
         return out
     if method == "auto":
@@ -539,13 +548,18 @@ def score_at(
     for a, b in _chunks(sizes, first):
         ptr = np.zeros(b - a + 1, dtype=np.int64)
         np.cumsum(sizes[a - first : b - first], out=ptr[1:])
-        cells, weights = _k._footprints(x[a:b], y[a:b], ptr, *geometry, cell_x, cell_y, *kernel)
-        if method == "recursive":
+        with threads_for(visits * (b - a) / (stop - first)):
+            cells, weights = _k._footprints(x[a:b], y[a:b], ptr, *geometry, cell_x, cell_y, *kernel)
+        if method == "recursive" and t_kind == _k.TIME_EXPONENTIAL:
             _k._score_recursive(times, cut, t[a:b], ptr, cells, weights, t_param, window, out)
+        elif method == "recursive":
+            _k._score_steps(times, cut, t[a:b], ptr, cells, weights, t_param, window, out)
         else:
             lo = np.clip(lo_all, a, b) - a
             hi = np.clip(hi_all, a, b) - a
-            direct(times, lo, hi, t[a:b], ptr, cells, weights, t_kind, t_param, window, out)
+            # footprint entries scattered: those of every block's events, summed over blocks
+            with threads_for(float(np.sum(ptr[hi] - ptr[lo]))):
+                direct(times, lo, hi, t[a:b], ptr, cells, weights, t_kind, t_param, window, out)
     return out
 
 
@@ -572,16 +586,27 @@ def _chunks(sizes, offset):
     yield offset + start, offset + len(sizes)
 
 
+def _recursive_ok(time) -> bool:
+    """Whether ``method="recursive"`` is available for the time kernel."""
+    if isinstance(time, ExponentialTime):
+        return True
+    if isinstance(time, BowersTime) and math.isfinite(time.window_days):
+        return time.window_days / time.step_days < _MAX_STEPS
+    return False
+
+
 def _choose_method(t, sizes, times, cut, window, n_cells, time) -> str:
     """Pick "recursive" when its row updates cost less than the direct scatter."""
-    if not isinstance(time, ExponentialTime) or len(times) < 2:
+    if not _recursive_ok(time) or len(times) < 2:
         return "direct"
     lo = _window_start(t, times, window)
     hi = np.searchsorted(t, np.minimum(times, cut), side="left")
     mean_size = float(sizes.mean())
     # Scattered footprint entries cost about twice a streamed row value (measured).
     direct = 2.0 * float(np.sum(hi - lo)) * mean_size
-    recursive = 2.0 * len(times) * n_cells + 4.0 * len(t) * mean_size
+    # Each event scatters when it enters and leaves; a Bowers event also at each step down.
+    visits = 2.0 if isinstance(time, ExponentialTime) else 2.0 + time.window_days / time.step_days
+    recursive = 2.0 * len(times) * n_cells + 2.0 * visits * len(t) * mean_size
     return "recursive" if recursive < direct else "direct"
 
 

@@ -24,8 +24,10 @@ import math
 import numpy as np
 from numba import njit
 
+from caslite._kernels import JIT_OPTIONS
 
-@njit(cache=False)
+
+@njit(**JIT_OPTIONS)
 def em_pass(t, ptr, mu, theta, omega):
     """Compute the sums of one E-step.
 

@@ -28,8 +28,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from caslite._kernels import JIT_OPTIONS
 
-@njit(cache=False)
+
+@njit(**JIT_OPTIONS)
 def _band(value, edges):
     """Index of the band of ``value`` in ``edges`` (first band closed), or -1 outside."""
     m = len(edges)
@@ -41,7 +43,7 @@ def _band(value, edges):
     return k - 1
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _distance_row(d, edges, same_location):
     """Distance row of a pair ``d`` metres apart, or -1 when it is in no row."""
     if same_location:
@@ -52,7 +54,7 @@ def _distance_row(d, edges, same_location):
     return _band(d, edges)
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _event_pairs(i, x, y, bx, by, n_bx, n_by, keys, edges, same_location, nbr, rows, start, write):
     """Visit the partners ``j > i`` of event ``i`` that fall in a distance row; count them.
 
@@ -78,7 +80,7 @@ def _event_pairs(i, x, y, bx, by, n_bx, n_by, keys, edges, same_location, nbr, r
     return count
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _pair_sizes(x, y, bx, by, n_bx, n_by, keys, edges, same_location):
     """Count the stored partners of every event; parallel over events."""
     n = len(x)
@@ -92,7 +94,7 @@ def _pair_sizes(x, y, bx, by, n_bx, n_by, keys, edges, same_location):
     return sizes
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _pair_table(x, y, ptr, bx, by, n_bx, n_by, keys, edges, same_location):
     """Build the CSR pair table ``nbr`` (int32), ``rows`` (int16); parallel over events.
 
@@ -109,7 +111,7 @@ def _pair_table(x, y, ptr, bx, by, n_bx, n_by, keys, edges, same_location):
     return nbr, rows
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _count_pairs(tp, ptr, nbr, rows, time_edges, out):
     """Add every stored pair to ``out[row, time band]`` with event times ``tp``.
 
@@ -137,7 +139,7 @@ def _count_pairs(tp, ptr, nbr, rows, time_edges, out):
             out[rows[kept_k[q]], _band(kept_dt[q], time_edges)] += 1
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _permutation_counts(t, perms, order, ptr, nbr, rows, time_edges, n_rows):
     """Pair counts for each permutation: shape (n_perms, n_rows, n_time_bands), int64.
 

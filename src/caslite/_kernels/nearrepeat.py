@@ -9,8 +9,10 @@ in two stages:
    cells of a square window around the event are visited, through ``raster_to_cell``.
 2. **blocks**: either *direct* (parallel over blocks, each block its own output row: scatter
    the footprint of every event in the block's time window, times its time weight), or
-   *recursive* for the exponential time kernel (sequential over blocks:
-   ``score(s_b) = score(s_{b-1}) * exp(-(s_b - s_{b-1}) / tau) + new - expired``).
+   *recursive*, sequential over blocks with a running score: for the exponential time kernel
+   ``score(s_b) = score(s_{b-1}) * exp(-(s_b - s_{b-1}) / tau) + new - expired``; for the
+   Bowers time kernel only the events whose weekly weight changed (entering, stepping down,
+   leaving) scatter the change of their weight.
 
 Codes: space kind 0 exponential ``exp(-d / p)``, 1 Gaussian ``exp(-d^2 / 2p^2)``,
 2 Bowers ``1 / (1 + d / p)``; time kind 0 exponential ``exp(-dt / p)``, 1 Bowers
@@ -25,11 +27,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from caslite._kernels import JIT_OPTIONS
+
 SPACE_EXPONENTIAL, SPACE_GAUSSIAN, SPACE_BOWERS = 0, 1, 2
 TIME_EXPONENTIAL, TIME_BOWERS = 0, 1
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _space_weight(kind, param, d):
     """Spatial weight at distance ``d`` (metres), before truncation."""
     if kind == SPACE_EXPONENTIAL:
@@ -39,7 +43,7 @@ def _space_weight(kind, param, d):
     return 1.0 / (1.0 + d / param)
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _time_weight(kind, param, dt):
     """Temporal weight of an event ``dt`` seconds (float) before the scored instant."""
     if kind == TIME_EXPONENTIAL:
@@ -47,7 +51,7 @@ def _time_weight(kind, param, dt):
     return 1.0 / (1.0 + math.floor(dt / param))
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _index_range(u, reach, n):
     """Raster indices ``[lo, hi]`` that may lie within ``reach`` cells of position ``u``.
 
@@ -60,7 +64,7 @@ def _index_range(u, reach, n):
     return int(lo), int(hi)
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _event_footprint(
     xi, yi, x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
     kind, param, radius, grid_form, cells, weights, start, write,
@@ -98,7 +102,7 @@ def _event_footprint(
     return count
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _footprint_sizes(
     x, y, x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
     kind, param, radius, grid_form,
@@ -116,7 +120,7 @@ def _footprint_sizes(
     return counts
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _footprints(
     x, y, ptr, x0, y0, size, n_rows, n_cols, raster_to_cell, cell_x, cell_y,
     kind, param, radius, grid_form,
@@ -137,7 +141,7 @@ def _footprints(
     return cells, weights
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _scatter_block(s, lo, hi, t, ptr, cells, weights, kind, param, window, acc):
     """Add the events ``lo <= i < hi`` that are in the window of instant ``s`` to ``acc``."""
     for i in range(lo, hi):
@@ -149,7 +153,7 @@ def _scatter_block(s, lo, hi, t, ptr, cells, weights, kind, param, window, acc):
             acc[cells[k]] += w * weights[k]
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _score_direct(starts, lo, hi, t, ptr, cells, weights, kind, param, window, out):
     """Add the score of every block to ``out`` (float64); parallel over blocks, a row each.
 
@@ -160,7 +164,7 @@ def _score_direct(starts, lo, hi, t, ptr, cells, weights, kind, param, window, o
         _scatter_block(starts[b], lo[b], hi[b], t, ptr, cells, weights, kind, param, window, out[b])
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def _score_direct_rows(starts, lo, hi, t, ptr, cells, weights, kind, param, window, out):
     """As :func:`_score_direct` for an ``out`` of another dtype (float32).
 
@@ -174,7 +178,7 @@ def _score_direct_rows(starts, lo, hi, t, ptr, cells, weights, kind, param, wind
             out[b, c] += acc[c]
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _add_events(s, first, last, t, ptr, cells, weights, tau, sign, acc, live):
     """Add (``sign=1``) or remove (``sign=-1``) events ``first:last`` at instant ``s``."""
     for i in range(first, last):
@@ -190,7 +194,7 @@ def _add_events(s, first, last, t, ptr, cells, weights, tau, sign, acc, live):
                     acc[c] = 0.0
 
 
-@njit(cache=False)
+@njit(**JIT_OPTIONS)
 def _score_recursive(starts, cut, t, ptr, cells, weights, tau, window, out):
     """Add the scores to ``out`` with the exponential time kernel, updating a running score.
 
@@ -225,5 +229,81 @@ def _score_recursive(starts, cut, t, ptr, cells, weights, tau, window, out):
         _add_events(s, max(hi, new_lo), new_hi, t, ptr, cells, weights, tau, 1, acc, live)
         lo = new_lo
         hi = new_hi
+        for c in range(n_cells):
+            out[b, c] += acc[c]
+
+
+@njit(**JIT_OPTIONS)
+def _step_weight(s, ti, cut, param, window):
+    """Bowers weight of an event at ``ti`` at instant ``s``, 0 when it does not count."""
+    dt = s - ti
+    if dt <= 0 or ti >= cut or float(dt) > window:
+        return 0.0
+    return 1.0 / (1.0 + math.floor(float(dt) / param))
+
+
+@njit(**JIT_OPTIONS)
+def _update_events(s, first, last, t, ptr, cells, weights, cut, param, window, now, acc, live):
+    """Bring events ``first:last`` to their weight at ``s``: scatter only what changed."""
+    for i in range(first, last):
+        w = _step_weight(s, t[i], cut, param, window)
+        delta = w - now[i]
+        if delta == 0.0:
+            continue
+        change = (w > 0.0) - (now[i] > 0.0)  # +1 entering, -1 leaving, 0 a step down
+        now[i] = w
+        for k in range(ptr[i], ptr[i + 1]):
+            c = cells[k]
+            live[c] += change
+            if live[c] == 0:
+                acc[c] = 0.0  # exact zero once nothing is in range, no rounding residue
+            else:
+                acc[c] += delta * weights[k]
+                if acc[c] < 0.0:  # a sum of non-negative terms: only rounding makes it < 0
+                    acc[c] = 0.0
+
+
+@njit(**JIT_OPTIONS)
+def _score_steps(starts, cut, t, ptr, cells, weights, param, window, out):
+    """Add the scores to ``out`` with the Bowers time kernel, updating a running score.
+
+    Blocks must be in ascending order of ``starts``, and ``window / param`` small (the
+    weight steps ``1 / (1 + floor(dt / param))`` of an event number ``floor(window / param)
+    + 1``). An event's weight changes only when it enters the window, steps down, or leaves:
+    for each step ``j`` the events with ``floor((s - t_i) / param) >= j`` are a prefix of the
+    time-sorted events that only grows with ``s``, so each event is visited a bounded number
+    of times (about the number of steps plus two) instead of once per block.
+    """
+    n_blocks, n_cells = out.shape
+    n = len(t)
+    n_steps = int(math.floor(window / param)) + 1  # steps 0 .. n_steps - 1 within the window
+    acc = np.zeros(n_cells)
+    live = np.zeros(n_cells, dtype=np.int64)
+    now = np.zeros(n)  # weight of each event at the previous instant
+    bound = np.zeros(n_steps, dtype=np.int64)  # bound[j]: prefix with step >= j (j >= 1)
+    hi = 0  # events with t_i < min(s, cut): [0, hi)
+    lo = 0  # events beyond the window: [0, lo)
+    for b in range(n_blocks):
+        s = starts[b]
+        limit = min(s, cut)
+        new_hi = hi
+        while new_hi < n and t[new_hi] < limit:
+            new_hi += 1
+        _update_events(s, hi, new_hi, t, ptr, cells, weights, cut, param, window, now, acc, live)
+        hi = new_hi
+        for j in range(1, n_steps):
+            first = bound[j]
+            last = first
+            while last < hi and math.floor(float(s - t[last]) / param) >= j:
+                last += 1
+            _update_events(
+                s, first, last, t, ptr, cells, weights, cut, param, window, now, acc, live
+            )
+            bound[j] = last
+        new_lo = lo
+        while new_lo < hi and float(s - t[new_lo]) > window:
+            new_lo += 1
+        _update_events(s, lo, new_lo, t, ptr, cells, weights, cut, param, window, now, acc, live)
+        lo = new_lo
         for c in range(n_cells):
             out[b, c] += acc[c]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from caslite._kernels import JIT_OPTIONS
 
-@njit(cache=False)
+
+@njit(**JIT_OPTIONS)
 def _add_cell(out, i, values, raster_to_cell, n_cols, row, col):
     """Add the values of the cell at raster ``(row, col)``, if active, to ``out[i]``."""
     j = raster_to_cell[row * n_cols + col]
@@ -22,7 +24,7 @@ def _add_cell(out, i, values, raster_to_cell, n_cols, row, col):
             out[i, q] += values[j, q]
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def ring_sums(values, raster_to_cell, n_rows, n_cols, cell_row, cell_col, k):
     """Ring-``k`` sums, shape ``(n_cells, m)``, of ``values`` (n_cells, m), for ``k >= 1``."""
     n_cells = values.shape[0]

@@ -15,8 +15,10 @@ import math
 
 from numba import njit, prange
 
+from caslite._kernels import JIT_OPTIONS
 
-@njit(cache=False)
+
+@njit(**JIT_OPTIONS)
 def _row_raw(row, feature, threshold, missing_left, left, right, is_leaf, value, roots):
     """Sum of the leaf values reached by one row, tree by tree in order."""
     total = 0.0
@@ -34,7 +36,7 @@ def _row_raw(row, feature, threshold, missing_left, left, right, is_leaf, value,
     return total
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, **JIT_OPTIONS)
 def ensemble_raw(X, feature, threshold, missing_left, left, right, is_leaf, value, roots, out):
     """Write each row's summed leaf values into ``out`` (parallel over rows)."""
     for i in prange(X.shape[0]):

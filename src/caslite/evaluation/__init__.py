@@ -17,21 +17,26 @@
 The definitions are in :mod:`caslite.evaluation.metrics`.
 """
 
-from caslite.evaluation.backtest import DEFAULT_CALIBRATION_EDGES, BacktestResult, backtest
-from caslite.evaluation.metrics import (
-    bootstrap_interval,
-    brier_score,
-    count_events,
-    hit_rate,
-    hit_rate_curve,
-    near_hit_rate,
-    pai,
-    pei_star,
-    poisson_deviance,
-    poisson_log_score,
-    reliability_curve,
-    top_cells,
-)
+from typing import TYPE_CHECKING
+
+from caslite._lazy import attach as _attach
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from caslite.evaluation.backtest import DEFAULT_CALIBRATION_EDGES, BacktestResult, backtest
+    from caslite.evaluation.metrics import (
+        bootstrap_interval,
+        brier_score,
+        count_events,
+        hit_rate,
+        hit_rate_curve,
+        near_hit_rate,
+        pai,
+        pei_star,
+        poisson_deviance,
+        poisson_log_score,
+        reliability_curve,
+        top_cells,
+    )
 
 __all__ = [
     "BacktestResult",
@@ -50,3 +55,25 @@ __all__ = [
     "reliability_curve",
     "top_cells",
 ]
+
+
+# Where each public name lives, imported on first access (PEP 562).
+_MODULE_OF = {
+    "BacktestResult": "caslite.evaluation.backtest",
+    "DEFAULT_CALIBRATION_EDGES": "caslite.evaluation.backtest",
+    "backtest": "caslite.evaluation.backtest",
+    "bootstrap_interval": "caslite.evaluation.metrics",
+    "brier_score": "caslite.evaluation.metrics",
+    "count_events": "caslite.evaluation.metrics",
+    "hit_rate": "caslite.evaluation.metrics",
+    "hit_rate_curve": "caslite.evaluation.metrics",
+    "near_hit_rate": "caslite.evaluation.metrics",
+    "pai": "caslite.evaluation.metrics",
+    "pei_star": "caslite.evaluation.metrics",
+    "poisson_deviance": "caslite.evaluation.metrics",
+    "poisson_log_score": "caslite.evaluation.metrics",
+    "reliability_curve": "caslite.evaluation.metrics",
+    "top_cells": "caslite.evaluation.metrics",
+}
+# (the name ``backtest`` is the function, as it was: see caslite._lazy)
+__getattr__, __dir__ = _attach(__name__, globals(), _MODULE_OF, ("metrics",))

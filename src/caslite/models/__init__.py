@@ -22,14 +22,19 @@ Baselines to compare against (:mod:`caslite.models.baselines`):
   2015, :mod:`caslite.models.etas`).
 """
 
-from caslite.models.baselines import (
-    NaiveCounts,
-    ProspectiveHotSpot,
-    RetrospectiveKDE,
-    ShiftHistory,
-)
-from caslite.models.etas import GridETAS
-from caslite.models.risk import RiskModel, TooLittleDataError
+from typing import TYPE_CHECKING
+
+from caslite._lazy import attach as _attach
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from caslite.models.baselines import (
+        NaiveCounts,
+        ProspectiveHotSpot,
+        RetrospectiveKDE,
+        ShiftHistory,
+    )
+    from caslite.models.etas import GridETAS
+    from caslite.models.risk import RiskModel, TooLittleDataError
 
 __all__ = [
     "GridETAS",
@@ -40,3 +45,16 @@ __all__ = [
     "ShiftHistory",
     "TooLittleDataError",
 ]
+
+
+# Where each public name lives, imported on first access (PEP 562).
+_MODULE_OF = {
+    "GridETAS": "caslite.models.etas",
+    "NaiveCounts": "caslite.models.baselines",
+    "ProspectiveHotSpot": "caslite.models.baselines",
+    "RetrospectiveKDE": "caslite.models.baselines",
+    "RiskModel": "caslite.models.risk",
+    "ShiftHistory": "caslite.models.baselines",
+    "TooLittleDataError": "caslite.models.risk",
+}
+__getattr__, __dir__ = _attach(__name__, globals(), _MODULE_OF, ("baselines", "etas", "risk"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from caslite._kernels import threads_for
 from caslite._kernels.trees import ensemble_raw
 
 __all__ = ["CompiledEnsemble"]
@@ -73,9 +74,13 @@ class CompiledEnsemble:
             raise ValueError(f"X must have shape (n_rows, {self.n_features}); got {X.shape}.")
         out = np.empty(X.shape[0], dtype=np.float64)
         if X.shape[0]:
-            ensemble_raw(
-                X, self.feature, self.threshold, self.missing_left, self.left, self.right,
-                self.is_leaf, self.value, self.roots, out,
-            )  # fmt: skip
+            # node visits: rows x trees x depth (about log2 of the nodes per tree)
+            n_trees = max(len(self.roots), 1)
+            visits = X.shape[0] * n_trees * np.log2(len(self.feature) / n_trees + 2.0)
+            with threads_for(visits):
+                ensemble_raw(
+                    X, self.feature, self.threshold, self.missing_left, self.left, self.right,
+                    self.is_leaf, self.value, self.roots, out,
+                )  # fmt: skip
         out += self.baseline
         return out
