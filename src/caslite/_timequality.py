@@ -42,6 +42,7 @@ DEFAULT_WINDOW = "day"
 _HOUR_CANDIDATES = (0, 12 * 60)  # hour-precision data: 00:00 and 12:00
 _MINUTE_CANDIDATES = (0, 1, 12 * 60, 23 * 60 + 59)  # plus 00:01 and 23:59
 _DAY = 24 * 60
+_FAR = 10  # interquartile ranges beyond the quartiles: a placeholder's distance
 
 
 def time_precision(minute_of_day: np.ndarray, second: np.ndarray) -> str:
@@ -225,10 +226,11 @@ def _local_midnight(dates: pd.DatetimeIndex, tz) -> np.ndarray:
 def placeholder_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, str]:
     """Mask of rows on a placeholder location, and a description of it.
 
-    A placeholder is (0, 0), or one point repeated by at least ``3`` rows that lies far
-    outside the others: beyond their robust core box (0.5 % .. 99.5 % quantiles) enlarged by
-    twice its size on every side. Scale-free, so it works in degrees and in metres; snapped
-    locations (many rows on one intersection inside the area) are not placeholders.
+    A placeholder is (0, 0), or one point repeated by at least 3 rows that lies far outside
+    the others: more than ``10`` interquartile ranges beyond the quartiles of x or of y (the
+    quartiles move little even when the placeholder holds a large share of the rows).
+    Scale-free, so it works in degrees and in metres; snapped locations (many rows on one
+    intersection inside the area) are not placeholders. Needs 20 rows off (0, 0).
 
     Examples
     --------
@@ -257,9 +259,8 @@ def placeholder_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, str]:
             rx = repeated.index.get_level_values(0).to_numpy()
             ry = repeated.index.get_level_values(1).to_numpy()
             for values, point in ((x[rest], rx), (y[rest], ry)):
-                low = np.quantile(values, 0.005, method="higher")
-                high = np.quantile(values, 0.995, method="lower")
-                pad = 2 * (high - low)
+                low, high = np.quantile(values, [0.25, 0.75])
+                pad = _FAR * (high - low)
                 if pad <= 0:  # the others all on one line: no scale to judge by
                     far[:] = False
                     break

@@ -417,6 +417,7 @@ class Events:
                     f"({describe_rows(frame.index[backwards])}): column {time_end!r} must not "
                     f"be earlier than column {time!r}. Swap or fix those rows."
                 )
+        read_start, read_end = start, end  # duplicates compare the times as read
         start, end, report["time_quality"] = _apply_time_quality(
             start, end, start_date_only & keep, end_date_only & keep, keep, tz, time,
             date_only, default_times, default_window, orders,
@@ -439,7 +440,9 @@ class Events:
         else:
             _require_columns(extra, list(duplicate_columns))
             compared = extra[list(duplicate_columns)]
-        keep = _handle_duplicates(start, end, xs, ys, compared, keep, duplicates, report)
+        keep = _handle_duplicates(
+            read_start, read_end, xs, ys, compared, keep, duplicates, report
+        )
         return cls(
             start[keep], xs[keep], ys[keep], crs=crs, tz=tz, t_end=end[keep],
             data=extra.loc[keep], report=report,
