@@ -276,7 +276,7 @@ def _month_first(text: pd.Series, parts: pd.DataFrame, dayfirst: bool) -> pd.Ser
     year = parts[3]
     length = parts[0].str.len() + parts[2].str.len() + year.str.len() + 2
     tail = pd.Series(
-        [t[int(n):] if ok else "" for t, n, ok in zip(text, length.fillna(0), found, strict=True)],
+        [t[int(n) :] if ok else "" for t, n, ok in zip(text, length.fillna(0), found, strict=True)],
         index=text.index,
     )
     day2, month2 = day.str.zfill(2), month.str.zfill(2)

@@ -126,7 +126,9 @@ def detect_heaps(minute_of_day: np.ndarray, second: np.ndarray) -> tuple[str, li
         expected = beside / len(around)
         # Under "no heap" the candidate is one more bin like its neighbours: given the total
         # of the candidate and its neighbours, its count is binomial with p = 1 / (k + 1).
-        p_value = float(scipy.stats.binom.sf(observed - 1, observed + beside, 1 / (len(around) + 1)))
+        p_value = float(
+            scipy.stats.binom.sf(observed - 1, observed + beside, 1 / (len(around) + 1))
+        )
         heaps.append(
             {
                 "instant": f"{candidate // 60:02d}:{candidate % 60:02d}",
@@ -141,8 +143,10 @@ def detect_heaps(minute_of_day: np.ndarray, second: np.ndarray) -> tuple[str, li
 
 
 def rounding_to_hour(minute_of_day: np.ndarray) -> dict:
-    """Excess of minute-precision times at minute 0 over the other minutes that are not a
-    multiple of five (reported, not acted on: an hour is a fine precision for 4-hour shifts).
+    """Measure rounding to the hour in minute-precision times.
+
+    The count at minute 0 is compared with the mean count at the minutes that are not a
+    multiple of five. Reported, not acted on: an hour is a fine precision for 4-hour shifts.
 
     Examples
     --------
@@ -267,7 +271,5 @@ def placeholder_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, str]:
                 far |= (point < low - pad) | (point > high + pad)
             for (px, py), count in zip(repeated.index[far], repeated[far], strict=True):
                 mask |= (x == px) & (y == py)
-                parts.append(
-                    f"{count} rows at ({px:g}, {py:g}), far outside the other locations"
-                )
+                parts.append(f"{count} rows at ({px:g}, {py:g}), far outside the other locations")
     return mask, "; ".join(parts)

@@ -115,9 +115,9 @@ class Events:
     :class:`~caslite.TooLittleDataError` from the models. Events are sorted by ``t`` with a
     stable sort: rows with equal times keep their input order, and every result is the same
     for any order of the input rows. Coordinates look like degrees when every ``x`` lies in
-    [-180, 180] and every ``y`` in [-90, 90] (or the other way round), read as degrees they
-    fall in the CRS's area of use and read as metres they do not; a CRS whose area of use is
-    the whole world (e.g. EPSG:3857) cannot be checked.
+    [-180, 180] and every ``y`` in [-90, 90] (or the other way round) and read as metres they
+    fall outside the CRS's area of use; a CRS whose area of use is the whole world (e.g.
+    EPSG:3857) cannot be checked.
 
     Examples
     --------
@@ -440,9 +440,7 @@ class Events:
         else:
             _require_columns(extra, list(duplicate_columns))
             compared = extra[list(duplicate_columns)]
-        keep = _handle_duplicates(
-            read_start, read_end, xs, ys, compared, keep, duplicates, report
-        )
+        keep = _handle_duplicates(read_start, read_end, xs, ys, compared, keep, duplicates, report)
         return cls(
             start[keep], xs[keep], ys[keep], crs=crs, tz=tz, t_end=end[keep],
             data=extra.loc[keep], report=report,
@@ -779,8 +777,10 @@ def _parse_times(
     column, name, tz, naive_times, ambiguous, nonexistent, time_format, time_unit, report,
     missing_ok=False, dayfirst=None, orders=None,
 ):  # fmt: skip
-    """Return int64 UTC seconds (0 where invalid), a dict of bad-row masks, and the mask of
-    values that are dates without a time of day."""
+    """Return int64 UTC seconds (0 where invalid), a dict of bad-row masks, and a mask.
+
+    The mask marks the values that are dates without a time of day.
+    """
     problems = {}
     date_only = np.zeros(len(column), dtype=bool)
     missing = column.isna().to_numpy()

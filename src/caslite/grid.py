@@ -747,12 +747,23 @@ def _too_many_cells_message(x, y, labels, n_cells, cell_size, buffer, max_cells)
     )
     stray = _stray_points(x, y, margin=max(buffer, cell_size))
     if stray.any():
-        coords = ", ".join(f"({x[i]:.1f}, {y[i]:.1f})" for i in np.flatnonzero(stray)[:_MAX_SHOWN])
+        points = np.unique(np.column_stack([x[stray], y[stray]]), axis=0)
+        coords = ", ".join(f"({px:.1f}, {py:.1f})" for px, py in points[:_MAX_SHOWN])
         message += (
             f" {_count(stray.sum(), 'event lies', 'events lie')} far from the rest: "
-            f"{describe_rows(labels[stray])} "
-            f"at (x, y) = {coords}. Drop them if their coordinates are wrong,"
+            f"{describe_rows(labels[stray])} at (x, y) = {coords}."
         )
+        at_zero = stray & (x == 0) & (y == 0)
+        if at_zero.any() or len(points) < stray.sum():
+            where = "at (0, 0)" if at_zero.any() else "on a repeated point"
+            # A placeholder for an unknown location: no limit should grow to fit it.
+            return message + (
+                f" {_count(int(stray.sum()), 'event', 'events')} far from the rest and "
+                f"{where} look like placeholder coordinates for unknown locations, not "
+                "places: drop them (Events.from_frame and Events.read refuse them, or drop "
+                "them with a count with invalid='drop') and build the grid again."
+            )
+        message += " Drop them if their coordinates are wrong,"
     else:
         width, height = np.ptp(x) / 1000, np.ptp(y) / 1000
         message += f" The events span {width:,.1f} km x {height:,.1f} km. Use a larger cell_size,"
