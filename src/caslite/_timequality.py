@@ -20,6 +20,7 @@ __all__ = [
     "HEAP_P_VALUE",
     "day_window",
     "detect_heaps",
+    "far_from_rest",
     "placeholder_points",
     "rounding_to_hour",
     "time_precision",
@@ -225,6 +226,22 @@ def _local_midnight(dates: pd.DatetimeIndex, tz) -> np.ndarray:
     # instant after the gap; one that occurs twice takes the first.
     local = dates.tz_localize(tz, ambiguous=np.ones(len(dates), bool), nonexistent="shift_forward")
     return local.as_unit("s").asi8
+
+
+def far_from_rest(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mask of points more than ``10`` interquartile ranges beyond the quartiles of x or y.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> far_from_rest(np.r_[np.arange(100.0), 5000.0], np.r_[np.arange(100.0), 0.0])[-2:]
+    array([False,  True])
+    """
+    far = np.zeros(np.shape(x), dtype=bool)
+    for values in (np.asarray(x, dtype=float), np.asarray(y, dtype=float)):
+        low, high = np.quantile(values, [0.25, 0.75])
+        far |= (values < low - _FAR * (high - low)) | (values > high + _FAR * (high - low))
+    return far
 
 
 def placeholder_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, str]:

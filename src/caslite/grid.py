@@ -25,6 +25,7 @@ import pyproj
 import scipy.ndimage
 import shapely
 
+from caslite._timequality import far_from_rest, placeholder_points
 from caslite._validation import (
     as_projected_crs,
     check_not_degrees,
@@ -745,25 +746,23 @@ def _too_many_cells_message(x, y, labels, n_cells, cell_size, buffer, max_cells)
         f"the events' bounding raster would have {n_cells:,} cells of {size} m, more than "
         f"max_cells={max_cells:,}."
     )
+    placeholder, where = placeholder_points(x, y)
+    placeholder &= far_from_rest(x, y)  # (0, 0) inside the events' own spread is a place
+    if placeholder.any():  # no limit should grow to fit a stand-in for an unknown place
+        return message + (
+            f" {describe_rows(labels[placeholder])} look like placeholder coordinates for "
+            f"unknown locations, not places: {where}. Drop them (Events.from_frame and "
+            "Events.read refuse them, or drop them with a count with invalid='drop') and "
+            "build the grid again."
+        )
     stray = _stray_points(x, y, margin=max(buffer, cell_size))
     if stray.any():
-        points = np.unique(np.column_stack([x[stray], y[stray]]), axis=0)
-        coords = ", ".join(f"({px:.1f}, {py:.1f})" for px, py in points[:_MAX_SHOWN])
+        coords = ", ".join(f"({x[i]:.1f}, {y[i]:.1f})" for i in np.flatnonzero(stray)[:_MAX_SHOWN])
         message += (
             f" {_count(stray.sum(), 'event lies', 'events lie')} far from the rest: "
-            f"{describe_rows(labels[stray])} at (x, y) = {coords}."
+            f"{describe_rows(labels[stray])} "
+            f"at (x, y) = {coords}. Drop them if their coordinates are wrong,"
         )
-        at_zero = stray & (x == 0) & (y == 0)
-        if at_zero.any() or len(points) < stray.sum():
-            where = "at (0, 0)" if at_zero.any() else "on a repeated point"
-            # A placeholder for an unknown location: no limit should grow to fit it.
-            return message + (
-                f" {_count(int(stray.sum()), 'event', 'events')} far from the rest and "
-                f"{where} look like placeholder coordinates for unknown locations, not "
-                "places: drop them (Events.from_frame and Events.read refuse them, or drop "
-                "them with a count with invalid='drop') and build the grid again."
-            )
-        message += " Drop them if their coordinates are wrong,"
     else:
         width, height = np.ptp(x) / 1000, np.ptp(y) / 1000
         message += f" The events span {width:,.1f} km x {height:,.1f} km. Use a larger cell_size,"
