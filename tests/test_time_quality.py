@@ -86,6 +86,11 @@ def test_date_only_keep_reads_midnight():
     assert events.t.tolist() == [_local_seconds("2019-06-01"), _local_seconds("2019-06-05")]
     assert (events.t_end == events.t).all()
     assert events.report["time_quality"]["date_only_policy"] == "keep"
+    # many kept dates are not taken for a heap at 00:00: they stay the instants asked for
+    many = _frame(pd.date_range("2019-01-01", periods=300, freq="D").strftime("%Y-%m-%d"))
+    with pytest.warns(DataQualityWarning, match=r"300 dates without a time of day"):
+        kept = Events.from_frame(many, crs=CRS, tz=TZ, date_only="keep")
+    assert not kept.has_windows and kept.report["time_quality"]["default_times"] == 0
 
 
 def test_date_only_end_means_the_end_of_that_day():

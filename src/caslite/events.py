@@ -1063,7 +1063,7 @@ def _apply_time_quality(
             f"column {name!r} has {_count(day_records, 'date')} without a time of day; {done}"
         )
 
-    exact = keep & (end == start)
+    exact = keep & (end == start) & ~start_date_only  # kept dates are no default times
     local = pd.DatetimeIndex(pd.to_datetime(start[exact], unit="s", utc=True)).tz_convert(tz)
     minute_of_day = (local.hour * 60 + local.minute).to_numpy()
     second = local.second.to_numpy()
