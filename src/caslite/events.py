@@ -1010,9 +1010,8 @@ def _check_epoch_unit(column: pd.Series, name: str, time_unit) -> np.ndarray:
     if np.count_nonzero(ok & finite) * 2 > np.count_nonzero(finite):
         return finite & ~ok  # most are plausible: the rest are bad rows
     seconds = values[finite] / _UNIT_SECONDS[time_unit]
-    years = pd.to_datetime(np.clip(np.quantile(seconds, [0, 1]), -9e9, 9e9), unit="s").year
-    found = f"years {years[0]} .. {years[1]}" if seconds.max() < 9e9 else "far beyond year 2200"
-    found = f"dates in the {found}" if seconds.max() < 9e9 else f"dates {found}"
+    first, last = (int(1970 + v / 31_556_952) for v in (seconds.min(), seconds.max()))
+    found = f"dates in the years {first} .. {last}" if first != last else f"dates in {first}"
     likely = [
         unit for unit in _UNIT_SECONDS
         if np.count_nonzero(plausible(unit) & finite) * 2 > np.count_nonzero(finite)
