@@ -98,8 +98,9 @@ class Events:
         Extra columns aligned with ``t``.
     report : dict
         Counts of what was found in the input: ``rows_read``, ``duplicates``,
-        ``duplicates_dropped``, ``invalid_dropped``, ``ambiguous_times``,
-        ``nonexistent_times``.
+        ``duplicates_dropped``, ``invalid_dropped``, ``placeholder_locations``,
+        ``ambiguous_times``, ``nonexistent_times``, and ``time_quality`` (date-only records,
+        heaps at default times, the day/month order; see :meth:`from_frame`).
 
     Raises
     ------
