@@ -252,6 +252,17 @@ def test_ambiguous_origin_strings_are_refused():
         events.before("01/07/2019")
 
 
+def test_predict_reads_its_origin_with_dayfirst():
+    import caslite
+
+    events = Events.from_frame(_frame(["2019-07-01 10:00", "2019-07-02 15:00"]), crs=CRS, tz=TZ)
+    with pytest.raises(DateOrderError, match=r"origin: '01/06/2019' can be read day-first"):
+        caslite.predict(events, origin="01/06/2019")
+    # read as 1 June (before every incident): the next check, on the history, speaks
+    with pytest.raises(ValueError, match=r"no incident is known before the origin \(01/06/2019"):
+        caslite.predict(events, origin="01/06/2019", dayfirst=True)
+
+
 def test_cli_origin_needs_dayfirst(tmp_path, capsys):
     from caslite.cli import main
 
@@ -363,7 +374,11 @@ def test_real_data_raise_no_placeholder(city, crs, tz, filter_residential):
 
 def test_degrees_of_another_region_under_a_projected_crs_are_refused():
     frame = pd.DataFrame(
-        {"t": ["2019-06-01 10:17", "2019-06-02 11:17"], "lon": [-90.25, -90.2], "lat": [38.6, 38.7]}
+        {
+            "t": ["2019-06-01 10:17", "2019-06-02 11:17"],
+            "lon": [-90.24605, -90.226823],
+            "lat": [38.6612, 38.724212],
+        }
     )
     with pytest.raises(ValueError, match=r"look like longitude/latitude in degrees.*area of use"):
         Events.from_frame(frame, x="lon", y="lat", crs=CRS, tz="America/Chicago")

@@ -21,6 +21,12 @@ _ORDER_FIX = (
 )
 
 
+_INSTANT_FIX = (
+    "Write it in ISO form (2019-06-01), or pass dayfirst=True (day/month/year) or "
+    "dayfirst=False (month/day/year) where it is accepted (predict, Events.from_frame)."
+)
+
+
 class DateOrderError(ValueError):
     """Dates whose day and month order cannot be told, or that contradict each other."""
 
@@ -92,7 +98,9 @@ def to_utc_seconds(times, tz: str, what: str, dayfirst=None) -> np.ndarray:
             f"{what}: got floating-point times; pass int64 UTC seconds, datetimes or "
             "ISO strings such as '2019-03-01 07:00'."
         )
-    stamps = pd.DatetimeIndex(parse_datetimes(np.atleast_1d(arr), what, dayfirst=dayfirst))
+    stamps = pd.DatetimeIndex(
+        parse_datetimes(np.atleast_1d(arr), what, dayfirst=dayfirst, fix=_INSTANT_FIX)
+    )
     unread = np.flatnonzero(stamps.isna() & ~pd.isna(np.atleast_1d(arr)))
     if unread.size:
         raise ValueError(
@@ -112,7 +120,7 @@ def to_utc_seconds(times, tz: str, what: str, dayfirst=None) -> np.ndarray:
     return seconds.reshape(arr.shape) if arr.ndim else seconds[0]
 
 
-def parse_datetimes(values, what: str, time_format=None, dayfirst=None, orders=None):
+def parse_datetimes(values, what: str, time_format=None, dayfirst=None, orders=None, fix=None):
     """Parse datetimes or strings; ISO 8601 of any precision first, then one inferred format.
 
     Unreadable values become ``NaT``. Strings that mix values with and without a UTC offset
@@ -132,6 +140,9 @@ def parse_datetimes(values, what: str, time_format=None, dayfirst=None, orders=N
     orders : list, optional
         When given, the order used for numeric dates (``"day-first"`` or ``"month-first"``)
         and how it was chosen are appended to it.
+    fix : str, optional
+        How to give the order, for the message on ambiguous dates; default the options of
+        :meth:`caslite.Events.from_frame`.
 
     Returns
     -------
@@ -168,7 +179,7 @@ def parse_datetimes(values, what: str, time_format=None, dayfirst=None, orders=N
         parts = rest.str.extract(_NUMERIC_DATE)
         numeric = parts[0].notna().to_numpy()
         if numeric.any():
-            order, how = numeric_date_order(rest[numeric], what, dayfirst)
+            order, how = numeric_date_order(rest[numeric], what, dayfirst, fix)
             if order is not None and orders is not None:
                 orders.append((order, how))
             rest = _month_first(rest, parts, order == "day-first")
@@ -189,7 +200,7 @@ def parse_datetimes(values, what: str, time_format=None, dayfirst=None, orders=N
     return parsed
 
 
-def numeric_date_order(text: pd.Series, what: str, dayfirst=None):
+def numeric_date_order(text: pd.Series, what: str, dayfirst=None, fix=None):
     """Tell whether numeric dates such as ``01/06/2019`` are day-first or month-first.
 
     Parameters
@@ -201,6 +212,8 @@ def numeric_date_order(text: pd.Series, what: str, dayfirst=None):
         Name used in error messages.
     dayfirst : bool, optional
         The order, when the caller knows it.
+    fix : str, optional
+        How to give the order, for the message.
 
     Returns
     -------
@@ -254,8 +267,9 @@ def numeric_date_order(text: pd.Series, what: str, dayfirst=None):
         count = int(either.sum())
         raise DateOrderError(
             f"{what}: {value!r} can be read day-first ({_date_words(b, a)}) or month-first "
-            f"({_date_words(a, b)}), and no value tells which ({count:,} such value"
-            f"{'' if count == 1 else 's'}); caslite does not guess. {_ORDER_FIX}"
+            f"({_date_words(a, b)}), and no value tells which"
+            f"{f' ({count:,} such values)' if count > 1 else ''}; caslite does not guess. "
+            f"{fix or _ORDER_FIX}"
         )
     return None, ""
 

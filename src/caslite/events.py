@@ -116,9 +116,10 @@ class Events:
     :class:`~caslite.TooLittleDataError` from the models. Events are sorted by ``t`` with a
     stable sort: rows with equal times keep their input order, and every result is the same
     for any order of the input rows. Coordinates look like degrees when every ``x`` lies in
-    [-180, 180] and every ``y`` in [-90, 90] (or the other way round) and read as metres they
-    fall outside the CRS's area of use; a CRS whose area of use is the whole world (e.g.
-    EPSG:3857) cannot be checked.
+    [-180, 180] and every ``y`` in [-90, 90] (or the other way round), read as metres they
+    fall outside the CRS's area of use, and read as degrees they fall inside it or are written
+    like geocoded degrees (more than two decimals); a CRS whose area of use is the whole world
+    (e.g. EPSG:3857) cannot be checked.
 
     Examples
     --------

@@ -123,8 +123,11 @@ def predict(
     ...                       duplicates="drop", nonexistent="shift_forward",
     ...                       ambiguous="earliest")  # doctest: +SKIP
     """
+    dayfirst = events_options.get("dayfirst")
+    if isinstance(incidents, Events):  # it still says how to read the origin
+        events_options.pop("dayfirst", None)
     events = _as_events(incidents, time, x, y, crs, tz, events_options)
-    o = int(to_utc_seconds(origin, events.tz, "origin", events_options.get("dayfirst")))
+    o = int(to_utc_seconds(origin, events.tz, "origin", dayfirst))
     known = events.before(o)
     late = len(events) - len(known)
     if late:
