@@ -333,6 +333,7 @@ class Events:
             ("default_times", default_times),
         ]:
             _check_choice(name, value)
+        window_label = str(default_window)  # as given: "day", "6h", ...
         default_window = _check_default_window(default_window)
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(
@@ -422,7 +423,7 @@ class Events:
         read_start, read_end = start, end  # duplicates compare the times as read
         start, end, report["time_quality"] = _apply_time_quality(
             start, end, start_date_only & keep, end_date_only & keep, keep, tz, time,
-            date_only, default_times, default_window, orders,
+            date_only, default_times, (default_window, window_label), orders,
         )  # fmt: skip
 
         if to_crs is not None:
@@ -1031,9 +1032,13 @@ def _check_epoch_unit(column: pd.Series, name: str, time_unit) -> np.ndarray:
 
 def _apply_time_quality(
     start, end, start_date_only, end_date_only, keep, tz, name, date_only, default_times,
-    default_window, orders,
+    window, orders,
 ):  # fmt: skip
-    """Make date-only records and records at heaped default instants windows; report it."""
+    """Make date-only records and records at heaped default instants windows; report it.
+
+    ``window`` is the checked ``default_window`` and its label as the user gave it.
+    """
+    default_window, window_label = window
     start, end = start.copy(), end.copy()
     quality = {}
     if orders:
@@ -1072,7 +1077,7 @@ def _apply_time_quality(
     quality["precision"] = precision if exact.any() else None
     quality["heaps"] = heaps
     quality["default_times_policy"] = default_times
-    quality["default_window"] = str(default_window)
+    quality["default_window"] = window_label
     if precision == "minute" and exact.any():
         quality["rounded_to_hour"] = _timequality.rounding_to_hour(minute_of_day)
     at_heap = np.zeros(len(start), dtype=bool)
@@ -1088,7 +1093,7 @@ def _apply_time_quality(
             start[at_heap], end[at_heap] = _timequality.window_around(
                 local_heap.tz_convert(tz), default_window
             )
-            window = "whole-day" if default_window == "day" else f"{default_window}"
+            window = "whole-day" if default_window == "day" else f"{window_label}"
             done = (
                 f"made {window} windows (default_times='keep' keeps them exact; "
                 "default_window= sets the window)"
