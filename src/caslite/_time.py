@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_zone", "parse_datetimes", "to_utc_seconds"]
+__all__ = ["DateOrderError", "as_zone", "numeric_date_order", "parse_datetimes", "to_utc_seconds"]
+
+#: A date written with numbers for day, month and year, day or month first: 01/06/2019,
+#: 1.6.2019, 01-06-19 (followed by the end, a space or "T").
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?=$|[ T])")
+
+_ORDER_FIX = (
+    "Pass dayfirst=True (day/month/year) or dayfirst=False (month/day/year), or an explicit "
+    "time_format= such as '%d/%m/%Y %H:%M'. ISO dates (2019-06-01) are never ambiguous."
+)
+
+
+_INSTANT_FIX = (
+    "Write it in ISO form (2019-06-01), or pass dayfirst=True (day/month/year) or "
+    "dayfirst=False (month/day/year) where it is accepted (predict, Events.from_frame)."
+)
+
+
+class DateOrderError(ValueError):
+    """Dates whose day and month order cannot be told, or that contradict each other."""
 
 
 def as_zone(tz) -> str:
@@ -51,11 +71,24 @@ def as_zone(tz) -> str:
     return tz
 
 
-def to_utc_seconds(times, tz: str, what: str) -> np.ndarray:
+def to_utc_seconds(times, tz: str, what: str, dayfirst=None) -> np.ndarray:
     """Convert instants (int64 UTC seconds, datetimes or strings) to int64 UTC seconds.
 
     Naive datetimes and strings are read as local wall-clock time in ``tz``; a wall-clock time
-    that does not exist or is ambiguous there is refused.
+    that does not exist or is ambiguous there is refused, and so is a date such as
+    ``"01/06/2025"`` whose day and month could be swapped, unless ``dayfirst`` says which
+    comes first.
+
+    Examples
+    --------
+    >>> int(to_utc_seconds("2025-06-01", "UTC", "origin"))
+    1748736000
+    >>> int(to_utc_seconds("01/06/2025", "UTC", "origin", dayfirst=True))
+    1748736000
+    >>> to_utc_seconds("01/06/2025", "UTC", "origin")
+    Traceback (most recent call last):
+    ...
+    caslite._time.DateOrderError: origin: '01/06/2025' can be read day-first ...
     """
     arr = np.asarray(times)
     if arr.dtype.kind in "iu":
@@ -65,7 +98,9 @@ def to_utc_seconds(times, tz: str, what: str) -> np.ndarray:
             f"{what}: got floating-point times; pass int64 UTC seconds, datetimes or "
             "ISO strings such as '2019-03-01 07:00'."
         )
-    stamps = pd.DatetimeIndex(parse_datetimes(np.atleast_1d(arr), what))
+    stamps = pd.DatetimeIndex(
+        parse_datetimes(np.atleast_1d(arr), what, dayfirst=dayfirst, fix=_INSTANT_FIX)
+    )
     unread = np.flatnonzero(stamps.isna() & ~pd.isna(np.atleast_1d(arr)))
     if unread.size:
         raise ValueError(
@@ -85,7 +120,7 @@ def to_utc_seconds(times, tz: str, what: str) -> np.ndarray:
     return seconds.reshape(arr.shape) if arr.ndim else seconds[0]
 
 
-def parse_datetimes(values, what: str, time_format=None):
+def parse_datetimes(values, what: str, time_format=None, dayfirst=None, orders=None, fix=None):
     """Parse datetimes or strings; ISO 8601 of any precision first, then one inferred format.
 
     Unreadable values become ``NaT``. Strings that mix values with and without a UTC offset
@@ -99,6 +134,15 @@ def parse_datetimes(values, what: str, time_format=None):
         Name used in error messages.
     time_format : str, optional
         An explicit ``strftime`` format, used instead of the guessing.
+    dayfirst : bool, optional
+        Order of day and month in numeric dates such as ``01/06/2019``. By default the values
+        must prove it (see :func:`numeric_date_order`), else they are refused.
+    orders : list, optional
+        When given, the order used for numeric dates (``"day-first"`` or ``"month-first"``)
+        and how it was chosen are appended to it.
+    fix : str, optional
+        How to give the order, for the message on ambiguous dates; default the options of
+        :meth:`caslite.Events.from_frame`.
 
     Returns
     -------
@@ -131,7 +175,126 @@ def parse_datetimes(values, what: str, time_format=None):
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=utc)
     retry = parsed.isna() & present
     if retry.any():  # not ISO 8601: let pandas infer one format from these values
+        rest = text[retry]
+        parts = rest.str.extract(_NUMERIC_DATE)
+        numeric = parts[0].notna().to_numpy()
+        if numeric.any():
+            order, how = numeric_date_order(rest[numeric], what, dayfirst, fix)
+            if order is not None and orders is not None:
+                orders.append((order, how))
+            rest = _month_first(rest, parts, order == "day-first")
         with warnings.catch_warnings():  # "could not infer format": unreadable ones are NaT
             warnings.simplefilter("ignore", UserWarning)
-            parsed[retry] = pd.to_datetime(text[retry], errors="coerce", utc=utc)
+            again = pd.to_datetime(rest, errors="coerce", format="ISO8601", utc=utc)
+            left = again.isna()
+            if left.any():
+                again[left] = pd.to_datetime(rest[left], errors="coerce", utc=utc)
+        if numeric.any():  # a safety net: the day and month read must be the ones meant
+            day, month = (parts[2], parts[0]) if order != "day-first" else (parts[0], parts[2])
+            wrong = numeric & again.notna().to_numpy()
+            wrong &= (again.dt.day.to_numpy() != pd.to_numeric(day).to_numpy()) | (
+                again.dt.month.to_numpy() != pd.to_numeric(month).to_numpy()
+            )
+            again[wrong] = pd.NaT
+        parsed[retry] = again
     return parsed
+
+
+def numeric_date_order(text: pd.Series, what: str, dayfirst=None, fix=None):
+    """Tell whether numeric dates such as ``01/06/2019`` are day-first or month-first.
+
+    Parameters
+    ----------
+    text : pandas.Series of str
+        Values that start with a numeric date (``D/M/Y`` or ``M/D/Y``, separator ``/``, ``.``
+        or ``-``).
+    what : str
+        Name used in error messages.
+    dayfirst : bool, optional
+        The order, when the caller knows it.
+    fix : str, optional
+        How to give the order, for the message.
+
+    Returns
+    -------
+    order : {"day-first", "month-first"} or None
+        None when no value depends on it (day equal to month in every value).
+    how : str
+        ``"given"`` (``dayfirst``) or the first value that proves the order.
+
+    Raises
+    ------
+    DateOrderError
+        If values prove both orders (e.g. ``13/06/2019`` and ``06/13/2019``), or none proves
+        one and some could be read either way.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> numeric_date_order(pd.Series(["01/06/2019", "13/06/2019"]), "column 't'")
+    ('day-first', "values such as '13/06/2019'")
+    >>> numeric_date_order(pd.Series(["01/06/2019 10:00"]), "column 't'")
+    Traceback (most recent call last):
+    ...
+    caslite._time.DateOrderError: column 't': '01/06/2019 10:00' can be read day-first ...
+    """
+    parts = text.str.extract(_NUMERIC_DATE)
+    first = pd.to_numeric(parts[0]).to_numpy()
+    second = pd.to_numeric(parts[2]).to_numpy()
+    if dayfirst is not None:
+        if not isinstance(dayfirst, (bool, np.bool_)):
+            raise ValueError(f"dayfirst={dayfirst!r} must be True, False or None.")
+        return ("day-first" if dayfirst else "month-first"), "given"
+    day_first = (first > 12) & (second <= 12)
+    month_first = (second > 12) & (first <= 12)
+    if day_first.any() and month_first.any():
+        a, b = text[day_first].iloc[0], text[month_first].iloc[0]
+        raise DateOrderError(
+            f"{what} mixes day-first and month-first dates: {a!r} can only be day/month/year "
+            f"and {b!r} only month/day/year ({int(day_first.sum())} and "
+            f"{int(month_first.sum())} values). Fix the data, or choose one order with "
+            "dayfirst=True or dayfirst=False: values in the other order are then unreadable "
+            "(invalid='drop' drops them with a count)."
+        )
+    if day_first.any():
+        return "day-first", f"values such as {text[day_first].iloc[0]!r}"
+    if month_first.any():
+        return "month-first", f"values such as {text[month_first].iloc[0]!r}"
+    either = (first != second) & (first <= 12) & (second <= 12)
+    if either.any():
+        value = text[either].iloc[0]
+        a, b = int(first[either][0]), int(second[either][0])
+        count = int(either.sum())
+        raise DateOrderError(
+            f"{what}: {value!r} can be read day-first ({_date_words(b, a)}) or month-first "
+            f"({_date_words(a, b)}), and no value tells which"
+            f"{f' ({count:,} such values)' if count > 1 else ''}; caslite does not guess. "
+            f"{fix or _ORDER_FIX}"
+        )
+    return None, ""
+
+
+_MONTHS = "January February March April May June July August September October November December"
+
+
+def _date_words(month: int, day: int) -> str:
+    return f"{day} {_MONTHS.split()[month - 1]}"
+
+
+def _month_first(text: pd.Series, parts: pd.DataFrame, dayfirst: bool) -> pd.Series:
+    """Rewrite numeric dates as ISO dates (4-digit years) or MM/DD/YY (2-digit years)."""
+    found = parts[0].notna()
+    if not found.any():
+        return text
+    day, month = (parts[0], parts[2]) if dayfirst else (parts[2], parts[0])
+    year = parts[3]
+    length = parts[0].str.len() + parts[2].str.len() + year.str.len() + 2
+    tail = pd.Series(
+        [t[int(n) :] if ok else "" for t, n, ok in zip(text, length.fillna(0), found, strict=True)],
+        index=text.index,
+    )
+    day2, month2 = day.str.zfill(2), month.str.zfill(2)
+    iso = year + "-" + month2 + "-" + day2
+    short = month2 + "/" + day2 + "/" + year
+    rewritten = iso.where(year.str.len() == 4, short) + tail
+    return rewritten.where(found, text)

@@ -295,9 +295,11 @@ def check_not_degrees(bounds, crs: pyproj.CRS, what: str, fix: str) -> None:
     """Refuse coordinates that look like longitude/latitude in degrees given as metres.
 
     They look so when every ``x`` lies in [-180, 180] and every ``y`` in [-90, 90] (or the
-    other way round), read as degrees they fall inside the area of use of ``crs``, and read as
-    metres they fall outside it. A CRS without an area of use, or one whose area of use is
-    the whole world (e.g. EPSG:3857), cannot be checked this way.
+    other way round), read as metres they fall outside the area of use of ``crs``, and either
+    read as degrees they fall inside it, or they are written like geocoded degrees (a bound
+    with more than two decimals, e.g. -90.24605): degrees of another region given with the
+    CRS of an example are refused too. A CRS without an area of use, or one whose area of use
+    is the whole world (e.g. EPSG:3857), cannot be checked this way.
 
     Parameters
     ----------
@@ -344,16 +346,33 @@ def check_not_degrees(bounds, crs: pyproj.CRS, what: str, fix: str) -> None:
         return
     if px0 <= xmin and xmax <= px1 and py0 <= ymin and ymax <= py1:
         return  # plausible as metres
-    for lon, lat, swapped in readings:
-        in_lon = west > east or (west - 1 <= lon[0] and lon[1] <= east + 1)  # wraps: skip
-        if in_lon and south - 1 <= lat[0] and lat[1] <= north + 1:
-            order = " (latitude and longitude swapped)" if swapped else ""
-            raise ValueError(
-                f"{what}: x in [{xmin:g}, {xmax:g}] and y in [{ymin:g}, {ymax:g}] look like "
-                f"longitude/latitude in degrees{order}, not metres in "
-                f"{crs.to_string()} ({crs.name}), whose area of use is about x "
-                f"{px0:,.0f} .. {px1:,.0f} m, y {py0:,.0f} .. {py1:,.0f} m. {fix}"
-            )
+    if west <= -179 and east >= 179 and south <= -80 and north >= 80:
+        return  # a world-wide CRS (e.g. EPSG:3857): degrees as metres are inside it
+    inside = [
+        swapped
+        for lon, lat, swapped in readings
+        if (west > east or (west - 1 <= lon[0] and lon[1] <= east + 1))  # wraps: skip
+        and south - 1 <= lat[0]
+        and lat[1] <= north + 1
+    ]
+    # Degrees of another region: only when written like geocoded degrees (some bound with
+    # more than two decimals); small round numbers are metres of a made-up example.
+    geocoded = any(abs(v * 100 - round(v * 100)) > 1e-6 for v in (xmin, ymin, xmax, ymax))
+    if not inside and not geocoded:
+        return
+    order = " (latitude and longitude swapped)" if inside and inside[0] else ""
+    elsewhere = (
+        ""
+        if inside
+        else f" (as degrees they lie outside its area of use too, {west:g} .. {east:g} E, "
+        f"{south:g} .. {north:g} N: is it the right CRS?)"
+    )
+    raise ValueError(
+        f"{what}: x in [{xmin:g}, {xmax:g}] and y in [{ymin:g}, {ymax:g}] look like "
+        f"longitude/latitude in degrees{order}, not metres in "
+        f"{crs.to_string()} ({crs.name}), whose area of use is about x "
+        f"{px0:,.0f} .. {px1:,.0f} m, y {py0:,.0f} .. {py1:,.0f} m{elsewhere}. {fix}"
+    )
 
 
 def check_reaches_grid(events, grid, margin: float = 0.0) -> None:

@@ -504,6 +504,38 @@ def _input_arguments(command, *, cell_size=True) -> None:
         help="local times in the hour skipped when clocks go forward (default: raise)",
     )  # fmt: skip
     source.add_argument(
+        "--time-format", default=None, metavar="FORMAT",
+        help="strftime format of the times, e.g. '%%d/%%m/%%Y %%H:%%M' (default: ISO 8601, or "
+        "one format inferred)",
+    )  # fmt: skip
+    source.add_argument(
+        "--time-unit", choices=["s", "ms", "us", "ns"], default=None,
+        help="unit of numeric (Unix) times",
+    )  # fmt: skip
+    order = source.add_mutually_exclusive_group()
+    order.add_argument(
+        "--dayfirst", dest="dayfirst", action="store_const", const=True, default=None,
+        help="numeric dates are day/month/year (01/06/2019 is 1 June)",
+    )  # fmt: skip
+    order.add_argument(
+        "--monthfirst", dest="dayfirst", action="store_const", const=False,
+        help="numeric dates are month/day/year (01/06/2019 is 6 January)",
+    )  # fmt: skip
+    source.add_argument(
+        "--date-only", choices=["window", "keep"], default=None,
+        help="dates without a time of day: whole-day windows (default) or read as 00:00",
+    )  # fmt: skip
+    source.add_argument(
+        "--default-times", choices=["window", "keep"], default=None,
+        help="records at a heaped default time (00:00, 12:00, ...): windows (default) or "
+        "kept exact",
+    )  # fmt: skip
+    source.add_argument(
+        "--default-window", default=None, metavar="WINDOW",
+        help="window of a record at a heaped default time: 'day' (default) or a duration "
+        "centred on it, e.g. 6h",
+    )  # fmt: skip
+    source.add_argument(
         "--filter",
         default=None,
         metavar="EXPR",
@@ -598,6 +630,8 @@ def _with_cli_hints(message: str, args) -> str:
         if value and value == str(options[name]):
             continue  # the message quotes what was given, it does not suggest it
         flag = "--" + name.replace("_", "-")
+        if name == "dayfirst":  # one keyword, two flags
+            flag = "--dayfirst or --monthfirst"
         if value and ".." not in value:
             flag += f" {value}"
         flags.append(flag)
@@ -617,29 +651,29 @@ def _version() -> str:
 
 
 # ---------------------------------------------------------------------- input
+#: Options that describe an incident file (refused with a shipped sample).
+_FILE_OPTIONS = (
+    "layer", "time", "time_end", "x", "y", "crs", "to_crs", "tz", "time_format", "time_unit",
+    *_CSV_OPTIONS,
+)  # fmt: skip
+
+
 def _read_events(args):
     """Return the incidents of a shipped sample or a file, and a title for them."""
     options = {
         name: getattr(args, name)
-        for name in ("duplicates", "invalid", "ambiguous", "nonexistent")
+        for name in (
+            "duplicates", "invalid", "ambiguous", "nonexistent", "dayfirst", "date_only",
+            "default_times", "default_window",
+        )
         if getattr(args, name) is not None
-    }
+    }  # fmt: skip
     if args.sample:
         from caslite.datasets import load_sample
 
         given = [
             f"--{name.replace('_', '-')}"
-            for name in (
-                "layer",
-                *_CSV_OPTIONS,
-                "time",
-                "time_end",
-                "x",
-                "y",
-                "crs",
-                "to_crs",
-                "tz",
-            )
+            for name in _FILE_OPTIONS
             if getattr(args, name) is not None
         ]
         if given:
@@ -659,7 +693,8 @@ def _read_events(args):
             )
         from caslite.events import Events
 
-        for name in ("time", "x", "y", "crs", "to_crs", "time_end", *_CSV_OPTIONS):
+        for name in ("time", "x", "y", "crs", "to_crs", "time_end", "time_format", "time_unit",
+                     *_CSV_OPTIONS):
             if getattr(args, name) is not None:
                 options[name] = getattr(args, name)
         if options.get("sep") == "\\t":  # a tab, as typed in a shell
@@ -670,9 +705,30 @@ def _read_events(args):
         title = path.name
     logger.info("read %s incidents from %s (%s, %s)", f"{len(events):,}", title,
                 events.crs.to_string(), events.tz)  # fmt: skip
+    _log_time_quality(events)
     if args.filter:
         events = _filtered(events, args.filter)
     return events, title
+
+
+def _log_time_quality(events) -> None:
+    """Log what the time-quality check found (its warnings say what was done)."""
+    quality = events.report.get("time_quality")
+    if not quality:
+        return
+    if quality.get("date_order"):
+        logger.info("numeric dates read %s (%s)", quality["date_order"], quality["date_order_from"])
+    heaps = ", ".join(
+        f"{h['instant']} {h['observed']:,} (expected {h['expected']:,.0f})"
+        for h in quality.get("heaps", [])
+    )
+    logger.info(
+        "times: %s precision; records at default instants: %s; %s of %s times exact, %s "
+        "made windows (--date-only %s, --default-times %s, --default-window %s)",
+        quality.get("precision"), heaps or "none", f"{quality['exact_times']:,}",
+        f"{len(events):,}", f"{quality['windowed']:,}", quality["date_only_policy"],
+        quality["default_times_policy"], quality["default_window"],
+    )  # fmt: skip
 
 
 def _input_file(value, what: str, suffixes) -> Path:
@@ -760,8 +816,12 @@ def _read_area(value, crs):
     return area
 
 
-def _local_time(value, flag: str, tz: str):
-    """Parse a date or time of the command line as a local Timestamp in ``tz``."""
+def _local_time(value, flag: str, tz: str, dayfirst=None):
+    """Parse a date or time of the command line as a local Timestamp in ``tz``.
+
+    A date whose day and month could be swapped (01/06/2019) needs ``dayfirst``
+    (--dayfirst or --monthfirst).
+    """
     import pandas as pd
 
     from caslite._time import to_utc_seconds
@@ -775,7 +835,7 @@ def _local_time(value, flag: str, tz: str):
             f"{flag} {value!r} is not a date or time; use ISO 8601, e.g. 2019-03-01 or "
             "'2019-03-01 06:00' (local time)."
         )
-    seconds = int(to_utc_seconds(value, tz, flag))
+    seconds = int(to_utc_seconds(value, tz, flag, dayfirst))
     return pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(tz)
 
 
@@ -876,7 +936,9 @@ def _forecast(args) -> None:
     _duration(args.horizon, "--horizon", risk=True)
     events, title = _read_events(args)
     origin = _next_midnight(events) if args.origin is None else args.origin
-    _local_time(origin, "--origin", events.tz)
+    stamp = _local_time(origin, "--origin", events.tz, args.dayfirst)
+    if args.dayfirst is not None:  # predict reads the origin without the day/month order
+        origin = stamp.isoformat()
     area = None if args.area is None else _read_area(args.area, events.crs)
     layers = _category_layers(args, events)
     out = _output_folder(args.out)
@@ -982,8 +1044,9 @@ def _backtest(args) -> None:
     _duration(args.step, "--step")
     _duration(args.horizon, "--horizon", risk="risk" in methods)
     events, title = _read_events(args)
-    start = _local_time(args.start, "--start", events.tz)
-    end = _local_time(_next_midnight(events) if args.end is None else args.end, "--end", events.tz)
+    start = _local_time(args.start, "--start", events.tz, args.dayfirst)
+    end = _next_midnight(events) if args.end is None else args.end
+    end = _local_time(end, "--end", events.tz, args.dayfirst)
     if args.area is not None:
         grid = Grid.from_area(
             _read_area(args.area, events.crs), cell_size=args.cell_size, crs=events.crs
@@ -1120,9 +1183,11 @@ def _period(events, args):
 
     keep = np.ones(len(events), dtype=bool)
     if args.start is not None:
-        keep &= events.t >= int(_local_time(args.start, "--start", events.tz).timestamp())
+        start = _local_time(args.start, "--start", events.tz, args.dayfirst)
+        keep &= events.t >= int(start.timestamp())
     if args.end is not None:
-        keep &= events.t < int(_local_time(args.end, "--end", events.tz).timestamp())
+        end = _local_time(args.end, "--end", events.tz, args.dayfirst)
+        keep &= events.t < int(end.timestamp())
     if keep.all():
         return events
     logger.info("%s of %s incidents in the period", f"{keep.sum():,}", f"{len(events):,}")

@@ -14,6 +14,7 @@ and :attr:`Events.report` keeps it.
 
 from __future__ import annotations
 
+import datetime
 import os
 import warnings
 from pathlib import Path
@@ -23,6 +24,7 @@ import pandas as pd
 import pyproj
 import scipy.sparse
 
+from caslite import _timequality
 from caslite._time import as_zone, parse_datetimes, to_utc_seconds
 from caslite._validation import (
     MAX_COORDINATE,
@@ -41,7 +43,12 @@ _CHOICES = {
     "nonexistent": ("raise", "shift_forward", "shift_backward"),
     "duplicates": ("keep", "drop", "raise"),
     "invalid": ("raise", "drop"),
+    "date_only": ("window", "keep"),
+    "default_times": ("window", "keep"),
 }
+
+_UNIT_SECONDS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+_UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 
 
 _DEGREES_FIX = (
@@ -92,8 +99,9 @@ class Events:
         Extra columns aligned with ``t``.
     report : dict
         Counts of what was found in the input: ``rows_read``, ``duplicates``,
-        ``duplicates_dropped``, ``invalid_dropped``, ``ambiguous_times``,
-        ``nonexistent_times``.
+        ``duplicates_dropped``, ``invalid_dropped``, ``placeholder_locations``,
+        ``ambiguous_times``, ``nonexistent_times``, and ``time_quality`` (date-only records,
+        heaps at default times, the day/month order; see :meth:`from_frame`).
 
     Raises
     ------
@@ -109,9 +117,10 @@ class Events:
     :class:`~caslite.TooLittleDataError` from the models. Events are sorted by ``t`` with a
     stable sort: rows with equal times keep their input order, and every result is the same
     for any order of the input rows. Coordinates look like degrees when every ``x`` lies in
-    [-180, 180] and every ``y`` in [-90, 90] (or the other way round), read as degrees they
-    fall in the CRS's area of use and read as metres they do not; a CRS whose area of use is
-    the whole world (e.g. EPSG:3857) cannot be checked.
+    [-180, 180] and every ``y`` in [-90, 90] (or the other way round), read as metres they
+    fall outside the CRS's area of use, and read as degrees they fall inside it or are written
+    like geocoded degrees (more than two decimals); a CRS whose area of use is the whole world
+    (e.g. EPSG:3857) cannot be checked.
 
     Examples
     --------
@@ -214,6 +223,10 @@ class Events:
         duplicates="keep",
         duplicate_columns=None,
         invalid="raise",
+        dayfirst=None,
+        date_only="window",
+        default_times="window",
+        default_window="day",
     ) -> Events:
         """Validate a table of incidents and build :class:`Events`.
 
@@ -258,8 +271,29 @@ class Events:
             Which other columns must also agree for two rows at the same time and place to be
             duplicates; default all of them. ``[]`` compares time and place only.
         invalid : {"raise", "drop"}, default "raise"
-            Rows with missing, non-finite or unparseable times or coordinates, or empty
-            geometry; "drop" removes them and reports the count.
+            Rows with missing, non-finite or unparseable times or coordinates, empty
+            geometry, or placeholder coordinates (at (0, 0), or one point repeated far outside
+            all others); "drop" removes them and reports the count.
+        dayfirst : bool, optional
+            Order of day and month in numeric dates such as ``01/06/2019``: True for
+            day/month/year, False for month/day/year. By default a column of such dates is
+            read only when a value proves the order (``13/06/2019``: day-first), and that
+            order is reported; a column that could be read either way, or whose values
+            contradict each other, is refused. ISO dates are never ambiguous.
+        date_only : {"window", "keep"}, default "window"
+            Times without a time of day (``"2019-06-01"``): "window" makes each a whole-day
+            window, from local midnight to the next local midnight, so that aoristic weights
+            spread it over the day's shifts; "keep" reads it as the instant 00:00.
+        default_times : {"window", "keep"}, default "window"
+            Records at a default instant (00:00 or 12:00; in minute-precision data also 00:01
+            and 23:59) when that instant holds significantly more records than its
+            neighbouring hours or minutes imply (a heap: times entered when the real one was
+            unknown). "window" gives every record at a heaped instant the window
+            ``default_window`` (which of them are real cannot be told); "keep" keeps them as
+            exact times. Either way the counts are reported.
+        default_window : "day" or str or pandas.Timedelta, default "day"
+            The window of a record at a heaped default instant: the local day containing it,
+            or a duration (e.g. ``"6h"``) centred on it.
 
         Returns
         -------
@@ -269,6 +303,16 @@ class Events:
         ------
         ValueError
             With a message naming the column, the rows and the fix.
+
+        Notes
+        -----
+        What was found about the times is in ``report["time_quality"]`` (see
+        :doc:`/time_quality`): the precision, the day/month order used, the date-only
+        records, the count at every candidate default instant (observed, expected from the
+        neighbours, excess, p-value) and how many records became windows. Only records whose
+        window is still an instant (:attr:`exact_times`) have a trustworthy time.
+        A :class:`~caslite.DataQualityWarning` summarises it when records became windows or
+        heaps were kept.
 
         Examples
         --------
@@ -286,8 +330,12 @@ class Events:
             ("nonexistent", nonexistent),
             ("duplicates", duplicates),
             ("invalid", invalid),
+            ("date_only", date_only),
+            ("default_times", default_times),
         ]:
             _check_choice(name, value)
+        window_label = str(default_window)  # as given: "day", "6h", ...
+        default_window = _check_default_window(default_window)
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(
                 f"expected a pandas DataFrame or GeoDataFrame, got {type(frame).__name__}; "
@@ -308,7 +356,8 @@ class Events:
         used += [time] + ([time_end] if time_end is not None else [])
 
         problems = {}  # description -> boolean mask of bad rows
-        start, bad_start = _parse_times(
+        orders = []
+        start, bad_start, start_date_only = _parse_times(
             frame[time],
             time,
             tz,
@@ -318,10 +367,12 @@ class Events:
             time_format,
             time_unit,
             report,
+            dayfirst=dayfirst,
+            orders=orders,
         )
         problems.update(bad_start)
         if time_end is not None:
-            end, bad_end = _parse_times(
+            end, bad_end, end_date_only = _parse_times(
                 frame[time_end],
                 time_end,
                 tz,
@@ -332,11 +383,16 @@ class Events:
                 time_unit,
                 report,
                 missing_ok=True,
+                dayfirst=dayfirst,
+                orders=orders,
             )
             problems.update(bad_end)
-            end = np.where(frame[time_end].isna().to_numpy(), start, end)
+            given_end = frame[time_end].notna().to_numpy()
+            end = np.where(given_end, end, start)
+            end_date_only &= given_end
         else:
             end = start
+            end_date_only = np.zeros(len(frame), dtype=bool)
         for name, values in zip(coordinate_names, (xs, ys), strict=True):
             column = frame[name] if name in frame else pd.Series(values, index=frame.index)
             bad = ~np.isfinite(values)
@@ -346,6 +402,17 @@ class Events:
             if far.any():
                 rest = f" beyond {MAX_COORDINATE:g} m, farther than any place on Earth"
                 problems[_problem(name, far, "value", rest, column)] = far
+        finite = np.isfinite(xs) & np.isfinite(ys)
+        placeholder, where = _timequality.placeholder_points(
+            np.where(finite, xs, np.nan), np.where(finite, ys, np.nan)
+        )
+        if placeholder.any():
+            report["placeholder_locations"] = int(placeholder.sum())
+            names = " and ".join(repr(n) for n in coordinate_names)
+            problems[
+                f"{names} hold placeholder coordinates, stand-ins for an unknown location: "
+                f"{where} ({describe_rows(frame.index[placeholder])})"
+            ] = placeholder
 
         keep = np.ones(len(frame), dtype=bool)
         if problems:
@@ -361,8 +428,18 @@ class Events:
                     f"({describe_rows(frame.index[backwards])}): column {time_end!r} must not "
                     f"be earlier than column {time!r}. Swap or fix those rows."
                 )
+        read_start, read_end = start, end  # duplicates compare the times as read
+        start, end, report["time_quality"] = _apply_time_quality(
+            start, end, start_date_only & keep, end_date_only & keep, keep, tz, time,
+            date_only, default_times, (default_window, window_label), orders,
+        )  # fmt: skip
 
         if to_crs is not None:
+            if crs is not None and keep.any():
+                source = pyproj.CRS.from_user_input(crs)
+                if source.is_projected:
+                    bounds = (xs[keep].min(), ys[keep].min(), xs[keep].max(), ys[keep].max())
+                    check_not_degrees(bounds, source, "events", _DEGREES_FIX)
             xs, ys, crs = _reproject(xs, ys, crs, to_crs, keep)
         crs = as_projected_crs(crs, "events")
 
@@ -374,7 +451,7 @@ class Events:
         else:
             _require_columns(extra, list(duplicate_columns))
             compared = extra[list(duplicate_columns)]
-        keep = _handle_duplicates(start, end, xs, ys, compared, keep, duplicates, report)
+        keep = _handle_duplicates(read_start, read_end, xs, ys, compared, keep, duplicates, report)
         return cls(
             start[keep], xs[keep], ys[keep], crs=crs, tz=tz, t_end=end[keep],
             data=extra.loc[keep], report=report,
@@ -463,6 +540,15 @@ class Events:
     def has_windows(self) -> bool:
         """Whether any event has an uncertain time (a window longer than zero)."""
         return bool((self.t_end > self.t).any())
+
+    @property
+    def exact_times(self) -> np.ndarray:
+        """Mask of events whose time is trustworthy: an instant, not a window.
+
+        Date-only records and records at a heaped default instant are windows after
+        :meth:`from_frame` (see ``report["time_quality"]``), so they are not exact.
+        """
+        return self.t_end == self.t
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -863,10 +949,14 @@ def _as_float(column: pd.Series, name: str) -> np.ndarray:
 
 def _parse_times(
     column, name, tz, naive_times, ambiguous, nonexistent, time_format, time_unit, report,
-    missing_ok=False,
+    missing_ok=False, dayfirst=None, orders=None,
 ):  # fmt: skip
-    """Return int64 UTC seconds (0 where invalid) and a dict of bad-row masks."""
+    """Return int64 UTC seconds (0 where invalid), a dict of bad-row masks, and a mask.
+
+    The mask marks the values that are dates without a time of day.
+    """
     problems = {}
+    date_only = np.zeros(len(column), dtype=bool)
     missing = column.isna().to_numpy()
     if missing.any() and not missing_ok:
         problems[_problem(name, missing, "missing time", "", column)] = missing
@@ -878,11 +968,21 @@ def _parse_times(
                 "pass time_unit='s' (or 'ms') if they are Unix times in UTC, or convert them "
                 "to datetimes first."
             )
-        parsed = pd.to_datetime(column, unit=time_unit, utc=True, errors="coerce")
+        implausible = _check_epoch_unit(column, name, time_unit)
+        if implausible.any():
+            problems[
+                _problem(name, implausible, "number", f" outside {_plausible_years()}", column)
+            ] = implausible
+        numbers = column.where(~implausible)
+        parsed = pd.to_datetime(numbers, unit=time_unit, utc=True, errors="coerce")
+        parsed[implausible] = pd.NaT
     elif isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column):
         parsed = column
     else:
-        parsed = parse_datetimes(column, f"column {name!r}", time_format)
+        parsed = parse_datetimes(
+            column, f"column {name!r}", time_format, dayfirst=dayfirst, orders=orders
+        )
+        date_only = _without_time_of_day(column, time_format) & parsed.notna().to_numpy()
     unparsed = parsed.isna().to_numpy() & ~missing
     if unparsed.any():
         problems[_problem(name, unparsed, "value", " that cannot be read as a time", column)] = (
@@ -894,7 +994,7 @@ def _parse_times(
     valid = parsed.notna().to_numpy()
     seconds = np.zeros(len(parsed), dtype=np.int64)
     seconds[valid] = parsed[valid].dt.tz_convert("UTC").dt.as_unit("s").astype("int64")
-    return seconds, problems
+    return seconds, problems, date_only & valid
 
 
 def _count(mask: np.ndarray, noun: str, rest: str = "") -> str:
@@ -1024,3 +1124,168 @@ def _handle_duplicates(start, end, xs, ys, extra, keep, duplicates, report):
         return keep & ~repeated
     warn_user(f"found {what}; kept. Pass duplicates='drop' to remove them.")
     return keep
+
+
+# ---------------------------------------------------------------------- time quality
+_TIME_OF_DAY = r"\d:\d{2}|T\d{2}|\d\s*[AaPp]\.?[Mm]\b"
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%X", "%T", "%R", "%c", "%p")
+
+
+def _without_time_of_day(column: pd.Series, time_format) -> np.ndarray:
+    """Mask of strings that hold a date but no time of day (``"2019-06-01"``)."""
+    if column.dtype.kind == "M" or isinstance(column.dtype, pd.DatetimeTZDtype):
+        return np.zeros(len(column), dtype=bool)
+    present = column.notna().to_numpy()
+    if time_format is not None and time_format not in ("ISO8601", "mixed"):
+        has_time = any(d in time_format for d in _TIME_DIRECTIVES)
+        return present & (not has_time)
+    is_text = column.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    if not is_text.any():
+        return np.zeros(len(column), dtype=bool)
+    text = column.astype("string").str.strip()
+    clock = text.str.contains(_TIME_OF_DAY, regex=True).fillna(False).to_numpy(dtype=bool)
+    return present & is_text & ~clock
+
+
+def _check_default_window(window):
+    if isinstance(window, str) and window == "day":
+        return window
+    try:
+        duration = pd.Timedelta(window)
+    except (TypeError, ValueError):
+        duration = pd.NaT
+    if duration is pd.NaT or duration <= pd.Timedelta(0):
+        raise ValueError(
+            f"default_window={window!r} is not 'day' or a positive duration such as '6h'."
+        )
+    return duration
+
+
+def _plausible_years() -> str:
+    return f"the years 1900 .. {datetime.date.today().year + 1}"
+
+
+def _check_epoch_unit(column: pd.Series, name: str, time_unit) -> np.ndarray:
+    """Refuse a unit that puts Unix times outside 1900 .. next year; return odd rows."""
+    if time_unit not in _UNIT_SECONDS:
+        raise ValueError(f"time_unit={time_unit!r} is not one of {list(_UNIT_SECONDS)}.")
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    low = -2_208_988_800.0  # 1900-01-01 UTC
+    high = pd.Timestamp(datetime.date.today().year + 2, 1, 1, tz="UTC").timestamp()
+
+    def plausible(unit):
+        seconds = values / _UNIT_SECONDS[unit]
+        return (seconds >= low) & (seconds < high)
+
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.zeros(len(values), dtype=bool)
+    ok = plausible(time_unit)
+    if np.count_nonzero(ok & finite) * 2 > np.count_nonzero(finite):
+        return finite & ~ok  # most are plausible: the rest are bad rows
+    seconds = values[finite] / _UNIT_SECONDS[time_unit]
+    first, last = (int(1970 + v / 31_556_952) for v in (seconds.min(), seconds.max()))
+    found = f"dates in the years {first} .. {last}" if first != last else f"dates in {first}"
+    likely = [
+        unit for unit in _UNIT_SECONDS
+        if np.count_nonzero(plausible(unit) & finite) * 2 > np.count_nonzero(finite)
+    ]  # fmt: skip
+    advice = (
+        f"these look like {_UNIT_WORDS[likely[0]]}: pass time_unit={likely[0]!r}."
+        if likely
+        else "no unit makes them plausible; check that they are Unix times."
+    )
+    raise ValueError(
+        f"column {name!r} holds numbers (e.g. {_plain(column.dropna().iloc[0])!r}) that with "
+        f"time_unit={time_unit!r} are {found}, outside {_plausible_years()}; {advice}"
+    )
+
+
+def _apply_time_quality(
+    start, end, start_date_only, end_date_only, keep, tz, name, date_only, default_times,
+    window, orders,
+):  # fmt: skip
+    """Make date-only records and records at heaped default instants windows; report it.
+
+    ``window`` is the checked ``default_window`` and its label as the user gave it.
+    """
+    default_window, window_label = window
+    start, end = start.copy(), end.copy()
+    quality = {}
+    if orders:
+        order, how = orders[0]
+        quality["date_order"] = order
+        quality["date_order_from"] = how
+    instant = keep & (end == start)
+    day_records = start_date_only & instant
+    end_days = end_date_only & ~instant
+    quality["date_only"] = int(day_records.sum())
+    quality["date_only_policy"] = date_only
+    messages = []
+    if date_only == "window":
+        if day_records.any():
+            local = pd.DatetimeIndex(pd.to_datetime(start[day_records], unit="s", utc=True))
+            start[day_records], end[day_records] = _timequality.day_window(local.tz_convert(tz))
+        if end_days.any():  # an end given as a date means the end of that day
+            local = pd.DatetimeIndex(pd.to_datetime(end[end_days], unit="s", utc=True))
+            end[end_days] = _timequality.day_window(local.tz_convert(tz))[1]
+    if day_records.any():
+        done = (
+            "made whole-day windows (local midnight to midnight; date_only='keep' reads "
+            "them as 00:00 instead)"
+            if date_only == "window"
+            else "read as 00:00 as asked (date_only='keep')"
+        )
+        messages.append(
+            f"column {name!r} has {_count(day_records, 'date')} without a time of day; {done}"
+        )
+
+    exact = keep & (end == start) & ~start_date_only  # kept dates are no default times
+    local = pd.DatetimeIndex(pd.to_datetime(start[exact], unit="s", utc=True)).tz_convert(tz)
+    minute_of_day = (local.hour * 60 + local.minute).to_numpy()
+    second = local.second.to_numpy()
+    precision, heaps = _timequality.detect_heaps(minute_of_day, second)
+    quality["precision"] = precision if exact.any() else None
+    quality["heaps"] = heaps
+    quality["default_times_policy"] = default_times
+    quality["default_window"] = window_label
+    if precision == "minute" and exact.any():
+        quality["rounded_to_hour"] = _timequality.rounding_to_hour(minute_of_day)
+    at_heap = np.zeros(len(start), dtype=bool)
+    found = [h for h in heaps if h["heaped"]]
+    for heap in found:
+        hour, minute = (int(v) for v in heap["instant"].split(":"))
+        hit = (minute_of_day == hour * 60 + minute) & (second == 0)
+        at_heap[np.flatnonzero(exact)[hit]] = True
+    quality["default_times"] = int(at_heap.sum())
+    if at_heap.any():
+        if default_times == "window":
+            local_heap = pd.DatetimeIndex(pd.to_datetime(start[at_heap], unit="s", utc=True))
+            start[at_heap], end[at_heap] = _timequality.window_around(
+                local_heap.tz_convert(tz), default_window
+            )
+            window = "whole-day" if default_window == "day" else f"{window_label}"
+            done = (
+                f"made {window} windows (default_times='keep' keeps them exact; "
+                "default_window= sets the window)"
+            )
+        else:
+            done = "kept as exact times as asked (default_times='keep')"
+        unit = "hours" if precision == "hour" else "hours or minutes"
+        counts = ", ".join(
+            f"{h['observed']:,} at {h['instant']} (about {h['expected']:,.0f} expected from "
+            f"the neighbouring {unit}, excess {h['excess']:,.0f})"
+            for h in found
+        )
+        messages.append(
+            f"column {name!r} has heaps at default times, entered when the real time was "
+            f"unknown: {counts}; all {int(at_heap.sum()):,} records there were {done}"
+        )
+    quality["windowed"] = int(
+        (day_records.sum() if date_only == "window" else 0)
+        + (at_heap.sum() if default_times == "window" else 0)
+    )
+    quality["exact_times"] = int((keep & (end == start)).sum())
+    if messages:
+        warn_user("; ".join(messages) + ". Details in events.report['time_quality'].")
+    return start, end, quality

@@ -25,6 +25,7 @@ import pyproj
 import scipy.ndimage
 import shapely
 
+from caslite._timequality import far_from_rest, placeholder_points
 from caslite._validation import (
     as_projected_crs,
     check_not_degrees,
@@ -745,6 +746,15 @@ def _too_many_cells_message(x, y, labels, n_cells, cell_size, buffer, max_cells)
         f"the events' bounding raster would have {n_cells:,} cells of {size} m, more than "
         f"max_cells={max_cells:,}."
     )
+    placeholder, where = placeholder_points(x, y)
+    placeholder &= far_from_rest(x, y)  # (0, 0) inside the events' own spread is a place
+    if placeholder.any():  # no limit should grow to fit a stand-in for an unknown place
+        return message + (
+            f" {describe_rows(labels[placeholder])} look like placeholder coordinates for "
+            f"unknown locations, not places: {where}. Drop them (Events.from_frame and "
+            "Events.read refuse them, or drop them with a count with invalid='drop') and "
+            "build the grid again."
+        )
     stray = _stray_points(x, y, margin=max(buffer, cell_size))
     if stray.any():
         coords = ", ".join(f"({x[i]:.1f}, {y[i]:.1f})" for i in np.flatnonzero(stray)[:_MAX_SHOWN])

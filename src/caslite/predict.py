@@ -58,7 +58,9 @@ def predict(
         One row per incident. Incidents at or after ``origin`` are ignored, with a warning
         that counts them.
     origin : str, datetime or int
-        Start of the forecast, e.g. ``"2019-03-01"`` (naive: local time in ``tz``).
+        Start of the forecast, e.g. ``"2019-03-01"`` (naive: local time in ``tz``). A date
+        whose day and month could be swapped (``"01/06/2019"``) is refused unless
+        ``dayfirst=`` is given among ``events_options``.
     horizon : str, default "14D"
         Length of the forecast, with its unit (``"14D"``, ``"36h"``); at least ``"1D"``.
     cell_size : float, default 125.0
@@ -92,7 +94,10 @@ def predict(
         Also return the :class:`caslite.Forecast` (for maps, explanations, other coverages).
     **events_options
         Passed to :meth:`caslite.Events.from_frame` (e.g. ``duplicates="drop"``,
-        ``nonexistent="shift_forward"``).
+        ``nonexistent="shift_forward"``, ``dayfirst=True``, ``date_only="keep"``,
+        ``default_times="keep"``, ``default_window="6h"``). By default date-only records
+        and records at a heaped default time (00:00, 12:00) become whole-day windows, whose
+        weight the model spreads over the day's shifts; see :doc:`/time_quality`.
 
     Returns
     -------
@@ -127,8 +132,11 @@ def predict(
     check_instant(origin, "origin")
     check_random_state(random_state)
     as_duration(horizon, "horizon", minimum=MIN_HORIZON, reason=_SHORT_HORIZON)
+    dayfirst = events_options.get("dayfirst")
+    if isinstance(incidents, Events):  # it still says how to read the origin
+        events_options.pop("dayfirst", None)
     events = _as_events(incidents, time, x, y, crs, tz, events_options)
-    o = int(to_utc_seconds(origin, events.tz, "origin"))
+    o = int(to_utc_seconds(origin, events.tz, "origin", dayfirst))
     known = events.before(o)
     late = len(events) - len(known)
     if late:

@@ -103,7 +103,11 @@ class Sample:
         Returns
         -------
         caslite.events.Events
-            The events, times in UTC, coordinates in :attr:`crs`.
+            The events, times in UTC, coordinates in :attr:`crs`. The sample goes through
+            the same time-quality policy as any table: in ``"toronto"`` the records at the
+            heaped default hours 00:00 and 12:00 become whole-day windows (pass
+            ``default_times="keep"`` to keep them exact); ``report["time_quality"]`` has the
+            counts.
 
         Examples
         --------
@@ -131,7 +135,8 @@ def load_sample(name: str) -> Sample:
     name : {"toronto", "synthetic"}
         ``"toronto"``: 3,837 break-and-enter reports (all premises types) from a 6 km x 6 km
         window of downtown and west-end Toronto, 2016-2019, with the quirks of the source kept
-        (exact duplicates, default hours 00 and 12, locations snapped to intersections).
+        (exact duplicates, default hours 00 and 12, locations snapped to intersections;
+        :meth:`Sample.to_events` makes the records at the default hours whole-day windows).
         Contains information licensed under the Open Government Licence – Ontario (Toronto
         Police Service, Major Crime Indicators).
         ``"synthetic"``: two years of a synthetic city made by
