@@ -1,6 +1,7 @@
 """Evaluation of risk forecasts: observed counts, hot-spot selection and accuracy scores.
 
 - :func:`count_events` — observed events per block and cell (aoristic for uncertain times);
+- :func:`exact_shift_rates` — incidents per hour of each shift, from exact times only;
 - :func:`top_cells` — the hot-spot cells at a coverage of the area or a number of cells;
 - :func:`hit_rate`, :func:`pai`, :func:`pei_star` — accuracy at one coverage, horizon-wide or
   per block;
@@ -22,6 +23,7 @@ from caslite.evaluation.metrics import (
     bootstrap_interval,
     brier_score,
     count_events,
+    exact_shift_rates,
     hit_rate,
     hit_rate_curve,
     near_hit_rate,
@@ -40,6 +42,7 @@ __all__ = [
     "bootstrap_interval",
     "brier_score",
     "count_events",
+    "exact_shift_rates",
     "hit_rate",
     "hit_rate_curve",
     "near_hit_rate",
