@@ -246,9 +246,16 @@ def test_summary_markdown_and_figures(serial):
     assert summary.loc["naive", "hit_rate"] == pytest.approx(naive["hit_rate"].mean())
     assert summary.loc["naive", "hit_rate_low"] <= summary.loc["naive", "hit_rate"]
     assert summary.loc["naive", "hit_rate"] <= summary.loc["naive", "hit_rate_high"]
-    text = serial.to_markdown()
+    text = serial.to_markdown(shifts=False)
     assert text.count("\n") == 1 + 2 * len(COVERAGES)
     assert "| naive | 10% |" in text
+    # the per-shift section: a sentence, a blank line, a header, a rule, 2 methods x 2
+    # coverages x 6 shifts
+    with_shifts = serial.to_markdown()
+    assert with_shifts.startswith(text + "\n\n")
+    section = with_shifts[len(text) + 2 :]
+    assert section.count("\n") == 3 + 2 * len(COVERAGES) * 6
+    assert "| naive | 10% | 00-04 |" in section
     import matplotlib.axes
 
     for plot in (serial.plot_hit_rate, serial.plot_pai, serial.plot_calibration):

@@ -718,7 +718,7 @@ class BacktestResult:
                 rows.append(row)
         return pd.DataFrame(rows).set_index(["method", "shift"])
 
-    def to_markdown(self, coverages=None, *, confidence=0.9) -> str:
+    def to_markdown(self, coverages=None, *, confidence=0.9, shifts=True) -> str:
         """Return a markdown table: one row per method and coverage.
 
         Parameters
@@ -727,6 +727,9 @@ class BacktestResult:
             Coverages to show; default all of the backtest's.
         confidence : float, default 0.9
             Level of the bootstrap interval of the hit rate.
+        shifts : bool, default True
+            Add a second table, per method, coverage and shift of day (:meth:`shift_table`,
+            scored on the incidents with an exact time), after a blank line.
 
         Returns
         -------
@@ -751,7 +754,7 @@ class BacktestResult:
                     f"| {row['near_hit_rate']:.3f} | {row['log_score']:.4g} | {row['brier']:.4g} "
                     f"| {seconds:.2f} |"
                 )
-        if self.shift_scores is not None and len(self.shift_scores):
+        if shifts and self.shift_scores is not None and len(self.shift_scores):
             lines += ["", self._shift_markdown(coverages, confidence)]
         return "\n".join(lines)
 
