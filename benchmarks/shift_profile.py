@@ -135,7 +135,7 @@ def synthetic(args) -> str:
     schedule = ShiftSchedule.every(4, tz=city.tz)
     expected = np.zeros(schedule.n_shifts)
     for origin in result.params["origins"]:
-        blocks = schedule.horizon(int(origin), result.params["horizon"])
+        blocks = schedule.horizon(origin, result.params["horizon"])
         truth = city.expected_counts(
             grid.x - 62.5, grid.y - 62.5, 125.0, blocks.start, blocks.end
         ).sum(axis=1)
