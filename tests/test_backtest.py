@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import box
 from sklearn.base import BaseEstimator
 
-from caslite import Grid, NaiveCounts, RetrospectiveKDE, RiskModel, ShiftSchedule
+from caslite import Events, Grid, NaiveCounts, RetrospectiveKDE, RiskModel, ShiftSchedule
 from caslite.datasets import load_sample
 from caslite.evaluation.backtest import BacktestResult, backtest
 from caslite.evaluation.metrics import (
@@ -246,9 +246,16 @@ def test_summary_markdown_and_figures(serial):
     assert summary.loc["naive", "hit_rate"] == pytest.approx(naive["hit_rate"].mean())
     assert summary.loc["naive", "hit_rate_low"] <= summary.loc["naive", "hit_rate"]
     assert summary.loc["naive", "hit_rate"] <= summary.loc["naive", "hit_rate_high"]
-    text = serial.to_markdown()
+    text = serial.to_markdown(shifts=False)
     assert text.count("\n") == 1 + 2 * len(COVERAGES)
     assert "| naive | 10% |" in text
+    # the per-shift section: a sentence, a blank line, a header, a rule, 2 methods x 2
+    # coverages x 6 shifts
+    with_shifts = serial.to_markdown()
+    assert with_shifts.startswith(text + "\n\n")
+    section = with_shifts[len(text) + 2 :]
+    assert section.count("\n") == 3 + 2 * len(COVERAGES) * 6
+    assert "| naive | 10% | 00-04 |" in section
     import matplotlib.axes
 
     for plot in (serial.plot_hit_rate, serial.plot_pai, serial.plot_calibration):
@@ -303,3 +310,107 @@ def test_summary_of_a_single_origin_has_no_interval(events, grid):
     assert np.isnan(summary.loc["naive", "hit_rate_low"])
     assert np.isnan(summary.loc["naive", "hit_rate_high"])
     assert "naive" in result.to_markdown()
+
+
+# ---------------------------------------------------------------------- per shift of day
+class ShiftTable(BaseEstimator):
+    """A forecaster whose risk depends only on the block's shift: ``table[shift, cell]``."""
+
+    def __init__(self, table=None):
+        self.table = table
+
+    def fit(self, events, grid, *, origin):
+        self.origin_ = origin
+        return self
+
+    def update(self, events, *, origin):
+        self.origin_ = origin
+        return self
+
+    def predict(self, blocks):
+        return np.asarray(self.table, dtype=float)[blocks.shift]
+
+
+@pytest.fixture(scope="module")
+def two_shift_result():
+    """Two 12-hour shifts, 4 cells of 125 m, two one-day origins; every number by hand.
+
+    Cell centres: 0 (62.5, 62.5), 1 (187.5, 62.5), 2 (62.5, 187.5), 3 (187.5, 187.5).
+    The forecast puts shift 00-12 on cells 0 and 1 (4 + 1) and shift 12-00 on cell 2 (3):
+    per block the hot cell (25 % of 4 cells) is 0 in 00-12 and 2 in 12-00; over the horizon
+    (risk 4, 1, 3, 0) it is cell 0.
+    """
+    rows = [  # time, end, cell
+        ("2024-03-11 03:00", "2024-03-11 03:00", 0),
+        ("2024-03-11 05:00", "2024-03-11 05:00", 1),
+        ("2024-03-11 15:00", "2024-03-11 15:00", 2),
+        ("2024-03-11 00:00", "2024-03-11 16:00", 3),  # a window: 12 h in 00-12, 4 h in 12-00
+        ("2024-03-12 09:00", "2024-03-12 09:00", 0),
+        ("2024-03-12 13:00", "2024-03-12 13:00", 0),
+        ("2024-03-12 20:00", "2024-03-12 20:00", 2),
+    ]
+    centre = {0: (62.5, 62.5), 1: (187.5, 62.5), 2: (62.5, 187.5), 3: (187.5, 187.5)}
+    frame = pd.DataFrame(
+        {
+            "t": [r[0] for r in rows],
+            "t_end": [r[1] for r in rows],
+            "x": [centre[r[2]][0] for r in rows],
+            "y": [centre[r[2]][1] for r in rows],
+        }
+    )
+    events = Events.from_frame(frame, time_end="t_end", crs="EPSG:28992", tz="Europe/Amsterdam")
+    grid = Grid.from_area(box(0, 0, 250, 250), cell_size=125.0, crs="EPSG:28992")
+    schedule = ShiftSchedule(["00:00", "12:00"], tz="Europe/Amsterdam")
+    table = [[4.0, 1.0, 0.0, 0.0], [0.0, 0.0, 3.0, 0.0]]
+    return backtest(
+        {"fixed": ShiftTable(table)},
+        events,
+        grid,
+        start="2024-03-11",
+        end="2024-03-13",
+        step="1D",
+        horizon="1D",
+        schedule=schedule,
+        coverages=(0.25,),
+        progress=False,
+    )
+
+
+def test_shift_table_exact_times_by_hand(two_shift_result):
+    table = two_shift_result.shift_table(0.25).loc["fixed"]
+    assert table.index.tolist() == ["00-12", "12-00"]
+    assert (table["n_origins"] == 2).all()
+    # forecast: 5 of 8 expected events in 00-12 at each origin
+    np.testing.assert_allclose(table["forecast_share"], [5 / 8, 3 / 8])
+    # exact times: 00-12 holds 2 + 1, 12-00 holds 1 + 2
+    np.testing.assert_allclose(table["observed_share"], [0.5, 0.5])
+    np.testing.assert_allclose(table["share_ratio"], [1.25, 0.75])
+    # 00-12: hot cell 0 per block and over the horizon; day 1 catches 1 of 2, day 2 1 of 1
+    np.testing.assert_allclose(table.loc["00-12", ["shift_hit_rate", "blind_hit_rate"]], 0.75)
+    assert table.loc["00-12", "gain"] == 0.0
+    # 12-00: per block cell 2 catches 1 of 1, then 1 of 2; the horizon's cell 0: 0 of 1, 1 of 2
+    assert table.loc["12-00", "shift_hit_rate"] == pytest.approx(0.75)
+    assert table.loc["12-00", "blind_hit_rate"] == pytest.approx(0.25)
+    assert table.loc["12-00", "gain"] == pytest.approx(0.5)
+    # gains 1 and 0 at the two origins: resampled means are 0, 0.5 or 1
+    assert (table.loc["12-00", "gain_low"], table.loc["12-00", "gain_high"]) == (0.0, 1.0)
+
+
+def test_shift_table_aoristic_by_hand(two_shift_result):
+    table = two_shift_result.shift_table(0.25, observed="aoristic").loc["fixed"]
+    # the window adds 12/16 to 00-12 and 4/16 to 12-00 of day 1: 3.75 against 3.25 of 7
+    np.testing.assert_allclose(table["observed_share"], [3.75 / 7, 3.25 / 7])
+    # 00-12, day 1: cell 0 holds 1 of 2.75 events; day 2: 1 of 1
+    expected = (1 / 2.75 + 1.0) / 2
+    assert table.loc["00-12", "shift_hit_rate"] == pytest.approx(expected)
+    # 12-00, day 1: cell 2 holds 1 of 1.25; day 2: 1 of 2
+    assert table.loc["12-00", "shift_hit_rate"] == pytest.approx((1 / 1.25 + 0.5) / 2)
+
+
+def test_shift_table_in_markdown_and_refuses_bad_input(two_shift_result):
+    text = two_shift_result.to_markdown()
+    assert "| fixed | 25% | 12-00 | 0.375 | 0.500 | 0.75 | 0.750 (" in text
+    with pytest.raises(ValueError, match="observed must be 'exact' or 'aoristic'"):
+        two_shift_result.shift_table(0.25, observed="all")
+    with pytest.raises(ValueError, match="coverage=0.03 was not scored"):
+        two_shift_result.shift_table(0.03)

@@ -396,3 +396,55 @@ def test_expected_counts_validation(big):
         big.expected_counts([0.0], [0.0], 0.0, [0], [1])
     with pytest.raises(ValueError, match="end at or after its start"):
         big.expected_counts([0.0], [0.0], 125.0, [10], [5])
+
+
+# ---------------------------------------------------------------------- recording artefacts
+def test_recording_artefacts_keep_the_truth_and_change_only_the_recorded_times():
+    plain = simulate_city(start="2023-01-01", end="2023-04-01", size=3000.0, random_state=5)
+    city = simulate_city(
+        start="2023-01-01",
+        end="2023-04-01",
+        size=3000.0,
+        heaped_share=0.3,
+        heap_times=("00:00", "12:00", "hour"),
+        date_only_share=0.2,
+        random_state=5,
+    )
+    events = city.events
+    assert list(plain.events.columns) == ["t", "x", "y", "parent", "generation"]
+    assert "heaped_share" not in plain.params
+    # the simulated burglaries are those of the city without artefacts
+    pd.testing.assert_frame_equal(
+        events[plain.events.columns.drop("t")], plain.events.drop(columns="t")
+    )
+    pd.testing.assert_series_equal(events["t_true"], plain.events["t"], check_names=False)
+    share = events["recording"].value_counts(normalize=True)
+    n = len(events)  # ~ 2,000: 4 standard errors of a share near 0.3 is 0.04
+    assert abs(share["heaped"] - 0.3) < 4 * np.sqrt(0.3 * 0.7 / n)
+    assert abs(share["date_only"] - 0.2) < 4 * np.sqrt(0.2 * 0.8 / n)
+    exact = events["recording"] == "exact"
+    assert (events.loc[exact, "t"] == events.loc[exact, "t_true"]).all()
+    date_only = events[events["recording"] == "date_only"]
+    assert (date_only["t"] == date_only["t_true"].dt.normalize()).all()
+    heaped = events[events["recording"] == "heaped"]
+    assert (heaped["t"].dt.date == heaped["t_true"].dt.date).all()
+    on_default = heaped["t"].dt.strftime("%H:%M").isin(["00:00", "12:00"])
+    own_hour = heaped["t"] == heaped["t_true"].dt.floor("h")
+    assert (on_default | own_hour).all()
+    assert (heaped["t"].dt.minute == 0).all() and (heaped["t"].dt.second == 0).all()
+    assert on_default.any() and (own_hour & ~on_default).any()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"heaped_share": 1.5}, "heaped_share must be a share in"),
+        ({"date_only_share": -0.1}, "date_only_share must be a share in"),
+        ({"heaped_share": 0.6, "date_only_share": 0.6}, "at most 1"),
+        ({"heaped_share": 0.1, "heap_times": ("25:00",)}, "'HH:MM' or 'hour'"),
+        ({"heaped_share": 0.1, "heap_times": ()}, "heap_times is empty"),
+    ],
+)
+def test_recording_options_are_validated(options, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_city(start="2023-01-01", end="2023-01-10", random_state=0, **options)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import math
+import numbers
 import os
 import zoneinfo
 
@@ -417,6 +418,70 @@ class SyntheticCity:
         return out
 
 
+def _check_recording(heaped_share, heap_times, date_only_share) -> list:
+    """Validate the recording options; return the default times in seconds after midnight.
+
+    ``"hour"`` (the start of the event's own hour) is returned as None.
+    """
+    for name, value in [("heaped_share", heaped_share), ("date_only_share", date_only_share)]:
+        if isinstance(value, bool) or not (isinstance(value, numbers.Real) and 0 <= value <= 1):
+            raise ValueError(f"{name} must be a share in [0, 1], got {value!r}.")
+    if heaped_share + date_only_share > 1:
+        raise ValueError(
+            f"heaped_share + date_only_share must be at most 1, got {heaped_share} + "
+            f"{date_only_share}."
+        )
+    if isinstance(heap_times, str):
+        heap_times = [heap_times]
+    offsets = []
+    for value in heap_times:
+        if value == "hour":
+            offsets.append(None)
+            continue
+        try:
+            stamp = _dt.time.fromisoformat(str(value))
+        except ValueError:
+            stamp = None
+        if stamp is None or stamp.second or stamp.microsecond:
+            raise ValueError(
+                f"heap_times must hold local wall-clock times 'HH:MM' or 'hour', got {value!r}."
+            )
+        offsets.append(stamp.hour * _SECONDS_PER_HOUR + stamp.minute * 60)
+    if not offsets:
+        raise ValueError("heap_times is empty: give at least one time such as '00:00'.")
+    return offsets
+
+
+def _record(events, rng, heaped_share, heap_offsets, date_only_share) -> pd.DataFrame:
+    """Replace the times of some events by default times or dates, as police exports do."""
+    n = len(events)
+    draw = rng.random(n)
+    which = rng.integers(len(heap_offsets), size=n)
+    date_only = draw < date_only_share
+    heaped = ~date_only & (draw < date_only_share + heaped_share)
+    true = events["t"]
+    tz = true.dt.tz
+    wall = true.dt.tz_localize(None)
+    recorded = wall.copy()
+    midnight = wall.dt.normalize()
+    recorded[date_only] = midnight[date_only]
+    for k, offset in enumerate(heap_offsets):
+        chosen = heaped & (which == k)
+        if offset is None:
+            recorded[chosen] = wall[chosen].dt.floor("h")
+        else:
+            recorded[chosen] = midnight[chosen] + pd.Timedelta(seconds=offset)
+    exact = ~(date_only | heaped)
+    localised = recorded.dt.tz_localize(
+        tz, ambiguous=np.ones(n, dtype=bool), nonexistent="shift_forward"
+    )
+    out = events.copy()
+    out["t"] = localised.where(~exact, true)  # exact records keep their instant (DST fold)
+    out["t_true"] = true
+    out["recording"] = np.where(date_only, "date_only", np.where(heaped, "heaped", "exact"))
+    return out
+
+
 def _housing_density(rng, n_cols, n_rows, resolution, n_clusters, rural_floor, het_sd, het_scale):
     """Gaussian neighbourhood clusters plus a rural floor, times a log-normal field."""
     centres = (np.arange(n_cols) + 0.5) * resolution
@@ -494,6 +559,9 @@ def simulate_city(
     branching_ratio: float = 0.3,
     temporal_range_days: float = 7.0,
     spatial_range: float = 100.0,
+    heaped_share: float = 0.0,
+    heap_times=("00:00", "12:00"),
+    date_only_share: float = 0.0,
     random_state=None,
 ) -> SyntheticCity:
     """Simulate burglaries in a synthetic city with a self-exciting point process.
@@ -520,6 +588,17 @@ def simulate_city(
     - **Triggering**: offspring delays are Exponential with mean ``temporal_range_days``
       (rounded up to whole seconds) and spatial offsets isotropic Gaussian with sd
       ``spatial_range`` metres.
+
+    - **Recording** (off by default): police systems record an unknown time as a default
+      instant, and some exports keep the date only. With ``heaped_share`` or
+      ``date_only_share`` above 0, each event is, independently of its time and place,
+      recorded with the date only (probability ``date_only_share``: ``t`` becomes the local
+      midnight of its day), at a default time (probability ``heaped_share``: ``t`` becomes
+      one of ``heap_times``, drawn with equal probability, on the same local day; ``"hour"``
+      keeps the day and hour and drops the minutes and seconds), or exactly. ``t`` is then
+      the recorded time, and the events gain the columns ``t_true`` (the simulated time) and
+      ``recording`` (``"exact"``, ``"heaped"`` or ``"date_only"``). The draws come after all
+      others, so the true times and places do not depend on these options.
 
     Edge effect: offspring that fall outside the square or after ``end`` are discarded with
     all their would-be descendants, so events near the border or the end have fewer than
@@ -563,6 +642,14 @@ def simulate_city(
         Mean delay from an event to its offspring, days.
     spatial_range : float, default 100
         Standard deviation of the offspring offset per axis, metres.
+    heaped_share : float, default 0.0
+        Share of the events recorded at a default time of day (see *Recording* above).
+    heap_times : sequence of str, default ("00:00", "12:00")
+        The default times: local wall-clock ``"HH:MM"``, or ``"hour"`` for the start of the
+        event's own hour.
+    date_only_share : float, default 0.0
+        Share of the events recorded with their date only (at local midnight); with
+        ``heaped_share`` at most 1 in all.
     random_state : int, numpy.random.Generator or None
         Seed for :func:`numpy.random.default_rng`; the same seed gives the same city.
 
@@ -590,6 +677,16 @@ def simulate_city(
     'Europe/Amsterdam'
     >>> bool((city.events.parent[city.events.generation == 0] == -1).all())
     True
+
+    A city whose records carry the artefacts of police exports: a fifth at 00:00 or 12:00,
+    a tenth with the date only.
+
+    >>> city = simulate_city(start="2023-01-01", end="2023-03-01", heaped_share=0.2,
+    ...                      date_only_share=0.1, random_state=42)
+    >>> city.events.columns.tolist()
+    ['t', 'x', 'y', 'parent', 'generation', 't_true', 'recording']
+    >>> sorted(city.events.t[city.events.recording != "exact"].dt.strftime("%H:%M").unique())
+    ['00:00', '12:00']
     """
     # ------------------------------------------------------------------ validation
     if not 0 <= branching_ratio < 1:
@@ -636,6 +733,7 @@ def simulate_city(
         raise ValueError(
             f"tz={tz!r} is not an IANA time zone such as 'Europe/Amsterdam'."
         ) from None
+    heap_offsets = _check_recording(heaped_share, heap_times, date_only_share)
     parsed_crs = as_projected_crs(crs, "simulate_city")
     if not isinstance(crs, str):
         crs = parsed_crs.to_string()
@@ -752,6 +850,11 @@ def simulate_city(
             "generation": np.concatenate(gens)[order],
         }
     )
+    if heaped_share > 0 or date_only_share > 0:
+        events = _record(events, rng, float(heaped_share), heap_offsets, float(date_only_share))
+        params["heaped_share"] = float(heaped_share)
+        params["heap_times"] = tuple(str(v) for v in heap_times)
+        params["date_only_share"] = float(date_only_share)
     for arr in (t_sorted, density, edges, rate):
         arr.flags.writeable = False
     return SyntheticCity(

@@ -1,6 +1,7 @@
 """Evaluation of risk forecasts: observed counts, hot-spot selection and accuracy scores.
 
 - :func:`count_events` — observed events per block and cell (aoristic for uncertain times);
+- :func:`exact_shift_rates` — incidents per hour of each shift, from exact times only;
 - :func:`top_cells` — the hot-spot cells at a coverage of the area or a number of cells;
 - :func:`hit_rate`, :func:`pai`, :func:`pei_star` — accuracy at one coverage, horizon-wide or
   per block;
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         bootstrap_interval,
         brier_score,
         count_events,
+        exact_shift_rates,
         hit_rate,
         hit_rate_curve,
         near_hit_rate,
@@ -45,6 +47,7 @@ __all__ = [
     "bootstrap_interval",
     "brier_score",
     "count_events",
+    "exact_shift_rates",
     "hit_rate",
     "hit_rate_curve",
     "near_hit_rate",
@@ -65,6 +68,7 @@ _MODULE_OF = {
     "bootstrap_interval": "caslite.evaluation.metrics",
     "brier_score": "caslite.evaluation.metrics",
     "count_events": "caslite.evaluation.metrics",
+    "exact_shift_rates": "caslite.evaluation.metrics",
     "hit_rate": "caslite.evaluation.metrics",
     "hit_rate_curve": "caslite.evaluation.metrics",
     "near_hit_rate": "caslite.evaluation.metrics",

@@ -273,6 +273,8 @@ def _run_task(key, name, model, events, grid, schedule, origins, horizon, covera
             )
         counts = count_events(events, grid, blocks)
         record = _score(risk, counts, grid, coverages, rings, edges)
+        exact = count_events(events.select(events.t_end == events.t), grid, blocks)
+        record["by_shift"] = _score_shifts(risk, counts, exact, blocks, grid, coverages)
         record.update(
             method=name,
             origin=origin,
@@ -323,6 +325,41 @@ def _score(risk, counts, grid, coverages, rings, edges) -> dict:
     return record
 
 
+def _score_shifts(risk, counts, exact, blocks, grid, coverages) -> dict:
+    """Per shift of day: forecast and observed events, per-shift and shift-blind hit rates.
+
+    For each shift ``s`` of the schedule and each way of counting the observed events
+    (``"exact"``: incidents with an exact time only; ``"aoristic"``: every incident, a window
+    spread over its blocks), the events observed in the blocks of shift ``s``; the hit rate of
+    the hot spots chosen block by block, pooled over the blocks of shift ``s``
+    (``per_block=True``); and that of the hot spots of the whole horizon (cells ranked on the
+    risk summed over all blocks, the shift-blind ranking) on the same events.
+    """
+    area = np.asarray(grid.area_fraction)
+    n_shifts = blocks.schedule.n_shifts
+    total_risk = risk.sum(axis=0)
+    forecast = np.array([risk[blocks.shift == s].sum() for s in range(n_shifts)])
+    out = {"forecast": forecast}
+    for kind, observed in (("exact", exact), ("aoristic", counts)):
+        events = np.zeros(n_shifts)
+        per_shift = np.full((n_shifts, len(coverages)), np.nan)
+        blind = np.full((n_shifts, len(coverages)), np.nan)
+        for s in range(n_shifts):
+            chosen = blocks.shift == s
+            events[s] = observed[chosen].sum()
+            if not chosen.any() or events[s] == 0:
+                continue
+            part = observed[chosen]
+            per_shift[s] = hit_rate_curve(risk[chosen], part, coverages, area=area, per_block=True)[
+                "hit_rate"
+            ].to_numpy()
+            blind[s] = hit_rate_curve(total_risk, part.sum(axis=0), coverages, area=area)[
+                "hit_rate"
+            ].to_numpy()
+        out[kind] = {"events": events, "shift_hit_rate": per_shift, "blind_hit_rate": blind}
+    return out
+
+
 @contextlib.contextmanager
 def _parallel(n_jobs, backend):
     from joblib import Parallel, parallel_config
@@ -353,10 +390,27 @@ def _parallel(n_jobs, backend):
 def _assemble(per_origin, origins, models, named, grid, schedule, settings) -> BacktestResult:
     tz = settings["tz"]
     coverages = settings["coverages"]
-    rows, calibration = [], []
+    rows, calibration, shift_rows = [], [], []
     for record in per_origin:
         origin = pd.Timestamp(record["origin"], unit="s", tz="UTC").tz_convert(tz)
         fitted = pd.Timestamp(record["fitted_at"], unit="s", tz="UTC").tz_convert(tz)
+        by_shift = record["by_shift"]
+        for kind in ("exact", "aoristic"):
+            for s, label in enumerate(schedule.labels):
+                for c, coverage in enumerate(coverages):
+                    shift_rows.append(
+                        {
+                            "method": record["method"],
+                            "origin": origin,
+                            "observed": kind,
+                            "shift": label,
+                            "coverage": coverage,
+                            "forecast": float(by_shift["forecast"][s]),
+                            "events": float(by_shift[kind]["events"][s]),
+                            "shift_hit_rate": float(by_shift[kind]["shift_hit_rate"][s, c]),
+                            "blind_hit_rate": float(by_shift[kind]["blind_hit_rate"][s, c]),
+                        }
+                    )
         for c, coverage in enumerate(coverages):
             rows.append(
                 {
@@ -428,7 +482,21 @@ def _assemble(per_origin, origins, models, named, grid, schedule, settings) -> B
         "caslite_version": versions["caslite"],
         "versions": versions,
     }
-    return BacktestResult(scores, by_origin, params)
+    shift_scores = pd.DataFrame(
+        shift_rows,
+        columns=[
+            "method",
+            "origin",
+            "observed",
+            "shift",
+            "coverage",
+            "forecast",
+            "events",
+            "shift_hit_rate",
+            "blind_hit_rate",
+        ],
+    )
+    return BacktestResult(scores, by_origin, params, shift_scores=shift_scores)
 
 
 def _local(value, tz, what) -> pd.Timestamp:
@@ -459,10 +527,22 @@ class BacktestResult:
         parameters, the data (``data``: count, span, CRS and SHA-256 fingerprint of the
         events, as :attr:`caslite.Forecast.provenance`), the caslite version and
         ``versions`` of the libraries.
+    shift_scores : pandas.DataFrame
+        One row per method, origin, way of counting the observed events, shift of day and
+        coverage: ``method``, ``origin``, ``observed`` (``"exact"``: the incidents with an
+        exact time only, ``t_end == t``; ``"aoristic"``: every incident, one with a time
+        window spread over the blocks it overlaps), ``shift`` (the schedule's label),
+        ``coverage``, ``forecast`` (the risk summed over the shift's blocks and all cells: its
+        expected events, for forecasters that return expected counts), ``events`` (observed
+        in the shift's blocks), ``shift_hit_rate`` (hot spots chosen in each block of the
+        shift, pooled over its blocks) and ``blind_hit_rate`` (the hot spots of the whole
+        horizon, ranked on the risk summed over all blocks, on the same events); hit rates
+        are NaN when the shift had no events. Summarised by :meth:`shift_table`.
     """
 
-    def __init__(self, scores, calibration_by_origin, params):
+    def __init__(self, scores, calibration_by_origin, params, *, shift_scores=None):
         self.scores = scores
+        self.shift_scores = shift_scores
         self.calibration_by_origin = calibration_by_origin
         self.params = params
         pooled = (
@@ -553,7 +633,97 @@ class BacktestResult:
         frame.index.name = "method"
         return frame
 
-    def to_markdown(self, coverages=None, *, confidence=0.9) -> str:
+    def shift_table(self, coverage=0.03, *, observed="exact", confidence=0.9) -> pd.DataFrame:
+        """Return, per method and shift of day, how much risk it got and how well it ranked.
+
+        Parameters
+        ----------
+        coverage : float, default 0.03
+            One of the backtest's coverages.
+        observed : {"exact", "aoristic"}, default "exact"
+            Which observed events score the forecast: ``"exact"``, only the incidents with an
+            exact time (a defaulted or date-only time, given as a window, says nothing of the
+            shift); ``"aoristic"``, every incident, one with a time window spread over the
+            blocks it overlaps in proportion to the overlap.
+        confidence : float, default 0.9
+            Level of the bootstrap intervals over origins.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per method and shift (the schedule's labels, in order), indexed by both:
+            ``n_origins``; ``forecast_share``, the shift's share of the forecast expected
+            events over all origins (sum over origins of the shift's risk over the sum of all
+            risk); ``observed_share``, the shift's share of the observed events over all
+            origins; ``share_ratio``, their ratio (1 is a right profile);
+            ``shift_hit_rate`` (hot spots chosen per block of the shift) and
+            ``blind_hit_rate`` (hot spots of the whole horizon), each the mean over the
+            origins with events in the shift, with ``_low`` / ``_high`` bootstrap bounds;
+            ``gain``, the mean over those origins of ``shift_hit_rate - blind_hit_rate``, with
+            ``gain_low`` / ``gain_high`` (an interval that straddles 0: no evidence that
+            choosing cells per shift pays). With fewer than two such origins the intervals
+            are NaN.
+
+        Examples
+        --------
+        >>> from shapely.geometry import box
+        >>> from caslite import Grid, NaiveCounts
+        >>> from caslite.datasets import load_sample
+        >>> events = load_sample("synthetic").to_events()
+        >>> grid = Grid.from_area(box(115000, 480000, 125000, 490000), cell_size=1000.0,
+        ...                       crs=events.crs)
+        >>> result = backtest({"naive": NaiveCounts()}, events, grid, start="2023-06-01",
+        ...                   end="2023-08-01", progress=False)
+        >>> table = result.shift_table(0.03)
+        >>> table.index.get_level_values("shift").tolist()
+        ['00-04', '04-08', '08-12', '12-16', '16-20', '20-00']
+        >>> bool(abs(table["observed_share"].sum() - 1.0) < 1e-12)
+        True
+        """
+        from caslite.evaluation.metrics import bootstrap_interval
+
+        if observed not in ("exact", "aoristic"):
+            raise ValueError(f"observed must be 'exact' or 'aoristic', got {observed!r}.")
+        if self.shift_scores is None:
+            raise ValueError(
+                "this result has no per-shift scores (it was made by an older caslite); rerun "
+                "the backtest."
+            )
+        at = self._at(coverage)  # validates the coverage
+        value = float(at["coverage"].iloc[0]) if len(at) else float(coverage)
+        frame = self.shift_scores
+        frame = frame[(frame["observed"] == observed) & np.isclose(frame["coverage"], value)]
+
+        def interval(values):
+            if values.size < 2:
+                return np.nan, np.nan
+            return bootstrap_interval(values, confidence=confidence)
+
+        rows = []
+        for method in self.methods:
+            part = frame[frame["method"] == method]
+            forecast_total, events_total = part["forecast"].sum(), part["events"].sum()
+            labels = list(dict.fromkeys(part["shift"]))
+            for label in labels:
+                one = part[part["shift"] == label]
+                row = {"method": method, "shift": label, "n_origins": len(one)}
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    row["forecast_share"] = one["forecast"].sum() / forecast_total
+                    row["observed_share"] = one["events"].sum() / events_total
+                    row["share_ratio"] = row["forecast_share"] / row["observed_share"]
+                scored = one.dropna(subset=["shift_hit_rate", "blind_hit_rate"])
+                for name, values in (
+                    ("shift_hit_rate", scored["shift_hit_rate"].to_numpy()),
+                    ("blind_hit_rate", scored["blind_hit_rate"].to_numpy()),
+                    ("gain", (scored["shift_hit_rate"] - scored["blind_hit_rate"]).to_numpy()),
+                ):
+                    low, high = interval(values)
+                    row[name] = float(values.mean()) if values.size else np.nan
+                    row[f"{name}_low"], row[f"{name}_high"] = float(low), float(high)
+                rows.append(row)
+        return pd.DataFrame(rows).set_index(["method", "shift"])
+
+    def to_markdown(self, coverages=None, *, confidence=0.9, shifts=True) -> str:
         """Return a markdown table: one row per method and coverage.
 
         Parameters
@@ -562,6 +732,9 @@ class BacktestResult:
             Coverages to show; default all of the backtest's.
         confidence : float, default 0.9
             Level of the bootstrap interval of the hit rate.
+        shifts : bool, default True
+            Add a second table, per method, coverage and shift of day (:meth:`shift_table`,
+            scored on the incidents with an exact time), after a blank line.
 
         Returns
         -------
@@ -585,6 +758,34 @@ class BacktestResult:
                     f"| {row['pei_star']:.3f} | {row['shift_hit_rate']:.3f} "
                     f"| {row['near_hit_rate']:.3f} | {row['log_score']:.4g} | {row['brier']:.4g} "
                     f"| {seconds:.2f} |"
+                )
+        if shifts and self.shift_scores is not None and len(self.shift_scores):
+            lines += ["", self._shift_markdown(coverages, confidence)]
+        return "\n".join(lines)
+
+    def _shift_markdown(self, coverages, confidence) -> str:
+        """Return the per-shift-of-day table of :meth:`to_markdown` (exact-time incidents)."""
+        pct = int(round(confidence * 100))
+        lines = [
+            "Per shift of day, scored on the incidents with an exact time: the shift's share "
+            "of the forecast and of the observed incidents, and the hit rate of the hot spots "
+            f"chosen per block against those of the whole horizon ({pct}% CI over origins).",
+            "",
+            "| method | coverage | shift | forecast share | observed share | ratio "
+            f"| per-shift hit rate ({pct}% CI) | shift-blind hit rate ({pct}% CI) "
+            f"| gain ({pct}% CI) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for coverage in np.atleast_1d(coverages):
+            table = self.shift_table(float(coverage), confidence=confidence)
+            for (method, shift), row in table.iterrows():
+                name = str(method).replace("|", "\\|")
+                lines.append(
+                    f"| {name} | {float(coverage):.0%} | {shift} | {row['forecast_share']:.3f} "
+                    f"| {row['observed_share']:.3f} | {row['share_ratio']:.2f} "
+                    f"| {_with_interval(row, 'shift_hit_rate')} "
+                    f"| {_with_interval(row, 'blind_hit_rate')} "
+                    f"| {_with_interval(row, 'gain', signed=True)} |"
                 )
         return "\n".join(lines)
 
@@ -638,6 +839,11 @@ class BacktestResult:
         ax.set_ylabel("observed frequency")
         ax.legend()
         return ax
+
+
+def _with_interval(row, name, *, signed=False) -> str:
+    form = "+.3f" if signed else ".3f"
+    return f"{row[name]:{form}} ({row[f'{name}_low']:{form}} to {row[f'{name}_high']:{form}})"
 
 
 # ---------------------------------------------------------------------- validation

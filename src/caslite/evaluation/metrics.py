@@ -59,6 +59,7 @@ __all__ = [
     "bootstrap_interval",
     "brier_score",
     "count_events",
+    "exact_shift_rates",
     "hit_rate",
     "hit_rate_curve",
     "near_hit_rate",
@@ -78,13 +79,16 @@ _COUNT_CHUNK = 1 << 20
 
 
 # ---------------------------------------------------------------------- observed counts
-def count_events(events, grid, blocks) -> np.ndarray:
+def count_events(events, grid, blocks, *, shift_rates=None) -> np.ndarray:
     """Count the events in every block and grid cell.
 
     An event with an exact time counts 1 in the block that contains it. An event with an
     uncertain time (a window, ``t_end > t``) is split over the blocks in proportion to the
     window's overlap with each (aoristic weights, :meth:`Events.aoristic_weights`), so counts
-    can be fractional.
+    can be fractional. With ``shift_rates`` the overlap with a block is weighted by the rate of
+    the block's shift: a window then spreads like an incident drawn from that time-of-day
+    profile, conditioned on lying in the window (a whole-day window puts into each shift its
+    share of the day's incidents, rather than its share of the day's hours).
 
     Parameters
     ----------
@@ -94,6 +98,11 @@ def count_events(events, grid, blocks) -> np.ndarray:
         The grid; must have the same CRS as the events.
     blocks : Blocks
         Consecutive time blocks, e.g. from :meth:`ShiftSchedule.horizon`.
+    shift_rates : array-like of float, shape (blocks.schedule.n_shifts,), optional
+        Relative rate of incidents per hour in each shift of the blocks' schedule (e.g. the
+        exact-time incidents of each shift divided by its hours, see :func:`exact_shift_rates`);
+        default equal rates (plain aoristic weights). A window that overlaps only shifts of
+        rate 0 falls back to plain aoristic weights.
 
     Returns
     -------
@@ -105,7 +114,8 @@ def count_events(events, grid, blocks) -> np.ndarray:
     TypeError
         If an argument is not an :class:`Events`, :class:`Grid` or :class:`Blocks`.
     ValueError
-        If the events and the grid have different CRSs, or the blocks are not consecutive.
+        If the events and the grid have different CRSs, the blocks are not consecutive, or
+        ``shift_rates`` is not one finite, non-negative rate per shift.
 
     Notes
     -----
@@ -143,6 +153,8 @@ def count_events(events, grid, blocks) -> np.ndarray:
     n_blocks, n_cells = len(blocks), grid.n_cells
     if n_blocks and np.any(blocks.start[1:] != blocks.end[:-1]):
         raise ValueError("blocks must be consecutive (each starting where the last ends).")
+    if shift_rates is not None:
+        shift_rates = _check_shift_rates(shift_rates, blocks.schedule.n_shifts)
     counts = np.zeros(n_blocks * n_cells, dtype=np.float64)
     if not n_blocks or not len(events):
         return counts.reshape(n_blocks, n_cells)
@@ -163,13 +175,117 @@ def count_events(events, grid, blocks) -> np.ndarray:
     window = np.concatenate(windows)
     if window.size:
         spread = events.select(window)
-        weights = spread.aoristic_weights(blocks)  # (n_windows, n_blocks)
+        if shift_rates is None:
+            weights = spread.aoristic_weights(blocks)  # (n_windows, n_blocks)
+        else:
+            weights = _profile_weights(spread, blocks, shift_rates)
         cells = grid.cell_of(spread.x, spread.y)
         in_cell = scipy.sparse.csr_array(
             (np.ones(window.size), (np.arange(window.size), cells)), shape=(window.size, n_cells)
         )
         counts += (weights.T @ in_cell).toarray().ravel()
     return counts.reshape(n_blocks, n_cells)
+
+
+def _check_shift_rates(rates, n_shifts: int) -> np.ndarray:
+    rates = np.asarray(rates, dtype=np.float64).ravel()
+    if rates.shape != (n_shifts,) or not np.all(np.isfinite(rates)) or np.any(rates < 0):
+        raise ValueError(
+            f"shift_rates must hold one finite, non-negative rate per shift of the blocks' "
+            f"schedule ({n_shifts}), got {rates.tolist()}."
+        )
+    return rates
+
+
+def _profile_weights(events, blocks, rates) -> scipy.sparse.csr_array:
+    """Aoristic weights of windows with each block's overlap weighted by its shift's rate.
+
+    Each window is normalised over its whole length (also the part outside ``blocks``), so a
+    window reaching past the blocks keeps only the share that falls in them, as in
+    :meth:`Events.aoristic_weights`.
+    """
+    n_events, n_blocks = len(events), len(blocks)
+    out = scipy.sparse.csr_array((n_events, n_blocks))
+    edges = blocks.edges
+    overlaps = (events.t < edges[-1]) & (events.t_end > edges[0])
+    if not n_blocks or not overlaps.any():
+        return out
+    rows = np.flatnonzero(overlaps)
+    part = events.select(overlaps)
+    schedule = blocks.schedule
+    first = int(schedule.block_of(np.array([part.t.min()]))[0])
+    last = int(schedule.block_of(np.array([part.t_end.max() - 1]))[0])
+    cover = Blocks(schedule, np.arange(first, last + 1, dtype=np.int64))
+    plain = part.aoristic_weights(cover).tocoo()  # rows sum to 1
+    value = plain.data * rates[cover.shift[plain.col]]
+    total = np.bincount(plain.row, weights=value, minlength=len(part))
+    fallback = total[plain.row] <= 0  # only shifts of rate 0: keep the plain weights
+    value = np.where(fallback, plain.data, value / np.where(fallback, 1.0, total[plain.row]))
+    column = cover.ids[plain.col]
+    position = np.searchsorted(blocks.ids, column)
+    inside = (position < n_blocks) & (blocks.ids[np.minimum(position, n_blocks - 1)] == column)
+    return scipy.sparse.csr_array(
+        (value[inside], (rows[plain.row[inside]], position[inside])), shape=(n_events, n_blocks)
+    )
+
+
+def exact_shift_rates(events, grid, schedule, *, start=None, end=None) -> tuple[np.ndarray, int]:
+    """Relative incident rate per hour of each shift, from the incidents with an exact time.
+
+    Parameters
+    ----------
+    events : Events
+        The incidents; only those with an exact time (``t_end == t``), in an active cell of
+        the grid and with ``start <= t < end`` are used.
+    grid : Grid
+        The grid.
+    schedule : ShiftSchedule
+        The shifts.
+    start, end : int, optional
+        UTC seconds bounding the incidents used; default all.
+
+    Returns
+    -------
+    rates : ndarray of float64, shape (schedule.n_shifts,)
+        Exact-time incidents of each shift divided by the shift's nominal length in hours,
+        scaled to sum to 1 (all equal when there is no exact time).
+    n_exact : int
+        The number of exact-time incidents used.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import shapely
+    >>> from caslite import Events, Grid, ShiftSchedule
+    >>> frame = pd.DataFrame({"t": ["2024-03-11 01:00", "2024-03-11 02:00", "2024-03-12 09:00",
+    ...                             "2024-03-13 00:00"],
+    ...                       "t_end": ["2024-03-11 01:00", "2024-03-11 02:00",
+    ...                                 "2024-03-12 09:00", "2024-03-14 00:00"],
+    ...                       "x": [60.0] * 4, "y": [60.0] * 4})
+    >>> events = Events.from_frame(frame, time_end="t_end", crs="EPSG:28992",
+    ...                            tz="Europe/Amsterdam")
+    >>> grid = Grid.from_area(shapely.box(0, 0, 125, 125), crs="EPSG:28992")
+    >>> schedule = ShiftSchedule(["00:00", "08:00"], tz="Europe/Amsterdam")  # 8 h and 16 h
+    >>> rates, n_exact = exact_shift_rates(events, grid, schedule)
+    >>> n_exact, rates.round(3).tolist()  # 2 incidents in 8 h against 1 in 16 h
+    (3, [0.8, 0.2])
+    """
+    t = events.t
+    use = (events.t_end == t) & (grid.cell_of(events.x, events.y) >= 0)
+    if start is not None:
+        use &= t >= int(start)
+    if end is not None:
+        use &= t < int(end)
+    n_shifts = schedule.n_shifts
+    shift = schedule.shift_of(schedule.block_of(t[use]))
+    counts = np.bincount(shift, minlength=n_shifts).astype(np.float64)
+    starts = schedule.start_seconds
+    hours = np.diff(np.append(starts, starts[0] + 86_400)) / 3600.0
+    n_exact = int(use.sum())
+    if n_exact == 0:
+        return np.full(n_shifts, 1.0 / n_shifts), 0
+    rates = counts / hours
+    return rates / rates.sum(), n_exact
 
 
 # ---------------------------------------------------------------------- selection

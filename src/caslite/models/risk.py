@@ -52,8 +52,9 @@ from caslite._validation import (
     check_instant,
     check_random_state,
     check_same_crs,
+    warn_user,
 )
-from caslite.evaluation.metrics import count_events
+from caslite.evaluation.metrics import count_events, exact_shift_rates
 from caslite.events import Events
 from caslite.features import FeatureBuilder, _check_events_grid
 from caslite.grid import Grid
@@ -145,6 +146,21 @@ class RiskModel(BaseEstimator):
         trains on; fewer raise :class:`TooLittleDataError` rather than presenting a map of
         noise as a forecast. Lower it knowingly, or use a baseline such as
         :class:`caslite.NaiveCounts`.
+    min_exact_times : int, default 100
+        Fewest incidents with an exact time (``t_end == t``; not a window such as a date-only
+        record or a defaulted 00:00) in the grid's cells during the training span (from the
+        earliest training origin to the fit origin) from which the model learns how risk falls
+        over the shifts of the day. The time-of-day profile is learnt from those incidents
+        only: an incident with a time window is spread over the blocks of its window in
+        proportion to the exact-time incidents per hour of each shift
+        (:func:`caslite.evaluation.exact_shift_rates`), so a heap of whole-day windows adds
+        to every shift its share of the day and moves no risk into the shift of its recorded
+        time. With fewer, the forecast is *shift-flat*: each cell's expected incidents over
+        the blocks forecast are spread over the shifts in proportion to their hours, and
+        :meth:`fit` warns (:class:`caslite.DataQualityWarning`) with the count and this
+        threshold. At 100, a shift holding a sixth of the incidents has about 17 of them: its
+        share is known to within about a fifth (one standard error, ``sqrt(5 / 100)``); fewer
+        would put noise into the shift ranking.
     discovered : {"keep", "exclude"} or float in [0, 1], default "keep"
         How to treat incidents that patrols found themselves rather than had reported, flagged
         by a boolean column ``discovered`` of the events (:attr:`Events.data`). Counting them
@@ -196,7 +212,10 @@ class RiskModel(BaseEstimator):
         ``last_event``, ``n_bags``, ``bag_rows`` (the training rows of each ensemble; rows
         drawn by several share one copy of their features), ``discovered_dropped``
         (discovered incidents left out under ``discovered``), ``rows`` (``"origin, shift,
-        cell"`` for the two-stage fit, ``"origin, block, cell"`` otherwise).
+        cell"`` for the two-stage fit, ``"origin, block, cell"`` otherwise), ``exact_times``
+        (incidents with an exact time in the training span, see ``min_exact_times``),
+        ``shift_rates`` (their rate per hour of each shift, summing to 1: the time-of-day
+        profile windows are spread by) and ``shift_flat`` (whether the forecast is shift-flat).
 
     Examples
     --------
@@ -234,6 +253,7 @@ class RiskModel(BaseEstimator):
         l2_regularization=1.0,
         early_stopping=True,
         min_events=50,
+        min_exact_times=100,
         discovered="keep",
         progress=False,
         random_state=None,
@@ -256,6 +276,7 @@ class RiskModel(BaseEstimator):
         self.l2_regularization = l2_regularization
         self.early_stopping = early_stopping
         self.min_events = min_events
+        self.min_exact_times = min_exact_times
         self.discovered = discovered
         self.progress = progress
         self.random_state = random_state
@@ -298,13 +319,25 @@ class RiskModel(BaseEstimator):
         origins = self._training_origins(known, schedule, o)
 
         horizons = [schedule.horizon(int(ok), self.horizon) for ok in origins]
+        rates, n_exact = exact_shift_rates(known, grid, schedule, start=int(origins.min()), end=o)
+        shift_flat = n_exact < self.min_exact_times
+        if shift_flat:
+            warn_user(
+                f"only {n_exact} of the incidents in the grid's cells during the training span "
+                f"(from {_local(int(origins.min()), events.tz)} to the origin) have an exact "
+                f"time; the model needs min_exact_times={self.min_exact_times} of them to learn "
+                "how risk falls over the shifts of the day, so the forecast is shift-flat: each "
+                "cell's risk is spread over the shifts in proportion to their hours. Give "
+                "incidents with their times of day, or lower min_exact_times= knowingly."
+            )
+        spread = None if shift_flat else rates  # how windows are spread over the blocks
         exposure = self._uses_exposure()
         if exposure:  # rows (origin, shift, cell); the area's total per block for the profile
             n_shifts = schedule.n_shifts
             sizes = np.full(len(horizons), n_shifts * grid.n_cells, dtype=np.int64)
             targets, block_totals = [], []
             for h in horizons:
-                counts = count_events(known, grid, h)
+                counts = count_events(known, grid, h, shift_rates=spread)
                 block_totals.append(counts.sum(axis=1))
                 by_shift = np.zeros((n_shifts, grid.n_cells))
                 for s in range(n_shifts):  # (a row-wise np.add.at is ~100x slower)
@@ -312,7 +345,9 @@ class RiskModel(BaseEstimator):
                 targets.append(_nonzero(by_shift))
         else:
             sizes = np.array([len(h) * grid.n_cells for h in horizons], dtype=np.int64)
-            targets = [_nonzero(count_events(known, grid, h)) for h in horizons]  # sparse
+            targets = [  # sparse
+                _nonzero(count_events(known, grid, h, shift_rates=spread)) for h in horizons
+            ]
         n_positive = int(sum(index.size for index, _ in targets))
         if n_positive == 0:
             raise TooLittleDataError(
@@ -454,6 +489,9 @@ class RiskModel(BaseEstimator):
             "scorer": "sklearn" if scorers[0] is None else "compiled",
             "discovered_dropped": dropped,
             "rows": "origin, shift, cell" if exposure else "origin, block, cell",
+            "exact_times": n_exact,
+            "shift_rates": rates,
+            "shift_flat": bool(shift_flat),
         }
         return self
 
@@ -495,6 +533,9 @@ class RiskModel(BaseEstimator):
         minimum = self.min_events
         if isinstance(minimum, bool) or not isinstance(minimum, numbers.Integral) or minimum < 1:
             raise ValueError(f"min_events must be a positive integer, got {minimum!r}.")
+        exact = self.min_exact_times
+        if isinstance(exact, bool) or not isinstance(exact, numbers.Integral) or exact < 0:
+            raise ValueError(f"min_exact_times must be a non-negative integer, got {exact!r}.")
         rule = self.discovered
         if not (isinstance(rule, str) and rule in ("keep", "exclude")) and not _is_share(rule):
             raise ValueError(
@@ -619,8 +660,12 @@ class RiskModel(BaseEstimator):
         if n_blocks == 0:
             return np.empty((0, n_cells))
         if self.interactions == "full":
-            return self._log_rate_full(cell_feats, shift_feats, block_feats)
-        return self._log_rate_additive(cell_feats, shift_feats, block_feats)
+            out = self._log_rate_full(cell_feats, shift_feats, block_feats)
+        else:
+            out = self._log_rate_additive(cell_feats, shift_feats, block_feats)
+        if self.training_.get("shift_flat", False):
+            out = _shift_flat(out, blocks)
+        return out
 
     def _design_parts(self, blocks):
         if not isinstance(blocks, Blocks):
@@ -923,6 +968,28 @@ class RiskModel(BaseEstimator):
             ["_order", "contribution"], ascending=[True, False], kind="stable"
         )
         return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def _shift_flat(log_rate: np.ndarray, blocks) -> np.ndarray:
+    """Rescale each cell's shifts so that their totals are in proportion to their hours.
+
+    Each cell keeps its total over the blocks, and each shift keeps its variation from block
+    to block (day of week, season); only the share of each shift changes.
+    """
+    rate = np.exp(log_rate)
+    n_shifts = blocks.schedule.n_shifts
+    per_shift = np.zeros((n_shifts, rate.shape[1]))
+    for s in range(n_shifts):
+        per_shift[s] = rate[blocks.shift == s].sum(axis=0)
+    hours = np.bincount(blocks.shift, (blocks.end - blocks.start) / 3600.0, minlength=n_shifts)
+    wanted = per_shift.sum(axis=0) * (hours / hours.sum())[:, np.newaxis]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(per_shift > 0, wanted / per_shift, 1.0)
+    return log_rate + np.log(factor)[blocks.shift]
+
+
+def _local(seconds: int, tz) -> str:
+    return f"{pd.Timestamp(seconds, unit='s', tz='UTC').tz_convert(tz):%Y-%m-%d}"
 
 
 def _nonzero(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
