@@ -338,3 +338,20 @@ def test_cli_alert_with_group_polygons_and_a_template(tmp_path, split):
     messages = pd.read_csv(out / "messages.csv")
     assert messages["group"].tolist() == ["Near watch"]  # the far group gets none
     assert messages["text"].iloc[0].startswith("Watch Near watch: ")
+
+
+def test_cli_alert_names_the_flag_of_a_bad_file(tmp_path, capsys, split):
+    from caslite.cli import main
+
+    known, new = split
+    groups_for(new, known.crs).set_crs(None, allow_override=True).to_file(
+        tmp_path / "groups.gpkg", engine="pyogrio"
+    )
+    argv = ["alert", "--sample", "toronto", "--since", "2019-12-01", "--out", str(tmp_path),
+            "-q"]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*argv, "--groups", str(tmp_path / "groups.gpkg")]) == 2
+        assert "the --groups file 'groups.gpkg' has no CRS" in capsys.readouterr().err
+        assert main([*argv, "--addresses", str(tmp_path / "nope.gpkg")]) == 2
+        assert "no such addresses file" in capsys.readouterr().err

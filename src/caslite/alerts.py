@@ -28,15 +28,14 @@ import dataclasses
 import importlib.resources
 import math
 import numbers
-import os
 import string
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.spatial
 
+from caslite._atomic import atomic_path
 from caslite._validation import check_same_crs
 
 __all__ = [
@@ -445,8 +444,9 @@ class NearRepeatAlerts:
     def to_file(self, path) -> Path:
         """Write the zones and the earlier victims to a GeoPackage (layers zones, revisits).
 
-        The file is written next to ``path`` first and moved into place only when complete,
-        so a failed write never leaves a half-written file over an existing one.
+        The file is written in a temporary folder beside ``path`` and moved into place only
+        when both layers are complete (:mod:`caslite._atomic`): a failed write leaves an
+        existing file as it was and nothing behind.
 
         Parameters
         ----------
@@ -462,8 +462,6 @@ class NearRepeatAlerts:
         path = Path(path)
         if path.suffix.lower() != ".gpkg":
             raise ValueError(f"path must end in .gpkg (a GeoPackage), got {path.name!r}.")
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"the folder {str(path.parent)!r} does not exist.")
         zones = self.zones.copy()
         for column in ("start", "end"):
             zones[column] = zones[column].astype(str)
@@ -472,16 +470,9 @@ class NearRepeatAlerts:
             geometry=geopandas.points_from_xy(self.revisits["x"], self.revisits["y"]),
             crs=self.zones.crs,
         )
-        handle, partial = tempfile.mkstemp(suffix=".gpkg", dir=path.parent)
-        os.close(handle)
-        os.remove(partial)
-        try:
-            zones.to_file(partial, layer="zones", driver="GPKG", engine="pyogrio")
-            revisits.to_file(partial, layer="revisits", driver="GPKG", engine="pyogrio")
-            os.replace(partial, path)
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
+        with atomic_path(path) as temporary:
+            zones.to_file(temporary, layer="zones", driver="GPKG", engine="pyogrio")
+            revisits.to_file(temporary, layer="revisits", driver="GPKG", engine="pyogrio")
         return path
 
 

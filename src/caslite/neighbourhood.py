@@ -31,13 +31,12 @@ import dataclasses
 import html
 import io
 import numbers
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from caslite._atomic import atomic_path, write_text
 from caslite._validation import check_same_crs
 
 __all__ = ["NeighbourhoodReport", "neighbourhood_report"]
@@ -156,7 +155,8 @@ class NeighbourhoodReport:
     def to_csv(self, path) -> Path:
         """Write the published (banded) table to a CSV file; return its path."""
         path = Path(path)
-        _write_atomically(path, self.table.to_csv(index=False).encode("utf-8"))
+        with atomic_path(path) as temporary:
+            self.table.to_csv(temporary, index=False)
         return path
 
     def figure(self, width: float = 7.0):
@@ -273,22 +273,8 @@ th:first-child, td:first-child {{ text-align: left; }}
 </html>
 """
         if path is not None:
-            _write_atomically(Path(path), page.encode("utf-8"))
+            write_text(path, page)
         return page
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside ``path``, then move it into place."""
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"the folder {str(path.parent)!r} does not exist.")
-    handle, partial = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
 
 
 def _areas_from_incidents(x, y, names, crs):
