@@ -248,6 +248,22 @@ def test_minimum_zone_size(split):
     assert raised.uplift.radius_m >= 400
 
 
+def test_a_given_radius_below_the_minimum_is_refused_also_with_a_measured_window(split):
+    known, new = split
+    with pytest.raises(ValueError, match="radius_m=100 is below the minimum zone size"):
+        near_repeat_alerts(known, new, radius_m=100, n_permutations=19)
+
+
+def test_history_must_end_before_the_new_burglaries(toronto, split):
+    known, new = split
+    # the whole sample as history: it holds the new burglaries and everything after them
+    with pytest.raises(ValueError, match=r"known has \d+ incident\(s\) at or after the first new"):
+        near_repeat_alerts(toronto, new, radius_m=200, window_days=14)
+    last = known.select(np.flatnonzero(known.t == known.t.max()))
+    with pytest.raises(ValueError, match="known=events.before"):
+        near_repeat_alerts(known, last, radius_m=200, window_days=14)
+
+
 def test_templates(split):
     known, new = split
     assert set(re.findall(r"\$\{(\w+)\}", alert_template("nl"))) <= set(ALERT_FIELDS)

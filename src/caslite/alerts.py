@@ -256,7 +256,7 @@ def _choose_zone(known, *, radius_m, window_days, min_radius_m, default_radius_m
     """Return ``(radius, window, source, note)``: the zone the history supports."""
     from caslite.knox import knox_test, suggest_bandwidths
 
-    if radius_m is not None and window_days is not None:
+    if radius_m is not None:
         radius = _positive(radius_m, "radius_m", "200")
         if radius < min_radius_m:
             raise ValueError(
@@ -264,6 +264,7 @@ def _choose_zone(known, *, radius_m, window_days, min_radius_m, default_radius_m
                 f"{min_radius_m:g} m (a smaller zone can point at the victim's home); use a "
                 "larger radius_m, or lower min_radius_m if you are sure."
             )
+    if radius_m is not None and window_days is not None:
         return radius, _positive(window_days, "window_days", "14"), "given", "zone as given."
     if len(known) < _MIN_HISTORY:
         note = (
@@ -506,8 +507,8 @@ def near_repeat_alerts(
     ----------
     known : caslite.Events
         The incidents known before the new ones: the history on which the uplift is
-        measured and in which earlier victims are looked up. Only incidents before each new
-        one count as its earlier victims.
+        measured and in which earlier victims are looked up. All of them must be earlier than
+        the first new burglary (no later incident may shape an alert).
     new : caslite.Events
         The new burglaries (e.g. the last 24 hours); same CRS and time zone as ``known``.
     groups : geopandas.GeoDataFrame, optional
@@ -564,8 +565,9 @@ def near_repeat_alerts(
     TypeError
         If ``known`` or ``new`` are not Events, or ``groups`` is not a GeoDataFrame.
     ValueError
-        For a CRS or time-zone mismatch, a missing ``group_name`` or ``area_column``
-        column, a ``radius_m`` below ``min_radius_m``, or a template with unknown fields.
+        For a CRS or time-zone mismatch, ``known`` not ending before ``new``, a missing
+        ``group_name`` or ``area_column`` column, a ``radius_m`` below ``min_radius_m``, or a
+        template with unknown fields.
 
     Examples
     --------
@@ -590,6 +592,15 @@ def near_repeat_alerts(
     if new.tz != known.tz:
         raise ValueError(
             f"new is in time zone {new.tz!r} but known in {known.tz!r}; read both with the same tz."
+        )
+    if len(known) and len(new) and known.t.max() >= new.t.min():
+        first = pd.Timestamp(int(new.t.min()), unit="s", tz="UTC").tz_convert(new.tz)
+        n_later = int((known.t >= new.t.min()).sum())
+        raise ValueError(
+            f"known has {n_later} incident(s) at or after the first new burglary "
+            f"({first:%Y-%m-%d %H:%M %Z}); the history must end before the new burglaries, so "
+            "that the zone and its uplift use no later incident: pass "
+            f"known=events.before({str(first.tz_localize(None))!r}) or drop the new ones from it."
         )
     language = _check_language(language)
     parsed_template = _template(template, language)
