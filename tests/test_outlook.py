@@ -98,6 +98,20 @@ def test_later_incidents_do_not_move_the_districts_or_the_darkness(city):
     assert set(a.table["district"]) == tiles
 
 
+def test_district_of_an_incident_on_a_border():
+    from caslite.outlook import district_names
+
+    areas = geopandas.GeoDataFrame(
+        {"name": ["B", "A"]},
+        geometry=[shapely.box(0, 0, 500, 1000), shapely.box(500, 0, 1000, 1000)],
+        crs="EPSG:28992",
+    )
+    events = Events(np.arange(4), [500.0, 0.0, 750.0, -1.0], [300.0, 300.0, 1000.0, 300.0],
+                    crs="EPSG:28992", tz="Europe/Amsterdam")  # fmt: skip
+    # on the shared edge: the first row ("B"); on an outer edge: in it; beyond: outside
+    assert district_names(events, areas=areas).tolist() == ["B", "B", "A", "(outside)"]
+
+
 def test_backtest_refuses_baselines_after_the_origin(city, quarters):
     with pytest.raises(ValueError, match="weeks=53.*52 or fewer"):
         outlook_backtest(city_events(city), ["2022-07-04"], weeks=53, areas=quarters)

@@ -317,7 +317,8 @@ def neighbourhood_report(
         be in them for those columns to mean anything).
     areas : geopandas.GeoDataFrame, optional
         Neighbourhood polygons in the incidents' CRS, named in ``name_column``. Incidents in
-        no polygon are counted in a row "(outside the areas)", not dropped.
+        no polygon are counted in a row "(outside the areas)", not dropped. An incident on the
+        border of two neighbourhoods counts in the first of them in name order.
     name_column : str, default "name"
         Column of ``areas`` with the names.
     area_column : str, optional
@@ -469,10 +470,22 @@ def _names(events, areas, name_column, area_column, language):
         geometry=areas.geometry.values,
         crs=areas.crs,
     ).dissolve(by="area", as_index=False)
-    points = geopandas.GeoDataFrame(
-        geometry=geopandas.points_from_xy(events.x, events.y), crs=events.crs
-    )
-    joined = geopandas.sjoin(points, polygons, predicate="within", how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    names = joined["area"].astype(object).where(joined["area"].notna(), _OUTSIDE[language])
-    return names.astype(str).to_numpy(), polygons
+    names = _polygon_names(events.x, events.y, polygons, "area", events.crs)
+    return np.where(pd.isna(names), _OUTSIDE[language], names).astype(str), polygons
+
+
+def _polygon_names(x, y, polygons, column: str, crs) -> np.ndarray:
+    """Return per point the ``column`` value of the polygon it lies in (None if in none).
+
+    A point on a polygon's edge lies in it (snapped incidents often lie on a street that is
+    the border of two areas); a point in several polygons gets the first of them in the
+    order of the rows of ``polygons``.
+    """
+    import geopandas
+
+    points = geopandas.GeoDataFrame(geometry=geopandas.points_from_xy(x, y), crs=crs)
+    frame = polygons[[column, "geometry"]].reset_index(drop=True)
+    joined = geopandas.sjoin(points, frame, predicate="intersects", how="left")
+    joined = joined.rename_axis("point").sort_values(["point", "index_right"], kind="stable")
+    first = joined[~joined.index.duplicated(keep="first")].reindex(points.index)
+    return first[column].astype(object).where(first[column].notna(), None).to_numpy()

@@ -42,7 +42,8 @@ def district_names(events, *, areas=None, name_column="name", area_column=None,
     """Return the district of every incident: a polygon's name, a column or a square tile.
 
     Exactly one of ``areas`` (polygons named in ``name_column``; incidents in none are in
-    ``"(outside)"``), ``area_column`` (missing names are ``"(none)"``) and ``district_size_m``
+    ``"(outside)"``, an incident on the border of several is in the first of them in the
+    order of the rows), ``area_column`` (missing names are ``"(none)"``) and ``district_size_m``
     (square tiles of that side, named ``"E<i>N<j>"``) must be given. The tiles are aligned on
     multiples of ``district_size_m`` in the CRS (tile ``i`` spans ``i * district_size_m`` to
     ``(i + 1) * district_size_m``), so that a tile's name does not depend on which incidents
@@ -82,6 +83,7 @@ def district_names(events, *, areas=None, name_column="name", area_column=None,
     import geopandas
 
     from caslite._validation import check_same_crs
+    from caslite.neighbourhood import _polygon_names
 
     if not isinstance(areas, geopandas.GeoDataFrame):
         raise TypeError(f"areas must be a GeoDataFrame of polygons, got {type(areas).__name__}.")
@@ -95,18 +97,8 @@ def district_names(events, *, areas=None, name_column="name", area_column=None,
         geometry=areas.geometry.values,
         crs=areas.crs,
     )
-    points = geopandas.GeoDataFrame(
-        geometry=geopandas.points_from_xy(events.x, events.y), crs=events.crs
-    )
-    joined = geopandas.sjoin(points, polygons, predicate="within", how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    return (
-        joined["district"]
-        .astype(object)
-        .where(joined["district"].notna(), "(outside)")
-        .astype(str)
-        .to_numpy()
-    )
+    names = _polygon_names(events.x, events.y, polygons, "district", events.crs)
+    return np.where(pd.isna(names), "(outside)", names).astype(str)
 
 
 def _local_midnight(stamp: pd.Timestamp, tz: str, shift_days: int = 0) -> pd.Timestamp:
