@@ -457,6 +457,22 @@ class NearRepeatAlerts:
         Returns
         -------
         pathlib.Path
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import geopandas, numpy as np
+        >>> from caslite.events import Events
+        >>> rng = np.random.default_rng(0)
+        >>> t = np.sort(rng.integers(0, 200 * 86_400, 40))
+        >>> events = Events(t, rng.uniform(0, 2000, 40), rng.uniform(0, 2000, 40),
+        ...                 crs="EPSG:28992", tz="Europe/Amsterdam")
+        >>> known, new = events.select(np.arange(35)), events.select(np.arange(35, 40))
+        >>> alerts = near_repeat_alerts(known, new, radius_m=200, window_days=14)
+        >>> folder = tempfile.mkdtemp()
+        >>> path = alerts.to_file(os.path.join(folder, "zones.gpkg"))
+        >>> geopandas.list_layers(path)["name"].tolist(), os.listdir(folder)
+        (['zones', 'revisits'], ['zones.gpkg'])
         """
         import geopandas
 

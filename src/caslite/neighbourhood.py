@@ -153,7 +153,24 @@ class NeighbourhoodReport:
         )  # fmt: skip
 
     def to_csv(self, path) -> Path:
-        """Write the published (banded) table to a CSV file; return its path."""
+        """Write the published (banded) table to a CSV file; return its path.
+
+        The file is written beside ``path`` first and moved into place when complete
+        (:mod:`caslite._atomic`): a failed write leaves an existing file as it was.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from caslite.datasets import load_sample
+        >>> events = load_sample("toronto").to_events(duplicates="drop")
+        >>> report = neighbourhood_report(events, area_column="neighbourhood", end="2019-06-01")
+        >>> folder = tempfile.mkdtemp()
+        >>> report.to_csv(os.path.join(folder, "report.csv")).name
+        'report.csv'
+        >>> page = report.to_html(os.path.join(folder, "report.html"))
+        >>> page.startswith("<!DOCTYPE html>"), sorted(os.listdir(folder))
+        (True, ['report.csv', 'report.html'])
+        """
         path = Path(path)
         with atomic_path(path) as temporary:
             self.table.to_csv(temporary, index=False)
@@ -229,7 +246,8 @@ class NeighbourhoodReport:
 
         The page is self-contained (inline style, the figure embedded as a base64 PNG, no
         scripts, no external links) and readable on a phone (viewport meta, a maximum width,
-        the table scrolls sideways).
+        the table scrolls sideways). The file is written as :meth:`to_csv` writes (whole or
+        not at all); see there for an example.
         """
         words = self.words
         buffer = io.BytesIO()

@@ -415,6 +415,24 @@ def outlook_backtest(events, origins, *, weeks=26, lookback_weeks=156, alpha=0.2
         in the previous years of the lookback), ``scale`` (the district's in-sample mean
         absolute error of the same-week-last-year forecast, for MASE), ``dispersion`` and
         ``alpha`` (the outlook's predictive distribution and interval level).
+
+    Raises
+    ------
+    ValueError
+        For ``weeks`` above 52, and as :func:`dark_months_outlook` for each origin.
+
+    Examples
+    --------
+    >>> from caslite.datasets import load_sample
+    >>> events = load_sample("toronto").to_events(duplicates="drop")
+    >>> backtest = outlook_backtest(events, ["2019-03-04"], weeks=2, lookback_weeks=104,
+    ...                             district_size_m=5000)
+    >>> backtest.columns.tolist()[:5]
+    ['origin', 'district', 'week', 'observed', 'outlook']
+    >>> len(backtest) == 2 * backtest["district"].nunique()
+    True
+    >>> outlook_scores(backtest)["method"].tolist()
+    ['outlook', 'last_year', 'multi_year_mean']
     """
     weeks = _check_int(weeks, "weeks", 1)
     if weeks > 52:
@@ -482,6 +500,18 @@ def outlook_scores(backtest: pd.DataFrame) -> pd.DataFrame:
         ``mae``, ``bias`` (mean forecast - observed), ``coverage`` and ``pit_coverage`` (NaN
         for the baselines, and ``pit_coverage`` NaN without the ``dispersion`` and ``alpha``
         columns).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> backtest = pd.DataFrame({"observed": [2, 0], "outlook": [1.0, 1.0], "low": [0, 1],
+    ...                          "high": [3, 2], "last_year": [2, 2],
+    ...                          "multi_year_mean": [1.5, 0.5], "scale": [1.0, 2.0]})
+    >>> print(outlook_scores(backtest)[["method", "mase", "coverage"]].to_string(index=False))
+             method  mase  coverage
+            outlook 0.750       0.5
+          last_year 0.500       NaN
+    multi_year_mean 0.375       NaN
     """
     usable = backtest[backtest["scale"] > 0]
     rows = []
