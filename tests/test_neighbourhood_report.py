@@ -120,6 +120,28 @@ def test_an_incident_on_a_border_counts_in_a_neighbourhood():
     assert counts.to_dict() == {"East": 3, "West": 2, "(outside the areas)": 1}
 
 
+def test_row_order_does_not_give_banded_counts_away():
+    # West has 3 incidents, East 1, North 6, South 0; with min_count=5 West and East are
+    # both "1-4": sorted by their true counts West would come first and show 3 > 1.
+    from caslite.events import Events
+
+    x = np.r_[np.full(3, 250.0), 750.0, np.full(6, 500.0)]
+    y = np.r_[np.full(3, 500.0), 500.0, np.full(6, 1500.0)]
+    areas = geopandas.GeoDataFrame(
+        {"name": ["West", "East", "North", "South"]},
+        geometry=[shapely.box(0, 0, 500, 1000), shapely.box(500, 0, 1000, 1000),
+                  shapely.box(0, 1000, 1000, 2000), shapely.box(0, -1000, 1000, 0)],
+        crs="EPSG:28992",
+    )  # fmt: skip
+    t = pd.Timestamp("2024-05-10", tz="Europe/Amsterdam").timestamp() + np.arange(10) * 3600
+    events = Events(t.astype(np.int64), x, y, crs="EPSG:28992", tz="Europe/Amsterdam")
+    report = neighbourhood_report(events, areas=areas, min_count=5, days=7)
+    table = report.table.set_index("Neighbourhood")["This period"]
+    assert table.index.tolist() == ["North", "East", "West", "South"]
+    assert table.tolist() == ["6", "1-4", "1-4", "0"]
+    assert report.counts.loc[["East", "West"], "count"].tolist() == [1, 3]  # for the police
+
+
 def test_bad_input(events):
     with pytest.raises(ValueError, match="not neither"):
         neighbourhood_report(events)

@@ -114,7 +114,8 @@ class NeighbourhoodReport:
     table : pandas.DataFrame
         The published table: the same rows with the banded text columns ``count``,
         ``last_year``, ``mean_52w`` and ``change`` (see the module notes), sorted by the
-        unbanded count, then by name.
+        published count (banded rows together, so the order does not give their values
+        away), then by name.
     start, end : pandas.Timestamp
         The period ``[start, end)``, local time.
     days : int
@@ -428,7 +429,11 @@ def neighbourhood_report(
     frame = frame.astype(np.int64)
     frame["mean_52w"] = frame["count_52w"] * days / 364.0
     frame.index.name = "neighbourhood"
-    frame = frame.sort_values("count", ascending=False, kind="stable")
+    # The published order must not give away banded counts: rows are sorted by the published
+    # count (every banded row at the band's level), then by name.
+    banded = frame["count"].between(1, min_count - 1)
+    published = frame["count"].where(~banded, min_count - 1)
+    frame = frame.iloc[np.argsort(-published.to_numpy(), kind="stable")]
     if polygons is None:
         known = names != _UNKNOWN[language]
         polygons = _areas_from_incidents(events.x[known], events.y[known], names[known],
