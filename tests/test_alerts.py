@@ -264,6 +264,21 @@ def test_history_must_end_before_the_new_burglaries(toronto, split):
         near_repeat_alerts(known, last, radius_m=200, window_days=14)
 
 
+def test_a_burglary_without_an_area_is_not_dropped_silently(split):
+    from caslite import DataQualityWarning
+
+    known, new = split
+    names = new.data["neighbourhood"].astype(object).copy()
+    names.iloc[0] = None
+    unnamed = Events(new.t, new.x, new.y, crs=new.crs, tz=new.tz,
+                     data=new.data.assign(neighbourhood=names.to_numpy()))  # fmt: skip
+    with pytest.warns(DataQualityWarning, match="1 of the .* new burglaries have no"):
+        alerts = near_repeat_alerts(known, unnamed, area_column="neighbourhood", radius_m=200,
+                                    window_days=14)  # fmt: skip
+    assert alerts.zones["groups"].iloc[0] == ""
+    assert len(alerts.zones) == len(new)
+
+
 def test_templates(split):
     known, new = split
     assert set(re.findall(r"\$\{(\w+)\}", alert_template("nl"))) <= set(ALERT_FIELDS)

@@ -29,6 +29,7 @@ import importlib.resources
 import math
 import numbers
 import string
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ import pandas as pd
 import scipy.spatial
 
 from caslite._atomic import atomic_path
-from caslite._validation import check_same_crs
+from caslite._validation import DataQualityWarning, check_same_crs
 
 __all__ = [
     "ALERT_FIELDS",
@@ -535,7 +536,8 @@ def near_repeat_alerts(
         The column of ``groups`` with the names used in messages.
     area_column : str, optional
         Without ``groups``: a column of ``new`` naming each burglary's area (e.g. the
-        neighbourhood); one message per area. Ignored with ``groups``.
+        neighbourhood); one message per area (a burglary without a name gets none, with a
+        :class:`~caslite.DataQualityWarning`). Ignored with ``groups``.
     grid : caslite.Grid, optional
         The cells a zone touches are listed in :attr:`NearRepeatAlerts.cells`.
     addresses : geopandas.GeoDataFrame, optional
@@ -747,6 +749,14 @@ def _group_members(zones, new, groups, group_name, area_column, crs) -> pd.DataF
             )
         names = new.data[area_column]
         keep = names.notna().to_numpy()
+        if not keep.all():
+            warnings.warn(
+                f"{int((~keep).sum())} of the {len(keep)} new burglaries have no "
+                f"{area_column!r}: their zones get no message. Fill the column, or give the "
+                "groups as polygons (groups=...) to place them.",
+                DataQualityWarning,
+                stacklevel=3,
+            )
         return pd.DataFrame(
             {"incident": new.data.index.to_numpy()[keep], "group": names[keep].astype(str)}
         ).reset_index(drop=True)
