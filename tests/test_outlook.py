@@ -88,12 +88,13 @@ def test_later_incidents_do_not_move_the_districts_or_the_darkness(city):
                    np.r_[events.y, events.y.min() - 4321.0, events.y.max()],
                    t_end=np.r_[events.t, origin + DAY, origin + DAY],
                    crs=events.crs, tz=events.tz)  # fmt: skip
-    a = dark_months_outlook(events, district_size_m=1500, origin="2022-07-04", weeks=4)
-    b = dark_months_outlook(later, district_size_m=1500, origin="2022-07-04", weeks=4)
+    small = {"district_size_m": 4000, "origin": "2022-07-04", "weeks": 2, "lookback_weeks": 52}
+    a = dark_months_outlook(events, **small)
+    b = dark_months_outlook(later, **small)
     pd.testing.assert_frame_equal(a.table, b.table)
     # the tiles lie on multiples of the side: the districts are the tiles of the earlier incidents
     early = events.t < origin
-    tiles = {f"E{int(x // 1500)}N{int(y // 1500)}"
+    tiles = {f"E{int(x // 4000)}N{int(y // 4000)}"
              for x, y in zip(events.x[early], events.y[early], strict=True)}  # fmt: skip
     assert set(a.table["district"]) == tiles
 
