@@ -248,6 +248,37 @@ def test_minimum_zone_size(split):
     assert raised.uplift.radius_m >= 400
 
 
+def test_a_given_radius_below_the_minimum_is_refused_also_with_a_measured_window(split):
+    known, new = split
+    with pytest.raises(ValueError, match="radius_m=100 is below the minimum zone size"):
+        near_repeat_alerts(known, new, radius_m=100, n_permutations=19)
+
+
+def test_history_must_end_before_the_new_burglaries(toronto, split):
+    known, new = split
+    # the whole sample as history: it holds the new burglaries and everything after them
+    with pytest.raises(ValueError, match=r"known has \d+ incident\(s\) at or after the first new"):
+        near_repeat_alerts(toronto, new, radius_m=200, window_days=14)
+    last = known.select(np.flatnonzero(known.t == known.t.max()))
+    with pytest.raises(ValueError, match="known=events.before"):
+        near_repeat_alerts(known, last, radius_m=200, window_days=14)
+
+
+def test_a_burglary_without_an_area_is_not_dropped_silently(split):
+    from caslite import DataQualityWarning
+
+    known, new = split
+    names = new.data["neighbourhood"].astype(object).copy()
+    names.iloc[0] = None
+    unnamed = Events(new.t, new.x, new.y, crs=new.crs, tz=new.tz,
+                     data=new.data.assign(neighbourhood=names.to_numpy()))  # fmt: skip
+    with pytest.warns(DataQualityWarning, match="1 of the .* new burglaries have no"):
+        alerts = near_repeat_alerts(known, unnamed, area_column="neighbourhood", radius_m=200,
+                                    window_days=14)  # fmt: skip
+    assert alerts.zones["groups"].iloc[0] == ""
+    assert len(alerts.zones) == len(new)
+
+
 def test_templates(split):
     known, new = split
     assert set(re.findall(r"\$\{(\w+)\}", alert_template("nl"))) <= set(ALERT_FIELDS)
@@ -338,3 +369,20 @@ def test_cli_alert_with_group_polygons_and_a_template(tmp_path, split):
     messages = pd.read_csv(out / "messages.csv")
     assert messages["group"].tolist() == ["Near watch"]  # the far group gets none
     assert messages["text"].iloc[0].startswith("Watch Near watch: ")
+
+
+def test_cli_alert_names_the_flag_of_a_bad_file(tmp_path, capsys, split):
+    from caslite.cli import main
+
+    known, new = split
+    groups_for(new, known.crs).set_crs(None, allow_override=True).to_file(
+        tmp_path / "groups.gpkg", engine="pyogrio"
+    )
+    argv = ["alert", "--sample", "toronto", "--since", "2019-12-01", "--out", str(tmp_path),
+            "-q"]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*argv, "--groups", str(tmp_path / "groups.gpkg")]) == 2
+        assert "the --groups file 'groups.gpkg' has no CRS" in capsys.readouterr().err
+        assert main([*argv, "--addresses", str(tmp_path / "nope.gpkg")]) == 2
+        assert "no such addresses file" in capsys.readouterr().err

@@ -215,7 +215,8 @@ def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incide
         assert main(args) == 0
     captured = capsys.readouterr()
     assert "over 6 shifts" in captured.out
-    assert "reprojecting the area from EPSG:4326 to the incidents' EPSG:32617" in captured.err
+    reprojected = "reprojecting the --area file from EPSG:4326 to the incidents' EPSG:32617"
+    assert reprojected in captured.err
     tables = {fmt: read_hot_cells(out / f"hot_cells.{fmt}") for fmt in ("gpkg", "geojson")}
     tables |= {fmt: read_hot_cells(out / f"hot_cells.{fmt}") for fmt in ("parquet", "csv")}
     reference = tables["parquet"]

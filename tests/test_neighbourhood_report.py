@@ -100,6 +100,48 @@ def test_polygons_and_incidents_outside_them(events):
     assert report.counts["count"].sum() == period.sum()  # nothing dropped
 
 
+def test_an_incident_on_a_border_counts_in_a_neighbourhood():
+    # Snapped incidents lie on streets, and streets are often the borders of neighbourhoods:
+    # on the shared edge (x = 500) and on the outer edge (y = 0) they are in an area, not
+    # outside; on the shared edge in the first area by name ("East" before "West").
+    from caslite.events import Events
+
+    areas = geopandas.GeoDataFrame(
+        {"name": ["West", "East"]},
+        geometry=[shapely.box(0, 0, 500, 1000), shapely.box(500, 0, 1000, 1000)],
+        crs="EPSG:28992",
+    )
+    x = np.array([500.0, 500.0, 250.0, 750.0, 250.0, 2000.0])
+    y = np.array([300.0, 0.0, 0.0, 500.0, 500.0, 500.0])
+    t = pd.Timestamp("2024-05-10", tz="Europe/Amsterdam").timestamp() + np.arange(6) * 3600
+    events = Events(t.astype(np.int64), x, y, crs="EPSG:28992", tz="Europe/Amsterdam")
+    report = neighbourhood_report(events, areas=areas, min_count=1, days=7)
+    counts = report.counts["count"]
+    assert counts.to_dict() == {"East": 3, "West": 2, "(outside the areas)": 1}
+
+
+def test_row_order_does_not_give_banded_counts_away():
+    # West has 3 incidents, East 1, North 6, South 0; with min_count=5 West and East are
+    # both "1-4": sorted by their true counts West would come first and show 3 > 1.
+    from caslite.events import Events
+
+    x = np.r_[np.full(3, 250.0), 750.0, np.full(6, 500.0)]
+    y = np.r_[np.full(3, 500.0), 500.0, np.full(6, 1500.0)]
+    areas = geopandas.GeoDataFrame(
+        {"name": ["West", "East", "North", "South"]},
+        geometry=[shapely.box(0, 0, 500, 1000), shapely.box(500, 0, 1000, 1000),
+                  shapely.box(0, 1000, 1000, 2000), shapely.box(0, -1000, 1000, 0)],
+        crs="EPSG:28992",
+    )  # fmt: skip
+    t = pd.Timestamp("2024-05-10", tz="Europe/Amsterdam").timestamp() + np.arange(10) * 3600
+    events = Events(t.astype(np.int64), x, y, crs="EPSG:28992", tz="Europe/Amsterdam")
+    report = neighbourhood_report(events, areas=areas, min_count=5, days=7)
+    table = report.table.set_index("Neighbourhood")["This period"]
+    assert table.index.tolist() == ["North", "East", "West", "South"]
+    assert table.tolist() == ["6", "1-4", "1-4", "0"]
+    assert report.counts.loc[["East", "West"], "count"].tolist() == [1, 3]  # for the police
+
+
 def test_bad_input(events):
     with pytest.raises(ValueError, match="not neither"):
         neighbourhood_report(events)

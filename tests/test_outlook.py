@@ -76,6 +76,48 @@ def test_no_leakage_from_after_the_origin(city, quarters):
     pd.testing.assert_frame_equal(a.table, b.table)
 
 
+def test_later_incidents_do_not_move_the_districts_or_the_darkness(city):
+    # Square districts and the place whose evening darkness is computed come from the
+    # incidents before the origin only: an incident after the origin far to the south-west
+    # (which would move tiles anchored on the incidents' corner) and one whose time window
+    # straddles the origin (not known before it) change nothing.
+    events = city_events(city)
+    origin = int(pd.Timestamp("2022-07-04", tz=city.tz).timestamp())
+    later = Events(np.r_[events.t, origin + DAY, origin - DAY],
+                   np.r_[events.x, events.x.min() - 1234.0, events.x.max()],
+                   np.r_[events.y, events.y.min() - 4321.0, events.y.max()],
+                   t_end=np.r_[events.t, origin + DAY, origin + DAY],
+                   crs=events.crs, tz=events.tz)  # fmt: skip
+    small = {"district_size_m": 4000, "origin": "2022-07-04", "weeks": 2, "lookback_weeks": 52}
+    a = dark_months_outlook(events, **small)
+    b = dark_months_outlook(later, **small)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    # the tiles lie on multiples of the side: the districts are the tiles of the earlier incidents
+    early = events.t < origin
+    tiles = {f"E{int(x // 4000)}N{int(y // 4000)}"
+             for x, y in zip(events.x[early], events.y[early], strict=True)}  # fmt: skip
+    assert set(a.table["district"]) == tiles
+
+
+def test_district_of_an_incident_on_a_border():
+    from caslite.outlook import district_names
+
+    areas = geopandas.GeoDataFrame(
+        {"name": ["B", "A"]},
+        geometry=[shapely.box(0, 0, 500, 1000), shapely.box(500, 0, 1000, 1000)],
+        crs="EPSG:28992",
+    )
+    events = Events(np.arange(4), [500.0, 0.0, 750.0, -1.0], [300.0, 300.0, 1000.0, 300.0],
+                    crs="EPSG:28992", tz="Europe/Amsterdam")  # fmt: skip
+    # on the shared edge: the first row ("B"); on an outer edge: in it; beyond: outside
+    assert district_names(events, areas=areas).tolist() == ["B", "B", "A", "(outside)"]
+
+
+def test_backtest_refuses_baselines_after_the_origin(city, quarters):
+    with pytest.raises(ValueError, match="weeks=53.*52 or fewer"):
+        outlook_backtest(city_events(city), ["2022-07-04"], weeks=53, areas=quarters)
+
+
 @pytest.fixture(scope="module")
 def toronto():
     with warnings.catch_warnings():

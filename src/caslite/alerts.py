@@ -28,16 +28,16 @@ import dataclasses
 import importlib.resources
 import math
 import numbers
-import os
 import string
-import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.spatial
 
-from caslite._validation import check_same_crs
+from caslite._atomic import atomic_path
+from caslite._validation import DataQualityWarning, check_same_crs
 
 __all__ = [
     "ALERT_FIELDS",
@@ -257,7 +257,7 @@ def _choose_zone(known, *, radius_m, window_days, min_radius_m, default_radius_m
     """Return ``(radius, window, source, note)``: the zone the history supports."""
     from caslite.knox import knox_test, suggest_bandwidths
 
-    if radius_m is not None and window_days is not None:
+    if radius_m is not None:
         radius = _positive(radius_m, "radius_m", "200")
         if radius < min_radius_m:
             raise ValueError(
@@ -265,6 +265,7 @@ def _choose_zone(known, *, radius_m, window_days, min_radius_m, default_radius_m
                 f"{min_radius_m:g} m (a smaller zone can point at the victim's home); use a "
                 "larger radius_m, or lower min_radius_m if you are sure."
             )
+    if radius_m is not None and window_days is not None:
         return radius, _positive(window_days, "window_days", "14"), "given", "zone as given."
     if len(known) < _MIN_HISTORY:
         note = (
@@ -445,8 +446,9 @@ class NearRepeatAlerts:
     def to_file(self, path) -> Path:
         """Write the zones and the earlier victims to a GeoPackage (layers zones, revisits).
 
-        The file is written next to ``path`` first and moved into place only when complete,
-        so a failed write never leaves a half-written file over an existing one.
+        The file is written in a temporary folder beside ``path`` and moved into place only
+        when both layers are complete (:mod:`caslite._atomic`): a failed write leaves an
+        existing file as it was and nothing behind.
 
         Parameters
         ----------
@@ -456,14 +458,28 @@ class NearRepeatAlerts:
         Returns
         -------
         pathlib.Path
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import geopandas, numpy as np
+        >>> from caslite.events import Events
+        >>> rng = np.random.default_rng(0)
+        >>> t = np.sort(rng.integers(0, 200 * 86_400, 40))
+        >>> events = Events(t, rng.uniform(0, 2000, 40), rng.uniform(0, 2000, 40),
+        ...                 crs="EPSG:28992", tz="Europe/Amsterdam")
+        >>> known, new = events.select(np.arange(35)), events.select(np.arange(35, 40))
+        >>> alerts = near_repeat_alerts(known, new, radius_m=200, window_days=14)
+        >>> folder = tempfile.mkdtemp()
+        >>> path = alerts.to_file(os.path.join(folder, "zones.gpkg"))
+        >>> geopandas.list_layers(path)["name"].tolist(), os.listdir(folder)
+        (['zones', 'revisits'], ['zones.gpkg'])
         """
         import geopandas
 
         path = Path(path)
         if path.suffix.lower() != ".gpkg":
             raise ValueError(f"path must end in .gpkg (a GeoPackage), got {path.name!r}.")
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"the folder {str(path.parent)!r} does not exist.")
         zones = self.zones.copy()
         for column in ("start", "end"):
             zones[column] = zones[column].astype(str)
@@ -472,16 +488,9 @@ class NearRepeatAlerts:
             geometry=geopandas.points_from_xy(self.revisits["x"], self.revisits["y"]),
             crs=self.zones.crs,
         )
-        handle, partial = tempfile.mkstemp(suffix=".gpkg", dir=path.parent)
-        os.close(handle)
-        os.remove(partial)
-        try:
-            zones.to_file(partial, layer="zones", driver="GPKG", engine="pyogrio")
-            revisits.to_file(partial, layer="revisits", driver="GPKG", engine="pyogrio")
-            os.replace(partial, path)
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
+        with atomic_path(path) as temporary:
+            zones.to_file(temporary, layer="zones", driver="GPKG", engine="pyogrio")
+            revisits.to_file(temporary, layer="revisits", driver="GPKG", engine="pyogrio")
         return path
 
 
@@ -515,8 +524,8 @@ def near_repeat_alerts(
     ----------
     known : caslite.Events
         The incidents known before the new ones: the history on which the uplift is
-        measured and in which earlier victims are looked up. Only incidents before each new
-        one count as its earlier victims.
+        measured and in which earlier victims are looked up. All of them must be earlier than
+        the first new burglary (no later incident may shape an alert).
     new : caslite.Events
         The new burglaries (e.g. the last 24 hours); same CRS and time zone as ``known``.
     groups : geopandas.GeoDataFrame, optional
@@ -527,7 +536,8 @@ def near_repeat_alerts(
         The column of ``groups`` with the names used in messages.
     area_column : str, optional
         Without ``groups``: a column of ``new`` naming each burglary's area (e.g. the
-        neighbourhood); one message per area. Ignored with ``groups``.
+        neighbourhood); one message per area (a burglary without a name gets none, with a
+        :class:`~caslite.DataQualityWarning`). Ignored with ``groups``.
     grid : caslite.Grid, optional
         The cells a zone touches are listed in :attr:`NearRepeatAlerts.cells`.
     addresses : geopandas.GeoDataFrame, optional
@@ -573,8 +583,9 @@ def near_repeat_alerts(
     TypeError
         If ``known`` or ``new`` are not Events, or ``groups`` is not a GeoDataFrame.
     ValueError
-        For a CRS or time-zone mismatch, a missing ``group_name`` or ``area_column``
-        column, a ``radius_m`` below ``min_radius_m``, or a template with unknown fields.
+        For a CRS or time-zone mismatch, ``known`` not ending before ``new``, a missing
+        ``group_name`` or ``area_column`` column, a ``radius_m`` below ``min_radius_m``, or a
+        template with unknown fields.
 
     Examples
     --------
@@ -599,6 +610,15 @@ def near_repeat_alerts(
     if new.tz != known.tz:
         raise ValueError(
             f"new is in time zone {new.tz!r} but known in {known.tz!r}; read both with the same tz."
+        )
+    if len(known) and len(new) and known.t.max() >= new.t.min():
+        first = pd.Timestamp(int(new.t.min()), unit="s", tz="UTC").tz_convert(new.tz)
+        n_later = int((known.t >= new.t.min()).sum())
+        raise ValueError(
+            f"known has {n_later} incident(s) at or after the first new burglary "
+            f"({first:%Y-%m-%d %H:%M %Z}); the history must end before the new burglaries, so "
+            "that the zone and its uplift use no later incident: pass "
+            f"known=events.before({str(first.tz_localize(None))!r}) or drop the new ones from it."
         )
     language = _check_language(language)
     parsed_template = _template(template, language)
@@ -729,6 +749,14 @@ def _group_members(zones, new, groups, group_name, area_column, crs) -> pd.DataF
             )
         names = new.data[area_column]
         keep = names.notna().to_numpy()
+        if not keep.all():
+            warnings.warn(
+                f"{int((~keep).sum())} of the {len(keep)} new burglaries have no "
+                f"{area_column!r}: their zones get no message. Fill the column, or give the "
+                "groups as polygons (groups=...) to place them.",
+                DataQualityWarning,
+                stacklevel=3,
+            )
         return pd.DataFrame(
             {"incident": new.data.index.to_numpy()[keep], "group": names[keep].astype(str)}
         ).reset_index(drop=True)

@@ -782,11 +782,15 @@ def _filtered(events, expression: str):
     return kept
 
 
-def _read_area(value, crs):
-    """Read a polygon file of the study area, reprojected to the incidents' CRS."""
+def _read_area(value, crs, flag: str = "--area"):
+    """Read a vector file given to ``flag`` (e.g. ``--groups``), reprojected to the incidents' CRS.
+
+    Errors name ``flag``, so that the user knows which of several files is wrong.
+    """
     import geopandas
 
-    path = _input_file(value, "area", (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".parquet"))
+    suffixes = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".parquet")
+    path = _input_file(value, flag.lstrip("-"), suffixes)
     with _reading(path):
         if path.suffix.lower() == ".parquet":
             area = geopandas.read_parquet(path)
@@ -794,21 +798,22 @@ def _read_area(value, crs):
             area = geopandas.read_file(path, engine="pyogrio")
     if area.crs is None:
         raise CliError(
-            f"the area file {path.name!r} has no CRS; set it in a GIS, or with geopandas "
+            f"the {flag} file {path.name!r} has no CRS; set it in a GIS, or with geopandas "
             "(gdf.set_crs('EPSG:....').to_file(...))."
         )
     if area.crs.is_geographic:
         xmin, ymin, xmax, ymax = area.total_bounds
         if not (-180 <= xmin <= xmax <= 360 and -90 <= ymin <= ymax <= 90):
             raise CliError(
-                f"the area file {path.name!r} is in {area.crs.to_string()} (degrees) but its "
+                f"the {flag} file {path.name!r} is in {area.crs.to_string()} (degrees) but its "
                 f"coordinates span x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}, which are not "
                 "longitudes and latitudes. A GeoJSON file without a 'crs' member is read as "
-                "WGS 84: write the area with its projected CRS (e.g. as a GeoPackage)."
+                f"WGS 84: write the {flag} file with its projected CRS (e.g. as a GeoPackage)."
             )
     if not area.crs.equals(crs, ignore_axis_order=True):
         logger.warning(
-            "reprojecting the area from %s to the incidents' %s",
+            "reprojecting the %s file from %s to the incidents' %s",
+            flag,
             area.crs.to_string(),
             crs.to_string(),
         )
@@ -1455,8 +1460,11 @@ def _alert(args) -> None:
     template = None
     if args.template is not None:
         template = _input_file(args.template, "template", (".txt",))
-    groups = None if args.groups is None else _read_area(args.groups, events.crs)
-    addresses = None if args.addresses is None else _read_area(args.addresses, events.crs)
+    groups = addresses = None
+    if args.groups is not None:
+        groups = _read_area(args.groups, events.crs, "--groups")
+    if args.addresses is not None:
+        addresses = _read_area(args.addresses, events.crs, "--addresses")
     alerts = near_repeat_alerts(
         known,
         new,
@@ -1482,9 +1490,10 @@ def _alert(args) -> None:
         "messages.csv": alerts.messages,
     }
     for name, table in tables.items():
-        table.to_csv(out / name, index=False)
+        with atomic_path(out / name) as temporary:
+            table.to_csv(temporary, index=False)
         written.append(out / name)
-    (out / "messages.txt").write_text("\n\n".join(alerts.messages["text"]) + "\n")
+    write_text(out / "messages.txt", "\n\n".join(alerts.messages["text"]) + "\n")
     written.append(out / "messages.txt")
     u = alerts.uplift
     print(
@@ -1507,7 +1516,7 @@ def _report(args) -> None:
 
     events, title = _read_events(args)
     out = _output_folder(args.out)
-    areas = None if args.areas is None else _read_area(args.areas, events.crs)
+    areas = None if args.areas is None else _read_area(args.areas, events.crs, "--areas")
     report = neighbourhood_report(
         events,
         areas=areas,
@@ -1520,7 +1529,7 @@ def _report(args) -> None:
     )
     written = [report.to_csv(out / "report.csv"), out / "report.html", out / "report.png"]
     report.to_html(out / "report.html")
-    report.figure().savefig(out / "report.png", dpi=110)
+    save_figure(report.figure(), out / "report.png", dpi=110)
     print(f"{title}: {report.words['title'].lower()}, {report._period_words()}")
     print(report.table.to_string(index=False))
     print(report.note)
@@ -1533,7 +1542,7 @@ def _outlook(args) -> None:
 
     events, title = _read_events(args)
     out = _output_folder(args.out)
-    areas = None if args.areas is None else _read_area(args.areas, events.crs)
+    areas = None if args.areas is None else _read_area(args.areas, events.crs, "--areas")
     outlook = dark_months_outlook(
         events,
         areas=areas,
@@ -1546,9 +1555,10 @@ def _outlook(args) -> None:
         alpha=args.alpha,
     )
     written = [out / "outlook.csv", out / "ranking.csv", out / "outlook.png"]
-    outlook.table.to_csv(written[0], index=False)
-    outlook.ranking.to_csv(written[1], index=False)
-    outlook.figure().savefig(written[2], dpi=110)
+    for path, table in zip(written[:2], (outlook.table, outlook.ranking), strict=True):
+        with atomic_path(path) as temporary:
+            table.to_csv(temporary, index=False)
+    save_figure(outlook.figure(), written[2], dpi=110)
     top = outlook.ranking.head(10).assign(week_start=lambda f: f["week_start"].dt.date)
     print(
         f"{title}: {outlook!r}; recent level x{outlook.level:.2f}; "

@@ -31,13 +31,12 @@ import dataclasses
 import html
 import io
 import numbers
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from caslite._atomic import atomic_path, write_text
 from caslite._validation import check_same_crs
 
 __all__ = ["NeighbourhoodReport", "neighbourhood_report"]
@@ -115,7 +114,8 @@ class NeighbourhoodReport:
     table : pandas.DataFrame
         The published table: the same rows with the banded text columns ``count``,
         ``last_year``, ``mean_52w`` and ``change`` (see the module notes), sorted by the
-        unbanded count, then by name.
+        published count (banded rows together, so the order does not give their values
+        away), then by name.
     start, end : pandas.Timestamp
         The period ``[start, end)``, local time.
     days : int
@@ -154,9 +154,27 @@ class NeighbourhoodReport:
         )  # fmt: skip
 
     def to_csv(self, path) -> Path:
-        """Write the published (banded) table to a CSV file; return its path."""
+        """Write the published (banded) table to a CSV file; return its path.
+
+        The file is written beside ``path`` first and moved into place when complete
+        (:mod:`caslite._atomic`): a failed write leaves an existing file as it was.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from caslite.datasets import load_sample
+        >>> events = load_sample("toronto").to_events(duplicates="drop")
+        >>> report = neighbourhood_report(events, area_column="neighbourhood", end="2019-06-01")
+        >>> folder = tempfile.mkdtemp()
+        >>> report.to_csv(os.path.join(folder, "report.csv")).name
+        'report.csv'
+        >>> page = report.to_html(os.path.join(folder, "report.html"))
+        >>> page.startswith("<!DOCTYPE html>"), sorted(os.listdir(folder))
+        (True, ['report.csv', 'report.html'])
+        """
         path = Path(path)
-        _write_atomically(path, self.table.to_csv(index=False).encode("utf-8"))
+        with atomic_path(path) as temporary:
+            self.table.to_csv(temporary, index=False)
         return path
 
     def figure(self, width: float = 7.0):
@@ -229,7 +247,8 @@ class NeighbourhoodReport:
 
         The page is self-contained (inline style, the figure embedded as a base64 PNG, no
         scripts, no external links) and readable on a phone (viewport meta, a maximum width,
-        the table scrolls sideways).
+        the table scrolls sideways). The file is written as :meth:`to_csv` writes (whole or
+        not at all); see there for an example.
         """
         words = self.words
         buffer = io.BytesIO()
@@ -273,22 +292,8 @@ th:first-child, td:first-child {{ text-align: left; }}
 </html>
 """
         if path is not None:
-            _write_atomically(Path(path), page.encode("utf-8"))
+            write_text(path, page)
         return page
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside ``path``, then move it into place."""
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"the folder {str(path.parent)!r} does not exist.")
-    handle, partial = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
 
 
 def _areas_from_incidents(x, y, names, crs):
@@ -331,7 +336,8 @@ def neighbourhood_report(
         be in them for those columns to mean anything).
     areas : geopandas.GeoDataFrame, optional
         Neighbourhood polygons in the incidents' CRS, named in ``name_column``. Incidents in
-        no polygon are counted in a row "(outside the areas)", not dropped.
+        no polygon are counted in a row "(outside the areas)", not dropped. An incident on the
+        border of two neighbourhoods counts in the first of them in name order.
     name_column : str, default "name"
         Column of ``areas`` with the names.
     area_column : str, optional
@@ -423,7 +429,11 @@ def neighbourhood_report(
     frame = frame.astype(np.int64)
     frame["mean_52w"] = frame["count_52w"] * days / 364.0
     frame.index.name = "neighbourhood"
-    frame = frame.sort_values("count", ascending=False, kind="stable")
+    # The published order must not give away banded counts: rows are sorted by the published
+    # count (every banded row at the band's level), then by name.
+    banded = frame["count"].between(1, min_count - 1)
+    published = frame["count"].where(~banded, min_count - 1)
+    frame = frame.iloc[np.argsort(-published.to_numpy(), kind="stable")]
     if polygons is None:
         known = names != _UNKNOWN[language]
         polygons = _areas_from_incidents(events.x[known], events.y[known], names[known],
@@ -483,10 +493,22 @@ def _names(events, areas, name_column, area_column, language):
         geometry=areas.geometry.values,
         crs=areas.crs,
     ).dissolve(by="area", as_index=False)
-    points = geopandas.GeoDataFrame(
-        geometry=geopandas.points_from_xy(events.x, events.y), crs=events.crs
-    )
-    joined = geopandas.sjoin(points, polygons, predicate="within", how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    names = joined["area"].astype(object).where(joined["area"].notna(), _OUTSIDE[language])
-    return names.astype(str).to_numpy(), polygons
+    names = _polygon_names(events.x, events.y, polygons, "area", events.crs)
+    return np.where(pd.isna(names), _OUTSIDE[language], names).astype(str), polygons
+
+
+def _polygon_names(x, y, polygons, column: str, crs) -> np.ndarray:
+    """Return per point the ``column`` value of the polygon it lies in (None if in none).
+
+    A point on a polygon's edge lies in it (snapped incidents often lie on a street that is
+    the border of two areas); a point in several polygons gets the first of them in the
+    order of the rows of ``polygons``.
+    """
+    import geopandas
+
+    points = geopandas.GeoDataFrame(geometry=geopandas.points_from_xy(x, y), crs=crs)
+    frame = polygons[[column, "geometry"]].reset_index(drop=True)
+    joined = geopandas.sjoin(points, frame, predicate="intersects", how="left")
+    joined = joined.rename_axis("point").sort_values(["point", "index_right"], kind="stable")
+    first = joined[~joined.index.duplicated(keep="first")].reindex(points.index)
+    return first[column].astype(object).where(first[column].notna(), None).to_numpy()

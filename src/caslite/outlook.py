@@ -42,9 +42,20 @@ def district_names(events, *, areas=None, name_column="name", area_column=None,
     """Return the district of every incident: a polygon's name, a column or a square tile.
 
     Exactly one of ``areas`` (polygons named in ``name_column``; incidents in none are in
-    ``"(outside)"``), ``area_column`` (missing names are ``"(none)"``) and ``district_size_m``
-    (square tiles of that side from the incidents' lower-left corner, named ``"E<i>N<j>"``)
-    must be given.
+    ``"(outside)"``, an incident on the border of several is in the first of them in the
+    order of the rows), ``area_column`` (missing names are ``"(none)"``) and ``district_size_m``
+    (square tiles of that side, named ``"E<i>N<j>"``) must be given. The tiles are aligned on
+    multiples of ``district_size_m`` in the CRS (tile ``i`` spans ``i * district_size_m`` to
+    ``(i + 1) * district_size_m``), so that a tile's name does not depend on which incidents
+    are given: the same place has the same name in every run.
+
+    Examples
+    --------
+    >>> from caslite.events import Events
+    >>> events = Events([0, 60, 120], [100.0, 2500.0, 2500.0], [100.0, 100.0, 4100.0],
+    ...                 crs="EPSG:28992", tz="Europe/Amsterdam")
+    >>> district_names(events, district_size_m=2000).tolist()
+    ['E0N0', 'E1N0', 'E1N2']
     """
     given = [v is not None for v in (areas, area_column, district_size_m)]
     if sum(given) != 1:
@@ -66,12 +77,13 @@ def district_names(events, *, areas=None, name_column="name", area_column=None,
             isinstance(district_size_m, numbers.Real) and district_size_m > 0
         ):
             raise ValueError(f"district_size_m must be a positive number, got {district_size_m!r}.")
-        i = np.floor((events.x - events.x.min()) / district_size_m).astype(int)
-        j = np.floor((events.y - events.y.min()) / district_size_m).astype(int)
+        i = np.floor(events.x / district_size_m).astype(np.int64)
+        j = np.floor(events.y / district_size_m).astype(np.int64)
         return np.array([f"E{a}N{b}" for a, b in zip(i, j, strict=True)])
     import geopandas
 
     from caslite._validation import check_same_crs
+    from caslite.neighbourhood import _polygon_names
 
     if not isinstance(areas, geopandas.GeoDataFrame):
         raise TypeError(f"areas must be a GeoDataFrame of polygons, got {type(areas).__name__}.")
@@ -85,18 +97,8 @@ def district_names(events, *, areas=None, name_column="name", area_column=None,
         geometry=areas.geometry.values,
         crs=areas.crs,
     )
-    points = geopandas.GeoDataFrame(
-        geometry=geopandas.points_from_xy(events.x, events.y), crs=events.crs
-    )
-    joined = geopandas.sjoin(points, polygons, predicate="within", how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    return (
-        joined["district"]
-        .astype(object)
-        .where(joined["district"].notna(), "(outside)")
-        .astype(str)
-        .to_numpy()
-    )
+    names = _polygon_names(events.x, events.y, polygons, "district", events.crs)
+    return np.where(pd.isna(names), "(outside)", names).astype(str)
 
 
 def _local_midnight(stamp: pd.Timestamp, tz: str, shift_days: int = 0) -> pd.Timestamp:
@@ -287,7 +289,9 @@ def dark_months_outlook(
     Parameters
     ----------
     events : caslite.Events
-        The incidents; only those before ``origin`` are used.
+        The incidents; only those known before ``origin`` are used (an incident with a time
+        window once its window has ended, as in :meth:`caslite.Events.before`): the districts,
+        the model and the place whose darkness is computed do not depend on later incidents.
     areas, name_column, area_column, district_size_m
         The districts, given in exactly one way: polygons (``areas``, named in
         ``name_column``), a column of the incidents (``area_column``) or square tiles of
@@ -315,7 +319,7 @@ def dark_months_outlook(
     >>> outlook = dark_months_outlook(events, district_size_m=3000, origin="2019-10-01",
     ...                               weeks=13, lookback_weeks=104)
     >>> outlook
-    Outlook(4 districts x 13 weeks from 2019-10-01, ... incidents expected)
+    Outlook(6 districts x 13 weeks from 2019-10-01, ... incidents expected)
     >>> outlook.table.columns.tolist()
     ['district', 'week_start', 'expected', 'low', 'high', 'darkness']
     """
@@ -331,8 +335,6 @@ def dark_months_outlook(
         raise ValueError(f"alpha must be between 0 and 1, e.g. 0.2; got {alpha!r}.")
     if not len(events):
         raise ValueError("events is empty: there is nothing to forecast from.")
-    names = district_names(events, areas=areas, name_column=name_column,
-                           area_column=area_column, district_size_m=district_size_m)  # fmt: skip
     tz = events.tz
     if origin is None:
         last = pd.Timestamp(int(events.t.max()), unit="s", tz="UTC")
@@ -350,10 +352,15 @@ def dark_months_outlook(
             f", less than lookback_weeks={lookback} weeks before the origin {start:%Y-%m-%d}; "
             "use a later origin or a smaller lookback_weeks (at least 52)."
         )
-    known = events.t < edges[lookback]
-    districts = sorted(set(names[known]))
-    counts = _weekly_counts(events.t[known], names[known], edges[: lookback + 1], districts)
-    lon, lat = _lon_lat(events)
+    # from here on only the incidents before the origin: the districts, their names and the
+    # place whose darkness is computed must not depend on later incidents.
+    # (an incident with a time window is known once its window has ended, as in Events.before)
+    past = events.select(events.t_end < edges[lookback])
+    names = district_names(past, areas=areas, name_column=name_column,
+                           area_column=area_column, district_size_m=district_size_m)  # fmt: skip
+    districts = sorted(set(names))
+    counts = _weekly_counts(past.t, names, edges[: lookback + 1], districts)
+    lon, lat = _lon_lat(past)
     features = _week_features(starts[:-1], lon, lat, tz)
     fitted, expected, level, k = _fit_predict(
         counts, features[:lookback], features[lookback:], recent_weeks=recent
@@ -394,7 +401,8 @@ def outlook_backtest(events, origins, *, weeks=26, lookback_weeks=156, alpha=0.2
         Local origins; each needs ``lookback_weeks`` weeks of history before it and ``weeks``
         weeks after it.
     weeks, lookback_weeks, alpha
-        As in :func:`dark_months_outlook`.
+        As in :func:`dark_months_outlook`; ``weeks`` at most 52 (beyond it the same week
+        last year lies after the origin).
     **districts
         ``areas``/``name_column``, ``area_column`` or ``district_size_m``.
 
@@ -407,7 +415,31 @@ def outlook_backtest(events, origins, *, weeks=26, lookback_weeks=156, alpha=0.2
         in the previous years of the lookback), ``scale`` (the district's in-sample mean
         absolute error of the same-week-last-year forecast, for MASE), ``dispersion`` and
         ``alpha`` (the outlook's predictive distribution and interval level).
+
+    Raises
+    ------
+    ValueError
+        For ``weeks`` above 52, and as :func:`dark_months_outlook` for each origin.
+
+    Examples
+    --------
+    >>> from caslite.datasets import load_sample
+    >>> events = load_sample("toronto").to_events(duplicates="drop")
+    >>> backtest = outlook_backtest(events, ["2019-03-04"], weeks=2, lookback_weeks=104,
+    ...                             district_size_m=5000)
+    >>> backtest.columns.tolist()[:5]
+    ['origin', 'district', 'week', 'observed', 'outlook']
+    >>> len(backtest) == 2 * backtest["district"].nunique()
+    True
+    >>> outlook_scores(backtest)["method"].tolist()
+    ['outlook', 'last_year', 'multi_year_mean']
     """
+    weeks = _check_int(weeks, "weeks", 1)
+    if weeks > 52:
+        raise ValueError(
+            f"weeks={weeks}: the seasonal baselines (the same week last year) are known for at "
+            "most 52 weeks ahead; use weeks=52 or fewer."
+        )
     names = district_names(events, **districts)
     frames = []
     for origin in origins:
@@ -468,6 +500,18 @@ def outlook_scores(backtest: pd.DataFrame) -> pd.DataFrame:
         ``mae``, ``bias`` (mean forecast - observed), ``coverage`` and ``pit_coverage`` (NaN
         for the baselines, and ``pit_coverage`` NaN without the ``dispersion`` and ``alpha``
         columns).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> backtest = pd.DataFrame({"observed": [2, 0], "outlook": [1.0, 1.0], "low": [0, 1],
+    ...                          "high": [3, 2], "last_year": [2, 2],
+    ...                          "multi_year_mean": [1.5, 0.5], "scale": [1.0, 2.0]})
+    >>> print(outlook_scores(backtest)[["method", "mase", "coverage"]].to_string(index=False))
+             method  mase  coverage
+            outlook 0.750       0.5
+          last_year 0.500       NaN
+    multi_year_mean 0.375       NaN
     """
     usable = backtest[backtest["scale"] > 0]
     rows = []
