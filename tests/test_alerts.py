@@ -134,6 +134,21 @@ def test_uplift_hand_case():
     assert uplift.ratio == pytest.approx(3.0)
 
 
+def test_uplift_of_a_history_in_one_tile_has_no_interval():
+    # 60 incidents in an 800 m square, each with a near repeat: one 1 km bootstrap tile, so
+    # every replicate is the whole history; the ratio is measured, its interval is not.
+    rng = np.random.default_rng(3)
+    t0 = rng.integers(0, 300 * DAY, 30)
+    x0, y0 = rng.uniform(0, 800, 30), rng.uniform(0, 800, 30)
+    events = Events(np.r_[t0, t0 + DAY], np.r_[x0, x0], np.r_[y0, y0 + 10.0], crs="EPSG:28992",
+                    tz="Europe/Amsterdam")  # fmt: skip
+    uplift = near_repeat_uplift(events, 200, 7, n_boot=50)
+    assert uplift.ratio > 1 and uplift.observed_pairs >= 30
+    assert np.isnan(uplift.low) and np.isnan(uplift.high) and not uplift.significant
+    split = near_repeat_uplift(events, 200, 7, n_boot=50, tile_m=200)
+    assert split.low < split.ratio < split.high
+
+
 # ---------------------------------------------------------------------- alerts on the sample
 @pytest.fixture(scope="module")
 def toronto():

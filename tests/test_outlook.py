@@ -164,6 +164,9 @@ def test_bad_input(toronto):
         dark_months_outlook(toronto, area_column="neighbourhood", origin="2018-01-01")
     with pytest.raises(ValueError, match="weeks must be"):
         dark_months_outlook(toronto, area_column="neighbourhood", weeks=0)
+    # weeks run from local midnights: a time of day would be moved silently
+    with pytest.raises(ValueError, match="not a local midnight.*origin='2019-10-01'"):
+        dark_months_outlook(toronto, area_column="neighbourhood", origin="2019-10-01 15:00")
 
 
 def test_cli_outlook_on_the_shipped_sample(tmp_path):

@@ -118,7 +118,8 @@ class Uplift:
         Knox ratio of the cumulative cell "within ``radius_m`` and ``window_days``": observed
         over expected pairs of incidents (NaN when no pair is expected).
     low, high : float
-        Bootstrap interval of the ratio (``1 - alpha`` level; NaN without pairs).
+        Bootstrap interval of the ratio (``1 - alpha`` level; NaN without pairs, or when the
+        incidents lie in a single bootstrap tile).
     radius_m, window_days : float
         The zone: distance and time after a burglary.
     observed_pairs : int
@@ -179,7 +180,8 @@ def near_repeat_uplift(
     tile_m : float, optional
         Side of the square tiles resampled by the bootstrap; default
         ``max(1000, 5 * radius_m)``. Each pair belongs half to each of its two incidents'
-        tiles.
+        tiles. When all incidents lie in one tile there is no interval (NaN): use a smaller
+        ``tile_m`` (at least a few times ``radius_m``) or a longer, wider history.
     random_state : int, numpy.random.Generator or None, default 0
         Seed of the bootstrap.
 
@@ -239,6 +241,12 @@ def near_repeat_uplift(
         (y - y.min()) / tile
     ).astype(np.int64)
     _, tile_of = np.unique(tiles, return_inverse=True)
+    if tile_of.max() == 0:
+        # one tile: every replicate is the whole history, and the interval would be the ratio
+        # itself, a certainty the data do not give
+        nan = float("nan")
+        return Uplift(float(n_observed / expected), nan, nan, radius, window, n_observed,
+                      float(expected), n)  # fmt: skip
     observed_by_tile = np.bincount(tile_of, observed)
     spatial_by_tile = np.bincount(tile_of, spatial)
     rng = np.random.default_rng(random_state)

@@ -297,8 +297,8 @@ def dark_months_outlook(
         ``name_column``), a column of the incidents (``area_column``) or square tiles of
         ``district_size_m`` metres (grid aggregates).
     origin : str, datetime or None
-        Start of the first forecast week (local midnight); default the midnight after the
-        last incident. Weeks are 7 local calendar days from it.
+        Start of the first forecast week, a local midnight (another time is refused); default
+        the midnight after the last incident. Weeks are 7 local calendar days from it.
     weeks : int, default 26
         Weeks ahead (26: six months).
     lookback_weeks : int, default 156
@@ -342,6 +342,12 @@ def dark_months_outlook(
     else:
         start = pd.Timestamp(int(to_utc_seconds(origin, tz, "origin")), unit="s", tz="UTC")
         start = start.tz_convert(tz)
+        midnight = _local_midnight(start, tz)
+        if start != midnight:
+            raise ValueError(
+                f"origin={origin!r} is {start:%Y-%m-%d %H:%M %Z}, not a local midnight; the "
+                f"weeks run from midnight: pass origin='{midnight:%Y-%m-%d}' (or the next day)."
+            )
     starts = _week_starts(start, -lookback, weeks, tz)
     edges = starts.as_unit("s").asi8
     first = int(events.t.min())
