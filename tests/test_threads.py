@@ -58,7 +58,10 @@ def thread_mode(request, monkeypatch):
     "space, time",
     [
         (BowersSpace(form="grid"), BowersTime()),
-        (ExponentialSpace(scale=150.0, radius=500.0), ExponentialTime(scale_days=7.0, window_days=28.0)),
+        (
+            ExponentialSpace(scale=150.0, radius=500.0),
+            ExponentialTime(scale_days=7.0, window_days=28.0),
+        ),
     ],
 )
 def test_scores_equal_the_twin_on_one_thread_and_on_all(thread_mode, space, time):
