@@ -53,7 +53,11 @@ def one_openmp_thread():
 
 
 def as_events(frame, city, *, windows=True) -> Events:
-    """The recorded burglaries; those not recorded exactly as whole local days if ``windows``."""
+    """The recorded burglaries; those not recorded exactly as whole local days if ``windows``.
+
+    The windows are built here from the simulator's record of which times are defaults, so
+    the readers' own time-quality policy is switched off (``default_times="keep"``).
+    """
     out = frame.copy()
     uncertain = (out["recording"] != "exact").to_numpy()
     day = out["t"].dt.tz_localize(None).dt.normalize()
@@ -67,7 +71,12 @@ def as_events(frame, city, *, windows=True) -> Events:
         out["t"] = out["t"].where(~uncertain, local(day))
         out["t_end"] = out["t"].where(~uncertain, local(day + pd.Timedelta(days=1)))
     return Events.from_frame(
-        out[["t", "t_end", "x", "y"]], time_end="t_end", crs=city.crs, tz=city.tz
+        out[["t", "t_end", "x", "y"]],
+        time_end="t_end",
+        crs=city.crs,
+        tz=city.tz,
+        default_times="keep",
+        date_only="keep",
     )
 
 

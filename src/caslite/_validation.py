@@ -291,15 +291,18 @@ def check_same_crs(a: pyproj.CRS, b: pyproj.CRS, what_a: str, what_b: str) -> No
         )
 
 
-def check_not_degrees(bounds, crs: pyproj.CRS, what: str, fix: str) -> None:
+def check_not_degrees(
+    bounds, crs: pyproj.CRS, what: str, fix: str, *, elsewhere: bool = False
+) -> None:
     """Refuse coordinates that look like longitude/latitude in degrees given as metres.
 
     They look so when every ``x`` lies in [-180, 180] and every ``y`` in [-90, 90] (or the
     other way round), read as metres they fall outside the area of use of ``crs``, and either
-    read as degrees they fall inside it, or they are written like geocoded degrees (a bound
-    with more than two decimals, e.g. -90.24605): degrees of another region given with the
-    CRS of an example are refused too. A CRS without an area of use, or one whose area of use
-    is the whole world (e.g. EPSG:3857), cannot be checked this way.
+    read as degrees they fall inside it, or (with ``elsewhere=True``, for incident
+    coordinates) they are written like geocoded degrees (a bound with more than three
+    decimals, e.g. -90.24605): degrees of another region given with the CRS of an example are
+    refused too. A CRS without an area of use, or one whose area of use is the whole world
+    (e.g. EPSG:3857), cannot be checked this way.
 
     Parameters
     ----------
@@ -311,6 +314,10 @@ def check_not_degrees(bounds, crs: pyproj.CRS, what: str, fix: str) -> None:
         Name of the data, for the message.
     fix : str
         How to reproject, for the message.
+    elsewhere : bool, default False
+        Also refuse degrees of another region written like geocoded degrees. Only for
+        incidents: a study area's bounds are too few values to tell such degrees from the
+        metres of a small made-up area (e.g. x in [0, 11.375]).
 
     Raises
     ------
@@ -355,9 +362,11 @@ def check_not_degrees(bounds, crs: pyproj.CRS, what: str, fix: str) -> None:
         and south - 1 <= lat[0]
         and lat[1] <= north + 1
     ]
-    # Degrees of another region: only when written like geocoded degrees (some bound with
-    # more than two decimals); small round numbers are metres of a made-up example.
-    geocoded = any(abs(v * 100 - round(v * 100)) > 1e-6 for v in (xmin, ymin, xmax, ymax))
+    # Degrees of another region: only for incidents written like geocoded degrees (some bound
+    # with more than three decimals); small round numbers are metres of a made-up example.
+    geocoded = elsewhere and any(
+        abs(v * 1000 - round(v * 1000)) > 1e-6 for v in (xmin, ymin, xmax, ymax)
+    )
     if not inside and not geocoded:
         return
     order = " (latitude and longitude swapped)" if inside and inside[0] else ""

@@ -693,8 +693,17 @@ def _read_events(args):
             )
         from caslite.events import Events
 
-        for name in ("time", "x", "y", "crs", "to_crs", "time_end", "time_format", "time_unit",
-                     *_CSV_OPTIONS):
+        for name in (
+            "time",
+            "x",
+            "y",
+            "crs",
+            "to_crs",
+            "time_end",
+            "time_format",
+            "time_unit",
+            *_CSV_OPTIONS,
+        ):
             if getattr(args, name) is not None:
                 options[name] = getattr(args, name)
         if options.get("sep") == "\\t":  # a tab, as typed in a shell

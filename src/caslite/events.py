@@ -179,7 +179,9 @@ class Events:
             )
         crs = as_projected_crs(crs, "events")
         if n:
-            check_not_degrees((x.min(), y.min(), x.max(), y.max()), crs, "events", _DEGREES_FIX)
+            check_not_degrees(
+                (x.min(), y.min(), x.max(), y.max()), crs, "events", _DEGREES_FIX, elsewhere=True
+            )
         # Sort by time (stable: rows with equal times keep their order), one array at a time
         # so that at most one temporary copy is alive besides the permutation.
         if n > 1 and np.any(t[1:] < t[:-1]):
@@ -439,7 +441,7 @@ class Events:
                 source = pyproj.CRS.from_user_input(crs)
                 if source.is_projected:
                     bounds = (xs[keep].min(), ys[keep].min(), xs[keep].max(), ys[keep].max())
-                    check_not_degrees(bounds, source, "events", _DEGREES_FIX)
+                    check_not_degrees(bounds, source, "events", _DEGREES_FIX, elsewhere=True)
             xs, ys, crs = _reproject(xs, ys, crs, to_crs, keep)
         crs = as_projected_crs(crs, "events")
 
