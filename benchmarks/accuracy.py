@@ -66,22 +66,21 @@ COVERAGES = (0.01, 0.03, 0.05)
 def load_residential(path: Path, default_times: str = "keep") -> Events:
     """Residential incidents of the Toronto file, exact duplicates dropped (and reported).
 
-    ``default_times="window"``: the incidents recorded at exactly 00:00 or 12:00 (the
-    defaults entered for an unknown time) become whole local days, ``t`` .. ``t_end`` =
-    midnight .. next midnight; ``"keep"``: every time taken as exact. Duplicates are those of
-    the recorded times either way.
+    ``default_times`` is passed to :meth:`caslite.Events.from_frame`: ``"window"`` (the
+    library's default) makes the incidents at a detected heaped default time (on this file
+    00:00 and 12:00) whole local days, ``t`` .. ``t_end`` = midnight .. next midnight;
+    ``"keep"`` takes every time as exact. Duplicates are those of the recorded times either
+    way.
     """
     frame = pd.read_csv(path)
     frame = frame[frame["premises_type"].isin(["House", "Apartment"])].copy()
-    frame["t_end"] = frame["t_recorded"] = frame["t"]
-    if default_times == "window":
-        frame = default_times_as_days(frame)
-    elif default_times != "keep":
+    frame["t_recorded"] = frame["t"]
+    if default_times not in ("window", "keep"):
         raise ValueError(f"default_times must be 'window' or 'keep', got {default_times!r}.")
     events = Events.from_frame(
         frame,
         time="t",
-        time_end="t_end",
+        default_times=default_times,
         x="x",
         y="y",
         crs=CRS,
@@ -96,18 +95,6 @@ def load_residential(path: Path, default_times: str = "keep") -> Events:
         file=sys.stderr,
     )
     return events
-
-
-def default_times_as_days(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows at exactly 00:00 or 12:00 local time as the whole local day (wall-clock strings)."""
-    stamp = pd.to_datetime(frame["t"])
-    default = stamp.dt.strftime("%H:%M").isin(["00:00", "12:00"])
-    day = stamp.dt.normalize()
-    out = frame.copy()
-    out.loc[default, "t"] = day[default].dt.strftime("%Y-%m-%dT%H:%M")
-    out.loc[default, "t_end"] = (day[default] + pd.Timedelta(days=1)).dt.strftime("%Y-%m-%dT%H:%M")
-    print(f"{int(default.sum())} rows at 00:00 or 12:00 given as whole days", file=sys.stderr)
-    return out
 
 
 def premises_layers(events: Events, premises_types) -> dict:

@@ -133,8 +133,15 @@ def _fit(scene: RiskScene, horizon_days, params: dict) -> RiskModel:
 def brute_force(model: RiskModel, events, blocks: Blocks, cells=None) -> dict:
     """Every (block, cell) row of ``design_matrix`` through each of ``estimators_``, averaged.
 
-    Returns the risk ``(len(blocks), n_chosen_cells)`` and the time of the two steps.
+    Returns the risk ``(len(blocks), n_chosen_cells)`` and the time of the two steps. A
+    shift-flat model (too few exact times) is refused: its rescaling over the whole horizon is
+    not part of this twin.
     """
+    if model.training_.get("shift_flat", False):
+        raise ValueError(
+            "the twin does not model shift-flat forecasts; fit with enough exact times or "
+            "min_exact_times=0."
+        )
     t0 = time.perf_counter()
     X, names, _, _ = model.features_.design_matrix(
         events, model.grid_, blocks, model.origin_, cells=cells
