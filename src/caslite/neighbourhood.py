@@ -17,7 +17,12 @@ counts of ``min_count`` or more are published as they are. A 52-week mean is pub
 the 52 weeks hold at least ``min_count`` incidents (otherwise ``"low"``), and the change against
 last year only when both counts are published exactly. No total is published (a total less the
 exact rows would give away a banded one). The unbanded counts stay in
-:attr:`NeighbourhoodReport.counts`, for the police.
+:attr:`NeighbourhoodReport.counts`, for the police. ``min_count=2`` is refused (its band would
+be the exact value 1).
+
+**The map.** Without polygons (``area_column=``) the map does not trace the incidents: it draws
+each neighbourhood as the coarse grid squares (``outline_cell_m``, default 1 km) where it has
+most incidents over all the incidents given, leaving out squares with fewer than ``min_count``.
 
 **Periods.** The period is ``[end - days, end)`` in local calendar days; "a year earlier" is the
 same period 52 weeks (364 days) back, so it holds the same weekdays; the 52-week mean is the
