@@ -155,6 +155,101 @@ def test_bad_input(events):
         neighbourhood_report(events, area_column="neighbourhood", min_count=0)
 
 
+def test_min_count_two_is_refused_because_its_band_is_one_exact_value(events, tmp_path, capsys):
+    from caslite.cli import main
+
+    with pytest.raises(ValueError, match=r"min_count=2 \(--min-count 2\).*min_count=3"):
+        neighbourhood_report(events, area_column="neighbourhood", min_count=2)
+    argv = ["report", "--sample", "toronto", "--duplicates", "drop", "--area-column",
+            "neighbourhood", "--min-count", "2", "--out", str(tmp_path / "out"), "-q"]  # fmt: skip
+    assert main(argv) == 2
+    assert "--min-count 3" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "report.html").exists()
+    # every band left holds at least two counts
+    for min_count in (3, 5):
+        report = neighbourhood_report(events, area_column="neighbourhood", min_count=min_count)
+        assert report.note.count(f"1-{min_count - 1}") == 1
+    for bad in (0, "1000", float("nan"), -1000.0, True):
+        with pytest.raises(ValueError, match=r"outline_cell_m \(--outline-cell\)"):
+            neighbourhood_report(events, area_column="neighbourhood", outline_cell_m=bad)
+
+
+def _lattice_events(offset_x=150_000.0, offset_y=450_000.0):
+    """Incidents in 1 km squares with known winners (squares counted from the CRS origin).
+
+    Square (0, 0): A 3, B 2 -> A. Square (1, 0): B 4, Lone 1 -> B (Lone's only incident).
+    Square (0, 1): C 2, D 2 -> C (a tie, to the first name). Square (5, 5): E 2 -> fewer
+    than min_count=3 incidents, left out. Half of the incidents are a year before the rest.
+    """
+    from caslite.events import Events
+
+    rows = [((0, 0), "A", 3), ((0, 0), "B", 2), ((1, 0), "B", 4), ((1, 0), "Lone", 1),
+            ((0, 1), "C", 2), ((0, 1), "D", 2), ((5, 5), "E", 2)]  # fmt: skip
+    x, y, names = [], [], []
+    for (i, j), name, n in rows:
+        for k in range(n):
+            x.append(offset_x + i * 1000 + 100 + 150 * k)  # spread inside the square
+            y.append(offset_y + j * 1000 + 900 - 130 * k)
+            names.append(name)
+    start = pd.Timestamp("2023-05-01", tz="Europe/Amsterdam").timestamp()
+    t = start + np.arange(len(x)) * 3600 + np.arange(len(x)) % 2 * 364 * 86400
+    order = np.argsort(t, kind="stable")
+    return Events(t.astype(np.int64)[order], np.array(x)[order], np.array(y)[order],
+                  crs="EPSG:28992", tz="Europe/Amsterdam",
+                  data=pd.DataFrame({"hood": np.array(names)[order]}))  # fmt: skip
+
+
+def test_map_outlines_from_a_column_follow_a_coarse_grid_not_the_incidents():
+    events = _lattice_events()
+    report = neighbourhood_report(events, area_column="hood", min_count=3, days=7)
+    areas = report.areas.set_index("area").geometry
+    x0, y0 = 150_000.0, 450_000.0
+    want = {
+        "A": shapely.box(x0, y0, x0 + 1000, y0 + 1000),
+        "B": shapely.box(x0 + 1000, y0, x0 + 2000, y0 + 1000),
+        "C": shapely.box(x0, y0 + 1000, x0 + 1000, y0 + 2000),
+    }
+    assert sorted(areas.index) == sorted(want)  # no outline of its own for Lone, D or E
+    for name, square in want.items():
+        assert areas[name].normalize().equals_exact(square.normalize(), 0.0), name
+    # the whole history counts, not the report period: the same outlines for an earlier end
+    earlier = neighbourhood_report(events, area_column="hood", min_count=3, days=7,
+                                   end="2023-06-01")  # fmt: skip
+    assert earlier.areas.geometry.geom_equals_exact(report.areas.geometry, 0.0).all()
+    # the counts are still of every incident: 8 in the period, the other 8 a year earlier
+    assert report.counts[["count", "last_year"]].sum().tolist() == [8, 8]
+    assert set(report.counts.index) == {"A", "B", "C", "D", "E", "Lone"}
+
+
+def _vertices(areas):
+    return shapely.get_coordinates(areas.geometry.boundary)
+
+
+@pytest.mark.parametrize("cell", [1000.0, 500.0, 250.0])
+def test_outline_vertices_on_real_data_lie_on_the_grid_lattice(events, cell):
+    report = neighbourhood_report(events, area_column="neighbourhood", end="2019-06-01",
+                                  outline_cell_m=cell)  # fmt: skip
+    xy = _vertices(report.areas)
+    assert len(xy) > 100
+    steps = xy / cell
+    assert np.array_equal(steps, np.round(steps))
+    # an independent tally: per square the name with most incidents (ties: first name),
+    # squares with fewer than min_count=5 incidents left out
+    data = pd.DataFrame({"i": np.floor(events.x / cell), "j": np.floor(events.y / cell),
+                         "name": events.data["neighbourhood"].to_numpy()}).dropna()  # fmt: skip
+    want = {}
+    for (i, j), group in data.groupby(["i", "j"]):
+        if len(group) >= 5:
+            tally = group["name"].value_counts()
+            best = sorted(tally.index[tally == tally.max()])[0]
+            want.setdefault(best, []).append(shapely.box(i * cell, j * cell, (i + 1) * cell,
+                                                         (j + 1) * cell))  # fmt: skip
+    got = report.areas.set_index("area").geometry
+    assert sorted(got.index) == sorted(want)
+    for name, squares in want.items():
+        assert got[name].symmetric_difference(shapely.union_all(squares)).area == 0.0, name
+
+
 def test_html_is_one_self_contained_phone_page(events, tmp_path):
     report = neighbourhood_report(
         events, area_column="neighbourhood", end="2019-06-01", language="nl"

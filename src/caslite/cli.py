@@ -1338,6 +1338,8 @@ coordinate).
       --areas buurten.gpkg --name-column buurtnaam --language nl --days 28
 
 Counts from 1 to --min-count - 1 (default 1-4) are published as a band, never as their value.
+With --area-column the map's outlines are made of --outline-cell squares (default 1 km), each
+given to the neighbourhood with most incidents in it, so they do not trace incident locations.
 
 outputs (in --out): report.html (one page, self-contained, readable on a phone), report.csv
 (the published, banded table), report.png (bar chart and map).
@@ -1411,8 +1413,14 @@ def _prevention_commands(command) -> None:
     )  # fmt: skip
     report.add_argument("--days", type=int, default=14, help="period length, days (14)")
     report.add_argument(
-        "--min-count", type=int, default=5, help="counts below it are banded (5: shown 1-4)"
-    )
+        "--min-count", type=int, default=5,
+        help="counts below it are banded (5: shown 1-4); 1 bands nothing; 2 is refused",
+    )  # fmt: skip
+    report.add_argument(
+        "--outline-cell", type=float, default=1000.0,
+        help="with --area-column: side of the grid squares the map outlines are made of, "
+        "metres (1000)",
+    )  # fmt: skip
     report.add_argument("--language", choices=["en", "nl"], default="en", help="default en")
     report.add_argument("--out", default="caslite-report", help="output folder")
 
@@ -1535,6 +1543,7 @@ def _report(args) -> None:
         days=args.days,
         min_count=args.min_count,
         language=args.language,
+        outline_cell_m=args.outline_cell,
     )
     written = [report.to_csv(out / "report.csv"), out / "report.html", out / "report.png"]
     report.to_html(out / "report.html")

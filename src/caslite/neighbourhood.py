@@ -17,7 +17,12 @@ counts of ``min_count`` or more are published as they are. A 52-week mean is pub
 the 52 weeks hold at least ``min_count`` incidents (otherwise ``"low"``), and the change against
 last year only when both counts are published exactly. No total is published (a total less the
 exact rows would give away a banded one). The unbanded counts stay in
-:attr:`NeighbourhoodReport.counts`, for the police.
+:attr:`NeighbourhoodReport.counts`, for the police. ``min_count=2`` is refused (its band would
+be the exact value 1).
+
+**The map.** Without polygons (``area_column=``) the map does not trace the incidents: it draws
+each neighbourhood as the coarse grid squares (``outline_cell_m``, default 1 km) where it has
+most incidents over all the incidents given, leaving out squares with fewer than ``min_count``.
 
 **Periods.** The period is ``[end - days, end)`` in local calendar days; "a year earlier" is the
 same period 52 weeks (364 days) back, so it holds the same weekdays; the 52-week mean is the
@@ -94,7 +99,7 @@ _MONTHS = {
 def _band(count: int, min_count: int) -> str:
     if count == 0 or count >= min_count:
         return str(int(count))
-    return "1" if min_count == 2 else f"1-{min_count - 1}"
+    return f"1-{min_count - 1}"
 
 
 def _date(stamp: pd.Timestamp, language: str) -> str:
@@ -122,7 +127,9 @@ class NeighbourhoodReport:
     min_count : int
     language : str
     areas : geopandas.GeoDataFrame or None
-        The neighbourhood polygons drawn on the map (given, or made from the incidents).
+        The neighbourhood polygons drawn on the map: the ones given, or (with
+        ``area_column``) coarse outlines made of grid squares (see
+        :func:`neighbourhood_report`, ``outline_cell_m``); None when there are none.
     """
 
     counts: pd.DataFrame
@@ -296,24 +303,41 @@ th:first-child, td:first-child {{ text-align: left; }}
         return page
 
 
-def _areas_from_incidents(x, y, names, crs):
-    """Approximate neighbourhood outlines: Voronoi cells of the incidents, merged per name."""
+def _areas_from_incidents(x, y, names, crs, cell_m: float, min_count: int):
+    """Coarse neighbourhood outlines: squares of a grid, each given to its most common name.
+
+    The squares have side ``cell_m`` and are aligned on multiples of ``cell_m`` in the CRS
+    (like the tiles of :func:`caslite.outlook.district_names`), so every outline vertex lies
+    on that lattice and no outline is shaped by where single incidents happened. A square
+    goes to the name with most incidents in it (ties to the first name in sort order);
+    squares with fewer than ``min_count`` incidents are dropped; the squares of each name are
+    then dissolved. Return None when no square is left.
+    """
     import geopandas
     import shapely
 
-    points = shapely.points(x, y)
-    unique, first = np.unique(np.c_[x, y], axis=0, return_index=True)
-    if len(unique) < 3:
-        return None
-    hull = shapely.convex_hull(shapely.multipoints(unique)).buffer(100.0)
-    cells = shapely.voronoi_polygons(shapely.multipoints(unique), extend_to=hull)
-    frame = geopandas.GeoDataFrame(geometry=list(shapely.get_parts(cells)), crs=crs)
-    site = geopandas.GeoDataFrame(
-        {"area": np.asarray(names)[first]}, geometry=points[first], crs=crs
+    column = np.floor(np.asarray(x, dtype=float) / cell_m).astype(np.int64)
+    row = np.floor(np.asarray(y, dtype=float) / cell_m).astype(np.int64)
+    tally = (
+        pd.DataFrame({"column": column, "row": row, "area": np.asarray(names, dtype=object)})
+        .value_counts()
+        .rename("n")
+        .reset_index()
     )
-    joined = geopandas.sjoin(frame, site, predicate="contains")
-    joined["geometry"] = joined.geometry.intersection(hull)
-    return joined.dissolve(by="area", as_index=False)[["area", "geometry"]]
+    totals = tally.groupby(["column", "row"])["n"].transform("sum")
+    tally = tally[totals >= min_count]
+    if tally.empty:
+        return None
+    # most incidents first, then names in sort order: the first row of each square wins
+    tally = tally.sort_values(["column", "row", "n", "area"], ascending=[True, True, False, True])
+    winners = tally.drop_duplicates(["column", "row"], keep="first")
+    left = winners["column"].to_numpy() * cell_m
+    bottom = winners["row"].to_numpy() * cell_m
+    squares = shapely.box(left, bottom, left + cell_m, bottom + cell_m)
+    frame = geopandas.GeoDataFrame(
+        {"area": winners["area"].astype(str).to_numpy()}, geometry=squares, crs=crs
+    )
+    return frame.dissolve(by="area", as_index=False)[["area", "geometry"]]
 
 
 def neighbourhood_report(
@@ -326,6 +350,7 @@ def neighbourhood_report(
     days: int = 14,
     min_count: int = 5,
     language: str = "en",
+    outline_cell_m: float = 1000.0,
 ) -> NeighbourhoodReport:
     """Count incidents per neighbourhood for a period against last year and the 52-week mean.
 
@@ -343,8 +368,8 @@ def neighbourhood_report(
     area_column : str, optional
         Instead of ``areas``: a column of the incidents naming the neighbourhood (e.g. the
         Toronto sample's ``neighbourhood``); missing names are counted in a row "(no
-        neighbourhood)". The map then shows approximate outlines: the Voronoi cells of the
-        incident locations merged per name.
+        neighbourhood)". The map then shows coarse outlines made from a grid, not from the
+        incident locations (see ``outline_cell_m``).
     end : str, datetime or None
         End of the period (exclusive), local time; default the midnight after the last
         incident.
@@ -352,8 +377,18 @@ def neighbourhood_report(
         Length of the period in local calendar days.
     min_count : int, default 5
         Counts from 1 to ``min_count - 1`` are published as a band (see the module notes);
-        ``min_count=1`` publishes every count as it is.
+        ``min_count=1`` publishes every count as it is. ``min_count=2`` is refused: its band
+        would hold the single count 1 and publish it exactly.
     language : {"en", "nl"}, default "en"
+    outline_cell_m : float, default 1000.0
+        With ``area_column`` only: side in metres of the squares the map's outlines are made
+        of. The squares are aligned on multiples of ``outline_cell_m`` in the CRS; each goes
+        to the neighbourhood with most incidents in it over **all** the incidents given (not
+        only the period; ties to the first name in sort order), squares with fewer than
+        ``min_count`` incidents are left out, and the squares of each neighbourhood are merged.
+        Outlines traced from the incident locations would show where incidents happened; these
+        follow the grid, so a neighbourhood's outline is only as precise as the squares and a
+        neighbourhood with few incidents may have none.
 
     Returns
     -------
@@ -365,7 +400,8 @@ def neighbourhood_report(
         If ``events`` is not Events or ``areas`` not a GeoDataFrame.
     ValueError
         Without ``areas`` or ``area_column`` (or with both), a missing column, a CRS mismatch,
-        ``days`` or ``min_count`` below 1.
+        ``days`` or ``min_count`` below 1, ``min_count=2`` or ``outline_cell_m`` not a
+        positive number.
 
     Examples
     --------
@@ -389,6 +425,20 @@ def neighbourhood_report(
     for name, value in (("days", days), ("min_count", min_count)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if min_count == 2:
+        raise ValueError(
+            "min_count=2 (--min-count 2) would publish the band of counts 1 to 1, that is the "
+            "exact count 1; use min_count=3 or more (--min-count 3) so that every band holds at "
+            "least two counts, or min_count=1 to publish every count as it is."
+        )
+    if isinstance(outline_cell_m, bool) or not (
+        isinstance(outline_cell_m, numbers.Real) and np.isfinite(outline_cell_m)
+        and outline_cell_m > 0
+    ):  # fmt: skip
+        raise ValueError(
+            "outline_cell_m (--outline-cell) must be a positive number of metres, got "
+            f"{outline_cell_m!r}."
+        )
     if (areas is None) == (area_column is None):
         raise ValueError(
             "give the neighbourhoods either as polygons (areas=GeoDataFrame, named in "
@@ -437,7 +487,8 @@ def neighbourhood_report(
     if polygons is None:
         known = names != _UNKNOWN[language]
         polygons = _areas_from_incidents(events.x[known], events.y[known], names[known],
-                                         events.crs)  # fmt: skip
+                                         events.crs, float(outline_cell_m),
+                                         int(min_count))  # fmt: skip
 
     words = _WORDS[language]
     exact = (frame["count"].eq(0) | frame["count"].ge(min_count)) & (

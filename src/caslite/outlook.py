@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-__all__ = ["Outlook", "dark_months_outlook", "outlook_backtest", "outlook_scores"]
+__all__ = ["Outlook", "dark_months_outlook", "district_names", "outlook_backtest", "outlook_scores"]
 
 _WEEK = 7
 _EVENING = (17, 21)  # local hours whose darkness is a feature
