@@ -515,20 +515,23 @@ def neighbourhood_report(
     )  # fmt: skip
 
 
+def _column_names(events, area_column: str, missing: str) -> np.ndarray:
+    """Return the area name of every incident from its column ``area_column``."""
+    if area_column not in events.data.columns:
+        raise ValueError(
+            f"the incidents have no column {area_column!r}; their columns are "
+            f"{list(events.data.columns)}."
+        )
+    column = events.data[area_column]
+    return column.astype(object).where(column.notna(), missing).astype(str).to_numpy()
+
+
 def _names(events, areas, name_column, area_column, language):
     """Return the neighbourhood name of every incident and the polygons (or None)."""
     import geopandas
 
     if area_column is not None:
-        if area_column not in events.data.columns:
-            raise ValueError(
-                f"the incidents have no column {area_column!r}; their columns are "
-                f"{list(events.data.columns)}."
-            )
-        column = events.data[area_column]
-        return column.astype(object).where(column.notna(), _UNKNOWN[language]).astype(
-            str
-        ).to_numpy(), None
+        return _column_names(events, area_column, _UNKNOWN[language]), None
     if not isinstance(areas, geopandas.GeoDataFrame):
         raise TypeError(f"areas must be a GeoDataFrame of polygons, got {type(areas).__name__}.")
     if name_column not in areas.columns:

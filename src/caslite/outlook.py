@@ -65,13 +65,9 @@ def district_names(events, *, areas=None, name_column="name", area_column=None,
             f"(square tiles); got {sum(given)}."
         )
     if area_column is not None:
-        if area_column not in events.data.columns:
-            raise ValueError(
-                f"the incidents have no column {area_column!r}; their columns are "
-                f"{list(events.data.columns)}."
-            )
-        column = events.data[area_column]
-        return column.astype(object).where(column.notna(), "(none)").astype(str).to_numpy()
+        from caslite.neighbourhood import _column_names
+
+        return _column_names(events, area_column, "(none)")
     if district_size_m is not None:
         if isinstance(district_size_m, bool) or not (
             isinstance(district_size_m, numbers.Real) and district_size_m > 0
