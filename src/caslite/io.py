@@ -12,9 +12,15 @@ A GeoPackage, a GeoJSON file and a CSV file hold the shift times as text in loca
 the UTC offset (ISO 8601, ``2019-03-01T00:00:00-05:00``), which a GIS shows as it is, and
 again in UTC (``shift_start_utc``, ``shift_end_utc``: a date-time field in a GeoPackage, for
 QGIS's temporal controller; ISO text ending in ``+00:00`` or ``Z`` elsewhere). A GeoParquet
-file keeps time-zone-aware datetimes. Every file also has ``shift`` (0 for the first shift
-of the horizon, 1 for the next, ...; filter a layer with ``"shift" = 3``) and
+file keeps time-zone-aware datetimes. Every file also has ``shift_number`` (0 for the first
+shift of the horizon, 1 for the next, ...; filter a layer with ``"shift_number" = 3``) and
 ``time_zone`` (the IANA zone, so that the local times can be restored exactly).
+
+.. deprecated:: 0.1.0
+   The column ``shift``, the same number as ``shift_number``, is still written but will be
+   removed in a future version: its name is also a method of pandas tables
+   (``table.shift``), so that ``table.shift`` does not give the column. Read
+   ``shift_number`` instead.
 """
 
 from __future__ import annotations
@@ -52,7 +58,9 @@ HOT_CELL_COLUMNS = (
     "rank",
 )
 # Columns added in the files and dropped again by read_hot_cells.
-_FILE_COLUMNS = ("shift", "shift_start_utc", "shift_end_utc", "time_zone")
+_FILE_COLUMNS = ("shift_number", "shift", "shift_start_utc", "shift_end_utc", "time_zone")
+#: The deprecated name of ``shift_number`` in the files, still written (see the module notes).
+_DEPRECATED_SHIFT = "shift"
 _CSV_GEOMETRY, _CSV_CRS = "wkt", "crs"
 _LAYOUTS = ("column", "layers")
 _DEFAULT_LAYER = "hot_cells"
@@ -78,7 +86,8 @@ def write_hot_cells(hot, path, *, layout="column", layer=None) -> list:
         delimited-text reader recognises). An existing file is replaced, only once the new
         one is complete (a failed write leaves it as it was); the folder must exist.
     layout : {"column", "layers"}, default "column"
-        ``"column"``: one table, the shift in columns (see the module notes on times).
+        ``"column"``: one table, the shift in columns (see the module notes on times;
+        ``shift_number`` numbers the shifts of the horizon, the deprecated ``shift`` too).
         ``"layers"``: a GeoPackage with one layer per shift named by its local start,
         ``shift_2019-03-01T00-00`` (the UTC offset is appended, ``...T01-00-0400``, when two
         shifts start at the same wall-clock time, as can happen when clocks go back).
@@ -171,7 +180,7 @@ def _write_table(table, path: Path, suffix: str, layout: str, layer, crs) -> Non
         return
     names = _layer_names(pd.factorize(table["shift_start"], sort=True)[1])
     for shift, name in enumerate(names):
-        part = text[table["shift"].to_numpy() == shift]
+        part = text[table["shift_number"].to_numpy() == shift]
         part.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
 
 
@@ -226,13 +235,17 @@ def _file_table(hot):
     table = hot.copy()
     position, _ = pd.factorize(table["shift_start"], sort=True)
     extra = {
-        "shift": position.astype(np.int64),
+        "shift_number": position.astype(np.int64),
+        _DEPRECATED_SHIFT: position.astype(np.int64),
         "shift_start_utc": table["shift_start"].dt.tz_convert("UTC"),
         "shift_end_utc": table["shift_end"].dt.tz_convert("UTC"),
         "time_zone": tz,
     }
     table = table.assign(**extra)
-    order = ["shift", *HOT_CELL_COLUMNS[:2], "shift_start_utc", "shift_end_utc", "time_zone"]
+    order = [
+        "shift_number", *HOT_CELL_COLUMNS[:2], "shift_start_utc", "shift_end_utc", "time_zone",
+        _DEPRECATED_SHIFT,
+    ]  # fmt: skip
     rest = [c for c in table.columns if c not in order and c != table.geometry.name]
     return table[[*order, *rest, table.geometry.name]], tz
 
