@@ -386,6 +386,15 @@ def _parallel(n_jobs, backend):
     yield Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")
 
 
+#: Forecasters whose risk is the expected number of incidents per cell and block.
+_EXPECTED_COUNT_FORECASTERS = ("RiskModel", "GridETAS")
+
+
+def _score(value) -> str:
+    """Format a log score or Brier score for the markdown table; "-" where not shown."""
+    return "-" if np.isnan(value) else f"{value:.4g}"
+
+
 # ---------------------------------------------------------------------- assembly
 def _assemble(per_origin, origins, models, named, grid, schedule, settings) -> BacktestResult:
     tz = settings["tz"]
@@ -739,6 +748,13 @@ class BacktestResult:
         Returns
         -------
         str
+
+        Notes
+        -----
+        The log score and the Brier score are shown only for forecasters of expected counts
+        (:class:`caslite.RiskModel`, :class:`caslite.GridETAS`); for the others, whose
+        risk ranks cells on another scale, the table shows "-" and a footnote says why
+        (:attr:`scores` keeps every value).
         """
         coverages = self.params["coverages"] if coverages is None else coverages
         pct = int(round(confidence * 100))
@@ -747,21 +763,40 @@ class BacktestResult:
             "| near hit rate | log score | Brier | fit + predict s |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
+        hidden = []
         for coverage in np.atleast_1d(coverages):
             table = self.summary(float(coverage), confidence=confidence)
             for method, row in table.iterrows():
                 name = str(method).replace("|", "\\|")
                 seconds = row["fit_seconds"] + row["predict_seconds"]
+                if not self._forecasts_counts(method):
+                    row = row.copy()
+                    row[["log_score", "brier"]] = np.nan
+                    hidden += [name] if name not in hidden else []
                 lines.append(
                     f"| {name} | {float(coverage):.0%} | {row['hit_rate']:.3f} "
                     f"({row['hit_rate_low']:.3f}-{row['hit_rate_high']:.3f}) | {row['pai']:.1f} "
                     f"| {row['pei_star']:.3f} | {row['shift_hit_rate']:.3f} "
-                    f"| {row['near_hit_rate']:.3f} | {row['log_score']:.4g} | {row['brier']:.4g} "
-                    f"| {seconds:.2f} |"
+                    f"| {row['near_hit_rate']:.3f} | {_score(row['log_score'])} "
+                    f"| {_score(row['brier'])} | {seconds:.2f} |"
                 )
+        if hidden:
+            lines += [
+                "",
+                f"- log score and Brier of {', '.join(hidden)}: not shown, because these "
+                "methods rank cells on a scale of their own, not as expected incidents; the "
+                "two scores need expected counts (the risk model and ETAS forecast them).",
+            ]
         if shifts and self.shift_scores is not None and len(self.shift_scores):
             lines += ["", self._shift_markdown(coverages, confidence)]
         return "\n".join(lines)
+
+    def _forecasts_counts(self, method) -> bool:
+        """Whether a method's risk is expected incidents (its log score and Brier mean it)."""
+        forecasters = self.params.get("forecasters") or {}
+        if method not in forecasters:
+            return True  # not recorded: show what was scored
+        return forecasters[method].get("class") in _EXPECTED_COUNT_FORECASTERS
 
     def _shift_markdown(self, coverages, confidence) -> str:
         """Return the per-shift-of-day table of :meth:`to_markdown` (exact-time incidents)."""
