@@ -15,6 +15,7 @@ import pandas as pd
 import pyproj
 
 __all__ = [
+    "LINE_LABELS",
     "MAX_COORDINATE",
     "CasliteWarning",
     "DataQualityWarning",
@@ -58,16 +59,41 @@ def describe_rows(labels: Sequence | np.ndarray, limit: int = 5) -> str:
     str
         For example ``"rows 3, 17 and 2 more"``.
 
+    Labels of a table read from files by the command line (an index named ``"line"``,
+    labels ``"FILE:LINE"``) are shown as file lines, the way a text editor numbers them.
+
     Examples
     --------
     >>> describe_rows([3, 17, 20, 21], limit=2)
     'rows 3, 17 and 2 more'
+    >>> describe_rows(pd.Index(["a.csv:7", "a.csv:9", "b.csv:2"], name=LINE_LABELS))
+    "'a.csv' lines 7, 9; 'b.csv' line 2"
     """
+    if getattr(labels, "name", None) == LINE_LABELS:
+        return _describe_lines([str(v) for v in labels], limit)
     labels = [v.item() if isinstance(v, np.generic) else v for v in labels]
     shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in labels[:limit])
     word = "row" if len(labels) == 1 else "rows"
     more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
     return f"{word} {shown}{more}"
+
+
+#: Name of a row index whose labels are ``"FILE:LINE"`` (see :func:`describe_rows`).
+LINE_LABELS = "line"
+
+
+def _describe_lines(labels: list, limit: int) -> str:
+    """``'a.csv' lines 7, 9; 'b.csv' line 2 and 3 more`` for ``"FILE:LINE"`` labels."""
+    files: dict = {}
+    for label in labels[:limit]:
+        name, _, line = label.rpartition(":")
+        files.setdefault(name, []).append(line)
+    parts = [
+        f"{name!r} line{'s' if len(lines) > 1 else ''} {', '.join(lines)}"
+        for name, lines in files.items()
+    ]
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return "; ".join(parts) + more
 
 
 _PLAIN_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")

@@ -13,7 +13,8 @@ GeoJSON::
     caslite forecast incidents.csv --time t --x x --y y --crs EPSG:32617 \
         --tz America/Toronto --origin 2019-03-01 --format gpkg geojson --layout layers
 
-Score baselines by rolling origin, near repeats by the Knox test, simulate a city::
+Score the risk model against baselines by rolling origin, near repeats by the Knox test,
+simulate a city::
 
     caslite backtest --sample synthetic --start 2023-06-01 --end 2023-09-01
     caslite knox --sample toronto --distances 0,100,200,400 --days 0,7,14,28
@@ -49,7 +50,10 @@ logger = logging.getLogger("caslite")
 
 _FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "parquet": ".parquet", "csv": ".csv"}
 _INCIDENT_SUFFIXES = (".csv", ".gpkg", ".geojson", ".json", ".parquet", ".shp", ".fgb")
-_DEFAULT_METHODS = ("naive52", "naive208", "kde", "prospective", "shift")
+#: The baselines: fast, and what the risk model must beat.
+_BASELINES = ("naive52", "naive208", "kde", "prospective", "shift")
+#: ``caslite backtest`` without ``--methods``: the library's own model and the baselines.
+_DEFAULT_METHODS = ("risk", *_BASELINES)
 _CSV_OPTIONS = ("sep", "decimal", "encoding")
 
 
@@ -183,9 +187,13 @@ GeoPackage has one layer per shift, named shift_YYYY-MM-DDTHH-MM by its local st
       --start 2019-01-01 --end 2020-01-01 --methods naive52 kde risk --retrain-every 13 \
       --coverage 0.01 0.03 0.05 --n-jobs 2 --out backtest-2019
 
-methods (--methods, or 'all'):
+methods (--methods; 'all' for every one, 'baselines' for {baselines}):
 {methods}
-default: {default}.
+default: {default} (without 'risk' when --horizon is shorter than 1D, which
+the risk model does not forecast).
+
+The log score and the Brier score are shown only for methods that forecast
+expected counts ('risk', 'etas'); the baselines rank cells on other scales.
 
 Timing on the shipped Toronto sample (2,473 cells, 14-day horizons, 2 cores): every
 baseline and 'etas' under 0.1 s per origin; 'risk' about 18 s per origin with
@@ -232,12 +240,52 @@ profile).
 
 
 # ---------------------------------------------------------------------- the parser
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Plain-text help: descriptions and examples as written, every default shown.
+
+    An option's default is appended as ``(default: VALUE)`` unless its help already says
+    it (``default``) or there is none (None, a flag that is off).
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or action.option_strings == []
+            or isinstance(action, argparse._HelpAction)  # noqa: SLF001 - argparse's own class
+        ):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        forms = [f"{shown:g}"] if isinstance(shown, float) else []
+        for form in (*forms, str(shown)):
+            if f"({form})" in text:  # "metres (200)": say that it is the default
+                return text.replace(f"({form})", f"(default: {form})", 1)
+        return f"{text} (default: {str(shown).replace('%', '%%')})"
+
+
+def _plain_text(text: str) -> str:
+    """Strip the reStructuredText markup of a docstring for the terminal (``x`` and ::)."""
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    return re.sub(r"::\n", ":\n", text)
+
+
+def _wrapped(text: str) -> str:
+    """Wrap a command's description to the terminal's usual 80 columns."""
+    import textwrap
+
+    return textwrap.fill(text, width=80)
+
+
 def _parser() -> argparse.ArgumentParser:
-    raw = argparse.RawDescriptionHelpFormatter
+    raw = _HelpFormatter
     parser = argparse.ArgumentParser(
         prog="caslite",
         description="Burglary risk per grid cell and police shift.",
-        epilog=__doc__.split("Examples\n--------\n", 1)[1],
+        epilog=_plain_text(__doc__.split("Examples\n--------\n", 1)[1]),
         formatter_class=raw,
     )
     parser.add_argument("--version", action="version", version=f"caslite {_version()}")
@@ -253,8 +301,8 @@ def _parser() -> argparse.ArgumentParser:
         return commands.add_parser(
             name,
             help=help,
-            description=description,
-            epilog=epilog,
+            description=_wrapped(description),
+            epilog=_plain_text(epilog),
             formatter_class=raw,
             parents=[common],
         )
@@ -269,6 +317,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _input_arguments(summary)
     summary.add_argument("--days", type=int, default=90, help="recent window (default: 90)")
+    _shift_arguments(summary)
+    summary.add_argument(
+        "--area", default=None, help="polygon file of the study area (default: the hull of the "
+        "incidents)"
+    )  # fmt: skip
     summary.add_argument("--out", default="caslite-output", help="output folder")
 
     forecast = command(
@@ -289,8 +342,11 @@ def _parser() -> argparse.ArgumentParser:
     forecast.add_argument(
         "--coverage", type=float, default=0.03, help="share of the area per shift (default 0.03)"
     )
-    forecast.add_argument("--shift-hours", type=int, default=4, help="shift length (default 4)")
-    forecast.add_argument("--area", default=None, help="polygon file of the study area")
+    _shift_arguments(forecast)
+    forecast.add_argument(
+        "--area", default=None, help="polygon file of the study area (default: the hull of the "
+        "incidents before --origin)"
+    )  # fmt: skip
     forecast.add_argument("--seed", type=int, default=0, help="random_state of the model")
     _risk_arguments(forecast, "the risk model")
     forecast.add_argument(
@@ -317,6 +373,7 @@ def _parser() -> argparse.ArgumentParser:
         _EXAMPLES["backtest"].format(
             methods="\n".join(f"  {k:<12} {v}" for k, v in _METHODS.items()),
             default=" ".join(_DEFAULT_METHODS),
+            baselines=" ".join(_BASELINES),
         ),
     )
     _input_arguments(backtest)
@@ -343,9 +400,10 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="METHOD",
-        help=f"methods to compare, or 'all' (default: {' '.join(_DEFAULT_METHODS)})",
+        help="methods to compare, 'all', or 'baselines' (the fast ones, without 'risk') "
+        f"(default: {' '.join(_DEFAULT_METHODS)})",
     )
-    backtest.add_argument("--shift-hours", type=int, default=4, help="shift length (default 4)")
+    _shift_arguments(backtest)
     backtest.add_argument(
         "--area", default=None, help="polygon file of the study area (default: the hull of the "
         "incidents before --start)"
@@ -386,6 +444,10 @@ def _parser() -> argparse.ArgumentParser:
     knox.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
     knox.add_argument("--start", default=None, help="only incidents from this local time")
     knox.add_argument("--end", default=None, help="only incidents before this local time")
+    knox.add_argument(
+        "--area", default=None, help="polygon file of the study area: only the incidents in it "
+        "(default: all)"
+    )  # fmt: skip
     knox.add_argument("--no-progress", action="store_true", help="no progress bar")
     knox.add_argument("--out", default="caslite-knox", help="output folder")
 
@@ -447,6 +509,48 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _shift_arguments(command) -> None:
+    """Add ``--shifts`` and ``--shift-hours`` (read by :func:`_schedule`) to a command."""
+    shifts = command.add_mutually_exclusive_group()
+    shifts.add_argument(
+        "--shifts", default=None, metavar="HH:MM,...",
+        help="local start times of the police shifts, e.g. 07:00,15:00,23:00 (each shift runs "
+        "to the next start; the last one past midnight)",
+    )  # fmt: skip
+    shifts.add_argument(
+        "--shift-hours", default=None, metavar="HOURS",
+        help="equal shifts of this many hours from midnight, a divisor of 24 such as 4, 8 or "
+        "12, or a duration such as 90min (default: 4)",
+    )  # fmt: skip
+
+
+def _schedule(args, tz):
+    """Return the ShiftSchedule of ``--shifts`` or ``--shift-hours`` (default 4-hour shifts)."""
+    from caslite.shifts import ShiftSchedule
+
+    if args.shifts is not None:
+        starts = [s.strip() for s in args.shifts.split(",") if s.strip()]
+        try:
+            return ShiftSchedule(starts, tz=tz)
+        except ValueError as exc:
+            message = str(exc).replace(f"starts {starts!r}", "it")
+            raise CliError(
+                f"--shifts {args.shifts}: {message} Give the local start times of the shifts, "
+                "e.g. --shifts 07:00,15:00,23:00."
+            ) from None
+    hours = "4" if args.shift_hours is None else args.shift_hours
+    try:
+        return ShiftSchedule.every(hours, tz=tz)
+    except (TypeError, ValueError) as exc:
+        message = str(exc).replace(f"hours={hours!r}", f"--shift-hours {hours}")
+        raise CliError(f"{message} Or give the start times: --shifts 07:00,15:00,23:00.") from None
+
+
+def _shift_words(schedule) -> str:
+    """``"shifts 07-15, 15-23, 23-07"`` for messages."""
+    return f"shifts {', '.join(schedule.labels)}"
+
+
 def _risk_arguments(command, model: str) -> None:
     """Add the risk model's options (read by :func:`_risk_options`) to a command."""
     command.add_argument(
@@ -469,9 +573,14 @@ def _risk_arguments(command, model: str) -> None:
 
 def _input_arguments(command, *, cell_size=True) -> None:
     source = command.add_argument_group("incidents")
-    which = source.add_mutually_exclusive_group(required=True)
-    which.add_argument("path", nargs="?", help="incident file (.csv, .gpkg, .geojson, .parquet)")
-    which.add_argument("--sample", choices=["toronto", "synthetic"], help="a shipped sample")
+    source.add_argument(
+        "path", nargs="*", default=None, metavar="FILE",
+        help="incident files (.csv, .gpkg, .geojson, .parquet, ...): one, several (a file "
+        "per year, all with the same columns) or a quoted glob such as 'exports/*.csv'",
+    )  # fmt: skip
+    source.add_argument(
+        "--sample", choices=["toronto", "synthetic"], help="a shipped sample instead of files"
+    )
     source.add_argument("--layer", default=None, help="layer of a multi-layer GeoPackage")
     source.add_argument("--sep", default=None, help="CSV field separator, e.g. ';' (default: ',')")
     source.add_argument(
@@ -480,7 +589,11 @@ def _input_arguments(command, *, cell_size=True) -> None:
     source.add_argument(
         "--encoding", default=None, help="CSV text encoding, e.g. utf-16, cp1252 (default: utf-8)"
     )
-    source.add_argument("--time", default=None, help="time column (default: t)")
+    source.add_argument(
+        "--time", default=None, metavar="COLUMN",
+        help="time column (default: t), or the columns of a time split over several, in the "
+        "order YEAR,MONTH,DAY[,HOUR[,MINUTE[,SECOND]]] (months as numbers or names)",
+    )  # fmt: skip
     source.add_argument("--time-end", default=None, help="end of uncertain time windows")
     source.add_argument("--x", default=None, help="x column (default: x, or the geometry)")
     source.add_argument("--y", default=None, help="y column (default: y, or the geometry)")
@@ -539,9 +652,10 @@ def _input_arguments(command, *, cell_size=True) -> None:
         "--filter",
         default=None,
         metavar="EXPR",
-        help="keep the incidents where this condition on the other columns is true, e.g. "
-        "\"premises == 'House' and hour >= 6\": comparisons, in [...], and/or/not, "
-        "col.isna(), col.str.contains('text'), backticks around names with spaces",
+        help="keep the rows where this condition on the columns is true, before any row is "
+        "checked, e.g. \"offence == 'Burglary' and t >= '2019-01-01'\": comparisons, in "
+        "[...], and/or/not, col.isna(), col.str.contains('text'), backticks around names "
+        "with spaces; the time column compares as local time, x and y as numbers",
     )
     if cell_size:
         source.add_argument("--cell-size", type=float, default=125.0, help="metres (default 125)")
@@ -659,7 +773,11 @@ _FILE_OPTIONS = (
 
 
 def _read_events(args):
-    """Return the incidents of a shipped sample or a file, and a title for them."""
+    """Return the incidents of a shipped sample or of files, and a title for them.
+
+    ``--filter`` runs on the raw rows first, so that only the rows it keeps are checked
+    and reported (see :func:`_filtered_frame`).
+    """
     options = {
         name: getattr(args, name)
         for name in (
@@ -668,56 +786,169 @@ def _read_events(args):
         )
         if getattr(args, name) is not None
     }  # fmt: skip
+    if args.sample and args.path:
+        raise CliError(
+            f"give incident files or --sample {args.sample}, not both (files given: "
+            f"{', '.join(args.path)})."
+        )
     if args.sample:
-        from caslite.datasets import load_sample
-
-        given = [
-            f"--{name.replace('_', '-')}"
-            for name in _FILE_OPTIONS
-            if getattr(args, name) is not None
-        ]
-        if given:
-            raise CliError(
-                f"{', '.join(given)} {'describe' if len(given) > 1 else 'describes'} an "
-                f"incident file; the sample {args.sample!r} "
-                "brings its own columns, CRS and time zone. Drop them, or give a file."
-            )
-        events = load_sample(args.sample).to_events(**options)
-        title = f"caslite sample {args.sample!r}"
+        frame, title, options = _sample_frame(args, options)
+    elif args.path:
+        frame, title, options = _file_frame(args, options)
     else:
-        path = _input_file(args.path, "incident", _INCIDENT_SUFFIXES)
-        if args.tz is None:
-            raise CliError(
-                "--tz is required for a file: the IANA time zone of the study area, in which "
-                "the shifts are defined, e.g. --tz America/Toronto or --tz Europe/Amsterdam."
-            )
-        from caslite.events import Events
-
-        for name in (
-            "time",
-            "x",
-            "y",
-            "crs",
-            "to_crs",
-            "time_end",
-            "time_format",
-            "time_unit",
-            *_CSV_OPTIONS,
-        ):
-            if getattr(args, name) is not None:
-                options[name] = getattr(args, name)
-        if options.get("sep") == "\\t":  # a tab, as typed in a shell
-            options["sep"] = "\t"
-        options.setdefault("time", "t")
-        with _reading(path):
-            events = Events.read(path, layer=args.layer, tz=args.tz, **options)
-        title = path.name
+        raise CliError(
+            "no incidents given: name one or more incident files (e.g. incidents.csv, or "
+            "'exports/*.csv' for a file per year), or a shipped sample with --sample toronto."
+        )
+    rows_read = len(frame)
+    if args.filter:
+        frame = _filtered_frame(frame, args.filter, options, args.tz or options.get("tz"))
+    events = _validated(frame, options)
+    if args.filter:
+        events.report["filter"] = {
+            "expression": args.filter, "rows_read": rows_read, "rows_kept": len(frame),
+            "rows_removed": rows_read - len(frame),
+        }  # fmt: skip
     logger.info("read %s incidents from %s (%s, %s)", f"{len(events):,}", title,
                 events.crs.to_string(), events.tz)  # fmt: skip
     _log_time_quality(events)
-    if args.filter:
-        events = _filtered(events, args.filter)
     return events, title
+
+
+def _sample_frame(args, options):
+    """Return the raw table of ``--sample`` and the options that read it."""
+    from caslite.datasets import load_sample
+
+    given = [
+        f"--{name.replace('_', '-')}" for name in _FILE_OPTIONS if getattr(args, name) is not None
+    ]
+    if given:
+        raise CliError(
+            f"{', '.join(given)} {'describe' if len(given) > 1 else 'describes'} an "
+            f"incident file; the sample {args.sample!r} "
+            "brings its own columns, CRS and time zone. Drop them, or give a file."
+        )
+    sample = load_sample(args.sample)
+    options = {
+        "time": sample.time, "x": sample.x, "y": sample.y, "crs": sample.crs, "tz": sample.tz,
+        **sample.events_kwargs, **options,
+    }  # fmt: skip
+    return sample.frame, f"caslite sample {args.sample!r}", options
+
+
+def _file_frame(args, options):
+    """Return the rows of the incident files, labelled by file line, and the read options."""
+    from caslite._sources import assemble_time, expand_paths, read_tables
+    from caslite.events import _read_table
+
+    paths = [_input_file(p, "incident", _INCIDENT_SUFFIXES) for p in expand_paths(args.path)]
+    if args.tz is None:
+        raise CliError(
+            "--tz is required for a file: the IANA time zone of the study area, in which "
+            "the shifts are defined, e.g. --tz America/Toronto or --tz Europe/Amsterdam."
+        )
+    for name in ("x", "y", "crs", "to_crs", "time_end", "time_format", "time_unit"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    csv_options = {n: getattr(args, n) for n in _CSV_OPTIONS if getattr(args, n) is not None}
+    if csv_options.get("sep") == "\\t":  # a tab, as typed in a shell
+        csv_options["sep"] = "\t"
+
+    def read(path):
+        with _reading(path):
+            return _read_table(path, args.layer, csv_options)
+
+    frame = read_tables(paths, read, csv_options)
+    options["tz"] = args.tz
+    options["csv_options"] = csv_options
+    options["paths"] = paths
+    columns = [c.strip() for c in (args.time or "t").split(",")]
+    if len(columns) == 1:
+        options["time"] = columns[0]
+    else:
+        if args.time_format is not None:
+            raise CliError(
+                f"--time-format {args.time_format!r} describes one time column, but --time "
+                f"{args.time} splits the time over {len(columns)} columns (read as numbers, "
+                "months also as names). Drop --time-format."
+            )
+        name = "time" if "time" not in frame.columns else "time_joined"
+        times, options["time_format"] = assemble_time(frame, columns, name)
+        frame = frame.assign(**{name: times})
+        options["time"] = name
+        logger.info("joined the time columns %s into %r", ", ".join(columns), name)
+    if len(paths) == 1:
+        title = paths[0].name
+    else:
+        title = f"{len(paths)} files ({paths[0].name} .. {paths[-1].name})"
+    for path in paths:
+        logger.debug("incident file %s", path)
+    return frame, title, options
+
+
+def _validated(frame, options):
+    """Check the rows and build the Events; errors name the file lines of bad rows."""
+    from caslite.events import Events, _decimal_comma_hint
+
+    options = dict(options)
+    csv_options = options.pop("csv_options", {})
+    paths = options.pop("paths", [])
+    try:
+        return Events.from_frame(frame, **options)
+    except ValueError as exc:
+        hint = next((h for p in paths if (h := _decimal_comma_hint(frame, csv_options, p))), "")
+        if hint:
+            raise ValueError(f"{exc} {hint}") from None
+        raise
+
+
+def _filtered_frame(frame, expression: str, options: dict, tz):
+    """Keep the raw rows where ``--filter`` holds, before any row is checked.
+
+    The filter reads every column of the file: the time columns as local wall-clock times
+    (comparable with ``'2019-06-01'`` or ``'2019-06-01 07:00'``; an unreadable time matches
+    no comparison), the coordinates as numbers (``x`` and ``y`` from the geometry of a GIS
+    file).
+    """
+    import pandas as pd
+
+    from caslite._filter import FilterError, filter_mask
+    from caslite._sources import filter_view
+    from caslite._time import parse_datetimes
+
+    time_columns = [options.get("time", "t")]
+    if options.get("time_end"):
+        time_columns.append(options["time_end"])
+
+    def parse(column):
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            if options.get("time_unit") is None:
+                return column  # numbers stay numbers (validation asks for --time-unit)
+            parsed = pd.to_datetime(column, unit=options["time_unit"], utc=True, errors="coerce")
+        else:
+            parsed = parse_datetimes(
+                column, f"column {column.name!r}", options.get("time_format"),
+                dayfirst=options.get("dayfirst"),
+            )  # fmt: skip
+        parsed = pd.Series(pd.DatetimeIndex(parsed), index=column.index)
+        if parsed.dt.tz is not None:
+            parsed = parsed.dt.tz_convert(tz).dt.tz_localize(None)
+        return parsed
+
+    named = [c for c in time_columns if c in expression]
+    try:
+        view = filter_view(frame, named, parse)
+        mask = filter_mask(view, expression, what="--filter")
+    except FilterError as exc:
+        raise CliError(str(exc)) from None
+    kept = frame[mask]
+    logger.info(
+        "--filter %r kept %s of %s rows (removed %s) before they were checked",
+        expression, f"{len(kept):,}", f"{len(frame):,}", f"{len(frame) - len(kept):,}",
+    )  # fmt: skip
+    if not len(kept):
+        raise CliError(f"--filter {expression!r} kept none of the {len(frame):,} rows.")
+    return kept
 
 
 def _log_time_quality(events) -> None:
@@ -770,25 +1001,6 @@ def _reading(path: Path):
         if isinstance(exc, unreadable):
             raise CliError(f"cannot read {path.name!r}: {exc}") from exc
         raise
-
-
-def _filtered(events, expression: str):
-    """Keep the incidents where ``--filter`` holds (caslite's safe filter language)."""
-    from caslite._filter import FilterError, filter_mask
-
-    try:
-        mask = filter_mask(events.data, expression, what="--filter")
-    except FilterError as exc:
-        raise CliError(
-            f"{exc} The time and coordinate columns are not among the columns: use "
-            "--origin/--start/--end for time."
-        ) from None
-    kept = events.select(mask)
-    logger.info("--filter %r kept %s of %s incidents", expression, f"{len(kept):,}",
-                f"{len(events):,}")  # fmt: skip
-    if not len(kept):
-        raise CliError(f"--filter {expression!r} kept none of the {len(events):,} incidents.")
-    return kept
 
 
 def _read_area(value, crs, flag: str = "--area"):
@@ -930,8 +1142,15 @@ def _summary(args) -> None:
     from caslite.summary import summarize_incidents
 
     events, title = _read_events(args)
+    area = None if args.area is None else _read_area(args.area, events.crs)
     result = summarize_incidents(
-        events, cell_size=args.cell_size, days=args.days, out=args.out, title=title
+        events,
+        cell_size=args.cell_size,
+        days=args.days,
+        schedule=_schedule(args, events.tz),
+        area=area,
+        out=args.out,
+        title=title,
     )
     print(result.text)
     for path in result.files:
@@ -955,7 +1174,9 @@ def _forecast(args) -> None:
         origin = stamp.isoformat()
     area = None if args.area is None else _read_area(args.area, events.crs)
     layers = _category_layers(args, events)
+    schedule = _schedule(args, events.tz)
     out = _output_folder(args.out)
+    model = RiskModel(progress=_progress(args), schedule=schedule, **_risk_options(args, layers))
     hot, forecast = predict(
         events,
         origin,
@@ -963,8 +1184,7 @@ def _forecast(args) -> None:
         args.cell_size,
         area=area,
         coverage=args.coverage,
-        shift_hours=args.shift_hours,
-        model=RiskModel(progress=_progress(args), **_risk_options(args, layers)),
+        model=model,
         random_state=args.seed,
         return_forecast=True,
     )
@@ -981,12 +1201,15 @@ def _forecast(args) -> None:
         coverage=args.coverage,
     )
     record = dict(forecast.provenance, command=["caslite", *args.argv])
+    if "filter" in events.report:
+        record["filter"] = events.report["filter"]
     path = out / "provenance.json"
     write_text(path, json.dumps(record, indent=2) + "\n")
     written.append(path)
     n_shifts = hot["shift_start"].nunique()
     print(
-        f"{title}: forecast from {origin} over {args.horizon}: {len(forecast.blocks)} shifts x "
+        f"{title}: forecast from {origin} over {args.horizon} ({_shift_words(schedule)}): "
+        f"{len(forecast.blocks)} shifts x "
         f"{forecast.grid.n_cells} cells of {args.cell_size:g} m; {forecast.risk.sum():.1f} "
         f"incidents expected; {len(hot)} hot (shift, cell) pairs over {n_shifts} shifts at "
         f"{100 * args.coverage:g} % coverage."
@@ -1051,11 +1274,18 @@ def _write_maps(forecast, hot, out: Path, title: str, *, label: str, coverage: f
 def _backtest(args) -> None:
     from caslite.evaluation.backtest import backtest
     from caslite.grid import Grid
-    from caslite.shifts import ShiftSchedule
 
     methods = _method_names(args.methods)
     coverages = _numbers(args.coverage, "--coverage", (0.01, 0.03, 0.05))
     _duration(args.step, "--step")
+    _duration(args.horizon, "--horizon")
+    if args.methods is None and _shorter_than_a_risk_horizon(args.horizon):
+        methods.remove("risk")
+        logger.info(
+            "--horizon %s is shorter than the risk model's shortest (1D): comparing the "
+            "baselines only",
+            args.horizon,
+        )
     _duration(args.horizon, "--horizon", risk="risk" in methods)
     events, title = _read_events(args)
     start = _local_time(args.start, "--start", events.tz, args.dayfirst)
@@ -1074,7 +1304,7 @@ def _backtest(args) -> None:
                 "--area."
             )
         grid = Grid.from_events(known, cell_size=args.cell_size)
-    schedule = ShiftSchedule.every(args.shift_hours, tz=events.tz)
+    schedule = _schedule(args, events.tz)
     layers = _category_layers(args, events) if "risk" in methods else None
     risk_options = _risk_options(args, layers)
     forecasters = {
@@ -1107,7 +1337,7 @@ def _backtest(args) -> None:
     n_origins = len(result.params["origins"])
     heading = (
         f"{title}: {n_origins} origins every {args.step} from {start:%Y-%m-%d %H:%M}, "
-        f"{args.horizon} horizons of {args.shift_hours}-hour shifts, {grid.n_cells:,} cells "
+        f"{args.horizon} horizons of {_shift_words(schedule)}, {grid.n_cells:,} cells "
         f"of {args.cell_size:g} m; means over origins."
     )
     written = [out / "scores.csv", out / "summary.md", out / "hit_rate.png", out / "pai.png"]
@@ -1124,6 +1354,14 @@ def _backtest(args) -> None:
         logger.info("wrote %s", path)
 
 
+def _shorter_than_a_risk_horizon(value) -> bool:
+    """Whether a (checked) ``--horizon`` is shorter than the risk model's shortest."""
+    from caslite._validation import as_duration
+    from caslite.models.risk import MIN_HORIZON
+
+    return as_duration(value, "horizon") < as_duration(MIN_HORIZON, "horizon")
+
+
 def _method_names(values) -> list:
     known = _METHODS
     if values is None:
@@ -1136,11 +1374,14 @@ def _method_names(values) -> list:
                 continue
             if name == "all":
                 chosen = list(known)
+            elif name == "baselines":
+                chosen = list(_BASELINES)
             elif name in known:
                 chosen = [name]
             else:
                 raise CliError(
-                    f"--methods {name!r} is not a method; choose from {', '.join(known)} or 'all'."
+                    f"--methods {name!r} is not a method; choose from {', '.join(known)}, "
+                    "'all' or 'baselines'."
                 )
             names += [n for n in chosen if n not in names]
     return names
@@ -1157,6 +1398,8 @@ def _knox(args) -> None:
     days = _numbers(args.days, "--days", (0, 7, 14, 21, 28))
     events, title = _read_events(args)
     events = _period(events, args)
+    if args.area is not None:
+        events = _in_area(events, _read_area(args.area, events.crs))
     out = _output_folder(args.out)
     result = knox_test(
         events,
@@ -1189,6 +1432,20 @@ def _knox(args) -> None:
     print(advice.replace("distance_bands", "--distances").replace("time_bands_days", "--days"))
     for path in written:
         logger.info("wrote %s", path)
+
+
+def _in_area(events, area):
+    """Return the incidents inside the polygons of ``--area`` (boundary included)."""
+    import shapely
+
+    inside = shapely.covers(area.geometry.union_all(), shapely.points(events.x, events.y))
+    logger.info("%s of %s incidents lie in --area", f"{inside.sum():,}", f"{len(events):,}")
+    if not inside.any():
+        raise CliError(
+            f"none of the {len(events):,} incidents lies in the --area polygons; check that "
+            "the area file covers the incidents."
+        )
+    return events.select(inside)
 
 
 def _period(events, args):
@@ -1380,6 +1637,10 @@ def _prevention_commands(command) -> None:
         help="without --groups: a column naming each burglary's area, e.g. neighbourhood",
     )  # fmt: skip
     alert.add_argument("--addresses", default=None, help="point file of addresses")
+    alert.add_argument(
+        "--area", default=None, help="polygon file of the study area, for the grid (default: "
+        "the hull of the incidents)"
+    )  # fmt: skip
     alert.add_argument("--radius", type=float, default=None, help="zone radius, metres")
     alert.add_argument("--window-days", type=float, default=None, help="zone period, days")
     alert.add_argument(
@@ -1488,7 +1749,13 @@ def _alert(args) -> None:
         groups=groups,
         group_name=args.group_name,
         area_column=args.area_column,
-        grid=Grid.from_events(events, cell_size=args.cell_size),
+        grid=(
+            Grid.from_events(events, cell_size=args.cell_size)
+            if args.area is None
+            else Grid.from_area(
+                _read_area(args.area, events.crs), cell_size=args.cell_size, crs=events.crs
+            )
+        ),
         addresses=addresses,
         radius_m=args.radius,
         window_days=args.window_days,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from caslite._atomic import atomic_path, save_figure
+from caslite._validation import warn_user
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.shifts import ShiftSchedule
@@ -44,12 +45,12 @@ class IncidentSummary:
 
 
 def summarize_incidents(
-    events: Events, *, cell_size=125.0, days=90, schedule=None, out=None, title=None
+    events: Events, *, cell_size=125.0, days=90, schedule=None, area=None, out=None, title=None
 ) -> IncidentSummary:
     """Count incidents per cell and shift, and optionally write a CSV table and a PNG map.
 
-    The grid is derived from the events (:meth:`Grid.from_events`, default rule); the
-    recent window is the ``days`` days up to the last incident.
+    The grid covers ``area``, or is derived from the events (:meth:`Grid.from_events`,
+    default rule); the recent window is the ``days`` days up to the last incident.
 
     Parameters
     ----------
@@ -61,6 +62,9 @@ def summarize_incidents(
         Length of the recent window.
     schedule : ShiftSchedule, optional
         Default: six 4-hour blocks in the events' time zone.
+    area : GeoDataFrame, GeoSeries or shapely geometry, optional
+        The study area (as for :meth:`Grid.from_area`, in the events' CRS); incidents
+        outside it count in no cell.
     out : str or pathlib.Path, optional
         Folder for ``incidents_per_cell.csv`` and ``recent_incidents.png``.
     title : str, optional
@@ -85,8 +89,25 @@ def summarize_incidents(
     if days <= 0:
         raise ValueError(f"days={days!r} must be a positive number of days.")
     schedule = schedule or ShiftSchedule(tz=events.tz)
-    grid = Grid.from_events(events, cell_size=cell_size)
-    cells = grid.cell_of(events.x, events.y)
+    if area is None:
+        grid = Grid.from_events(events, cell_size=cell_size)
+        cells = grid.cell_of(events.x, events.y)
+    else:
+        grid = Grid.from_area(area, cell_size=cell_size, crs=events.crs)
+        cells = grid.cell_of(events.x, events.y)
+        outside = cells < 0
+        if outside.all():
+            raise ValueError(
+                f"none of the {len(events):,} incidents lies in the study area; check that the "
+                "area is in the incidents' CRS and covers them."
+            )
+        if outside.any():
+            warn_user(
+                f"{int(outside.sum()):,} of {len(events):,} incidents lie outside the study area "
+                "and count in no cell."
+            )
+        events = events.select(~outside)
+        cells = cells[~outside]
     recent = events.t >= events.t[-1] - days * _DAY
     shift = schedule.shift_of(schedule.block_of(events.t))
 
@@ -131,6 +152,15 @@ def _describe(events, grid, schedule, table, recent, shift, days, title) -> str:
         f"  duplicates found: {report.get('duplicates', 0):,}; times moved out of a DST gap: "
         f"{report.get('nonexistent_times', 0)}; ambiguous DST times: "
         f"{report.get('ambiguous_times', 0)}",
+    ]
+    if "filter" in report:
+        kept = report["filter"]
+        lines.append(
+            f"  filter {kept['expression']!r}: kept {kept['rows_kept']:,} of "
+            f"{kept['rows_read']:,} rows read (removed {kept['rows_removed']:,}) before the "
+            "rows were checked"
+        )
+    lines += [
         f"grid: {grid!r}",
         f"shifts: {len(schedule.labels)} per day ({', '.join(schedule.labels)})",
         f"last {days} days: {n_recent:,} incidents in {int((table['recent'] > 0).sum()):,} cells",
