@@ -390,7 +390,7 @@ def _parallel(n_jobs, backend):
 _EXPECTED_COUNT_FORECASTERS = ("RiskModel", "GridETAS")
 
 
-def _score(value) -> str:
+def _shown_score(value) -> str:
     """Format a log score or Brier score for the markdown table; "-" where not shown."""
     return "-" if np.isnan(value) else f"{value:.4g}"
 
@@ -777,8 +777,8 @@ class BacktestResult:
                     f"| {name} | {float(coverage):.0%} | {row['hit_rate']:.3f} "
                     f"({row['hit_rate_low']:.3f}-{row['hit_rate_high']:.3f}) | {row['pai']:.1f} "
                     f"| {row['pei_star']:.3f} | {row['shift_hit_rate']:.3f} "
-                    f"| {row['near_hit_rate']:.3f} | {_score(row['log_score'])} "
-                    f"| {_score(row['brier'])} | {seconds:.2f} |"
+                    f"| {row['near_hit_rate']:.3f} | {_shown_score(row['log_score'])} "
+                    f"| {_shown_score(row['brier'])} | {seconds:.2f} |"
                 )
         if hidden:
             lines += [
