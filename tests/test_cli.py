@@ -462,7 +462,8 @@ BAD_INPUT = [
     (["summary", "{dir}", "--crs", CRS, "--tz", TZ], "is a folder; give the incident file"),
     (["summary", "{dir}/broken.gpkg", "--tz", TZ], "cannot read 'broken.gpkg'"),
     (["summary", "{csv}", "--crs", CRS, "--tz", TZ, "--filter", "colour == 'red'"],
-     "--filter \"colour == 'red'\": 'colour' is not a column; the columns are ['kind']"),
+     "--filter \"colour == 'red'\": 'colour' is not a column; the columns are "
+     "['t', 'x', 'y', 'kind']"),
     (["summary", "{csv}", "--crs", CRS, "--tz", TZ, "--filter", "@events.__class__ == 1"],
      "'@' (a variable of the program, in pandas' query) is not allowed in a filter"),
     (["forecast", "{csv}", "--crs", CRS, "--tz", TZ, "--horizon", "14"],

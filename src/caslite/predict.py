@@ -78,7 +78,10 @@ def predict(
         Share of the area flagged per shift (``1.0``: every cell, ranked); it must hold at
         least one whole cell.
     shift_hours : int, default 4
-        Length of the shifts (a divisor of 24), starting at midnight.
+        Length of the shifts (a divisor of 24), starting at midnight. Police shifts such as
+        07-15, 15-23, 23-07 go in the model:
+        ``RiskModel(schedule=ShiftSchedule(["07:00", "15:00", "23:00"], tz=...))``, whose
+        schedule is then used (and ``shift_hours`` ignored).
     model : RiskModel, optional
         An unfitted model with other settings; default ``RiskModel(random_state=...)``.
         Static or event layers go in its features, e.g.
@@ -178,7 +181,8 @@ def predict(
         if model.random_state is None:
             model.set_params(random_state=random_state)
     params = {"horizon": horizon}
-    if model.schedule is None:
+    own_schedule = model.schedule is not None  # shift_hours does not apply then
+    if not own_schedule:
         params["schedule"] = ShiftSchedule.every(shift_hours, tz=events.tz)
     model.set_params(**params)
     model.fit(known, grid, origin=o)
@@ -188,7 +192,8 @@ def predict(
         "horizon": str(horizon),
         "cell_size": float(cell_size),
         "coverage": float(coverage),
-        "shift_hours": shift_hours,
+        "shift_hours": None if own_schedule else shift_hours,
+        "shifts": list(model.schedule.labels),
         "area": None if area is None else [float(v) for v in grid.bounds],
         "incidents": len(events),
         "ignored_not_known_before_origin": late,
