@@ -23,6 +23,12 @@ def table():
             "value": np.where(rng.random(n) < 0.1, np.nan, rng.normal(1000, 300, n)),
             "premises type": rng.choice(["a b", "c"], n),
             "flag": rng.random(n) < 0.5,
+            # the columns of the documented command-line filters: an offence, a local time
+            # (as the command line gives it to --filter) and a coordinate
+            "offence": rng.choice(["Burglary", "Theft"], n),
+            "OFFENCE": rng.choice(["Break and Enter", "Theft"], n),
+            "t": pd.Timestamp("2018-06-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D"),
+            "x": rng.normal(628_000, 500, n),
         }
     )
 
