@@ -1,6 +1,7 @@
 """The planner's command line: input as it comes, police shifts, plain help (issue 24)."""
 
 import argparse
+import json
 
 import geopandas
 import numpy as np
@@ -116,6 +117,28 @@ def test_bad_rows_are_named_by_the_line_an_editor_shows(tmp_path, capsys):
         ["summary", tmp_path / "a.csv", tmp_path / "b.csv", "--crs", CRS, "--tz", TZ], capsys
     )
     assert code == 2 and "'b.csv' line 2" in err and "'nowhere'" in err
+
+
+def test_files_of_one_name_in_two_folders_and_gis_features_are_named_apart(tmp_path, capsys):
+    frame = burglaries(n=40)
+    for year in ("2018", "2019"):
+        (tmp_path / year).mkdir()
+    frame.iloc[:20].to_csv(tmp_path / "2018" / "b.csv", index=False)
+    later = frame.iloc[20:].copy()
+    later.iloc[1, 0] = "never"  # line 3 of the second file
+    later.to_csv(tmp_path / "2019" / "b.csv", index=False)
+    argv = ["summary", str(tmp_path / "20*" / "b.csv"), "--crs", CRS, "--tz", TZ, "-q"]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and f"({str(tmp_path / '2019' / 'b.csv')!r} line 3: 'never')" in err
+    points = geopandas.GeoDataFrame(
+        frame.drop(columns=["x", "y"]),
+        geometry=geopandas.points_from_xy(frame["x"], frame["y"]),
+        crs=CRS,
+    )
+    points.loc[2, "t"] = "never"  # the third feature
+    points.to_file(tmp_path / "b.gpkg", engine="pyogrio")
+    code, _, err = run(["summary", tmp_path / "b.gpkg", "--tz", TZ], capsys)
+    assert code == 2 and "('b.gpkg' feature 3: 'never')" in err
 
 
 def test_the_same_file_twice_and_a_glob_without_files_are_refused(tmp_path, capsys):
@@ -399,3 +422,99 @@ def test_hot_cell_files_number_shifts_as_shift_number_and_keep_the_old_name(tmp_
     assert raw["shift_number"].tolist() == [0, 1, 2] == raw["shift"].tolist()
     assert raw["label"].tolist() == ["07-15", "15-23", "23-07"]
     assert "shift_number" not in read_hot_cells(path).columns
+
+
+# ---------------------------------------------------------------------- the planner's scenario
+def raw_export(folder, *, seed, centre, years=(2018, 2019), names=None, sep=",", decimal="."):
+    """Write a city's raw export, a file per year; return the burglaries that are valid.
+
+    Each file has the time split over year, month (a name), day, hour and minute columns,
+    burglaries around two hot spots and other crimes everywhere; some other crimes have
+    broken rows (unreadable day, missing coordinate, placeholder location) and a few
+    burglaries sit on a placeholder location (the export's stand-in for an unknown one).
+    """
+    names = names or {
+        "year": "OCC_YEAR", "month": "OCC_MONTH", "day": "OCC_DAY", "hour": "OCC_HOUR",
+        "minute": "OCC_MINUTE", "offence": "OFFENCE", "x": "X", "y": "Y",
+    }  # fmt: skip
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    valid = []
+    spots = np.array(centre) + np.array([[-400.0, -300.0], [500.0, 400.0]])
+    for year in years:
+        n_burglary, n_other = 260, 140
+        minutes = rng.integers(0, 365 * 24 * 60, n_burglary + n_other)
+        times = pd.Timestamp(year, 1, 1) + pd.to_timedelta(np.sort(minutes), unit="min")
+        burglary = rng.permutation(np.r_[np.ones(n_burglary, bool), np.zeros(n_other, bool)])
+        spot = spots[rng.integers(0, 2, len(times))]
+        x = np.where(burglary, spot[:, 0] + rng.normal(0, 120, len(times)),
+                     centre[0] + rng.uniform(-1500, 1500, len(times)))  # fmt: skip
+        y = np.where(burglary, spot[:, 1] + rng.normal(0, 120, len(times)),
+                     centre[1] + rng.uniform(-1500, 1500, len(times)))  # fmt: skip
+        table = pd.DataFrame(
+            {
+                names["year"]: times.year,
+                names["month"]: times.month_name(),
+                names["day"]: times.day.astype(object),
+                names["hour"]: times.hour,
+                names["minute"]: times.minute,
+                names["offence"]: np.where(burglary, "Break and Enter", "Theft"),
+                names["x"]: x.round(1),
+                names["y"]: y.round(1),
+            }
+        )
+        others = np.flatnonzero(~burglary)
+        table.loc[others[0], names["day"]] = "NULL"
+        table.loc[others[1], names["x"]] = np.nan
+        table.loc[others[2:4], [names["x"], names["y"]]] = 0.0
+        placeholders = np.flatnonzero(burglary)[:3]
+        table.loc[placeholders, [names["x"], names["y"]]] = 0.0
+        keep = burglary.copy()
+        keep[placeholders] = False
+        valid.append(pd.DataFrame({"time": times[keep], "x": x[keep], "y": y[keep]}))
+        table.to_csv(folder / f"{year}.csv", index=False, sep=sep, decimal=decimal)
+    return pd.concat(valid, ignore_index=True), spots, names
+
+
+@pytest.mark.parametrize(
+    ("city", "crs", "tz", "centre", "csv"),
+    [
+        ("toronto", CRS, TZ, (628_000.0, 4_835_000.0), {}),
+        ("amsterdam", "EPSG:28992", "Europe/Amsterdam", (121_000.0, 487_000.0),
+         {"sep": ";", "decimal": ","}),
+    ],
+)  # fmt: skip
+def test_one_forecast_call_per_raw_export_gives_hot_cells_per_police_shift(
+    tmp_path, capsys, city, crs, tz, centre, csv
+):
+    folder = tmp_path / city
+    valid, spots, names = raw_export(folder, seed=len(city), centre=centre, **csv)
+    time = ",".join(names[k] for k in ("year", "month", "day", "hour", "minute"))
+    argv = ["forecast", str(folder / "*.csv"), "--time", time, "--x", "X", "--y", "Y"]
+    argv += ["--crs", crs, "--tz", tz, "--filter", "OFFENCE == 'Break and Enter'"]
+    argv += ["--invalid", "drop", "--shifts", "07:00,15:00,23:00", "--horizon", "2D"]
+    argv += ["--coverage", "0.02", "--n-bags", "1", "--max-negatives", "20000"]
+    argv += ["--out", tmp_path / "out", "-q"]
+    argv += [f"--{key}={value}" for key, value in csv.items()]
+    with pytest.warns(DataQualityWarning, match="placeholder coordinates"):
+        code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert "(shifts 07-15, 15-23, 23-07)" in out and "over 6 shifts" in out
+    hot = read_hot_cells(tmp_path / "out" / "hot_cells.gpkg")
+    assert hot.crs.equals(crs)
+    # every police shift of the two days, each with its own hot cells ranked from 1
+    labels = hot.groupby("shift_start")["label"].first().tolist()
+    assert labels == ["07-15", "15-23", "23-07"] * 2
+    starts = hot["shift_start"].drop_duplicates()
+    assert [t.strftime("%H:%M") for t in starts] == ["07:00", "15:00", "23:00"] * 2
+    per_shift = hot.groupby("shift_start")["rank"].agg(["min", "max", "count"])
+    assert (per_shift["min"] == 1).all() and (per_shift["max"] == per_shift["count"]).all()
+    # the hot cells lie on the burglaries' hot spots, not on the thefts or placeholders
+    near = np.hypot(
+        hot["x"].to_numpy()[:, None] - spots[:, 0], hot["y"].to_numpy()[:, None] - spots[:, 1]
+    ).min(axis=1)
+    assert (near < 500).all()
+    # the model saw exactly the valid burglaries: the filter ran first, then validation
+    record = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert record["data"]["n"] == len(valid)
+    assert record["filter"]["rows_removed"] == 2 * 140

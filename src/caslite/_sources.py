@@ -99,7 +99,8 @@ def read_tables(paths, read, csv_options=None) -> pd.DataFrame:
         The rows of every file, in order, with the columns of the first file. The index,
         named :data:`~caslite._validation.LINE_LABELS`, holds ``"FILE:LINE"`` labels: the
         line in a text file (header = line 1, as an editor shows it), the feature number
-        (from 1) in a GIS or Parquet file.
+        (from 1) in a GIS or Parquet file. FILE is the file's name, or its path as given
+        when two files have the same name.
 
     Raises
     ------
@@ -109,7 +110,10 @@ def read_tables(paths, read, csv_options=None) -> pd.DataFrame:
     """
     frames = []
     first_path = first_columns = first_crs = None
-    for path in paths:
+    names = [path.name for path in paths]
+    if len(set(names)) < len(names):  # 2018/burglary.csv and 2019/burglary.csv
+        names = [str(path) for path in paths]
+    for path, name in zip(paths, names, strict=True):
         frame = read(path)
         columns = [str(c) for c in frame.columns]
         if first_columns is None:
@@ -144,17 +148,17 @@ def read_tables(paths, read, csv_options=None) -> pd.DataFrame:
                     "the same CRS: reproject it in a GIS first."
                 )
             frame = frame[first_columns]
-        frame.index = pd.Index(_labels(path, len(frame), csv_options or {}), name=LINE_LABELS)
+        labels = _labels(path, name, len(frame), csv_options or {})
+        frame.index = pd.Index(labels, name=LINE_LABELS)
         frames.append(frame)
     if len(frames) == 1:
         return frames[0]
     return pd.concat(frames)
 
 
-def _labels(path: Path, n: int, csv_options: dict) -> list:
-    """``"FILE:LINE"`` of every data row of a file (see :func:`read_tables`)."""
-    name = path.name
-    if name.lower().endswith(_TEXT_SUFFIXES):
+def _labels(path: Path, name: str, n: int, csv_options: dict) -> list:
+    """``"NAME:LINE"`` of every data row of a file (see :func:`read_tables`)."""
+    if path.name.lower().endswith(_TEXT_SUFFIXES):
         lines = record_lines(path, csv_options.get("sep"), csv_options.get("encoding"))
         if lines is not None and len(lines) == n:
             return [f"{name}:{line}" for line in lines]

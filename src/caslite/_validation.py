@@ -66,8 +66,8 @@ def describe_rows(labels: Sequence | np.ndarray, limit: int = 5) -> str:
     --------
     >>> describe_rows([3, 17, 20, 21], limit=2)
     'rows 3, 17 and 2 more'
-    >>> describe_rows(pd.Index(["a.csv:7", "a.csv:9", "b.csv:2"], name=LINE_LABELS))
-    "'a.csv' lines 7, 9; 'b.csv' line 2"
+    >>> describe_rows(pd.Index(["a.csv:7", "a.csv:9", "b.gpkg:2"], name=LINE_LABELS))
+    "'a.csv' lines 7, 9; 'b.gpkg' feature 2"
     """
     if getattr(labels, "name", None) == LINE_LABELS:
         return _describe_lines([str(v) for v in labels], limit)
@@ -83,14 +83,25 @@ LINE_LABELS = "line"
 
 
 def _describe_lines(labels: list, limit: int) -> str:
-    """``'a.csv' lines 7, 9; 'b.csv' line 2 and 3 more`` for ``"FILE:LINE"`` labels."""
-    files: dict = {}
+    """``'a.csv' lines 7, 9; 'b.gpkg' feature 2 and 3 more`` for ``"FILE:LINE"`` labels.
+
+    A label's number is a line of a text file (``.csv``, ``.txt``, compressed CSV), a feature
+    (from 1) of any other file, or a record (``"FILE:record N"``) where the lines of a text
+    file could not be matched with its records.
+    """
+    groups: dict = {}
     for label in labels[:limit]:
-        name, _, line = label.rpartition(":")
-        files.setdefault(name, []).append(line)
+        name, _, number = label.rpartition(":")
+        if number.startswith("record "):
+            word, number = "record", number[len("record ") :]
+        elif name.lower().endswith((".csv", ".txt", ".csv.gz", ".csv.zip")):
+            word = "line"
+        else:
+            word = "feature"
+        groups.setdefault((name, word), []).append(number)
     parts = [
-        f"{name!r} line{'s' if len(lines) > 1 else ''} {', '.join(lines)}"
-        for name, lines in files.items()
+        f"{name!r} {word}{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
+        for (name, word), numbers in groups.items()
     ]
     more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
     return "; ".join(parts) + more
