@@ -171,13 +171,15 @@ _EXAMPLES = {
       --tz America/Toronto --origin 2019-03-01 --horizon 7D --coverage 0.05
   caslite forecast incidents.gpkg --tz Europe/Amsterdam --area city.gpkg \
       --format gpkg geojson parquet --layout layers
+  caslite forecast 'exports/*.csv' --time YEAR,MONTH,DAY,HOUR,MINUTE --crs EPSG:32617 \
+      --tz America/Toronto --filter "offence == 'Burglary'" --shifts 07:00,15:00,23:00
 
 outputs (in --out): hot_cells.gpkg / .geojson / .parquet / .csv (one row per hot shift and
-cell; local shift times as ISO text with the UTC offset, the same in UTC, a 0-based shift
-index and the time zone; CRS of the incidents); hot_cells.png (the first day's shifts as
-small multiples, hot cells outlined over each shift's risk); risk_horizon.png (expected
-incidents over the horizon); hot_cells.html (interactive map, opens offline; a hot-cell
-layer per shift of the first day); provenance.json (the data's fingerprint, period, grid,
+cell; local shift times as ISO text with the UTC offset, the same in UTC, shift_number from
+0 (and the deprecated shift), the time zone; CRS of the incidents); hot_cells.png (the first
+day's shifts as small multiples, hot cells outlined over each shift's risk); risk_horizon.png
+(expected incidents over the horizon); hot_cells.html (interactive map, opens offline; a
+hot-cell layer per shift of the first day); provenance.json (the data's fingerprint, period, grid,
 shifts, every parameter and the versions: what reproduces the run). With --layout layers the
 GeoPackage has one layer per shift, named shift_YYYY-MM-DDTHH-MM by its local start.
 """,
