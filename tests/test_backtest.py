@@ -247,8 +247,13 @@ def test_summary_markdown_and_figures(serial):
     assert summary.loc["naive", "hit_rate_low"] <= summary.loc["naive", "hit_rate"]
     assert summary.loc["naive", "hit_rate"] <= summary.loc["naive", "hit_rate_high"]
     text = serial.to_markdown(shifts=False)
-    assert text.count("\n") == 1 + 2 * len(COVERAGES)
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + 2 * len(COVERAGES)
     assert "| naive | 10% |" in text
+    # baselines: no log score or Brier in the table (a footnote says why), kept in the scores
+    assert all(row.split("|")[8:10] == [" - ", " - "] for row in rows[2:])
+    assert text.endswith("need expected counts (the risk model and ETAS forecast them).")
+    assert np.isfinite(serial.scores["brier"]).all()
     # the per-shift section: a sentence, a blank line, a header, a rule, 2 methods x 2
     # coverages x 6 shifts
     with_shifts = serial.to_markdown()
