@@ -476,6 +476,7 @@ def raw_export(folder, *, seed, centre, years=(2018, 2019), names=None, sep=",",
     return pd.concat(valid, ignore_index=True), spots, names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("city", "crs", "tz", "centre", "csv"),
     [
@@ -492,7 +493,8 @@ def test_one_forecast_call_per_raw_export_gives_hot_cells_per_police_shift(
     time = ",".join(names[k] for k in ("year", "month", "day", "hour", "minute"))
     argv = ["forecast", str(folder / "*.csv"), "--time", time, "--x", "X", "--y", "Y"]
     argv += ["--crs", crs, "--tz", tz, "--filter", "OFFENCE == 'Break and Enter'"]
-    argv += ["--invalid", "drop", "--shifts", "07:00,15:00,23:00", "--horizon", "2D"]
+    argv += ["--invalid", "drop", "--ambiguous", "earliest", "--nonexistent", "shift_forward"]
+    argv += ["--shifts", "07:00,15:00,23:00", "--horizon", "2D"]
     argv += ["--coverage", "0.02", "--n-bags", "1", "--max-negatives", "20000"]
     argv += ["--out", tmp_path / "out", "-q"]
     argv += [f"--{key}={value}" for key, value in csv.items()]
