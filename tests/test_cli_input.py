@@ -247,6 +247,29 @@ def test_filter_reads_the_time_as_local_time_and_the_coordinates(tmp_path, capsy
     assert summary_table(tmp_path / "out")["incidents"].sum() == expected.sum()
 
 
+def test_filter_without_the_time_column_leaves_the_times_of_removed_rows_unread(tmp_path, capsys):
+    # the burglaries' dates prove day/month/year, the thefts' month/day/year: together they
+    # cannot be read together, but the filter removes the thefts before any time is read
+    days = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]
+    burglary = pd.DataFrame(
+        {
+            "t": [f"{d}/06/2019 10:00" for d in days],
+            "x": 628_000.0 + 10 * np.arange(12),
+            "y": 4_835_000.0,
+            "offence": "Burglary",
+        }
+    )
+    theft = burglary.assign(t=[f"06/{d}/2019 10:00" for d in days], offence="Theft")
+    path = tmp_path / "a.csv"
+    pd.concat([burglary, theft]).to_csv(path, index=False)
+    argv = ["summary", path, "--crs", CRS, "--tz", TZ, "--out", tmp_path, "-q"]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "mixes day-first and month-first dates" in err
+    code, out, err = run([*argv, "--filter", "offence != 'Theft'"], capsys)  # 't' in 'Theft'
+    assert code == 0, err
+    assert out.startswith("a.csv: 12 incidents, 2019-06-13 10:00 .. 2019-06-24 10:00")
+
+
 def test_filter_reads_the_coordinates_of_a_geopackage(tmp_path, capsys):
     frame = burglaries()
     points = geopandas.GeoDataFrame(

@@ -32,7 +32,7 @@ import operator
 import numpy as np
 import pandas as pd
 
-__all__ = ["FilterError", "filter_mask"]
+__all__ = ["FilterError", "column_names", "filter_mask"]
 
 #: Longest filter accepted, in characters.
 MAX_LENGTH = 2_000
@@ -138,6 +138,22 @@ def filter_mask(frame: pd.DataFrame, expression: str, what: str = "filter") -> n
             f"row), such as \"premises == 'House'\"; columns: {list(frame.columns)}."
         )
     return result.fillna(False).to_numpy(dtype=bool)
+
+
+def column_names(expression: str) -> set:
+    """Return the names a filter reads as columns (empty if it is not a valid filter).
+
+    Examples
+    --------
+    >>> sorted(column_names("offence == 'Theft' and `start time` >= '2019-01-01'"))
+    ['offence', 'start time']
+    """
+    try:
+        names, source = _rewrite(expression, "filter")
+        tree = ast.parse(source.strip(), mode="eval")
+    except (FilterError, SyntaxError, RecursionError, MemoryError, ValueError):
+        return set()
+    return {names.get(node.id, node.id) for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def _rewrite(expression: str, what: str) -> tuple[dict, str]:

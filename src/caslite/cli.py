@@ -914,7 +914,7 @@ def _filtered_frame(frame, expression: str, options: dict, tz):
     """
     import pandas as pd
 
-    from caslite._filter import FilterError, filter_mask
+    from caslite._filter import FilterError, column_names, filter_mask
     from caslite._sources import filter_view
     from caslite._time import parse_datetimes
 
@@ -937,7 +937,7 @@ def _filtered_frame(frame, expression: str, options: dict, tz):
             parsed = parsed.dt.tz_convert(tz).dt.tz_localize(None)
         return parsed
 
-    named = [c for c in time_columns if c in expression]
+    named = [c for c in time_columns if c in column_names(expression)]
     try:
         view = filter_view(frame, named, parse)
         mask = filter_mask(view, expression, what="--filter")
