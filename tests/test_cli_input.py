@@ -410,6 +410,20 @@ def test_backtest_compares_the_risk_model_by_default_and_baselines_on_request():
     assert set(_method_names(["baselines", "risk"])) == set(_DEFAULT_METHODS)
 
 
+def test_backtest_of_a_horizon_under_a_day_compares_the_baselines_by_default(tmp_path, capsys):
+    path = tmp_path / "a.csv"
+    burglaries().to_csv(path, index=False)
+    argv = ["backtest", path, "--crs", CRS, "--tz", TZ, "--start", "2019-06-01"]
+    argv += ["--end", "2019-06-04", "--horizon", "12h", "--step", "1D", "--coverage", "0.05"]
+    code, out, err = run([*argv, "--no-progress", "--out", tmp_path / "bt"], capsys)
+    assert code == 0, err
+    assert "comparing the baselines only" in err
+    scores = pd.read_csv(tmp_path / "bt" / "scores.csv")
+    assert set(scores["method"]) == set(_DEFAULT_METHODS) - {"risk"}
+    code, _, err = run([*argv, "--methods", "risk", "naive52"], capsys)
+    assert code == 2 and "--horizon '12h' is shorter than the shortest allowed, '1D'" in err
+
+
 def test_backtest_table_shows_log_score_and_brier_only_for_expected_counts():
     frame = burglaries(n=300, days=120)
     events = Events.from_frame(frame, crs=CRS, tz=TZ)
