@@ -15,7 +15,7 @@ import pytest
 import shapely
 
 from caslite import Forecast, Grid, ShiftSchedule
-from caslite.maps import explore, plot_day, plot_shift
+from caslite.maps import explore, plot_day, plot_horizon, plot_shift
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -463,3 +463,193 @@ def test_geojson_in_html_parses(forecast, tmp_path):
     for feature in data[1]["features"]:
         assert set(feature["properties"]) == {"cell_id", "risk", "rank", "shift"}
         assert feature["geometry"]["type"] == "Polygon"
+
+
+# ---------------------------------------------------------------------- context, ticks, styles
+def _context(forecast, crs=4326):
+    """A street (line) across the grid and a neighbourhood (polygon), in ``crs``."""
+    import geopandas
+
+    xmin, ymin, xmax, ymax = forecast.grid.bounds
+    street = shapely.LineString([(xmin - 300, ymin + 400), (xmax + 300, ymin + 700)])
+    hood = shapely.box(xmin + 200, ymin + 200, xmin + 800, ymin + 600)
+    layer = geopandas.GeoDataFrame(geometry=[street, hood], crs=forecast.grid.crs)
+    return layer.to_crs(crs)
+
+
+def test_context_layers_are_reprojected_and_drawn_under_the_risk(forecast):
+    ax = plot_shift(forecast, 0, context={"streets": _context(forecast)})
+    lines = _by_gid(ax, "context-0")
+    assert lines.get_label() == "streets"
+    drawn = lines.get_segments()
+    assert len(drawn) == 2  # the street and the neighbourhood's outline
+    # back in the grid's CRS (independently with pyproj), clipped to the map plus 5 %
+    xmin, ymin, xmax, ymax = forecast.grid.bounds
+    margin = 0.05 * max(xmax - xmin, ymax - ymin)
+    street = drawn[0]
+    assert street[:, 0].min() == pytest.approx(xmin - margin, abs=1e-3)
+    assert street[:, 0].max() == pytest.approx(xmax + margin, abs=1e-3)
+    slope = 300 / (xmax - xmin + 600)
+    np.testing.assert_allclose(street[:, 1], ymin + 400 + slope * (street[:, 0] - xmin + 300))
+    ring = drawn[1]
+    np.testing.assert_allclose(
+        [ring[:, 0].min(), ring[:, 1].min(), ring[:, 0].max(), ring[:, 1].max()],
+        [xmin + 200, ymin + 200, xmin + 800, ymin + 600],
+        atol=1e-3,
+    )
+    risk = _by_gid(ax, "risk")
+    assert lines.get_zorder() < risk.get_zorder() < _by_gid(ax, "hot-cells").get_zorder()
+    assert 0 < risk.get_alpha() < 1  # the context shows through the risk
+    assert plot_shift(forecast, 0).findobj(lambda a: a.get_gid() == "risk")[0].get_alpha() is None
+
+
+def test_context_from_files_lists_and_series(forecast, tmp_path):
+    path = tmp_path / "streets.gpkg"
+    _context(forecast).to_file(path)
+    figure = plot_day(forecast, context=[path, _context(forecast).geometry])
+    for ax in _panels(figure):
+        assert _by_gid(ax, "context-0").get_label() == "streets"
+        assert _by_gid(ax, "context-1").get_label() == "context 2"
+    expected = _context(forecast, forecast.grid.crs).geometry.centroid
+    ax = plot_horizon(forecast, context=expected.to_crs(4326).to_frame("geometry"))
+    offsets = _by_gid(ax, "context-0-points").get_offsets()
+    np.testing.assert_allclose(offsets, np.column_stack([expected.x, expected.y]), atol=1e-3)
+
+
+def test_context_errors_name_the_layer_and_the_fix(forecast, tmp_path):
+    import geopandas
+
+    naive = geopandas.GeoDataFrame(geometry=[shapely.Point(0, 0)])
+    with pytest.raises(ValueError, match=r"context layer 'streets' has no CRS.*set_crs"):
+        plot_shift(forecast, context={"streets": naive})
+    with pytest.raises(ValueError, match=r"context layer 'context 1' has no CRS"):
+        explore(forecast, context=naive, tiles=None)
+    with pytest.raises(FileNotFoundError, match=r"context layer .*nowhere.gpkg.* does not exist"):
+        plot_day(forecast, context=tmp_path / "nowhere.gpkg")
+    with pytest.raises(TypeError, match="context layer 1 is a DataFrame"):
+        plot_horizon(forecast, context=pd.DataFrame({"x": [1]}))
+
+
+def test_latlon_ticks_sit_where_the_meridians_cross_the_edges(forecast):
+    ax = plot_shift(forecast, 0)
+    to_wgs84 = pyproj.Transformer.from_crs(forecast.grid.crs, 4326, always_xy=True)
+    xmin, ymin, xmax, ymax = forecast.grid.bounds
+    xticks, xlabels = ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()]
+    yticks, ylabels = ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()]
+    assert len(xticks) >= 2 and len(yticks) >= 2
+    for x, label in zip(xticks, xlabels, strict=True):
+        assert xmin <= x <= xmax and label.endswith("°E")
+        lon, _ = to_wgs84.transform(x, ymin)
+        assert lon == pytest.approx(float(label[:-2]), abs=1e-6)
+    for y, label in zip(yticks, ylabels, strict=True):
+        assert ymin <= y <= ymax and label.endswith("°N")
+        _, lat = to_wgs84.transform(xmin, y)
+        assert lat == pytest.approx(float(label[:-2]), abs=1e-6)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("longitude", "latitude")
+    bare = plot_shift(forecast, 0, ticks=None)
+    assert len(bare.get_xticks()) == 0 and len(bare.get_yticks()) == 0
+    with pytest.raises(ValueError, match="ticks must be 'latlon' or None"):
+        plot_shift(forecast, ticks="metres")
+
+
+def test_western_hemisphere_ticks_read_west():
+    grid = Grid.from_area(shapely.box(628_000, 4_833_000, 632_000, 4_836_000), crs="EPSG:32617")
+    blocks = ShiftSchedule.every(24, tz="America/Toronto").horizon("2019-03-11", "1D")
+    risk = np.random.default_rng(4).random((1, grid.n_cells))
+    ax = plot_shift(Forecast(risk, blocks, grid, origin=blocks.start[0]))
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels and all(label.endswith("°W") for label in labels)
+    lon, _ = pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(
+        ax.get_xticks()[0], grid.bounds[1]
+    )
+    assert -lon == pytest.approx(float(labels[0][:-2]), abs=1e-6)
+
+
+@pytest.mark.parametrize(("n_hot", "style"), [(100, "outline"), (101, "fill")])
+def test_many_hot_cells_are_filled_with_a_legend(n_hot, style):
+    from matplotlib.colors import to_rgba
+
+    from caslite.maps import OUTLINE_MAX_CELLS
+
+    assert OUTLINE_MAX_CELLS == 100
+    grid = Grid.from_area(shapely.box(0, 0, 5000, 2500), cell_size=125.0, crs="EPSG:28992")
+    assert grid.n_cells == 800 and (grid.area_fraction == 1).all()
+    blocks = ShiftSchedule.every(24, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+    risk = np.random.default_rng(5).random((1, grid.n_cells))
+    forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    ax = plot_shift(forecast, coverage=n_hot / 800)
+    hot = _by_gid(ax, "hot-cells")
+    assert len(hot.get_paths()) == n_hot
+    handle = ax.get_legend().legend_handles[0]
+    if style == "outline":
+        assert hot.get_facecolor().size == 0 or hot.get_facecolor()[0][3] == 0
+        assert tuple(hot.get_edgecolor()[0]) == to_rgba("black")
+        assert handle.get_facecolor()[3] == 0
+    else:
+        assert tuple(hot.get_facecolor()[0]) == to_rgba("#2166ac")
+        assert tuple(handle.get_facecolor()) == to_rgba("#2166ac")
+    forced = plot_shift(forecast, coverage=n_hot / 800, hot_style="fill", hot_color="purple")
+    assert tuple(_by_gid(forced, "hot-cells").get_facecolor()[0]) == to_rgba("purple")
+    with pytest.raises(ValueError, match="hot_style must be one of"):
+        plot_shift(forecast, hot_style="dots")
+    with pytest.raises(ValueError, match="hot_color='nocolour' is not a colour"):
+        plot_shift(forecast, hot_color="nocolour")
+
+
+def _pixels(ax):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(ax.figure)
+    canvas.draw()
+    image = np.asarray(canvas.buffer_rgba())[..., :3] / 255.0
+    x0, y0, x1, y1 = ax.get_window_extent().extents
+    height = image.shape[0]
+    return image[int(height - y1) + 2 : int(height - y0) - 2, int(x0) + 2 : int(x1) - 2]
+
+
+def test_horizon_map_is_not_blank_when_a_few_cells_dominate():
+    # 1,600 cells with a little risk, 4 with 10,000 times more
+    grid = Grid.from_area(shapely.box(0, 0, 5000, 5000), cell_size=125.0, crs="EPSG:28992")
+    blocks = ShiftSchedule.every(8, tz="Europe/Amsterdam").horizon("2024-03-11", "2D")
+    rng = np.random.default_rng(6)
+    risk = rng.uniform(1e-4, 5e-4, size=(len(blocks), grid.n_cells))
+    risk[:, [10, 500, 900, 1300]] = 2.0
+    forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    ax = plot_horizon(forecast, coverage=0.05, ticks=None)
+    image = _by_gid(ax, "risk")
+    assert image.norm.vmax == pytest.approx(forecast.total().max())
+    expected = _reference_top(forecast.total(), grid.area_fraction, 0.05)
+    np.testing.assert_array_equal(_cells_of_paths(_by_gid(ax, "hot-cells"), grid), expected)
+    assert ax.get_title() == "horizon Mon 2024-03-11 00:00 – Wed 2024-03-13 00:00 CET"
+
+    def near_white(ax):
+        pixels = _pixels(ax)
+        return float((pixels.min(axis=2) > 0.94).mean())
+
+    # the same values on a linear scale of the full "Reds" leave the map nearly blank ...
+    assert near_white(plot_horizon(forecast, scale="linear", cmap="Reds", ticks=None)) > 0.8
+    # ... the default log scale and colour map do not
+    assert near_white(plot_horizon(forecast, ticks=None)) < 0.05
+
+
+def test_tiles_need_contextily_and_never_stop_the_map(forecast, monkeypatch):
+    import types
+
+    monkeypatch.setitem(sys.modules, "contextily", None)  # not installed
+    with pytest.raises(ImportError, match=r"pip install contextily.*context="):
+        plot_shift(forecast, tiles=True)
+    calls = []
+    fake = types.ModuleType("contextily")
+    fake.add_basemap = lambda ax, **kwargs: calls.append(kwargs)
+    monkeypatch.setitem(sys.modules, "contextily", fake)
+    plot_day(forecast, tiles="CartoDB.Positron")
+    assert len(calls) == 6  # a basemap under each of the day's panels
+    assert calls[0] == {"crs": "EPSG:28992", "source": "CartoDB.Positron", "zorder": 0}
+
+    def offline(ax, **kwargs):
+        raise ConnectionError("no network")  # what requests raises offline (an OSError)
+
+    fake.add_basemap = offline
+    with pytest.warns(UserWarning, match=r"could not be fetched \(no network\).*without them"):
+        ax = plot_shift(forecast, 0, tiles=True)
+    assert _by_gid(ax, "risk").get_alpha() < 1 and _by_gid(ax, "hot-cells")

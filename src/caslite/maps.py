@@ -737,9 +737,10 @@ def explore(
     path=None,
     tiles="OpenStreetMap",
     self_contained=False,
-    cmap="Reds",
+    cmap=None,
     scale="log",
     hot_color="black",
+    context=None,
 ):
     """Make an interactive map of a forecast: risk surface, hot cells and tooltips.
 
@@ -758,19 +759,25 @@ def explore(
         Write the map to this HTML file (with :meth:`folium.Map.save`).
     tiles : str, folium.TileLayer or None, default "OpenStreetMap"
         Background tiles (any name folium accepts); None for none. Tiles come from a tile
-        server, so they only show online.
+        server, so they only show online: pass ``context=`` layers for a map that shows
+        where the cells are without a network.
     self_contained : bool, default False
         Inline Leaflet's JavaScript, CSS and images (a copy ships with caslite) instead of
         linking them from a content delivery network, so that the map renders without a
         network connection (about 170 kB more per file). folium's other default assets
         (jQuery, Bootstrap, icon fonts) serve markers and popups, which these maps do not
         have, and are left out: add such elements only to a map made without this option.
-    cmap : str or matplotlib.colors.Colormap, default "Reds"
-        Colour map of the expected incidents.
+    cmap : str or matplotlib.colors.Colormap, optional
+        Colour map of the expected incidents, as for :func:`plot_shift`.
     scale : {"log", "linear"}, default "log"
         Colour scale, as for :func:`plot_shift`.
     hot_color : color, default "black"
         Outline colour of the hot cells.
+    context : GeoDataFrame, GeoSeries, path, or a list or dict of them, optional
+        Layers drawn under the risk (streets, neighbourhoods, water), as for
+        :func:`plot_shift`: reprojected (a layer without a CRS is refused), clipped to the
+        grid's bounds and embedded as GeoJSON, grey lines and outlines that take no mouse
+        events; each is a layer of the layer control, named by its dict key or file name.
 
     Returns
     -------
@@ -779,7 +786,12 @@ def explore(
         hot-cell layer the hot cells of one shift; tooltips give ``cell_id``, ``risk``
         (expected incidents, to 4 significant digits), ``rank`` (1 = highest in the layer's
         shift or horizon; ties by the lower cell id) and ``shift``. Coordinates are rounded
-        to 1e-6 degrees (about 0.1 m).
+        to 1e-6 degrees (about 0.1 m). The layer control is collapsed to its button (top
+        right); the legend sits at the bottom right. When the page opens, the map is fitted
+        to the grid inside the space the controls and the legend leave free (measured in
+        the browser), so that they cover no cell; the risk cells' SVG paths have the class
+        ``caslite-risk``, the hot cells' ``caslite-hot``, the context layers'
+        ``caslite-context``.
 
     Notes
     -----
@@ -821,6 +833,7 @@ def explore(
         raise TypeError(f"path must be a file path (str or os.PathLike), got {path!r}.")
     if tiles is not None and not isinstance(tiles, str | folium.TileLayer):
         raise TypeError(f"tiles must be a tile name, a folium.TileLayer or None, got {tiles!r}.")
+    layers = _context_layers(context, forecast.grid)
     tz = forecast.blocks.schedule.tz
     if block is None:
         values = forecast.total()
@@ -845,8 +858,23 @@ def explore(
         control_scale=True,
         zoom_start=13,
     )
-    m.fit_bounds([[south, west], [north, east]])
     m.get_root().title = f"caslite forecast: {surface_name}"
+    for name, layer in layers:
+        shapes = layer.to_crs(4326)
+        shapes["geometry"] = shapely.transform(shapes.geometry.to_numpy(), lambda c: np.round(c, 6))
+        folium.GeoJson(
+            shapes.to_geo_dict(show_bbox=False),
+            name=name,
+            style_function=lambda feature: {
+                "color": "#595959",
+                "weight": 1,
+                "opacity": 0.8,
+                "fill": False,
+                "className": "caslite-context",
+            },
+            interactive=False,
+            smooth_factor=0,
+        ).add_to(m)
 
     norm = _norm(scale, values.max())
     colormap = _colormap(cmap)
@@ -867,6 +895,7 @@ def explore(
                 "stroke": False,
                 "fillColor": feature["properties"]["fill"],
                 "fillOpacity": 0.7,
+                "className": "caslite-risk",
             },
             highlight={"fillOpacity": 0.95},
         ).add_to(m)
@@ -887,12 +916,14 @@ def explore(
                 "color": hot_color,
                 "weight": 2,
                 "opacity": 0.9,
+                "className": "caslite-hot",
             },
             show=i == 0,
         ).add_to(m)
-    folium.LayerControl(collapsed=len(hot_blocks) > 8).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     legend = _legend_html(surface_name, colormap, norm, scale, coverage, hot_color)
     m.get_root().html.add_child(_raw(legend), name="caslite_legend")
+    _fit_clear([[south, west], [north, east]]).add_to(m)
     if self_contained:
         _inline_leaflet(m)
     if path is not None:
@@ -976,6 +1007,58 @@ def _legend_html(caption, colormap, norm, scale, coverage, hot_color) -> str:
         'vertical-align: middle;"></span> '
         f"hot cells ({html.escape(_percent(coverage))})</div></div>"
     )
+
+
+def _fit_clear_class():
+    """Return the branca element class that fits the map to the space the overlays leave."""
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    class FitClear(MacroElement):
+        """Fit the map to ``bounds`` in the part of it no control or legend covers.
+
+        After the controls and the legend exist, the script measures their boxes: those in
+        the top half of the map reserve a band at the top, those in the bottom half a band at
+        the bottom (the map keeps its full width), and Leaflet's ``fitBounds`` pads by them.
+        """
+
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            (function () {
+                var map = {{ this._parent.get_name() }};
+                var frame = map.getContainer().getBoundingClientRect();
+                var middle = frame.top + frame.height / 2;
+                var top = 0, bottom = 0;
+                var overlays = document.querySelectorAll(".leaflet-control, .caslite-legend");
+                overlays.forEach(function (element) {
+                    var box = element.getBoundingClientRect();
+                    if (!box.width || !box.height) { return; }
+                    if (box.top + box.height / 2 < middle) {
+                        top = Math.max(top, box.bottom - frame.top);
+                    } else {
+                        bottom = Math.max(bottom, frame.bottom - box.top);
+                    }
+                });
+                map.fitBounds({{ this.bounds|tojson }}, {
+                    paddingTopLeft: [8, top + 8],
+                    paddingBottomRight: [8, bottom + 8]
+                });
+            })();
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self, bounds):
+            super().__init__()
+            self._name = "FitClear"
+            self.bounds = bounds
+
+    return FitClear
+
+
+def _fit_clear(bounds):
+    return _fit_clear_class()(bounds)
 
 
 def _raw(text: str):
