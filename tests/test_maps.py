@@ -653,3 +653,78 @@ def test_tiles_need_contextily_and_never_stop_the_map(forecast, monkeypatch):
     with pytest.warns(UserWarning, match=r"could not be fetched \(no network\).*without them"):
         ax = plot_shift(forecast, 0, tiles=True)
     assert _by_gid(ax, "risk").get_alpha() < 1 and _by_gid(ax, "hot-cells")
+
+
+_PROBE = """<script>
+setTimeout(function () {
+  function box(selector) {
+    var boxes = Array.from(document.querySelectorAll(selector))
+      .map(function (e) { return e.getBoundingClientRect(); })
+      .filter(function (b) { return b.width > 0 && b.height > 0; });
+    if (!boxes.length) { return null; }
+    return [Math.min.apply(null, boxes.map(function (b) { return b.left; })),
+            Math.min.apply(null, boxes.map(function (b) { return b.top; })),
+            Math.max.apply(null, boxes.map(function (b) { return b.right; })),
+            Math.max.apply(null, boxes.map(function (b) { return b.bottom; }))];
+  }
+  var panel = document.querySelector(".leaflet-control-layers");
+  var found = {
+    data: box("path.caslite-risk, path.caslite-hot"), hot: box("path.caslite-hot"),
+    context: box("path.caslite-context"), legend: box(".caslite-legend"),
+    panel: box(".leaflet-control-layers"), zoom: box(".leaflet-control-zoom"),
+    scale: box(".leaflet-control-scale"),
+    expanded: panel.classList.contains("leaflet-control-layers-expanded"),
+    view: [window.innerWidth, window.innerHeight]
+  };
+  var out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = JSON.stringify(found);
+  document.body.appendChild(out);
+}, 1500);
+</script>"""
+
+
+def _boxes_in_chromium(tmp_path, page):
+    """Pixel boxes (left, top, right, bottom) of the map's data and overlays in chromium."""
+    probed = page.with_name(page.stem + "-probe.html")
+    probed.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>"), encoding="utf-8"
+    )
+    dom = _run_chromium(tmp_path, "--dump-dom", probed.resolve().as_uri()).stdout
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom)
+    assert found, "the probe did not run"
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+def _overlap(a, b):
+    return min(a[2], b[2]) - max(a[0], b[0]) > 0 and min(a[3], b[3]) - max(a[1], b[1]) > 0
+
+
+def test_html_overlays_cover_no_data_in_headless_chromium(tmp_path):
+    """The hot cells crowd the corner of the legend; the fitted view keeps them clear of it."""
+    grid = Grid.from_area(
+        shapely.affinity.translate(shapely.box(0, 0, 3000, 2000), 120_000, 480_000),
+        cell_size=125.0,
+        crs="EPSG:28992",
+    )
+    blocks = ShiftSchedule.every(8, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+    risk = np.random.default_rng(7).uniform(0.001, 0.01, size=(len(blocks), grid.n_cells))
+    xmin, ymin, xmax, ymax = grid.bounds
+    corner = (grid.x > xmax - 800) & (grid.y < ymin + 500)  # the bottom right: the legend's
+    risk[:, corner] += 1.0
+    forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    path = tmp_path / "map.html"
+    explore(forecast, path=path, tiles=None, self_contained=True, context=_context(forecast))
+    boxes = _boxes_in_chromium(tmp_path, path)
+    assert boxes["expanded"] is False  # the layer panel is collapsed to its button
+    data, hot = boxes["data"], boxes["hot"]
+    width, height = boxes["view"]
+    assert 0 <= data[0] and 0 <= data[1] and data[2] <= width and data[3] <= height  # in view
+    assert data[2] - data[0] > 0.6 * width or data[3] - data[1] > 0.4 * height  # not tiny
+    for overlay in ("legend", "panel", "zoom", "scale"):
+        assert boxes[overlay] is not None, overlay
+        assert not _overlap(data, boxes[overlay]), (overlay, data, boxes[overlay])
+    # the test is not empty: the hot cells reach the data's bottom-right corner, the legend's
+    assert hot[2] == pytest.approx(data[2], abs=2) and hot[3] == pytest.approx(data[3], abs=2)
+    assert boxes["legend"][0] < hot[2] and boxes["legend"][3] > hot[1]  # it would overlap below
+    assert boxes["context"] is not None  # the context layer is drawn

@@ -857,6 +857,7 @@ def explore(
         tiles=tiles,
         control_scale=True,
         zoom_start=13,
+        zoom_snap=0.25,  # fit the grid closely into the space the overlays leave
     )
     m.get_root().title = f"caslite forecast: {surface_name}"
     for name, layer in layers:
