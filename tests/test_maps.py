@@ -728,3 +728,71 @@ def test_html_overlays_cover_no_data_in_headless_chromium(tmp_path):
     assert hot[2] == pytest.approx(data[2], abs=2) and hot[3] == pytest.approx(data[3], abs=2)
     assert boxes["legend"][0] < hot[2] and boxes["legend"][3] > hot[1]  # it would overlap below
     assert boxes["context"] is not None  # the context layer is drawn
+
+
+# ---------------------------------------------------------------------- command line
+def test_cli_forecast_draws_context_layers(tmp_path, capsys, monkeypatch):
+    import importlib
+
+    import geopandas
+
+    from caslite.cli import main
+
+    rng = np.random.default_rng(9)
+    n = 600
+    hours = np.sort(rng.integers(0, 24 * 300, n))
+    frame = pd.DataFrame(
+        {
+            "t": (pd.Timestamp("2018-06-01") + pd.to_timedelta(hours, unit="h")).strftime(
+                "%Y-%m-%dT%H:%M"
+            ),
+            "x": 628_500 + rng.normal(0, 250, n),
+            "y": 4_835_000 + rng.normal(0, 250, n),
+        }
+    )
+    incidents = tmp_path / "incidents.csv"
+    frame.to_csv(incidents, index=False)
+    street = shapely.LineString([(627_000, 4_834_900), (630_000, 4_835_100)])
+    streets = tmp_path / "streets.gpkg"
+    geopandas.GeoDataFrame(geometry=[street], crs="EPSG:32617").to_crs(4326).to_file(streets)
+    hoods = tmp_path / "hoods.geojson"
+    hood = shapely.box(628_000, 4_834_500, 629_000, 4_835_500)
+    geopandas.GeoDataFrame(geometry=[hood], crs="EPSG:32617").to_file(hoods)
+    naive = tmp_path / "naive.gpkg"
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        geopandas.GeoDataFrame(geometry=[street]).to_file(naive)  # no CRS
+    base = [str(incidents), "--crs", "EPSG:32617", "--tz", "America/Toronto"]
+    base += ["--origin", "2019-03-20", "--horizon", "1D"]
+
+    module = importlib.import_module("caslite.predict")
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the model was fitted before the --context files were checked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "predict", no_fit)
+        assert main(["forecast", *base, "--context", str(naive), "--out", str(tmp_path)]) == 2
+        assert "--context file 'naive.gpkg' has no CRS" in capsys.readouterr().err
+        missing = str(tmp_path / "nowhere.gpkg")
+        assert main(["forecast", *base, "--context", missing, "--out", str(tmp_path)]) == 2
+        assert "nowhere.gpkg" in capsys.readouterr().err
+
+    # the maps, not the model, are under test here: a small forecast stands in for the fit
+    grid = Grid.from_area(shapely.box(627_500, 4_834_000, 629_500, 4_836_000), crs="EPSG:32617")
+    blocks = ShiftSchedule.every(8, tz="America/Toronto").horizon("2019-03-20", "1D")
+    risk = np.random.default_rng(10).gamma(0.5, 0.01, size=(len(blocks), grid.n_cells))
+    stand_in = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    monkeypatch.setattr(
+        module, "predict", lambda *a, coverage, **k: (stand_in.top(coverage), stand_in)
+    )
+    out = tmp_path / "out"
+    args = [*base, "--context", str(streets), "--context", str(hoods), "--out", str(out)]
+    assert main(["forecast", *args]) == 0
+    page = (out / "hot_cells.html").read_text(encoding="utf-8")
+    assert page.count('"className": "caslite-context"') == 2
+    for name in ("streets", "hoods"):
+        assert f'"{name}"' in page  # a named layer of the layer control
+    for png in ("hot_cells.png", "risk_horizon.png"):
+        assert (out / png).stat().st_size > 10_000
+    assert main(["forecast", *base, "--out", str(tmp_path / "plain")]) == 0  # no --context
+    assert "caslite-context" not in (tmp_path / "plain" / "hot_cells.html").read_text("utf-8")
