@@ -588,6 +588,15 @@ def test_many_hot_cells_are_filled_with_a_legend(n_hot, style):
     else:
         assert tuple(hot.get_facecolor()[0]) == to_rgba("#2166ac")
         assert tuple(handle.get_facecolor()) == to_rgba("#2166ac")
+    m = explore(forecast, block=0, coverage=n_hot / 800, tiles=None)
+    look = _layers(m)[1].style_function({"properties": {}})
+    legend = m.get_root().html.render()
+    if style == "outline":
+        assert look["fill"] is False and look["color"] == "#000000"
+        assert "border: 2px solid #000000; background: none;" in legend
+    else:
+        assert look["fillColor"] == look["color"] == "#2166ac" and look["fillOpacity"] > 0.5
+        assert "border: 2px solid #2166ac; background: #2166ac;" in legend
     forced = plot_shift(forecast, coverage=n_hot / 800, hot_style="fill", hot_color="purple")
     assert tuple(_by_gid(forced, "hot-cells").get_facecolor()[0]) == to_rgba("purple")
     with pytest.raises(ValueError, match="hot_style must be one of"):

@@ -577,7 +577,11 @@ class KnoxResult:
                     ax.add_patch(
                         Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="black", lw=2)
                     )
-                ax.text(c, r, text, ha="center", va="center", fontsize=9)
+                dark = np.isfinite(value) and abs(float(norm(value)) - 0.5) > 0.35
+                ax.text(
+                    c, r, text, ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black",
+                )  # fmt: skip
         ax.set_xticks(range(cols), self.time_labels)
         ax.set_yticks(range(rows), self.distance_labels)
         ax.set_xlabel("time between events")

@@ -739,7 +739,8 @@ def explore(
     self_contained=False,
     cmap=None,
     scale="log",
-    hot_color="black",
+    hot_color=None,
+    hot_style="auto",
     context=None,
 ):
     """Make an interactive map of a forecast: risk surface, hot cells and tooltips.
@@ -771,8 +772,12 @@ def explore(
         Colour map of the expected incidents, as for :func:`plot_shift`.
     scale : {"log", "linear"}, default "log"
         Colour scale, as for :func:`plot_shift`.
-    hot_color : color, default "black"
-        Outline colour of the hot cells.
+    hot_color : color, optional
+        Colour of the hot cells, as for :func:`plot_shift`.
+    hot_style : {"auto", "outline", "fill"}, default "auto"
+        As for :func:`plot_shift`, decided on the largest number of hot cells of any shift
+        shown; filled cells keep a thin outline of their colour, which separates them when
+        zoomed in.
     context : GeoDataFrame, GeoSeries, path, or a list or dict of them, optional
         Layers drawn under the risk (streets, neighbourhoods, water), as for
         :func:`plot_shift`: reprojected (a layer without a CRS is refused), clipped to the
@@ -821,12 +826,10 @@ def explore(
     """
     import folium
     import shapely
-    from matplotlib.colors import to_hex
 
     _check_forecast(forecast)
     coverage = _check_coverage(coverage)
     scale = _check_scale(scale)
-    hot_color = to_hex(hot_color)
     if not isinstance(self_contained, bool):
         raise TypeError(f"self_contained must be True or False, got {self_contained!r}.")
     if path is not None and not isinstance(path, str | os.PathLike):
@@ -848,6 +851,13 @@ def explore(
         surface_shift = _shift_title(forecast, b)
         surface_name = f"expected incidents, {surface_shift}"
         hot_blocks = np.array([b])
+    picked_cells = [_hot_cells(forecast, int(b), coverage) for b in hot_blocks]
+    style, hot_color = _hot_style(hot_style, hot_color, max(p.size for p in picked_cells))
+    if style == "outline":
+        hot_look = {"fill": False, "color": hot_color, "weight": 2, "opacity": 0.9}
+    else:
+        hot_look = {"fillColor": hot_color, "fillOpacity": 0.85, "color": hot_color}
+        hot_look.update(weight=1, opacity=0.9)
 
     cells = forecast.grid.to_geodataframe()[["cell_id", "geometry"]].to_crs(4326)
     cells["geometry"] = shapely.transform(cells.geometry.to_numpy(), lambda c: np.round(c, 6))
@@ -900,9 +910,8 @@ def explore(
             },
             highlight={"fillOpacity": 0.95},
         ).add_to(m)
-    for i, b in enumerate(hot_blocks):
+    for i, (b, picked) in enumerate(zip(hot_blocks, picked_cells, strict=True)):
         b = int(b)
-        picked = _hot_cells(forecast, b, coverage)
         if not picked.size:
             continue
         hot = cells.iloc[picked].copy()
@@ -912,17 +921,11 @@ def explore(
         _geojson_layer(
             hot,
             name=f"hot cells ({_percent(coverage)}), {_shift_title(forecast, b)}",
-            style=lambda feature: {
-                "fill": False,
-                "color": hot_color,
-                "weight": 2,
-                "opacity": 0.9,
-                "className": "caslite-hot",
-            },
+            style=lambda feature: {**hot_look, "className": "caslite-hot"},
             show=i == 0,
         ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
-    legend = _legend_html(surface_name, colormap, norm, scale, coverage, hot_color)
+    legend = _legend_html(surface_name, colormap, norm, scale, coverage, hot_color, style)
     m.get_root().html.add_child(_raw(legend), name="caslite_legend")
     _fit_clear([[south, west], [north, east]]).add_to(m)
     if self_contained:
@@ -982,7 +985,7 @@ def _significant(values) -> np.ndarray:
     return np.array([float(f"{v:.4g}") for v in values])
 
 
-def _legend_html(caption, colormap, norm, scale, coverage, hot_color) -> str:
+def _legend_html(caption, colormap, norm, scale, coverage, hot_color, style) -> str:
     from matplotlib.colors import to_hex
 
     stops = ", ".join(to_hex(colormap(t)) for t in np.linspace(0, 1, 11))
@@ -1005,6 +1008,7 @@ def _legend_html(caption, colormap, norm, scale, coverage, hot_color) -> str:
         f"{labels}</div>"
         '<div style="margin-top: 4px;"><span style="display: inline-block; width: 10px; '
         f"height: 10px; border: 2px solid {html.escape(hot_color)}; "
+        f"background: {html.escape(hot_color) if style == 'fill' else 'none'}; "
         'vertical-align: middle;"></span> '
         f"hot cells ({html.escape(_percent(coverage))})</div></div>"
     )
