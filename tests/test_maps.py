@@ -530,8 +530,14 @@ def test_context_errors_name_the_layer_and_the_fix(forecast, tmp_path):
         plot_horizon(forecast, context=pd.DataFrame({"x": [1]}))
 
 
-def test_latlon_ticks_sit_where_the_meridians_cross_the_edges(forecast):
-    ax = plot_shift(forecast, 0)
+@pytest.mark.parametrize("draw", ["plot_shift", "plot_horizon", "plot_cells"])
+def test_latlon_ticks_sit_where_the_meridians_cross_the_edges(forecast, draw):
+    from caslite import plot_cells
+
+    if draw == "plot_cells":
+        ax = plot_cells(forecast.grid, forecast.total())
+    else:
+        ax = {"plot_shift": plot_shift, "plot_horizon": plot_horizon}[draw](forecast)
     to_wgs84 = pyproj.Transformer.from_crs(forecast.grid.crs, 4326, always_xy=True)
     xmin, ymin, xmax, ymax = forecast.grid.bounds
     xticks, xlabels = ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()]
@@ -548,8 +554,12 @@ def test_latlon_ticks_sit_where_the_meridians_cross_the_edges(forecast):
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("longitude", "latitude")
     bare = plot_shift(forecast, 0, ticks=None)
     assert len(bare.get_xticks()) == 0 and len(bare.get_yticks()) == 0
+    bare = plot_cells(forecast.grid, forecast.total(), ticks=None)
+    assert len(bare.get_xticks()) == 0 and len(bare.get_yticks()) == 0
     with pytest.raises(ValueError, match="ticks must be 'latlon' or None"):
         plot_shift(forecast, ticks="metres")
+    with pytest.raises(ValueError, match="ticks must be 'latlon' or None"):
+        plot_cells(forecast.grid, forecast.total(), ticks="metres")
 
 
 def test_western_hemisphere_ticks_read_west():
