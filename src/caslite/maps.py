@@ -802,7 +802,9 @@ def explore(
     -----
     The cells are embedded as GeoJSON, about 0.4 kB per cell and layer: a city of 25,000
     cells gives a file of about 10 MB, which browsers draw, but slowly. For larger areas,
-    export the hot cells of :meth:`Forecast.top` to a GIS instead.
+    export the hot cells of :meth:`Forecast.top` to a GIS instead. Context layers add their
+    own GeoJSON (clipped to the grid): simplify a city's street network first
+    (``streets.simplify(5)``) or keep its main roads.
 
     Examples
     --------
