@@ -873,12 +873,19 @@ class BacktestResult:
         if ax is None:
             _, ax = plt.subplots()
         frame = self.calibration
-        for method in self.methods:
+        for i, method in enumerate(self.methods):
             part = frame[frame["method"] == method]
             x = part["mean_predicted"].to_numpy(dtype=float)
             y = part["observed_frequency"].to_numpy(dtype=float)
             keep = (x > 0) & (y > 0)
-            ax.plot(x[keep], y[keep], marker="o", label=method)
+            ax.plot(
+                x[keep],
+                y[keep],
+                marker=_MARKERS[i % len(_MARKERS)],
+                linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+                markerfacecolor="none",
+                label=method,
+            )
         positive = frame["mean_predicted"].to_numpy(dtype=float)
         positive = positive[positive > 0]
         lo = positive.min() if positive.size else 1e-6
