@@ -499,6 +499,9 @@ def test_context_layers_are_reprojected_and_drawn_under_the_risk(forecast):
     )
     risk = _by_gid(ax, "risk")
     assert lines.get_zorder() < risk.get_zorder() < _by_gid(ax, "hot-cells").get_zorder()
+    # what a user adds to the map afterwards (here with geopandas) is drawn over the risk
+    added = _context(forecast, forecast.grid.crs).plot(ax=ax, facecolor="none").collections[-1]
+    assert added.get_zorder() > risk.get_zorder()
     assert 0 < risk.get_alpha() < 1  # the context shows through the risk
     assert plot_shift(forecast, 0).findobj(lambda a: a.get_gid() == "risk")[0].get_alpha() is None
 
@@ -663,7 +666,7 @@ def test_tiles_need_contextily_and_never_stop_the_map(forecast, monkeypatch):
     monkeypatch.setitem(sys.modules, "contextily", fake)
     plot_day(forecast, tiles="CartoDB.Positron")
     assert len(calls) == 6  # a basemap under each of the day's panels
-    assert calls[0] == {"crs": "EPSG:28992", "source": "CartoDB.Positron", "zorder": 0}
+    assert calls[0] == {"crs": "EPSG:28992", "source": "CartoDB.Positron", "zorder": -2.0}
 
     def offline(ax, **kwargs):
         raise ConnectionError("no network")  # what requests raises offline (an OSError)

@@ -59,6 +59,9 @@ _FILL_COLOR = "#2166ac"  # a blue that stands out from the reds of the risk
 _CMAP_LOW = 0.12  # the default colour map starts here: "Reds" without its near-white end
 _CONTEXT_COLOR = "0.35"
 _RISK_ALPHA_OVER_CONTEXT = 0.72  # the risk raster lets the context layers under it show
+# drawing order: tiles, context, risk (imshow's default 0, so that what a user adds to the
+# returned axes, e.g. GeoDataFrame.plot at zorder 1, lands on top), study area, hot cells
+_Z_TILES, _Z_CONTEXT, _Z_RISK = -2.0, -1.0, 0.0
 
 
 # ---------------------------------------------------------------------- static maps
@@ -426,15 +429,15 @@ def _draw_values(ax, grid, values, cells, norm, cmap, hot_color, style, layers, 
         zeros = np.where(raster == 0, 1.0, np.nan)
         grey = ax.imshow(
             zeros, origin="lower", extent=extent, cmap=ListedColormap([_ZERO_COLOR]),
-            alpha=0.5 if under else None, zorder=1.5,
+            alpha=0.5 if under else None, zorder=_Z_RISK,
         )  # fmt: skip
         grey.set_gid("zero-risk")
     image = ax.imshow(
         raster, origin="lower", extent=extent, cmap=colormap, norm=norm,
-        interpolation="nearest", alpha=alpha, zorder=2,
+        interpolation="nearest", alpha=alpha, zorder=_Z_RISK,
     )  # fmt: skip
     image.set_gid("risk")
-    area = LineCollection(_outline_segments(grid), colors=_AREA_COLOR, linewidths=0.6, zorder=2.5)
+    area = LineCollection(_outline_segments(grid), colors=_AREA_COLOR, linewidths=0.6)
     area.set_gid("study-area")
     ax.add_collection(area)
     s = grid.cell_size
@@ -547,14 +550,19 @@ def _draw_context(ax, layers) -> None:
         points = parts[kind == shapely.GeometryType.POINT]
         segments = [shapely.get_coordinates(line) for line in lines]
         collection = LineCollection(
-            [s for s in segments if len(s) > 1], colors=_CONTEXT_COLOR, linewidths=0.5, zorder=1
+            [s for s in segments if len(s) > 1],
+            colors=_CONTEXT_COLOR,
+            linewidths=0.5,
+            zorder=_Z_CONTEXT,
         )
         collection.set_gid(f"context-{i}")
         collection.set_label(name)
         ax.add_collection(collection)
         if points.size:
             xy = shapely.get_coordinates(points)
-            dots = ax.scatter(xy[:, 0], xy[:, 1], s=2, color=_CONTEXT_COLOR, zorder=1, lw=0)
+            dots = ax.scatter(
+                xy[:, 0], xy[:, 1], s=2, color=_CONTEXT_COLOR, zorder=_Z_CONTEXT, lw=0
+            )
             dots.set_gid(f"context-{i}-points")
 
 
@@ -574,7 +582,7 @@ def _add_tiles(ax, tiles, crs) -> None:
         ) from None
     source = None if tiles is True else tiles
     try:
-        contextily.add_basemap(ax, crs=crs.to_string(), source=source, zorder=0)
+        contextily.add_basemap(ax, crs=crs.to_string(), source=source, zorder=_Z_TILES)
     except OSError as exc:  # no network, a server error (requests' errors are OSErrors)
         warnings.warn(
             f"the web tiles tiles={tiles!r} could not be fetched ({exc}); the map is drawn "
