@@ -1046,7 +1046,7 @@ def _read_context(values) -> dict:
                 f"the --context file {path.name!r} has no CRS, so it cannot be placed on the "
                 "map; set it in a GIS, or with geopandas (gdf.set_crs('EPSG:....').to_file(...))."
             )
-        name = path.stem if path.stem not in layers else path.name
+        name = path.stem if path.stem not in layers else str(path)  # two files, one name
         layers[name] = layer
     return layers
 
