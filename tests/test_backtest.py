@@ -419,3 +419,33 @@ def test_shift_table_in_markdown_and_refuses_bad_input(two_shift_result):
         two_shift_result.shift_table(0.25, observed="all")
     with pytest.raises(ValueError, match="coverage=0.03 was not scored"):
         two_shift_result.shift_table(0.03)
+
+
+def test_coverage_plots_show_means_bands_and_start_at_zero(serial):
+    from caslite.evaluation.metrics import bootstrap_interval
+
+    for column, plot in (("hit_rate", serial.plot_hit_rate), ("pai", serial.plot_pai)):
+        ax = plot()
+        assert ax.get_ylim()[0] == 0  # the axis starts at zero
+        styles = set()
+        for method in serial.methods:
+            (line,) = ax.findobj(lambda a, m=method: a.get_gid() == f"mean-{m}")
+            (band,) = ax.findobj(lambda a, m=method: a.get_gid() == f"interval-{m}")
+            styles.add((line.get_marker(), line.get_linestyle()))
+            assert line.get_markerfacecolor() == "none"  # coinciding markers stay visible
+            part = serial.scores[serial.scores["method"] == method]
+            vertices = band.get_paths()[0].vertices
+            for x, y in zip(*line.get_data(), strict=True):
+                values = part.loc[np.isclose(part["coverage"], x / 100), column].dropna()
+                assert y == pytest.approx(values.to_numpy().mean())  # the mean over origins
+                low, high = bootstrap_interval(values.to_numpy())
+                at = vertices[np.isclose(vertices[:, 0], x), 1]
+                assert at.min() == pytest.approx(low) and at.max() == pytest.approx(high)
+                assert low <= y <= high
+                if column == "hit_rate":
+                    row = serial.summary(coverage=x / 100)
+                    assert (low, high) == pytest.approx(
+                        (row.loc[method, "hit_rate_low"], row.loc[method, "hit_rate_high"])
+                    )
+        assert len(styles) == len(serial.methods)  # every method looks different
+        assert "90 % bootstrap interval" in ax.get_legend().get_title().get_text()

@@ -569,3 +569,14 @@ def test_max_pairs_at_the_exact_count_is_accepted(events):
         ValueError, match=rf"form (at least )?[\d,]+ pairs .*max_pairs={exact - 1:,}"
     ):
         knox_test(events, max_pairs=exact - 1, n_permutations=2, random_state=0)
+
+
+def test_plot_colour_scale_is_centred_on_one_and_stays_above_zero(clustered):
+    ax = clustered.plot()
+    norm = ax.images[0].norm
+    finite = clustered.ratio[np.isfinite(clustered.ratio)]
+    assert finite.max() > 2  # a span past 1: a scale symmetric around 1 would reach below 0
+    assert norm.vmin == 0 and norm.vmax == pytest.approx(finite.max())
+    assert norm(1.0) == pytest.approx(0.5)  # white at a ratio of 1
+    colorbar = ax.figure.axes[-1]
+    assert colorbar.get_ylim()[0] >= 0

@@ -15,7 +15,7 @@ import pytest
 import shapely
 
 from caslite import Forecast, Grid, ShiftSchedule
-from caslite.maps import explore, plot_day, plot_shift
+from caslite.maps import explore, plot_day, plot_horizon, plot_shift
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -463,3 +463,358 @@ def test_geojson_in_html_parses(forecast, tmp_path):
     for feature in data[1]["features"]:
         assert set(feature["properties"]) == {"cell_id", "risk", "rank", "shift"}
         assert feature["geometry"]["type"] == "Polygon"
+
+
+# ---------------------------------------------------------------------- context, ticks, styles
+def _context(forecast, crs=4326):
+    """A street (line) across the grid and a neighbourhood (polygon), in ``crs``."""
+    import geopandas
+
+    xmin, ymin, xmax, ymax = forecast.grid.bounds
+    street = shapely.LineString([(xmin - 300, ymin + 400), (xmax + 300, ymin + 700)])
+    hood = shapely.box(xmin + 200, ymin + 200, xmin + 800, ymin + 600)
+    layer = geopandas.GeoDataFrame(geometry=[street, hood], crs=forecast.grid.crs)
+    return layer.to_crs(crs)
+
+
+def test_context_layers_are_reprojected_and_drawn_under_the_risk(forecast):
+    ax = plot_shift(forecast, 0, context={"streets": _context(forecast)})
+    lines = _by_gid(ax, "context-0")
+    assert lines.get_label() == "streets"
+    drawn = lines.get_segments()
+    assert len(drawn) == 2  # the street and the neighbourhood's outline
+    # back in the grid's CRS (independently with pyproj), clipped to the map plus 5 %
+    xmin, ymin, xmax, ymax = forecast.grid.bounds
+    margin = 0.05 * max(xmax - xmin, ymax - ymin)
+    street = drawn[0]
+    assert street[:, 0].min() == pytest.approx(xmin - margin, abs=1e-3)
+    assert street[:, 0].max() == pytest.approx(xmax + margin, abs=1e-3)
+    slope = 300 / (xmax - xmin + 600)
+    np.testing.assert_allclose(street[:, 1], ymin + 400 + slope * (street[:, 0] - xmin + 300))
+    ring = drawn[1]
+    np.testing.assert_allclose(
+        [ring[:, 0].min(), ring[:, 1].min(), ring[:, 0].max(), ring[:, 1].max()],
+        [xmin + 200, ymin + 200, xmin + 800, ymin + 600],
+        atol=1e-3,
+    )
+    risk = _by_gid(ax, "risk")
+    assert lines.get_zorder() < risk.get_zorder() < _by_gid(ax, "hot-cells").get_zorder()
+    # what a user adds to the map afterwards (here with geopandas) is drawn over the risk
+    added = _context(forecast, forecast.grid.crs).plot(ax=ax, facecolor="none").collections[-1]
+    assert added.get_zorder() > risk.get_zorder()
+    assert 0 < risk.get_alpha() < 1  # the context shows through the risk
+    assert plot_shift(forecast, 0).findobj(lambda a: a.get_gid() == "risk")[0].get_alpha() is None
+
+
+def test_context_from_files_lists_and_series(forecast, tmp_path):
+    path = tmp_path / "streets.gpkg"
+    _context(forecast).to_file(path)
+    figure = plot_day(forecast, context=[path, _context(forecast).geometry])
+    for ax in _panels(figure):
+        assert _by_gid(ax, "context-0").get_label() == "streets"
+        assert _by_gid(ax, "context-1").get_label() == "context 2"
+    expected = _context(forecast, forecast.grid.crs).geometry.centroid
+    ax = plot_horizon(forecast, context=expected.to_crs(4326).to_frame("geometry"))
+    offsets = _by_gid(ax, "context-0-points").get_offsets()
+    np.testing.assert_allclose(offsets, np.column_stack([expected.x, expected.y]), atol=1e-3)
+
+
+def test_context_errors_name_the_layer_and_the_fix(forecast, tmp_path):
+    import geopandas
+
+    naive = geopandas.GeoDataFrame(geometry=[shapely.Point(0, 0)])
+    with pytest.raises(ValueError, match=r"context layer 'streets' has no CRS.*set_crs"):
+        plot_shift(forecast, context={"streets": naive})
+    with pytest.raises(ValueError, match=r"context layer 'context 1' has no CRS"):
+        explore(forecast, context=naive, tiles=None)
+    with pytest.raises(FileNotFoundError, match=r"context layer .*nowhere.gpkg.* does not exist"):
+        plot_day(forecast, context=tmp_path / "nowhere.gpkg")
+    with pytest.raises(TypeError, match="context layer 1 is a DataFrame"):
+        plot_horizon(forecast, context=pd.DataFrame({"x": [1]}))
+
+
+@pytest.mark.parametrize("draw", ["plot_shift", "plot_horizon", "plot_cells"])
+def test_latlon_ticks_sit_where_the_meridians_cross_the_edges(forecast, draw):
+    from caslite import plot_cells
+
+    if draw == "plot_cells":
+        ax = plot_cells(forecast.grid, forecast.total())
+    else:
+        ax = {"plot_shift": plot_shift, "plot_horizon": plot_horizon}[draw](forecast)
+    to_wgs84 = pyproj.Transformer.from_crs(forecast.grid.crs, 4326, always_xy=True)
+    xmin, ymin, xmax, ymax = forecast.grid.bounds
+    xticks, xlabels = ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()]
+    yticks, ylabels = ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()]
+    assert len(xticks) >= 2 and len(yticks) >= 2
+    for x, label in zip(xticks, xlabels, strict=True):
+        assert xmin <= x <= xmax and label.endswith("°E")
+        lon, _ = to_wgs84.transform(x, ymin)
+        assert lon == pytest.approx(float(label[:-2]), abs=1e-6)
+    for y, label in zip(yticks, ylabels, strict=True):
+        assert ymin <= y <= ymax and label.endswith("°N")
+        _, lat = to_wgs84.transform(xmin, y)
+        assert lat == pytest.approx(float(label[:-2]), abs=1e-6)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("longitude", "latitude")
+    bare = plot_shift(forecast, 0, ticks=None)
+    assert len(bare.get_xticks()) == 0 and len(bare.get_yticks()) == 0
+    bare = plot_cells(forecast.grid, forecast.total(), ticks=None)
+    assert len(bare.get_xticks()) == 0 and len(bare.get_yticks()) == 0
+    with pytest.raises(ValueError, match="ticks must be 'latlon' or None"):
+        plot_shift(forecast, ticks="metres")
+    with pytest.raises(ValueError, match="ticks must be 'latlon' or None"):
+        plot_cells(forecast.grid, forecast.total(), ticks="metres")
+
+
+def test_western_hemisphere_ticks_read_west():
+    grid = Grid.from_area(shapely.box(628_000, 4_833_000, 632_000, 4_836_000), crs="EPSG:32617")
+    blocks = ShiftSchedule.every(24, tz="America/Toronto").horizon("2019-03-11", "1D")
+    risk = np.random.default_rng(4).random((1, grid.n_cells))
+    ax = plot_shift(Forecast(risk, blocks, grid, origin=blocks.start[0]))
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels and all(label.endswith("°W") for label in labels)
+    lon, _ = pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(
+        ax.get_xticks()[0], grid.bounds[1]
+    )
+    assert -lon == pytest.approx(float(labels[0][:-2]), abs=1e-6)
+
+
+@pytest.mark.parametrize(("n_hot", "style"), [(100, "outline"), (101, "fill")])
+def test_many_hot_cells_are_filled_with_a_legend(n_hot, style):
+    from matplotlib.colors import to_rgba
+
+    from caslite.maps import OUTLINE_MAX_CELLS
+
+    assert OUTLINE_MAX_CELLS == 100
+    grid = Grid.from_area(shapely.box(0, 0, 5000, 2500), cell_size=125.0, crs="EPSG:28992")
+    assert grid.n_cells == 800 and (grid.area_fraction == 1).all()
+    blocks = ShiftSchedule.every(24, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+    risk = np.random.default_rng(5).random((1, grid.n_cells))
+    forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    ax = plot_shift(forecast, coverage=n_hot / 800)
+    hot = _by_gid(ax, "hot-cells")
+    assert len(hot.get_paths()) == n_hot
+    handle = ax.get_legend().legend_handles[0]
+    if style == "outline":
+        assert hot.get_facecolor().size == 0 or hot.get_facecolor()[0][3] == 0
+        assert tuple(hot.get_edgecolor()[0]) == to_rgba("black")
+        assert handle.get_facecolor()[3] == 0
+    else:
+        assert tuple(hot.get_facecolor()[0]) == to_rgba("#2166ac")
+        assert tuple(handle.get_facecolor()) == to_rgba("#2166ac")
+    m = explore(forecast, block=0, coverage=n_hot / 800, tiles=None)
+    look = _layers(m)[1].style_function({"properties": {}})
+    legend = m.get_root().html.render()
+    if style == "outline":
+        assert look["fill"] is False and look["color"] == "#000000"
+        assert "border: 2px solid #000000; background: none;" in legend
+    else:
+        assert look["fillColor"] == look["color"] == "#2166ac" and look["fillOpacity"] > 0.5
+        assert "border: 2px solid #2166ac; background: #2166ac;" in legend
+    forced = plot_shift(forecast, coverage=n_hot / 800, hot_style="fill", hot_color="purple")
+    assert tuple(_by_gid(forced, "hot-cells").get_facecolor()[0]) == to_rgba("purple")
+    with pytest.raises(ValueError, match="hot_style must be one of"):
+        plot_shift(forecast, hot_style="dots")
+    with pytest.raises(ValueError, match="hot_color='nocolour' is not a colour"):
+        plot_shift(forecast, hot_color="nocolour")
+
+
+def _pixels(ax):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(ax.figure)
+    canvas.draw()
+    image = np.asarray(canvas.buffer_rgba())[..., :3] / 255.0
+    x0, y0, x1, y1 = ax.get_window_extent().extents
+    height = image.shape[0]
+    return image[int(height - y1) + 2 : int(height - y0) - 2, int(x0) + 2 : int(x1) - 2]
+
+
+def test_horizon_map_is_not_blank_when_a_few_cells_dominate():
+    # 1,600 cells with a little risk, 4 with 10,000 times more
+    grid = Grid.from_area(shapely.box(0, 0, 5000, 5000), cell_size=125.0, crs="EPSG:28992")
+    blocks = ShiftSchedule.every(8, tz="Europe/Amsterdam").horizon("2024-03-11", "2D")
+    rng = np.random.default_rng(6)
+    risk = rng.uniform(1e-4, 5e-4, size=(len(blocks), grid.n_cells))
+    risk[:, [10, 500, 900, 1300]] = 2.0
+    forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    ax = plot_horizon(forecast, coverage=0.05, ticks=None)
+    image = _by_gid(ax, "risk")
+    assert image.norm.vmax == pytest.approx(forecast.total().max())
+    expected = _reference_top(forecast.total(), grid.area_fraction, 0.05)
+    np.testing.assert_array_equal(_cells_of_paths(_by_gid(ax, "hot-cells"), grid), expected)
+    assert ax.get_title() == "horizon Mon 2024-03-11 00:00 – Wed 2024-03-13 00:00 CET"
+
+    def near_white(ax):
+        pixels = _pixels(ax)
+        return float((pixels.min(axis=2) > 0.94).mean())
+
+    # the same values on a linear scale of the full "Reds" leave the map nearly blank ...
+    assert near_white(plot_horizon(forecast, scale="linear", cmap="Reds", ticks=None)) > 0.8
+    # ... the default log scale and colour map do not
+    assert near_white(plot_horizon(forecast, ticks=None)) < 0.05
+
+
+def test_tiles_need_contextily_and_never_stop_the_map(forecast, monkeypatch):
+    import types
+
+    monkeypatch.setitem(sys.modules, "contextily", None)  # not installed
+    with pytest.raises(ImportError, match=r"pip install contextily.*context="):
+        plot_shift(forecast, tiles=True)
+    calls = []
+    fake = types.ModuleType("contextily")
+    fake.add_basemap = lambda ax, **kwargs: calls.append(kwargs)
+    monkeypatch.setitem(sys.modules, "contextily", fake)
+    plot_day(forecast, tiles="CartoDB.Positron")
+    assert len(calls) == 6  # a basemap under each of the day's panels
+    assert calls[0] == {"crs": "EPSG:28992", "source": "CartoDB.Positron", "zorder": -2.0}
+
+    def offline(ax, **kwargs):
+        raise ConnectionError("no network")  # what requests raises offline (an OSError)
+
+    fake.add_basemap = offline
+    with pytest.warns(UserWarning, match=r"could not be fetched \(no network\).*without them"):
+        ax = plot_shift(forecast, 0, tiles=True)
+    assert _by_gid(ax, "risk").get_alpha() < 1 and _by_gid(ax, "hot-cells")
+
+
+_PROBE = """<script>
+setTimeout(function () {
+  function box(selector) {
+    var boxes = Array.from(document.querySelectorAll(selector))
+      .map(function (e) { return e.getBoundingClientRect(); })
+      .filter(function (b) { return b.width > 0 && b.height > 0; });
+    if (!boxes.length) { return null; }
+    return [Math.min.apply(null, boxes.map(function (b) { return b.left; })),
+            Math.min.apply(null, boxes.map(function (b) { return b.top; })),
+            Math.max.apply(null, boxes.map(function (b) { return b.right; })),
+            Math.max.apply(null, boxes.map(function (b) { return b.bottom; }))];
+  }
+  var panel = document.querySelector(".leaflet-control-layers");
+  var found = {
+    data: box("path.caslite-risk, path.caslite-hot"), hot: box("path.caslite-hot"),
+    context: box("path.caslite-context"), legend: box(".caslite-legend"),
+    panel: box(".leaflet-control-layers"), zoom: box(".leaflet-control-zoom"),
+    scale: box(".leaflet-control-scale"),
+    expanded: panel.classList.contains("leaflet-control-layers-expanded"),
+    view: [window.innerWidth, window.innerHeight]
+  };
+  var out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = JSON.stringify(found);
+  document.body.appendChild(out);
+}, 1500);
+</script>"""
+
+
+def _boxes_in_chromium(tmp_path, page):
+    """Pixel boxes (left, top, right, bottom) of the map's data and overlays in chromium."""
+    probed = page.with_name(page.stem + "-probe.html")
+    probed.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>"), encoding="utf-8"
+    )
+    dom = _run_chromium(tmp_path, "--dump-dom", probed.resolve().as_uri()).stdout
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom)
+    assert found, "the probe did not run"
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+def _overlap(a, b):
+    return min(a[2], b[2]) - max(a[0], b[0]) > 0 and min(a[3], b[3]) - max(a[1], b[1]) > 0
+
+
+def test_html_overlays_cover_no_data_in_headless_chromium(tmp_path):
+    """The hot cells crowd the corner of the legend; the fitted view keeps them clear of it."""
+    grid = Grid.from_area(
+        shapely.affinity.translate(shapely.box(0, 0, 3000, 2000), 120_000, 480_000),
+        cell_size=125.0,
+        crs="EPSG:28992",
+    )
+    blocks = ShiftSchedule.every(8, tz="Europe/Amsterdam").horizon("2024-03-11", "1D")
+    risk = np.random.default_rng(7).uniform(0.001, 0.01, size=(len(blocks), grid.n_cells))
+    xmin, ymin, xmax, ymax = grid.bounds
+    corner = (grid.x > xmax - 800) & (grid.y < ymin + 500)  # the bottom right: the legend's
+    risk[:, corner] += 1.0
+    forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    path = tmp_path / "map.html"
+    explore(forecast, path=path, tiles=None, self_contained=True, context=_context(forecast))
+    boxes = _boxes_in_chromium(tmp_path, path)
+    assert boxes["expanded"] is False  # the layer panel is collapsed to its button
+    data, hot = boxes["data"], boxes["hot"]
+    width, height = boxes["view"]
+    assert 0 <= data[0] and 0 <= data[1] and data[2] <= width and data[3] <= height  # in view
+    assert data[2] - data[0] > 0.6 * width or data[3] - data[1] > 0.4 * height  # not tiny
+    for overlay in ("legend", "panel", "zoom", "scale"):
+        assert boxes[overlay] is not None, overlay
+        assert not _overlap(data, boxes[overlay]), (overlay, data, boxes[overlay])
+    # the test is not empty: the hot cells reach the data's bottom-right corner, the legend's
+    assert hot[2] == pytest.approx(data[2], abs=2) and hot[3] == pytest.approx(data[3], abs=2)
+    assert boxes["legend"][0] < hot[2] and boxes["legend"][3] > hot[1]  # it would overlap below
+    assert boxes["context"] is not None  # the context layer is drawn
+
+
+# ---------------------------------------------------------------------- command line
+def test_cli_forecast_draws_context_layers(tmp_path, capsys, monkeypatch):
+    import importlib
+
+    import geopandas
+
+    from caslite.cli import main
+
+    rng = np.random.default_rng(9)
+    n = 600
+    hours = np.sort(rng.integers(0, 24 * 300, n))
+    frame = pd.DataFrame(
+        {
+            "t": (pd.Timestamp("2018-06-01") + pd.to_timedelta(hours, unit="h")).strftime(
+                "%Y-%m-%dT%H:%M"
+            ),
+            "x": 628_500 + rng.normal(0, 250, n),
+            "y": 4_835_000 + rng.normal(0, 250, n),
+        }
+    )
+    incidents = tmp_path / "incidents.csv"
+    frame.to_csv(incidents, index=False)
+    street = shapely.LineString([(627_000, 4_834_900), (630_000, 4_835_100)])
+    streets = tmp_path / "streets.gpkg"
+    geopandas.GeoDataFrame(geometry=[street], crs="EPSG:32617").to_crs(4326).to_file(streets)
+    hoods = tmp_path / "hoods.geojson"
+    hood = shapely.box(628_000, 4_834_500, 629_000, 4_835_500)
+    geopandas.GeoDataFrame(geometry=[hood], crs="EPSG:32617").to_file(hoods)
+    naive = tmp_path / "naive.gpkg"
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        geopandas.GeoDataFrame(geometry=[street]).to_file(naive)  # no CRS
+    base = [str(incidents), "--crs", "EPSG:32617", "--tz", "America/Toronto"]
+    base += ["--origin", "2019-03-20", "--horizon", "1D"]
+
+    module = importlib.import_module("caslite.predict")
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the model was fitted before the --context files were checked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "predict", no_fit)
+        assert main(["forecast", *base, "--context", str(naive), "--out", str(tmp_path)]) == 2
+        assert "--context file 'naive.gpkg' has no CRS" in capsys.readouterr().err
+        missing = str(tmp_path / "nowhere.gpkg")
+        assert main(["forecast", *base, "--context", missing, "--out", str(tmp_path)]) == 2
+        assert "nowhere.gpkg" in capsys.readouterr().err
+
+    # the maps, not the model, are under test here: a small forecast stands in for the fit
+    grid = Grid.from_area(shapely.box(627_500, 4_834_000, 629_500, 4_836_000), crs="EPSG:32617")
+    blocks = ShiftSchedule.every(8, tz="America/Toronto").horizon("2019-03-20", "1D")
+    risk = np.random.default_rng(10).gamma(0.5, 0.01, size=(len(blocks), grid.n_cells))
+    stand_in = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    monkeypatch.setattr(
+        module, "predict", lambda *a, coverage, **k: (stand_in.top(coverage), stand_in)
+    )
+    out = tmp_path / "out"
+    args = [*base, "--context", str(streets), "--context", str(hoods), "--out", str(out)]
+    assert main(["forecast", *args]) == 0
+    page = (out / "hot_cells.html").read_text(encoding="utf-8")
+    assert page.count('"className": "caslite-context"') == 2
+    for name in ("streets", "hoods"):
+        assert f'"{name}"' in page  # a named layer of the layer control
+    for png in ("hot_cells.png", "risk_horizon.png"):
+        assert (out / png).stat().st_size > 10_000
+    assert main(["forecast", *base, "--out", str(tmp_path / "plain")]) == 0  # no --context
+    assert "caslite-context" not in (tmp_path / "plain" / "hot_cells.html").read_text("utf-8")

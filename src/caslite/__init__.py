@@ -19,8 +19,8 @@ The public API is re-exported here; the modules behind it are
   forecasts, without pickle;
 - :mod:`caslite.io` — :func:`write_hot_cells` / :func:`read_hot_cells`, GIS files of hot
   cells (GeoPackage, GeoJSON, GeoParquet, CSV);
-- :mod:`caslite.maps` — :func:`plot_shift`, :func:`plot_day` and the interactive
-  :func:`caslite.maps.explore` map of a forecast;
+- :mod:`caslite.maps` — :func:`plot_shift`, :func:`plot_day`, :func:`plot_horizon` and
+  the interactive :func:`caslite.maps.explore` map of a forecast, with context layers;
 - :mod:`caslite.alerts` — :func:`near_repeat_alerts`, zones, revisits and group messages
   after a burglary;
 - :mod:`caslite.neighbourhood` — :func:`neighbourhood_report`, burglaries per neighbourhood
@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # the names below, for type checkers and IDEs; at run time th
     from caslite.forecast import Forecast
     from caslite.grid import Grid
     from caslite.io import read_hot_cells, write_hot_cells
-    from caslite.maps import plot_day, plot_shift
+    from caslite.maps import plot_day, plot_horizon, plot_shift
     from caslite.models import (
         GridETAS,
         NaiveCounts,
@@ -123,6 +123,7 @@ __all__ = [
     "patrol_plan",
     "plot_cells",
     "plot_day",
+    "plot_horizon",
     "plot_shift",
     "predict",
     "read_hot_cells",
@@ -181,6 +182,7 @@ _MODULE_OF = {
     "patrol_plan": "caslite.patrol",
     "plot_cells": "caslite.plot",
     "plot_day": "caslite.maps",
+    "plot_horizon": "caslite.maps",
     "plot_shift": "caslite.maps",
     "predict": "caslite.predict",
     "read_hot_cells": "caslite.io",

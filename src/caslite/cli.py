@@ -177,9 +177,10 @@ _EXAMPLES = {
 outputs (in --out): hot_cells.gpkg / .geojson / .parquet / .csv (one row per hot shift and
 cell; local shift times as ISO text with the UTC offset, the same in UTC, shift_number from
 0 (and the deprecated shift), the time zone; CRS of the incidents); hot_cells.png (the first
-day's shifts as small multiples, hot cells outlined over each shift's risk); risk_horizon.png
-(expected incidents over the horizon); hot_cells.html (interactive map, opens offline; a
-hot-cell layer per shift of the first day); provenance.json (the data's fingerprint, period, grid,
+day's shifts as small multiples, hot cells marked over each shift's risk); risk_horizon.png
+(expected incidents over the horizon, log scale, hot cells of the horizon); hot_cells.html
+(interactive map, opens offline; a hot-cell layer per shift of the first day); --context
+layers drawn under the risk of all three; provenance.json (the data's fingerprint, period, grid,
 shifts, every parameter and the versions: what reproduces the run). With --layout layers the
 GeoPackage has one layer per shift, named shift_YYYY-MM-DDTHH-MM by its local start.
 """,
@@ -363,6 +364,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=["column", "layers"],
         default="column",
         help="GeoPackage: one layer with a shift column (default) or a layer per shift",
+    )
+    forecast.add_argument(
+        "--context",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="a layer drawn under the risk on the maps (streets, neighbourhoods, water; any "
+        "file geopandas reads, with a CRS); repeat for several",
     )
     forecast.add_argument("--out", default="caslite-output", help="output folder")
 
@@ -1177,6 +1186,7 @@ def _forecast(args) -> None:
     area = None if args.area is None else _read_area(args.area, events.crs)
     layers = _category_layers(args, events)
     schedule = _schedule(args, events.tz)
+    context = _read_context(args.context)  # before the fit: a bad file fails fast
     out = _output_folder(args.out)
     model = RiskModel(progress=_progress(args), schedule=schedule, **_risk_options(args, layers))
     hot, forecast = predict(
@@ -1201,6 +1211,7 @@ def _forecast(args) -> None:
         title,
         label=f"expected incidents, {args.horizon} from {origin}",
         coverage=args.coverage,
+        context=context,
     )
     record = dict(forecast.provenance, command=["caslite", *args.argv])
     if "filter" in events.report:
@@ -1240,34 +1251,63 @@ def _formats(values) -> list:
     return names
 
 
-def _write_maps(forecast, hot, out: Path, title: str, *, label: str, coverage: float) -> list:
+def _read_context(values) -> dict:
+    """Read the --context files: {file name without suffix: GeoDataFrame}, each with a CRS."""
+    if not values:
+        return {}
+    import geopandas
+
+    suffixes = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".parquet", ".gml", ".kml")
+    layers = {}
+    for value in values:
+        path = _input_file(value, "--context", suffixes)
+        with _reading(path):
+            if path.suffix.lower() == ".parquet":
+                layer = geopandas.read_parquet(path)
+            else:
+                layer = geopandas.read_file(path, engine="pyogrio")
+        if layer.crs is None:
+            raise CliError(
+                f"the --context file {path.name!r} has no CRS, so it cannot be placed on the "
+                "map; set it in a GIS, or with geopandas (gdf.set_crs('EPSG:....').to_file(...))."
+            )
+        name = path.stem if path.stem not in layers else str(path)  # two files, one name
+        layers[name] = layer
+    return layers
+
+
+def _write_maps(
+    forecast, hot, out: Path, title: str, *, label: str, coverage: float, context=None
+) -> list:
     """Draw the forecast's maps into ``out``; return the files written.
 
     ``hot_cells.png``: the shifts of the horizon's first day as small multiples, hot cells
-    outlined over each shift's risk; ``risk_horizon.png``: the expected incidents of every cell
-    over the whole horizon; ``hot_cells.html``: an interactive map (Leaflet inlined, so it
-    opens without internet; the background tiles need it) with a hot-cell layer per shift of
-    the first day.
+    marked over each shift's risk; ``risk_horizon.png``: the expected incidents of every cell
+    over the whole horizon on a log scale, with the horizon's hot cells and latitude/longitude
+    ticks; ``hot_cells.html``: an interactive map (Leaflet inlined, so it opens without
+    internet; the background tiles need it) with a hot-cell layer per shift of the first day.
+    The ``context`` layers ({name: GeoDataFrame}) are drawn under the risk of all three.
     """
     import pandas as pd
 
-    from caslite.maps import explore, plot_day
-    from caslite.plot import plot_cells
+    from caslite.maps import explore, plot_day, plot_horizon
 
+    context = context or None
     written = []
-    figure = plot_day(forecast, coverage=coverage)
+    figure = plot_day(forecast, coverage=coverage, context=context)
     first = pd.Timestamp(int(forecast.blocks.start[0]), unit="s", tz="UTC")
     day = first.tz_convert(forecast.blocks.schedule.tz).strftime("%a %Y-%m-%d")
     figure.suptitle(f"{title}: hot cells per shift on {day} ({100 * coverage:g} % of the area)")
     path = out / "hot_cells.png"
     save_figure(figure, path, dpi=120)
     written.append(path)
-    ax = plot_cells(forecast.grid, forecast.total(), label=label, title=f"{title}: risk forecast")
+    ax = plot_horizon(forecast, coverage=coverage, context=context)
+    ax.set_title(f"{title}: {label}")
     path = out / "risk_horizon.png"
     save_figure(ax.figure, path, dpi=120)
     written.append(path)
     path = out / "hot_cells.html"
-    explore(forecast, coverage=coverage, path=path, self_contained=True)
+    explore(forecast, coverage=coverage, path=path, self_contained=True, context=context)
     written.append(path)
     return written
 

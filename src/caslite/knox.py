@@ -520,7 +520,10 @@ class KnoxResult:
         """Heat map of the Knox ratios, significant cells outlined and starred.
 
         Colours are centred on a ratio of 1 (red: more close pairs than expected, blue:
-        fewer); each cell shows its ratio, with ``*`` where ``p_value < alpha``.
+        fewer), the scale as far on both sides as the farthest ratio but never below 0 (a
+        ratio of counts is not negative: then the blue half spans 0 .. 1, the red half
+        1 .. the largest ratio); each cell shows its ratio, with ``*`` where
+        ``p_value < alpha``.
 
         Parameters
         ----------
@@ -543,6 +546,7 @@ class KnoxResult:
         >>> ax.images[0].get_array().shape
         (6, 4)
         """
+        from matplotlib.colors import TwoSlopeNorm
         from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
 
@@ -554,11 +558,12 @@ class KnoxResult:
         finite = np.isfinite(self.ratio)
         span = float(np.max(np.abs(self.ratio[finite] - 1.0))) if finite.any() else 0.0
         span = span if span > 0 else 0.5
+        # centred on 1; a ratio cannot be negative, so the scale stops at 0 below
+        norm = TwoSlopeNorm(vcenter=1.0, vmin=max(0.0, 1.0 - span), vmax=1.0 + span)
         image = ax.imshow(
             np.ma.masked_invalid(self.ratio),
             cmap="RdBu_r",
-            vmin=1.0 - span,
-            vmax=1.0 + span,
+            norm=norm,
             aspect="auto",
             interpolation="nearest",
         )
@@ -572,7 +577,11 @@ class KnoxResult:
                     ax.add_patch(
                         Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="black", lw=2)
                     )
-                ax.text(c, r, text, ha="center", va="center", fontsize=9)
+                dark = np.isfinite(value) and abs(float(norm(value)) - 0.5) > 0.35
+                ax.text(
+                    c, r, text, ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black",
+                )  # fmt: skip
         ax.set_xticks(range(cols), self.time_labels)
         ax.set_yticks(range(rows), self.distance_labels)
         ax.set_xlabel("time between events")

@@ -1,11 +1,23 @@
 """Maps of a :class:`~caslite.Forecast`: one shift, one day of shifts, and an interactive map.
 
-- :func:`plot_shift` draws the risk surface of one block (shift) as a raster, outlines its hot
-  cells and adds a colour bar, a legend and a scale bar;
+- :func:`plot_shift` draws the risk surface of one block (shift) as a raster, marks its hot
+  cells and adds a colour bar, a legend, a scale bar and latitude/longitude ticks;
 - :func:`plot_day` draws the blocks that start on one local date as small multiples on one
   shared colour scale;
+- :func:`plot_horizon` draws the expected incidents summed over the whole horizon, on a log
+  scale, with the horizon's hot cells;
 - :func:`explore` makes an interactive Leaflet map (with folium) with tooltips, optionally
   self-contained so that it renders offline.
+
+All of them draw context layers the user supplies (``context=``: streets, neighbourhoods,
+water; any file geopandas reads, or GeoDataFrames) under the risk, reprojected to the grid's
+CRS, so that a map can be read without a network connection. The static maps can also put web
+tiles under the risk (``tiles=``, with the optional package contextily, online only).
+
+Hot cells are outlined (the risk colour shows through) when a map shows at most
+``OUTLINE_MAX_CELLS`` (100) of them per shift, and filled in a solid colour when there are
+more: at city scale (a few thousand hot cells of 125 m on a map a few inches wide) outlines
+merge into dark blobs that hide both the cells and the risk.
 
 The static maps use :class:`matplotlib.figure.Figure` directly, so nothing is registered with
 pyplot. The hot cells are those of :meth:`Forecast.top` for the block (the same ranking,
@@ -30,7 +42,7 @@ from caslite._time import to_utc_seconds
 from caslite.evaluation.metrics import top_cells
 from caslite.forecast import Forecast
 
-__all__ = ["explore", "plot_day", "plot_shift"]
+__all__ = ["OUTLINE_MAX_CELLS", "explore", "plot_day", "plot_horizon", "plot_shift"]
 
 _SCALES = ("log", "linear")
 _DECADES = 3  # a log colour scale spans vmax / 10**3 .. vmax
@@ -38,6 +50,18 @@ _ZERO_COLOR = "0.85"
 _AREA_COLOR = "0.35"
 _NAT = np.iinfo(np.int64).min
 _LEAFLET = ("leaflet", "1.9.4")  # vendored under caslite/_static/leaflet (BSD-2-Clause)
+_HOT_STYLES = ("auto", "outline", "fill")
+_TICKS = ("latlon", None)
+OUTLINE_MAX_CELLS = 100
+"""Most hot cells per map (per shift) drawn as outlines by ``hot_style="auto"``; more are filled."""
+_OUTLINE_COLOR = "black"
+_FILL_COLOR = "#2166ac"  # a blue that stands out from the reds of the risk
+_CMAP_LOW = 0.12  # the default colour map starts here: "Reds" without its near-white end
+_CONTEXT_COLOR = "0.35"
+_RISK_ALPHA_OVER_CONTEXT = 0.72  # the risk raster lets the context layers under it show
+# drawing order: tiles, context, risk (imshow's default 0, so that what a user adds to the
+# returned axes, e.g. GeoDataFrame.plot at zorder 1, lands on top), study area, hot cells
+_Z_TILES, _Z_CONTEXT, _Z_RISK = -2.0, -1.0, 0.0
 
 
 # ---------------------------------------------------------------------- static maps
@@ -48,11 +72,15 @@ def plot_shift(
     coverage=0.03,
     ax=None,
     title=None,
-    cmap="Reds",
+    cmap=None,
     scale="log",
-    hot_color="black",
+    hot_color=None,
+    hot_style="auto",
+    context=None,
+    tiles=None,
+    ticks="latlon",
 ):
-    """Map the expected incidents of one shift with its hot cells outlined.
+    """Map the expected incidents of one shift with its hot cells marked.
 
     Parameters
     ----------
@@ -62,19 +90,39 @@ def plot_shift(
         The block (shift): its position in the horizon (``0 .. len(forecast.blocks) - 1``) or
         its start time (naive values are local wall-clock time of the schedule's time zone).
     coverage : float, default 0.03
-        Share of the area outlined as hot cells, ``0 < coverage <= 1``.
+        Share of the area marked as hot cells, ``0 < coverage <= 1``.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure (not registered with pyplot) is made when omitted.
     title : str, optional
         Axes title; default the local start and end of the shift (``""``: no title).
-    cmap : str or matplotlib.colors.Colormap, default "Reds"
-        Colour map of the expected incidents.
+    cmap : str or matplotlib.colors.Colormap, optional
+        Colour map of the expected incidents; default "Reds" without its lightest 12 % (whose
+        near-white would look like an empty map).
     scale : {"log", "linear"}, default "log"
         Colour scale. ``"log"`` spans three decades below the block's maximum (lower values get
         the lowest colour, cells with zero risk are grey), which shows the structure of the
         usual heavy-tailed risk; ``"linear"`` runs from 0 to the maximum.
-    hot_color : color, default "black"
-        Outline colour of the hot cells.
+    hot_color : color, optional
+        Colour of the hot cells; default black for outlines, blue for filled cells.
+    hot_style : {"auto", "outline", "fill"}, default "auto"
+        ``"outline"``: squares outlined over the risk; ``"fill"``: solid squares;
+        ``"auto"``: outlines for at most :data:`OUTLINE_MAX_CELLS` (100) hot cells, filled
+        beyond (many small outlines merge into blobs).
+    context : GeoDataFrame, GeoSeries, path, or a list or dict of them, optional
+        Layers drawn under the risk to show where the cells are: streets, neighbourhoods,
+        water, ... (a path is read with :func:`geopandas.read_file`; a dict names the layers).
+        Each is reprojected to the grid's CRS (a layer without a CRS is refused) and clipped
+        to the map. Lines and polygon outlines are drawn in grey, points as small dots; the
+        risk is then drawn partly transparent. For other styles, draw the layers on your own
+        axes and pass them as ``ax``.
+    tiles : bool, str or xyzservices.TileProvider, optional
+        Web map tiles under the risk, fetched with the optional package contextily (``True``:
+        its default OpenStreetMap tiles; a provider or its name, e.g.
+        ``"CartoDB.Positron"``). They need a network connection: when they cannot be fetched
+        the map is drawn without them and a warning says why. Default None: no tiles.
+    ticks : {"latlon", None}, default "latlon"
+        ``"latlon"``: axis ticks at round longitudes (bottom edge) and latitudes (left edge),
+        where the meridians and parallels cross the map's edges; None: no ticks.
 
     Returns
     -------
@@ -82,11 +130,13 @@ def plot_shift(
         The map. Its artists have gids: ``"risk"`` (the raster image, NaN outside the study
         area), ``"zero-risk"`` (grey cells with no expected incidents, on a log scale),
         ``"hot-cells"`` (a collection of the hot squares, highest risk first),
-        ``"study-area"`` (the outline of the active cells) and ``"scale-bar"``.
+        ``"study-area"`` (the outline of the active cells), ``"scale-bar"`` and
+        ``"context-<i>"`` (the context layers, in the order given).
 
     See Also
     --------
     plot_day : the shifts of one day as small multiples.
+    plot_horizon : the whole horizon.
     caslite.plot_cells : any per-cell values.
 
     Examples
@@ -103,41 +153,158 @@ def plot_shift(
     'Mon 2024-03-11 08:00–16:00 CET'
     >>> len(ax.findobj(match=lambda a: a.get_gid() == "hot-cells")[0].get_paths())  # 5 % of 64
     3
+    >>> [t.get_text() for t in ax.get_xticklabels()][:2]
+    ['3.315°E', '3.320°E']
     """
+    _check_forecast(forecast)
+    b = _block_index(forecast, block)
+    cells = _hot_cells(forecast, b, _check_coverage(coverage))
+    return _single_map(
+        forecast,
+        forecast.risk[b],
+        cells,
+        coverage=coverage,
+        ax=ax,
+        title=_shift_title(forecast, b) if title is None else title,
+        cmap=cmap,
+        scale=scale,
+        hot_color=hot_color,
+        hot_style=hot_style,
+        context=context,
+        tiles=tiles,
+        ticks=ticks,
+        label=f"expected incidents per {_cell_size(forecast)} cell in the shift",
+        hot_label="hot cells",
+    )
+
+
+def plot_horizon(
+    forecast,
+    *,
+    coverage=0.03,
+    ax=None,
+    title=None,
+    cmap=None,
+    scale="log",
+    hot_color=None,
+    hot_style="auto",
+    context=None,
+    tiles=None,
+    ticks="latlon",
+):
+    """Map the expected incidents summed over the whole horizon, with its hot cells.
+
+    The colour scale is logarithmic by default, so that a few cells with much more risk than
+    the rest do not leave the map nearly blank.
+
+    Parameters
+    ----------
+    forecast : Forecast
+        The forecast to map.
+    coverage : float, default 0.03
+        Share of the area marked as hot cells, ``0 < coverage <= 1``: the cells with the most
+        expected incidents over the horizon (:meth:`Forecast.top` with ``per="horizon"``).
+    ax, title, cmap, scale, hot_color, hot_style, context, tiles, ticks
+        As for :func:`plot_shift`; the default title is the horizon's local start and end.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The map, with the artists of :func:`plot_shift`.
+
+    See Also
+    --------
+    plot_shift : one shift.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shapely.geometry import box
+    >>> from caslite import Forecast, Grid, ShiftSchedule
+    >>> grid = Grid.from_area(box(0, 0, 1000, 1000), cell_size=125.0, crs="EPSG:28992")
+    >>> blocks = ShiftSchedule.every(8, tz="Europe/Amsterdam").horizon("2024-03-11", "2D")
+    >>> risk = np.random.default_rng(0).gamma(0.5, 0.01, size=(len(blocks), grid.n_cells))
+    >>> forecast = Forecast(risk, blocks, grid, origin=blocks.start[0])
+    >>> ax = plot_horizon(forecast, coverage=0.05)
+    >>> ax.get_title()
+    'horizon Mon 2024-03-11 00:00 – Wed 2024-03-13 00:00 CET'
+    >>> type(ax.findobj(match=lambda a: a.get_gid() == "risk")[0].norm).__name__
+    'LogNorm'
+    """
+    _check_forecast(forecast)
+    coverage = _check_coverage(coverage)
+    values = forecast.total()
+    cells = top_cells(values, coverage, area=forecast.grid.area_fraction)
+    return _single_map(
+        forecast,
+        values,
+        cells,
+        coverage=coverage,
+        ax=ax,
+        title=_horizon_title(forecast) if title is None else title,
+        cmap=cmap,
+        scale=scale,
+        hot_color=hot_color,
+        hot_style=hot_style,
+        context=context,
+        tiles=tiles,
+        ticks=ticks,
+        label=f"expected incidents per {_cell_size(forecast)} cell over the horizon",
+        hot_label="hot cells of the horizon",
+    )
+
+
+def _single_map(forecast, values, cells, *, coverage, ax, title, cmap, scale, hot_color,
+                hot_style, context, tiles, ticks, label, hot_label):  # fmt: skip
+    """Draw one map of ``values`` with the hot ``cells`` marked (plot_shift, plot_horizon)."""
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    _check_forecast(forecast)
-    b = _block_index(forecast, block)
     coverage = _check_coverage(coverage)
     scale = _check_scale(scale)
+    style, hot_color = _hot_style(hot_style, hot_color, cells.size)
+    if ticks not in _TICKS:
+        raise ValueError(f"ticks must be 'latlon' or None, got {ticks!r}.")
+    layers = _context_layers(context, forecast.grid)
     if ax is None:
         xmin, ymin, xmax, ymax = forecast.grid.bounds
         height = min(max(5.8 * (ymax - ymin) / (xmax - xmin) + 1.1, 3.5), 10.0)
         ax = Figure(figsize=(7.5, height), layout="constrained").add_subplot()
     elif not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}.")
-    values = forecast.risk[b]
     norm = _norm(scale, values.max())
-    image = _draw_block(ax, forecast, b, coverage, norm, cmap, hot_color)
+    image = _draw_values(
+        ax, forecast.grid, values, cells, norm, cmap, hot_color, style, layers, tiles
+    )
     bar = ax.figure.colorbar(
         image, ax=ax, shrink=0.8, extend="min" if scale == "log" else "neither"
     )
-    bar.set_label(f"expected incidents per {_cell_size(forecast)} cell in the shift")
+    bar.set_label(label)
     legend_corner, bar_corner = _emptiest_corners(forecast.grid, first="upper right")[:2]
-    handles = _legend_handles(values, scale, coverage, hot_color)
+    handles = _legend_handles(values, scale, coverage, hot_color, style, hot_label)
     ax.legend(handles=handles, loc=legend_corner, framealpha=0.85).set_zorder(6)
     _add_scale_bar(ax, forecast.grid, bar_corner)
-    crs_name = forecast.grid.crs.to_string()
-    ax.set_xlabel(f"x (m, {crs_name})")
-    ax.set_ylabel(f"y (m, {crs_name})")
-    ax.ticklabel_format(style="plain", useOffset=False)
-    ax.set_title(_shift_title(forecast, b) if title is None else title)
+    if ticks == "latlon":
+        _latlon_ticks(ax, forecast.grid)
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.set_title(title)
     return ax
 
 
 def plot_day(
-    forecast, day=None, *, coverage=0.03, ncols=3, cmap="Reds", scale="log", hot_color="black"
+    forecast,
+    day=None,
+    *,
+    coverage=0.03,
+    ncols=3,
+    cmap=None,
+    scale="log",
+    hot_color=None,
+    hot_style="auto",
+    context=None,
+    tiles=None,
 ):
     """Map the shifts that start on one local date as small multiples on one colour scale.
 
@@ -149,16 +316,23 @@ def plot_day(
         The local date (a time of day is ignored; a time-zone-aware value is first converted
         to the schedule's time zone); default the date of the first block of the horizon.
     coverage : float, default 0.03
-        Share of the area outlined as hot cells in each shift, ``0 < coverage <= 1``.
+        Share of the area marked as hot cells in each shift, ``0 < coverage <= 1``.
     ncols : int, default 3
         Panels per row.
-    cmap : str or matplotlib.colors.Colormap, default "Reds"
-        Colour map of the expected incidents.
+    cmap : str or matplotlib.colors.Colormap, optional
+        Colour map of the expected incidents, as for :func:`plot_shift`.
     scale : {"log", "linear"}, default "log"
         Colour scale, as for :func:`plot_shift`; its maximum is the largest expected count of
         any cell in any of the day's shifts, the same on every panel.
-    hot_color : color, default "black"
-        Outline colour of the hot cells.
+    hot_color : color, optional
+        Colour of the hot cells, as for :func:`plot_shift`.
+    hot_style : {"auto", "outline", "fill"}, default "auto"
+        As for :func:`plot_shift`; ``"auto"`` decides on the largest number of hot cells of
+        any panel, so that all panels look alike.
+    context : GeoDataFrame, GeoSeries, path, or a list or dict of them, optional
+        Layers drawn under the risk of every panel, as for :func:`plot_shift`.
+    tiles : bool, str or xyzservices.TileProvider, optional
+        Web map tiles under every panel, as for :func:`plot_shift`.
 
     Returns
     -------
@@ -193,6 +367,9 @@ def plot_day(
     if isinstance(ncols, bool) or not isinstance(ncols, numbers.Integral) or ncols < 1:
         raise ValueError(f"ncols must be a positive whole number of panels, got {ncols!r}.")
     date, which = _day_blocks(forecast, day)
+    hot = [_hot_cells(forecast, int(b), coverage) for b in which]
+    style, hot_color = _hot_style(hot_style, hot_color, max(cells.size for cells in hot))
+    layers = _context_layers(context, forecast.grid)
     n = which.size
     ncols = min(int(ncols), n)
     nrows = -(-n // ncols)
@@ -205,8 +382,11 @@ def plot_day(
     axes = figure.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
     norm = _norm(scale, forecast.risk[which].max())
     image = None
-    for ax, b in zip(axes, which, strict=False):
-        image = _draw_block(ax, forecast, int(b), coverage, norm, cmap, hot_color)
+    for ax, b, cells in zip(axes, which, hot, strict=False):
+        image = _draw_values(
+            ax, forecast.grid, forecast.risk[b], cells, norm, cmap, hot_color, style, layers,
+            tiles,
+        )  # fmt: skip
         ax.set_label(f"block {int(b)}")
         ax.set_title(_panel_title(forecast, int(b)), fontsize="medium")
         ax.set_xticks([])
@@ -221,36 +401,45 @@ def plot_day(
         extend="min" if scale == "log" else "neither",
     )
     bar.set_label(f"expected incidents per {_cell_size(forecast)} cell and shift")
-    handles = _legend_handles(forecast.risk[which], scale, coverage, hot_color)
+    handles = _legend_handles(forecast.risk[which], scale, coverage, hot_color, style)
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     figure.suptitle(f"{date:%a %Y-%m-%d} ({forecast.blocks.schedule.tz})")
     return figure
 
 
-def _draw_block(ax, forecast, b, coverage, norm, cmap, hot_color):
-    """Draw block ``b``'s raster, the study-area outline and the hot cells; return the image."""
+def _draw_values(ax, grid, values, cells, norm, cmap, hot_color, style, layers, tiles):
+    """Draw a raster of ``values``, the study-area outline, the hot ``cells`` and context."""
     from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.colors import ListedColormap, LogNorm
 
-    grid = forecast.grid
     n_rows, n_cols = grid.shape
     raster = np.full((n_rows, n_cols), np.nan)
-    raster[grid.cell_row, grid.cell_col] = forecast.risk[b]
+    raster[grid.cell_row, grid.cell_col] = values
     xmin, ymin, xmax, ymax = grid.bounds
     extent = (xmin, xmax, ymin, ymax)
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    ax.set_aspect("equal")
+    _add_tiles(ax, tiles, grid.crs)
+    _draw_context(ax, layers)
+    under = bool(layers) or tiles is not None
+    alpha = _RISK_ALPHA_OVER_CONTEXT if under else None
     colormap = _colormap(cmap).with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
     if isinstance(norm, LogNorm):  # zero is off a log scale: grey, as in plot_cells
         zeros = np.where(raster == 0, 1.0, np.nan)
-        grey = ax.imshow(zeros, origin="lower", extent=extent, cmap=ListedColormap([_ZERO_COLOR]))
+        grey = ax.imshow(
+            zeros, origin="lower", extent=extent, cmap=ListedColormap([_ZERO_COLOR]),
+            alpha=0.5 if under else None, zorder=_Z_RISK,
+        )  # fmt: skip
         grey.set_gid("zero-risk")
     image = ax.imshow(
-        raster, origin="lower", extent=extent, cmap=colormap, norm=norm, interpolation="nearest"
-    )
+        raster, origin="lower", extent=extent, cmap=colormap, norm=norm,
+        interpolation="nearest", alpha=alpha, zorder=_Z_RISK,
+    )  # fmt: skip
     image.set_gid("risk")
     area = LineCollection(_outline_segments(grid), colors=_AREA_COLOR, linewidths=0.6)
     area.set_gid("study-area")
     ax.add_collection(area)
-    cells = _hot_cells(forecast, b, coverage)
     s = grid.cell_size
     left = grid.x0 + grid.cell_col[cells] * s
     bottom = grid.y0 + grid.cell_row[cells] * s
@@ -263,13 +452,175 @@ def _draw_block(ax, forecast, b, coverage, norm, cmap, hot_color):
         ],
         axis=1,
     )
-    hot = PolyCollection(corners, facecolors="none", edgecolors=hot_color, linewidths=0.9, zorder=3)
+    if style == "outline":
+        hot = PolyCollection(
+            corners, facecolors="none", edgecolors=hot_color, linewidths=0.9, zorder=3
+        )
+    else:
+        hot = PolyCollection(corners, facecolors=hot_color, edgecolors="none", zorder=3)
     hot.set_gid("hot-cells")
     ax.add_collection(hot)
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
-    ax.set_aspect("equal")
     return image
+
+
+def _hot_style(hot_style, hot_color, n_cells):
+    """Return how to draw the hot cells ("outline" or "fill") and their colour."""
+    from matplotlib.colors import to_hex
+
+    if hot_style not in _HOT_STYLES:
+        raise ValueError(f"hot_style must be one of {list(_HOT_STYLES)}, got {hot_style!r}.")
+    style = hot_style
+    if style == "auto":
+        style = "outline" if n_cells <= OUTLINE_MAX_CELLS else "fill"
+    if hot_color is None:
+        hot_color = _OUTLINE_COLOR if style == "outline" else _FILL_COLOR
+    try:
+        hot_color = to_hex(hot_color)
+    except ValueError:
+        raise ValueError(
+            f"hot_color={hot_color!r} is not a colour; pass a name such as 'black' or a hex "
+            "code such as '#2166ac'."
+        ) from None
+    return style, hot_color
+
+
+def _context_layers(context, grid) -> list:
+    """Return the context layers as (name, GeoDataFrame in the grid CRS, clipped to it)."""
+    import geopandas
+
+    if context is None:
+        return []
+    if isinstance(context, dict):
+        items = [(str(name), layer) for name, layer in context.items()]
+    elif isinstance(context, list | tuple):
+        items = [(None, layer) for layer in context]
+    else:
+        items = [(None, context)]
+    layers = []
+    for i, (name, layer) in enumerate(items):
+        if isinstance(layer, str | os.PathLike):
+            path = os.fspath(layer)
+            if not os.path.isfile(path):
+                raise FileNotFoundError(
+                    f"context layer {path!r} does not exist; give a file geopandas reads "
+                    "(GeoPackage, GeoJSON, shapefile, ...)."
+                )
+            name = name or os.path.splitext(os.path.basename(path))[0]
+            layer = geopandas.read_file(path)
+        elif isinstance(layer, geopandas.GeoSeries):
+            layer = geopandas.GeoDataFrame(geometry=layer)
+        elif not isinstance(layer, geopandas.GeoDataFrame):
+            raise TypeError(
+                f"context layer {i + 1} is a {type(layer).__name__}; pass a GeoDataFrame, a "
+                "GeoSeries or a file path (or a list or dict of them)."
+            )
+        name = name or f"context {i + 1}"
+        if layer.crs is None:
+            raise ValueError(
+                f"context layer {name!r} has no CRS, so it cannot be placed on the grid "
+                f"({grid.crs.to_string()}); set it with layer.set_crs('EPSG:....') (or in a "
+                "GIS) to the CRS its coordinates are in."
+            )
+        xmin, ymin, xmax, ymax = grid.bounds
+        margin = 0.05 * max(xmax - xmin, ymax - ymin)
+        geometry = layer.geometry.to_crs(grid.crs)
+        geometry = geometry[~(geometry.is_empty | geometry.isna())]
+        clipped = geometry.clip_by_rect(xmin - margin, ymin - margin, xmax + margin, ymax + margin)
+        clipped = clipped[~clipped.is_empty]
+        layers.append((name, geopandas.GeoDataFrame(geometry=clipped.reset_index(drop=True))))
+    return layers
+
+
+def _draw_context(ax, layers) -> None:
+    """Draw the context layers: polygon outlines and lines in grey, points as dots."""
+    import shapely
+    from matplotlib.collections import LineCollection
+
+    for i, (name, layer) in enumerate(layers):
+        boundaries = layer.geometry.boundary.where(
+            layer.geom_type.isin(["Polygon", "MultiPolygon"]), layer.geometry
+        )
+        parts = shapely.get_parts(shapely.get_parts(boundaries.to_numpy()))  # collections too
+        kind = shapely.get_type_id(parts)
+        lines = parts[
+            (kind == shapely.GeometryType.LINESTRING) | (kind == shapely.GeometryType.LINEARRING)
+        ]
+        points = parts[kind == shapely.GeometryType.POINT]
+        segments = [shapely.get_coordinates(line) for line in lines]
+        collection = LineCollection(
+            [s for s in segments if len(s) > 1],
+            colors=_CONTEXT_COLOR,
+            linewidths=0.5,
+            zorder=_Z_CONTEXT,
+        )
+        collection.set_gid(f"context-{i}")
+        collection.set_label(name)
+        ax.add_collection(collection)
+        if points.size:
+            xy = shapely.get_coordinates(points)
+            dots = ax.scatter(
+                xy[:, 0], xy[:, 1], s=2, color=_CONTEXT_COLOR, zorder=_Z_CONTEXT, lw=0
+            )
+            dots.set_gid(f"context-{i}-points")
+
+
+def _add_tiles(ax, tiles, crs) -> None:
+    """Put web map tiles (contextily) under the map; warn and go on when they cannot be had."""
+    import warnings
+
+    if tiles is None or tiles is False:
+        return
+    try:
+        import contextily
+    except ImportError:
+        raise ImportError(
+            f"tiles={tiles!r} needs the optional package contextily, which is not installed; "
+            "install it with `pip install contextily`, or leave tiles=None and pass context= "
+            "layers (streets, neighbourhoods) for a map that needs no network."
+        ) from None
+    source = None if tiles is True else tiles
+    try:
+        contextily.add_basemap(ax, crs=crs.to_string(), source=source, zorder=_Z_TILES)
+    except OSError as exc:  # no network, a server error (requests' errors are OSErrors)
+        warnings.warn(
+            f"the web tiles tiles={tiles!r} could not be fetched ({exc}); the map is drawn "
+            "without them.",
+            stacklevel=4,
+        )
+
+
+def _latlon_ticks(ax, grid) -> None:
+    """Ticks at round longitudes on the bottom edge and round latitudes on the left edge."""
+    import pyproj
+    from matplotlib.ticker import MaxNLocator
+
+    to_degrees = pyproj.Transformer.from_crs(grid.crs, 4326, always_xy=True)
+    xmin, ymin, xmax, ymax = grid.bounds
+    along = np.linspace(0.0, 1.0, 401)
+    xs = xmin + along * (xmax - xmin)
+    ys = ymin + along * (ymax - ymin)
+    lon, _ = to_degrees.transform(xs, np.full_like(xs, ymin))
+    _, lat = to_degrees.transform(np.full_like(ys, xmin), ys)
+    for values, positions, axis, signs in (
+        (lon, xs, ax.xaxis, ("E", "W")),
+        (lat, ys, ax.yaxis, ("N", "S")),
+    ):
+        if not np.all(np.diff(values) > 0):  # not monotonic along the edge: no honest ticks
+            axis.set_ticks([])
+            continue
+        locator = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+        ticks = locator.tick_values(values[0], values[-1])
+        ticks = ticks[(ticks >= values[0]) & (ticks <= values[-1])]
+        step = np.diff(ticks).min() if ticks.size > 1 else 1.0
+        decimals = next(  # the fewest decimals that write the step exactly: 0.025 needs 3
+            d for d in range(10) if abs(step * 10**d - round(step * 10**d)) < 1e-6
+        )
+        labels = [f"{abs(t):.{decimals}f}°{signs[0] if t >= 0 else signs[1]}" for t in ticks]
+        axis.set_ticks(np.interp(ticks, values, positions), labels=labels)
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
 
 
 def _outline_segments(grid) -> np.ndarray:
@@ -301,13 +652,15 @@ def _norm(scale, vmax):
     return Normalize(vmin=0.0, vmax=vmax)
 
 
-def _legend_handles(values, scale, coverage, hot_color) -> list:
+def _legend_handles(values, scale, coverage, hot_color, style, label="hot cells") -> list:
     """Legend entries: the hot cells, and the grey of zero risk when a log scale shows it."""
     from matplotlib.patches import Patch
 
-    handles = [
-        Patch(facecolor="none", edgecolor=hot_color, label=f"hot cells ({_percent(coverage)})")
-    ]
+    text = f"{label} ({_percent(coverage)})"
+    if style == "outline":
+        handles = [Patch(facecolor="none", edgecolor=hot_color, label=text)]
+    else:
+        handles = [Patch(facecolor=hot_color, edgecolor="none", label=text)]
     if scale == "log" and values.max() > 0 and (values == 0).any():
         handles.append(Patch(facecolor=_ZERO_COLOR, label="no incidents expected"))
     return handles
@@ -392,9 +745,11 @@ def explore(
     path=None,
     tiles="OpenStreetMap",
     self_contained=False,
-    cmap="Reds",
+    cmap=None,
     scale="log",
-    hot_color="black",
+    hot_color=None,
+    hot_style="auto",
+    context=None,
 ):
     """Make an interactive map of a forecast: risk surface, hot cells and tooltips.
 
@@ -413,19 +768,29 @@ def explore(
         Write the map to this HTML file (with :meth:`folium.Map.save`).
     tiles : str, folium.TileLayer or None, default "OpenStreetMap"
         Background tiles (any name folium accepts); None for none. Tiles come from a tile
-        server, so they only show online.
+        server, so they only show online: pass ``context=`` layers for a map that shows
+        where the cells are without a network.
     self_contained : bool, default False
         Inline Leaflet's JavaScript, CSS and images (a copy ships with caslite) instead of
         linking them from a content delivery network, so that the map renders without a
         network connection (about 170 kB more per file). folium's other default assets
         (jQuery, Bootstrap, icon fonts) serve markers and popups, which these maps do not
         have, and are left out: add such elements only to a map made without this option.
-    cmap : str or matplotlib.colors.Colormap, default "Reds"
-        Colour map of the expected incidents.
+    cmap : str or matplotlib.colors.Colormap, optional
+        Colour map of the expected incidents, as for :func:`plot_shift`.
     scale : {"log", "linear"}, default "log"
         Colour scale, as for :func:`plot_shift`.
-    hot_color : color, default "black"
-        Outline colour of the hot cells.
+    hot_color : color, optional
+        Colour of the hot cells, as for :func:`plot_shift`.
+    hot_style : {"auto", "outline", "fill"}, default "auto"
+        As for :func:`plot_shift`, decided on the largest number of hot cells of any shift
+        shown; filled cells keep a thin outline of their colour, which separates them when
+        zoomed in.
+    context : GeoDataFrame, GeoSeries, path, or a list or dict of them, optional
+        Layers drawn under the risk (streets, neighbourhoods, water), as for
+        :func:`plot_shift`: reprojected (a layer without a CRS is refused), clipped to the
+        grid's bounds and embedded as GeoJSON, grey lines and outlines that take no mouse
+        events; each is a layer of the layer control, named by its dict key or file name.
 
     Returns
     -------
@@ -434,13 +799,20 @@ def explore(
         hot-cell layer the hot cells of one shift; tooltips give ``cell_id``, ``risk``
         (expected incidents, to 4 significant digits), ``rank`` (1 = highest in the layer's
         shift or horizon; ties by the lower cell id) and ``shift``. Coordinates are rounded
-        to 1e-6 degrees (about 0.1 m).
+        to 1e-6 degrees (about 0.1 m). The layer control is collapsed to its button (top
+        right); the legend sits at the bottom right. When the page opens, the map is fitted
+        to the grid inside the space the controls and the legend leave free (measured in
+        the browser), so that they cover no cell; the risk cells' SVG paths have the class
+        ``caslite-risk``, the hot cells' ``caslite-hot``, the context layers'
+        ``caslite-context``.
 
     Notes
     -----
     The cells are embedded as GeoJSON, about 0.4 kB per cell and layer: a city of 25,000
     cells gives a file of about 10 MB, which browsers draw, but slowly. For larger areas,
-    export the hot cells of :meth:`Forecast.top` to a GIS instead.
+    export the hot cells of :meth:`Forecast.top` to a GIS instead. Context layers add their
+    own GeoJSON (clipped to the grid): simplify a city's street network first
+    (``streets.simplify(5)``) or keep its main roads.
 
     Examples
     --------
@@ -464,18 +836,17 @@ def explore(
     """
     import folium
     import shapely
-    from matplotlib.colors import to_hex
 
     _check_forecast(forecast)
     coverage = _check_coverage(coverage)
     scale = _check_scale(scale)
-    hot_color = to_hex(hot_color)
     if not isinstance(self_contained, bool):
         raise TypeError(f"self_contained must be True or False, got {self_contained!r}.")
     if path is not None and not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a file path (str or os.PathLike), got {path!r}.")
     if tiles is not None and not isinstance(tiles, str | folium.TileLayer):
         raise TypeError(f"tiles must be a tile name, a folium.TileLayer or None, got {tiles!r}.")
+    layers = _context_layers(context, forecast.grid)
     tz = forecast.blocks.schedule.tz
     if block is None:
         values = forecast.total()
@@ -490,6 +861,13 @@ def explore(
         surface_shift = _shift_title(forecast, b)
         surface_name = f"expected incidents, {surface_shift}"
         hot_blocks = np.array([b])
+    picked_cells = [_hot_cells(forecast, int(b), coverage) for b in hot_blocks]
+    style, hot_color = _hot_style(hot_style, hot_color, max(p.size for p in picked_cells))
+    if style == "outline":
+        hot_look = {"fill": False, "color": hot_color, "weight": 2, "opacity": 0.9}
+    else:
+        hot_look = {"fillColor": hot_color, "fillOpacity": 0.85, "color": hot_color}
+        hot_look.update(weight=1, opacity=0.9)
 
     cells = forecast.grid.to_geodataframe()[["cell_id", "geometry"]].to_crs(4326)
     cells["geometry"] = shapely.transform(cells.geometry.to_numpy(), lambda c: np.round(c, 6))
@@ -499,9 +877,25 @@ def explore(
         tiles=tiles,
         control_scale=True,
         zoom_start=13,
+        zoom_snap=0.25,  # fit the grid closely into the space the overlays leave
     )
-    m.fit_bounds([[south, west], [north, east]])
     m.get_root().title = f"caslite forecast: {surface_name}"
+    for name, layer in layers:
+        shapes = layer.to_crs(4326)
+        shapes["geometry"] = shapely.transform(shapes.geometry.to_numpy(), lambda c: np.round(c, 6))
+        folium.GeoJson(
+            shapes.to_geo_dict(show_bbox=False),
+            name=name,
+            style_function=lambda feature: {
+                "color": "#595959",
+                "weight": 1,
+                "opacity": 0.8,
+                "fill": False,
+                "className": "caslite-context",
+            },
+            interactive=False,
+            smooth_factor=0,
+        ).add_to(m)
 
     norm = _norm(scale, values.max())
     colormap = _colormap(cmap)
@@ -522,12 +916,12 @@ def explore(
                 "stroke": False,
                 "fillColor": feature["properties"]["fill"],
                 "fillOpacity": 0.7,
+                "className": "caslite-risk",
             },
             highlight={"fillOpacity": 0.95},
         ).add_to(m)
-    for i, b in enumerate(hot_blocks):
+    for i, (b, picked) in enumerate(zip(hot_blocks, picked_cells, strict=True)):
         b = int(b)
-        picked = _hot_cells(forecast, b, coverage)
         if not picked.size:
             continue
         hot = cells.iloc[picked].copy()
@@ -537,17 +931,13 @@ def explore(
         _geojson_layer(
             hot,
             name=f"hot cells ({_percent(coverage)}), {_shift_title(forecast, b)}",
-            style=lambda feature: {
-                "fill": False,
-                "color": hot_color,
-                "weight": 2,
-                "opacity": 0.9,
-            },
+            style=lambda feature: {**hot_look, "className": "caslite-hot"},
             show=i == 0,
         ).add_to(m)
-    folium.LayerControl(collapsed=len(hot_blocks) > 8).add_to(m)
-    legend = _legend_html(surface_name, colormap, norm, scale, coverage, hot_color)
+    folium.LayerControl(collapsed=True).add_to(m)
+    legend = _legend_html(surface_name, colormap, norm, scale, coverage, hot_color, style)
     m.get_root().html.add_child(_raw(legend), name="caslite_legend")
+    _fit_clear([[south, west], [north, east]]).add_to(m)
     if self_contained:
         _inline_leaflet(m)
     if path is not None:
@@ -578,8 +968,11 @@ def _geojson_layer(frame, *, name, style, highlight=None, show=True):
 
 def _colormap(cmap):
     from matplotlib import colormaps
-    from matplotlib.colors import Colormap
+    from matplotlib.colors import Colormap, ListedColormap
 
+    if cmap is None:  # "Reds" without its near-white end, which looks like an empty map
+        reds = colormaps["Reds"]
+        return ListedColormap(reds(np.linspace(_CMAP_LOW, 1.0, 256)), name="Reds_visible")
     if isinstance(cmap, Colormap):
         return cmap
     try:
@@ -602,7 +995,7 @@ def _significant(values) -> np.ndarray:
     return np.array([float(f"{v:.4g}") for v in values])
 
 
-def _legend_html(caption, colormap, norm, scale, coverage, hot_color) -> str:
+def _legend_html(caption, colormap, norm, scale, coverage, hot_color, style) -> str:
     from matplotlib.colors import to_hex
 
     stops = ", ".join(to_hex(colormap(t)) for t in np.linspace(0, 1, 11))
@@ -625,9 +1018,62 @@ def _legend_html(caption, colormap, norm, scale, coverage, hot_color) -> str:
         f"{labels}</div>"
         '<div style="margin-top: 4px;"><span style="display: inline-block; width: 10px; '
         f"height: 10px; border: 2px solid {html.escape(hot_color)}; "
+        f"background: {html.escape(hot_color) if style == 'fill' else 'none'}; "
         'vertical-align: middle;"></span> '
         f"hot cells ({html.escape(_percent(coverage))})</div></div>"
     )
+
+
+def _fit_clear_class():
+    """Return the branca element class that fits the map to the space the overlays leave."""
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    class FitClear(MacroElement):
+        """Fit the map to ``bounds`` in the part of it no control or legend covers.
+
+        After the controls and the legend exist, the script measures their boxes: those in
+        the top half of the map reserve a band at the top, those in the bottom half a band at
+        the bottom (the map keeps its full width), and Leaflet's ``fitBounds`` pads by them.
+        """
+
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            (function () {
+                var map = {{ this._parent.get_name() }};
+                var frame = map.getContainer().getBoundingClientRect();
+                var middle = frame.top + frame.height / 2;
+                var top = 0, bottom = 0;
+                var overlays = document.querySelectorAll(".leaflet-control, .caslite-legend");
+                overlays.forEach(function (element) {
+                    var box = element.getBoundingClientRect();
+                    if (!box.width || !box.height) { return; }
+                    if (box.top + box.height / 2 < middle) {
+                        top = Math.max(top, box.bottom - frame.top);
+                    } else {
+                        bottom = Math.max(bottom, frame.bottom - box.top);
+                    }
+                });
+                map.fitBounds({{ this.bounds|tojson }}, {
+                    paddingTopLeft: [8, top + 8],
+                    paddingBottomRight: [8, bottom + 8]
+                });
+            })();
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self, bounds):
+            super().__init__()
+            self._name = "FitClear"
+            self.bounds = bounds
+
+    return FitClear
+
+
+def _fit_clear(bounds):
+    return _fit_clear_class()(bounds)
 
 
 def _raw(text: str):
@@ -785,6 +1231,13 @@ def _times(start, end) -> str:
 def _shift_title(forecast, b) -> str:
     start, end = _bounds(forecast, b)
     return f"{start:%a %Y-%m-%d} {_times(start, end)}"
+
+
+def _horizon_title(forecast) -> str:
+    start, _ = _bounds(forecast, 0)
+    _, end = _bounds(forecast, len(forecast.blocks) - 1)
+    zone = "" if start.utcoffset() == end.utcoffset() else f" {start.tzname()}"
+    return f"horizon {start:%a %Y-%m-%d %H:%M}{zone} – {end:%a %Y-%m-%d %H:%M} {end.tzname()}"
 
 
 def _panel_title(forecast, b) -> str:

@@ -7,7 +7,17 @@ import numpy as np
 __all__ = ["plot_cells"]
 
 
-def plot_cells(grid, values, *, ax=None, cmap="Reds", label="value", title=None, zero_color="0.9"):
+def plot_cells(
+    grid,
+    values,
+    *,
+    ax=None,
+    cmap="Reds",
+    label="value",
+    title=None,
+    zero_color="0.9",
+    ticks="latlon",
+):
     """Draw one value per active cell of ``grid`` as a raster map.
 
     Inactive cells (outside the study area) stay blank; cells whose value is zero are drawn in
@@ -29,6 +39,9 @@ def plot_cells(grid, values, *, ax=None, cmap="Reds", label="value", title=None,
         Axes title.
     zero_color : color, default "0.9"
         Colour of active cells whose value is zero.
+    ticks : {"latlon", None}, default "latlon"
+        ``"latlon"``: ticks at round longitudes (bottom edge) and latitudes (left edge), as
+        in :func:`caslite.maps.plot_shift`; None: no ticks.
 
     Returns
     -------
@@ -41,12 +54,16 @@ def plot_cells(grid, values, *, ax=None, cmap="Reds", label="value", title=None,
     >>> from shapely.geometry import box
     >>> grid = Grid.from_area(box(0, 0, 1000, 500), cell_size=125, crs="EPSG:32617")
     >>> ax = plot_cells(grid, np.arange(grid.n_cells), label="incidents")
-    >>> ax.get_xlabel()
-    'x (m, EPSG:32617)'
+    >>> ax.get_xlabel(), ax.get_xticklabels()[0].get_text()
+    ('longitude', '85.488°W')
     """
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
+    from caslite.maps import _latlon_ticks
+
+    if ticks not in ("latlon", None):
+        raise ValueError(f"ticks must be 'latlon' or None, got {ticks!r}.")
     values = np.asarray(values, dtype=float)
     if values.shape != (grid.n_cells,):
         raise ValueError(f"values has shape {values.shape}; expected ({grid.n_cells},).")
@@ -68,11 +85,14 @@ def plot_cells(grid, values, *, ax=None, cmap="Reds", label="value", title=None,
         interpolation="nearest",
     )
     ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
-    crs_name = grid.crs.to_string()
-    ax.set_xlabel(f"x (m, {crs_name})")
-    ax.set_ylabel(f"y (m, {crs_name})")
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
     ax.set_aspect("equal")
-    ax.ticklabel_format(style="plain", useOffset=False)
+    if ticks == "latlon":
+        _latlon_ticks(ax, grid)
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
     if title:
         ax.set_title(title)
     return ax

@@ -825,31 +825,81 @@ class BacktestResult:
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ figures
-    def _by_coverage(self, column, ax, ylabel):
+    def _by_coverage(self, column, ax, ylabel, confidence):
+        """Plot the mean of ``column`` over origins by coverage, with bootstrap bands."""
         import matplotlib.pyplot as plt
+
+        from caslite.evaluation.metrics import bootstrap_interval
 
         if ax is None:
             _, ax = plt.subplots()
-        means = self.scores.groupby(["method", "coverage"], sort=False)[column].mean()
-        for method in self.methods:
-            line = means.loc[method]
-            ax.plot(100 * line.index.to_numpy(), line.to_numpy(), marker="o", label=method)
+        for i, method in enumerate(self.methods):
+            part = self.scores[self.scores["method"] == method]
+            coverages, means, lows, highs = [], [], [], []
+            for coverage, group in part.groupby("coverage", sort=True):
+                values = group[column].dropna().to_numpy()  # origins without events: NaN
+                low, high = (  # as summary(): no interval from fewer than two origins
+                    bootstrap_interval(values, confidence=confidence)
+                    if values.size >= 2
+                    else (np.nan, np.nan)
+                )
+                coverages.append(100 * float(coverage))
+                means.append(float(values.mean()) if values.size else np.nan)
+                lows.append(low)
+                highs.append(high)
+            (line,) = ax.plot(
+                coverages,
+                means,
+                marker=_MARKERS[i % len(_MARKERS)],
+                linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+                markerfacecolor="none",
+                label=method,
+                zorder=3,
+            )
+            line.set_gid(f"mean-{method}")
+            band = ax.fill_between(
+                coverages, lows, highs, color=line.get_color(), alpha=0.15, linewidth=0
+            )
+            band.set_gid(f"interval-{method}")
         ax.set_xlabel("coverage (% of the area)")
         ax.set_ylabel(ylabel)
-        ax.legend()
+        ax.set_ylim(bottom=0)
         return ax
 
-    def plot_hit_rate(self, ax=None):
-        """Plot the mean hit rate by coverage, one line per method; return the Axes."""
-        ax = self._by_coverage("hit_rate", ax, "hit rate (mean over origins)")
-        coverages = 100 * np.asarray(self.params["coverages"], dtype=float)
+    def _legend(self, ax, confidence) -> None:
+        pct = np.format_float_positional(100 * confidence, trim="-")
+        ax.legend(title=f"bands: {pct} % bootstrap interval over origins", fontsize="small")
+
+    def plot_hit_rate(self, ax=None, *, confidence=0.9):
+        """Plot the mean hit rate by coverage, one line per method; return the Axes.
+
+        Each method has its own marker and line style (lines that coincide stay visible) and a
+        band of the bootstrap interval of the mean over origins (the ``hit_rate_low`` ..
+        ``hit_rate_high`` of :meth:`summary`); the y axis starts at 0.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; default a new pyplot figure.
+        confidence : float, default 0.9
+            Level of the bootstrap bands.
+        """
+        ax = self._by_coverage("hit_rate", ax, "hit rate (mean over origins)", confidence)
+        coverages = 100 * np.sort(np.asarray(self.params["coverages"], dtype=float))
         ax.plot(coverages, coverages / 100, color="grey", linestyle=":", label="random")
-        ax.legend()
+        self._legend(ax, confidence)
         return ax
 
-    def plot_pai(self, ax=None):
-        """Plot the mean PAI by coverage, one line per method; return the Axes."""
-        return self._by_coverage("pai", ax, "PAI (mean over origins)")
+    def plot_pai(self, ax=None, *, confidence=0.9):
+        """Plot the mean PAI by coverage, one line per method; return the Axes.
+
+        As :meth:`plot_hit_rate`: a marker and line style per method, bootstrap bands of the
+        mean over origins, the y axis from 0, and a dotted line at PAI 1 (random).
+        """
+        ax = self._by_coverage("pai", ax, "PAI (mean over origins)", confidence)
+        ax.axhline(1.0, color="grey", linestyle=":", label="random (PAI 1)")
+        self._legend(ax, confidence)
+        return ax
 
     def plot_calibration(self, ax=None):
         """Plot the pooled reliability curve on log-log axes with the diagonal; return the Axes."""
@@ -858,12 +908,19 @@ class BacktestResult:
         if ax is None:
             _, ax = plt.subplots()
         frame = self.calibration
-        for method in self.methods:
+        for i, method in enumerate(self.methods):
             part = frame[frame["method"] == method]
             x = part["mean_predicted"].to_numpy(dtype=float)
             y = part["observed_frequency"].to_numpy(dtype=float)
             keep = (x > 0) & (y > 0)
-            ax.plot(x[keep], y[keep], marker="o", label=method)
+            ax.plot(
+                x[keep],
+                y[keep],
+                marker=_MARKERS[i % len(_MARKERS)],
+                linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+                markerfacecolor="none",
+                label=method,
+            )
         positive = frame["mean_predicted"].to_numpy(dtype=float)
         positive = positive[positive > 0]
         lo = positive.min() if positive.size else 1e-6
@@ -874,6 +931,10 @@ class BacktestResult:
         ax.set_ylabel("observed frequency")
         ax.legend()
         return ax
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+_LINESTYLES = ("-", "--", "-.", ":")
 
 
 def _with_interval(row, name, *, signed=False) -> str:
