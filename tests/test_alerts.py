@@ -106,6 +106,7 @@ def test_uplift_without_triggering_covers_one():
     assert not uplift.significant
 
 
+@pytest.mark.slow
 def test_uplift_is_the_cumulative_knox_ratio(city):
     # The same pairs as the Knox table's cells up to 200 m and 14 days; the expectation is the
     # exact permutation mean, so the Knox test's Monte Carlo mean must agree with it.

@@ -115,6 +115,7 @@ FULL_DISK = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_full_disk_leaves_old_files(tmp_path, hot):
     cases = [*FORMATS, (".caslite", "forecast")]
     arguments, old = [], {}

@@ -208,6 +208,7 @@ def test_riskmodel_update_between_refits(events, grid):
     assert model.get_params()["schedule"] is None  # the given estimator is not changed
 
 
+@pytest.mark.slow
 def test_loky_two_jobs_identical(events, grid):
     methods = {"naive": NaiveCounts(window_weeks=26), "naive8": NaiveCounts(window_weeks=8)}
     kwargs = dict(start=START, end=END, coverages=COVERAGES, progress=False)

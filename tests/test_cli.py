@@ -124,6 +124,7 @@ def test_plot_cells_puts_each_value_in_its_cell():
         plot_cells(grid, np.zeros(3))
 
 
+@pytest.mark.slow
 def test_cli_forecast_writes_hot_cells_of_every_shift(tmp_path, capsys):
     import geopandas
 

@@ -11,6 +11,8 @@ import pytest
 
 import caslite
 
+pytestmark = pytest.mark.slow  # every test reads the site, built once (about a minute)
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 

@@ -614,6 +614,7 @@ def test_event_layer_counts_match_brute_force(rng_events):
     assert early.t.size < layer.t.size
 
 
+@pytest.mark.slow
 def test_event_layer_errors(rng_events):
     grid = make_grid()
     with pytest.raises(TypeError, match=r"event_layers\['shops'\] must be caslite Events"):

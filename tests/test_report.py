@@ -4,6 +4,8 @@ import pandas as pd
 import pytest
 from benchmarks import report
 
+pytestmark = pytest.mark.slow  # every test reads one quick report, built once (minutes)
+
 
 @pytest.fixture(scope="module")
 def quick_synthetic(tmp_path_factory):

@@ -930,6 +930,7 @@ def test_custom_features_and_schedule(events, grid):
 
 
 # ---------------------------------------------------------------------- short horizons
+@pytest.mark.slow
 def test_auto_train_step_tiles_the_history_for_short_horizons():
     # A homogeneous Poisson process of 3 incidents a day over a 1 km square: the expected count
     # of a day is 3. With 1-day horizons every 7 days, six days in seven went unused and the

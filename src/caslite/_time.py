@@ -110,7 +110,7 @@ def to_utc_seconds(times, tz: str, what: str, dayfirst=None) -> np.ndarray:
     if stamps.tz is None:
         try:
             stamps = stamps.tz_localize(tz, ambiguous="raise", nonexistent="raise")
-        except (ValueError, TypeError):  # pandas' AmbiguousTimeError/NonExistentTimeError
+        except (ValueError, TypeError, _pytz_invalid_time_error()):
             raise ValueError(
                 f"{what}: {list(map(str, arr.ravel()[:3]))} includes a local time that does not "
                 f"exist or occurs twice in {tz} (a daylight-saving change). Pass a "
@@ -118,6 +118,19 @@ def to_utc_seconds(times, tz: str, what: str, dayfirst=None) -> np.ndarray:
             ) from None
     seconds = stamps.as_unit("s").asi8
     return seconds.reshape(arr.shape) if arr.ndim else seconds[0]
+
+
+def _pytz_invalid_time_error():
+    """Return the error pandas raises for a local time in a daylight-saving gap or overlap.
+
+    pandas 3 raises a ``ValueError``; pandas 2 raises pytz's ``InvalidTimeError`` (the base
+    of its ``AmbiguousTimeError`` and ``NonExistentTimeError``), which is not one.
+    """
+    try:
+        from pytz import InvalidTimeError
+    except ImportError:  # pandas 3 does not need pytz
+        return ValueError
+    return InvalidTimeError
 
 
 def parse_datetimes(values, what: str, time_format=None, dayfirst=None, orders=None, fix=None):
