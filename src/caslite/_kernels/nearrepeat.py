@@ -14,6 +14,11 @@ in two stages:
    Bowers time kernel only the events whose weekly weight changed (entering, stepping down,
    leaving) scatter the change of their weight.
 
+Grid-form space weights with the Bowers time kernel skip the footprints when the weights are
+fractions (the Bowers weights are): an event's weights then depend only on its raster cell,
+so :func:`_score_steps_raster` adds the changes of weight as whole-number squares to a
+difference array on the raster, exactly, and writes each block in one pass.
+
 Codes: space kind 0 exponential ``exp(-d / p)``, 1 Gaussian ``exp(-d^2 / 2p^2)``,
 2 Bowers ``1 / (1 + d / p)``; time kind 0 exponential ``exp(-dt / p)``, 1 Bowers
 ``1 / (1 + floor(dt / p))``. Distances are metres and times seconds.
