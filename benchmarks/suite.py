@@ -97,8 +97,13 @@ def _measure_loaded(case, prep, profile, n_processes, row, log) -> dict:
         gc.collect()
         floor = None
         if prep.floor_shape is not None:
-            floor_s = harness.floor_time(prep.floor_shape, prep.floor_dtype, repeats)
-            floor = {"best_s": floor_s, "ratio": timing["best_s"] / floor_s}
+            floor_s, floor_cpu = harness.floor_times(prep.floor_shape, prep.floor_dtype, repeats)
+            floor = {
+                "best_s": floor_s,
+                "ratio": timing["best_s"] / floor_s,
+                "best_cpu_s": floor_cpu,
+                "cpu_ratio": timing["best_cpu_s"] / floor_cpu if floor_cpu > 0 else None,
+            }
         log(f"[{case.name}] numpy twin on the small workload, with the competing load")
         twin = prep.twin()
     figures = {**row, "timing": timing, "floor": floor, "twin": twin}
@@ -159,10 +164,14 @@ def run_case(case, profile, log=print, loaded=0) -> dict:
         row["memory"] = memory
 
         if prep.floor_shape is not None:
-            floor_s = harness.floor_time(prep.floor_shape, prep.floor_dtype, prep.repeats)
+            floor_s, floor_cpu = harness.floor_times(
+                prep.floor_shape, prep.floor_dtype, prep.repeats
+            )
             row["floor"] = {
                 "best_s": floor_s,
                 "ratio": timing["best_s"] / floor_s,
+                "best_cpu_s": floor_cpu,
+                "cpu_ratio": timing["best_cpu_s"] / floor_cpu if floor_cpu > 0 else None,
                 "shape": list(prep.floor_shape),
                 "dtype": str(prep.floor_dtype),
             }
@@ -315,6 +324,15 @@ HEADER = [
 ]  # fmt: skip
 
 
+def _floor_ratio(floor) -> str:
+    """``best / floor`` in wall time, and in CPU time in brackets (what a busy machine
+    does not distort)."""
+    if not floor:
+        return "–"
+    cpu = floor.get("cpu_ratio")
+    return f"{floor['ratio']:.2f}" + (f" ({cpu:.2f} CPU)" if cpu is not None else "")
+
+
 def _row_cells(row, profile) -> list:
     f = harness
     if "skipped" in row:
@@ -339,7 +357,7 @@ def _row_cells(row, profile) -> list:
         first,
         f"{f.fmt_rate(row['throughput']['value'])} {row['throughput']['unit']}",
         f.fmt_seconds(floor["best_s"]) if floor else "–",
-        f"{floor['ratio']:.2f}" if floor else "–",
+        _floor_ratio(floor),
         f"{f.fmt_seconds(twin['twin_s'])} → {f.fmt_seconds(twin['fast_s'])}",
         f"{twin['speedup']:,.0f}×",
         agrees,
@@ -364,7 +382,7 @@ def _loaded_cells(row, profile) -> list:
     return [
         row["name"],
         f.fmt_seconds(loaded["timing"]["best_s"]),
-        f"{floor['ratio']:.2f}" if floor else "–",
+        _floor_ratio(floor),
         f"{f.fmt_seconds(twin['twin_s'])} → {f.fmt_seconds(twin['fast_s'])}",
         f"{twin['speedup']:,.0f}×",
         targets if profile != "smoke" else "not checked (smoke)",
