@@ -91,9 +91,8 @@ def _measure_loaded(case, prep, profile, n_processes, row, log) -> dict:
     repeats = max(1, min(prep.repeats, 3))
     with harness.competing_load(n_processes):
         log(f"[{case.name}] with a competing load ({n_processes} busy-loop processes): "
-            f"warm-up + {repeats} repeats")  # fmt: skip
-        timing = harness.time_call(prep.run, repeats)
-        del timing["result"]
+            f"{repeats} repeats (warm already)")  # fmt: skip
+        timing = harness.time_repeats(prep.run, repeats)
         gc.collect()
         floor = None
         if prep.floor_shape is not None:
