@@ -458,7 +458,9 @@ def score_at(
         "recursive" updates a running score from one instant to the next (sequential), for
         :class:`ExponentialTime` (decay, new and expired events) and for :class:`BowersTime`
         with a finite window of at most 64 steps (only the events whose weight stepped
-        down, entered or left). Both give the same scores up to rounding; "auto" picks the
+        down, entered or left; for grid-form space weights that are fractions, such as
+        ``BowersSpace(form="grid")``, in whole numbers on the raster: each score is then its
+        exact sum rounded once). Both give the same scores up to rounding; "auto" picks the
         faster.
     dtype : {numpy.float64, numpy.float32}, default numpy.float64
         Output dtype. Each score is summed in float64 and then stored (when events are
