@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--profile smoke|full] [--only CASE] [--load N] [--out FILE]``.
+"""``python -m benchmarks [--profile smoke|full] [--only CASE] [--load N|cores|both] [--out FILE]``.
 
 Prints a markdown table to stdout (progress to stderr) and writes the results as JSON.
 Exit status: 0 when everything is correct (and, in the full profile, every target is met);
@@ -43,20 +43,27 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--load",
-        default="0",
+        default=None,
         metavar="N",
-        help="run N busy-loop processes alongside (or 'cores': one per usable core) to "
-        "measure on a busy machine; default 0",
+        help="'both' (the full profile's default): measure every case quiet, then again with "
+        "a busy-loop process per usable core; N or 'cores': run the whole suite with N "
+        "busy-loop processes alongside (one per core); 0 (the smoke profile's default): quiet "
+        "only",
     )
     args = parser.parse_args(argv)
-    if args.load == "cores":
-        load = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    elif args.load.isdigit():
-        load = int(args.load)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    choice = args.load if args.load is not None else ("0" if args.profile == "smoke" else "both")
+    load, loaded = 0, 0
+    if choice == "both":
+        loaded = cores
+    elif choice == "cores":
+        load = cores
+    elif choice.isdigit():
+        load = int(choice)
     else:
-        parser.error(f"--load must be a whole number or 'cores', got {args.load!r}")
+        parser.error(f"--load must be a whole number, 'cores' or 'both', got {args.load!r}")
     try:
-        results = run_suite(args.profile, args.only, load=load)
+        results = run_suite(args.profile, args.only, load=load, loaded=loaded)
     except ValueError as exc:
         parser.error(str(exc))
     out = args.out or Path(__file__).resolve().parent / f"results-{args.profile}.json"

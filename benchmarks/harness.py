@@ -37,24 +37,55 @@ KIB = 1024
 
 
 # ---------------------------------------------------------------------- timing
+def time_repeats(fn, repeats: int) -> dict:
+    """Time ``repeats`` calls of an ``fn`` that is already warm (no warm-up call).
+
+    Returns the fields of :func:`time_call` without ``first_call_s`` and ``result``.
+    """
+    times, cpu_times = [], []
+    for _ in range(max(1, repeats)):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
+        del out
+    return {
+        "best_s": min(times),
+        "times_s": times,
+        "best_cpu_s": min(cpu_times),
+        "cpu_times_s": cpu_times,
+    }
+
+
 def time_call(fn, repeats: int) -> dict:
     """Warm up ``fn`` once (first-call time), then time ``repeats`` calls; keep the best.
 
     Returns
     -------
     dict
-        ``first_call_s``, ``best_s``, ``times_s`` and the last ``result``.
+        ``first_call_s``, ``best_s``, ``times_s``, the CPU seconds of the process during each
+        call (``cpu_times_s``, every thread; on a busy machine the least of them,
+        ``best_cpu_s``, says what the call costs when the wall clock also counts waiting
+        for a core) and the last ``result``.
     """
     t0 = time.perf_counter()
     result = fn()
     first = time.perf_counter() - t0
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
         del result
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t0)
-    return {"first_call_s": first, "best_s": min(times), "times_s": times, "result": result}
+        cpu_times.append(time.process_time() - c0)
+    return {
+        "first_call_s": first,
+        "best_s": min(times),
+        "times_s": times,
+        "best_cpu_s": min(cpu_times),
+        "cpu_times_s": cpu_times,
+        "result": result,
+    }
 
 
 def best_of(fn, repeats: int) -> float:
@@ -70,6 +101,11 @@ def best_of(fn, repeats: int) -> float:
 
 def floor_time(shape, dtype, repeats: int) -> float:
     """Best time to allocate an array of ``shape`` and ``dtype`` and write it once."""
+    return floor_times(shape, dtype, repeats)[0]
+
+
+def floor_times(shape, dtype, repeats: int) -> tuple[float, float]:
+    """Best wall and best CPU seconds to allocate an array and write it once."""
 
     def write_once():
         out = np.empty(shape, dtype=dtype)
@@ -77,7 +113,14 @@ def floor_time(shape, dtype, repeats: int) -> float:
         return out
 
     write_once()  # the first touch of fresh memory can be far slower on a VM; not the floor
-    return best_of(write_once, repeats)
+    walls, cpus = [], []
+    for _ in range(max(1, repeats)):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = write_once()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        del out
+    return min(walls), min(cpus)
 
 
 # ---------------------------------------------------------------------- memory

@@ -157,6 +157,9 @@ def _prepare(group, kernel, dtype, profile) -> Prepared:
             profile.country_cells, profile.country_events, profile.horizon_days
         )
         stride, repeats = profile.twin_stride_country, profile.repeats_big
+    elif group == "dense":
+        scene = workloads.city(profile.city_side, profile.dense_events, profile.horizon_days)
+        stride, repeats = profile.twin_stride_dense, profile.repeats
     else:
         scene = workloads.city(profile.city_side, profile.city_events, profile.horizon_days)
         stride = profile.twin_stride_city
@@ -226,6 +229,9 @@ COUNTRY = (
     TWIN,
 )
 HISTORY = (Target("best_s", 3.0, "≤ 3 s"), TWIN)
+# the Bowers weights change a bounded number of times per event: incremental, near the floor
+HISTORY_BOWERS = (*HISTORY, Target("floor_ratio", 5.0, "≤ 5× floor"))
+DENSE = (Target("floor_ratio", 5.0, "≤ 5× floor"), TWIN)
 
 CASES = [
     _case("city-bowers", "city", "bowers", np.float64,
@@ -236,10 +242,15 @@ CASES = [
           "Country forecast (~2.2 M cells), 84 blocks; Bowers grid weights.", COUNTRY),
     _case("country-exp", "country", "exp", np.float64,
           "Country forecast (~2.2 M cells), 84 blocks; exponential kernels.", COUNTRY),
+    _case("dense-bowers", "dense", "bowers", np.float64,
+          "City forecast from 500,000 events in the year before the origin, 84 blocks; "
+          "Bowers grid weights.", DENSE),
     _case("history-bowers-f64", "history", "bowers", np.float64,
-          "City year of 4-hour blocks, each from the events before it; float64.", HISTORY),
+          "City year of 4-hour blocks, each from the events before it; float64.",
+          HISTORY_BOWERS),
     _case("history-bowers-f32", "history", "bowers", np.float32,
-          "City year of 4-hour blocks, each from the events before it; float32.", HISTORY),
+          "City year of 4-hour blocks, each from the events before it; float32.",
+          HISTORY_BOWERS),
     _case("history-exp-f64", "history", "exp", np.float64,
           "City year of 4-hour blocks, exponential kernels; float64.", HISTORY),
     _case("history-exp-f32", "history", "exp", np.float32,

@@ -21,6 +21,8 @@ class Profile:
     # country: a country-shaped polygon of about country_cells cells
     country_cells: int
     country_events: int
+    # dense: the city's forecast from dense_events in the year before the origin
+    dense_events: int
     # history: city blocks over the history_days before the origin
     history_days: int
     # Knox test
@@ -42,6 +44,7 @@ class Profile:
     # the plain-numpy twin's small workloads: every stride-th event, a few blocks
     twin_stride_city: int
     twin_stride_country: int
+    twin_stride_dense: int
     twin_blocks: int
     twin_knox_stride: int
     twin_knox_permutations: int
@@ -61,6 +64,7 @@ FULL = Profile(
     horizon_days=14,
     country_cells=2_200_000,
     country_events=30_000,
+    dense_events=500_000,
     history_days=365,
     risk_city_years=2.0,
     risk_city_model={"train_step": "14D", "train_span": "365D"},
@@ -75,12 +79,13 @@ FULL = Profile(
     knox_permutations=999,
     twin_stride_city=50,
     twin_stride_country=1_000,
+    twin_stride_dense=1_000,  # 500 events: the dense twin holds events x cells arrays
     twin_blocks=6,
     twin_knox_stride=50,
     twin_knox_permutations=19,
     repeats=7,
     repeats_big=3,
-    repeats_knox=2,
+    repeats_knox=1,  # a call takes seconds; the fresh interpreter adds a cold and a warm one
     repeats_fit=1,
     memory="subprocess",
     assert_targets=True,
@@ -93,6 +98,7 @@ SMOKE = Profile(
     horizon_days=2,  # 12 blocks
     country_cells=10_000,
     country_events=1_500,
+    dense_events=5_000,
     history_days=7,  # 42 blocks
     risk_city_years=1.0,
     risk_city_model={"train_step": "28D", "train_span": "84D", "max_iter": 10},
@@ -116,6 +122,7 @@ SMOKE = Profile(
     knox_permutations=19,
     twin_stride_city=5,
     twin_stride_country=10,
+    twin_stride_dense=10,
     twin_blocks=4,
     twin_knox_stride=1,
     twin_knox_permutations=19,

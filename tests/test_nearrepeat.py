@@ -212,6 +212,112 @@ def test_bowers_recursive_across_gaps_and_step_boundaries(grid, time):
     )
 
 
+@pytest.fixture
+def raster_calls(monkeypatch):
+    """Count the calls of the whole-number raster kernel (grid form x BowersTime)."""
+    calls = []
+    kernel = kernels._score_steps_raster
+
+    def spy(*args):
+        calls.append(args[0].size)
+        return kernel(*args)
+
+    monkeypatch.setattr(kernels, "_score_steps_raster", spy)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "space",
+    [BowersSpace(form="grid"), BowersSpace(unit=100.0, radius=250.0, form="grid"),
+     GaussianSpace(sigma=100.0, radius=300.0, form="grid")],
+    ids=["bowers", "bowers-unit-100", "gauss-not-a-fraction"],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    "time",
+    [BowersTime(), BowersTime(window_days=10.0, step_days=3.0), BowersTime(1.0, 0.25)],
+    ids=["8-weeks", "3-day-steps", "quarter-days"],
+)
+@pytest.mark.parametrize("masked", [False, True], ids=["square", "masked"])
+def test_grid_form_recursive_on_the_raster(grid, masked_grid, raster_calls, space, time, masked):
+    # Grid-form weights that are fractions (Bowers) run on the raster in whole numbers;
+    # others (Gaussian) on the footprints. Both must equal the twin, with exact zeros, across
+    # instants close together, far apart, repeated and on step boundaries, with a cut, for
+    # events inside, beside and far outside the raster.
+    the_grid = masked_grid if masked else grid
+    rng = np.random.default_rng(21)
+    t, x, y = random_events(the_grid, 300, rng, span_days=200, margin=600.0)
+    step = int(time.step_days * DAY)
+    on_steps = t[::20] + step * rng.integers(0, 10, len(t[::20]))
+    starts = np.sort(
+        np.concatenate([rng.integers(T0, T0 + 210 * DAY, 40), on_steps, on_steps[:3] + 1])
+    )
+    starts = np.concatenate([starts, starts[-1:]])
+    for cut in [None, int(starts[len(starts) // 2])]:
+        expected = naive.score(t, x, y, the_grid, starts, space, time, before=cut)
+        for dtype, rtol, atol in [(np.float64, RTOL, ATOL), (np.float32, 1e-6, 1e-7)]:
+            got = score_at(t, x, y, the_grid, starts, space=space, time=time, before=cut,
+                           method="recursive", dtype=dtype)  # fmt: skip
+            assert got.dtype == dtype
+            np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+            assert np.all(got[expected == 0] == 0.0)
+    fraction = isinstance(space, BowersSpace)
+    assert (len(raster_calls) > 0) == fraction
+
+
+def test_raster_scores_are_the_exact_sum_rounded_once(raster_calls):
+    # An independent reference in exact rational arithmetic: every score is the correctly
+    # rounded value of the exact sum of the weights 1/(1+2k) * 1/(1+w).
+    from fractions import Fraction
+
+    grid = make_grid(n_cols=6, n_rows=5, x0=0.0, y0=0.0)
+    rng = np.random.default_rng(22)
+    t, x, y = random_events(grid, 60, rng, span_days=70, margin=300.0)
+    starts = np.sort(rng.integers(T0 + 20 * DAY, T0 + 80 * DAY, 7))
+    got = score_at(t, x, y, grid, starts, space=BowersSpace(form="grid"), time=BowersTime(),
+                   method="recursive")  # fmt: skip
+    assert raster_calls
+    col = np.floor((x - grid.x0) / S).astype(int)
+    row = np.floor((y - grid.y0) / S).astype(int)
+    for b, s in enumerate(starts):
+        for c in range(grid.n_cells):
+            total = Fraction(0)
+            for i in range(len(t)):
+                ring = max(abs(int(grid.cell_row[c]) - row[i]), abs(int(grid.cell_col[c]) - col[i]))
+                lag = int(s) - int(t[i])
+                if ring <= 3 and 0 < lag <= 56 * DAY:
+                    total += Fraction(1, 1 + 2 * ring) * Fraction(1, 1 + lag // WEEK)
+            assert got[b, c] == float(total)
+
+
+def test_raster_path_is_chosen_for_a_dense_forecast(grid, raster_calls):
+    # method="auto" picks the raster for many blocks of the Bowers grid weights, and the
+    # direct scatter for a single instant
+    rng = np.random.default_rng(23)
+    t, x, y = random_events(grid, 2_000, rng, span_days=60)
+    origin = T0 + 60 * DAY
+    starts = origin + 4 * 3600 * np.arange(84)
+    kw = {"space": BowersSpace(form="grid"), "time": BowersTime(), "before": origin}
+    many = score_at(t, x, y, grid, starts, **kw)
+    assert len(raster_calls) == 1
+    one = score_at(t, x, y, grid, starts[:1], **kw)
+    assert len(raster_calls) == 1
+    np.testing.assert_allclose(one, many[:1], rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(many, naive.score(t, x, y, grid, starts, kw["space"],
+                                                 kw["time"], before=origin),
+                               rtol=RTOL, atol=ATOL)  # fmt: skip
+
+
+def test_step_starts_honour_the_float_test():
+    # The shortest lag that reaches each step is found with the kernel's own float test.
+    for step, window in [(7 * DAY, 56 * DAY), (0.1 * DAY, 1.0 * DAY), (3.3, 40.0)]:
+        n_steps = int(np.floor(window / step)) + 1
+        starts = nr._step_starts(step, window, n_steps)
+        for j in range(1, n_steps):
+            lag = int(starts[j])
+            assert np.floor(float(lag) / step) >= j > np.floor(float(lag - 1) / step)
+        assert float(starts[n_steps]) > window >= float(starts[n_steps] - 1)
+
+
 def test_chunked_footprints_give_the_same_scores(grid, monkeypatch):
     rng = np.random.default_rng(4)
     t, x, y = random_events(grid, 120, rng)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -376,7 +377,7 @@ def _as_seconds(values, name: str) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}.")
     arr = np.ascontiguousarray(arr, dtype=np.int64)
-    if len(arr) > 1 and np.any(np.diff(arr) < 0):
+    if len(arr) > 1 and not (arr[1:] >= arr[:-1]).all():
         first = int(np.flatnonzero(np.diff(arr) < 0)[0]) + 1
         raise ValueError(
             f"{name} must be in ascending order; value {first} ({arr[first]}) is earlier than "
@@ -457,7 +458,9 @@ def score_at(
         "recursive" updates a running score from one instant to the next (sequential), for
         :class:`ExponentialTime` (decay, new and expired events) and for :class:`BowersTime`
         with a finite window of at most 64 steps (only the events whose weight stepped
-        down, entered or left). Both give the same scores up to rounding; "auto" picks the
+        down, entered or left; for grid-form space weights that are fractions, such as
+        ``BowersSpace(form="grid")``, in whole numbers on the raster: each score is then its
+        exact sum rounded once). Both give the same scores up to rounding; "auto" picks the
         faster.
     dtype : {numpy.float64, numpy.float32}, default numpy.float64
         Output dtype. Each score is summed in float64 and then stored (when events are
@@ -512,9 +515,9 @@ def score_at(
         raise TypeError(f"before must be int64 UTC seconds, got {type(before).__name__}.")
     cut = int(cut)
 
-    out = np.zeros((len(times), grid.n_cells), dtype=dtype)
+    shape = (len(times), grid.n_cells)
     if not len(times) or not len(t) or not grid.n_cells:
-        return out
+        return np.zeros(shape, dtype=dtype)
 
     size = float(grid.cell_size)
     kind, param, radius, grid_form = space._codes(size)
@@ -531,7 +534,23 @@ def score_at(
     first = 0 if math.isinf(window) else np.searchsorted(t, math.floor(times[0] - window) - 1)
     stop = np.searchsorted(t, last, side="left")
     if stop <= first:
+        return np.zeros(shape, dtype=dtype)
+    units = None
+    bowers = t_kind == _k.TIME_BOWERS and _recursive_ok(time)
+    if method in ("auto", "recursive") and grid_form and bowers:
+        # grid-form weights depend on the event's cell only: whole-number squares on the
+        # raster when the weights are fractions (the Bowers weights are)
+        units = _exact_units(space, time, size, stop - first)
+    if units is not None and method == "auto":
+        method = _choose_raster(t[first:stop], times, cut, window, grid, units, time)
+    if units is not None and method == "recursive":
+        out = np.empty(shape, dtype=dtype)  # every value is written
+        events = (t[first:stop], x[first:stop], y[first:stop])
+        _score_raster(*events, grid, times, cut, time, units, out)
         return out
+
+    out = np.zeros(shape, dtype=dtype)
+
     visits = (stop - first) * (2.0 * radius / size + 3.0) ** 2  # raster cells per event
     with threads_for(visits):
         sizes = _k._footprint_sizes(
@@ -560,6 +579,109 @@ def score_at(
             # footprint entries scattered: those of every block's events, summed over blocks
             with threads_for(float(np.sum(ptr[hi] - ptr[lo]))):
                 direct(times, lo, hi, t[a:b], ptr, cells, weights, t_kind, t_param, window, out)
+    return out
+
+
+def _exact_units(space, time, cell_size, n_events):
+    """Grid-form space weights and Bowers time weights as whole numbers over one denominator.
+
+    Returns ``(square_units, time_units, denominator)``: ``square_units[k]`` is the space
+    weight of ring ``k`` (``k`` cells from the event's cell, Chebyshev) minus that of ring
+    ``k + 1``, times the space denominator, so that squares of half-width ``k`` add up to
+    the ring weights; ``time_units[j]`` is the weight of step ``j`` times the time
+    denominator. None when a weight is not a fraction with a small denominator (an
+    exponential kernel, say) or a sum could reach 2**53 (where float64 stops holding every
+    whole number). A float weight is accepted only when it is the correctly rounded value of
+    its fraction, so the sum of whole numbers is the exact sum of the fractions, rounded
+    once when divided by the denominator.
+    """
+    kind, param, radius, _ = space._codes(cell_size)
+    _, step, window = time._codes()
+    scalar = getattr(_k._space_weight, "py_func", _k._space_weight)
+    rings = []
+    k = 0
+    while k * cell_size <= radius:  # the kernel's test: Chebyshev cells times size <= radius
+        rings.append(scalar(kind, param, k * cell_size))
+        k += 1
+    fractions = []
+    for w in rings:
+        fraction = Fraction(w).limit_denominator(10_000)
+        if float(fraction) != w or fraction < 0:
+            return None
+        fractions.append(fraction)
+    n_steps = int(math.floor(window / step)) + 1
+    time_denominator = math.lcm(*range(1, n_steps + 1))
+    space_denominator = math.lcm(*(f.denominator for f in fractions))
+    ring_units = np.array([int(f * space_denominator) for f in fractions] + [0], dtype=np.int64)
+    square_units = -np.diff(ring_units)
+    denominator = space_denominator * time_denominator
+    # every sum in the kernel is at most n_events * time_denominator * sum(|square_units|)
+    # (a field value at most n_events * denominator): twice that must stay below 2**53
+    largest = int(np.abs(square_units).sum()) * time_denominator
+    if 4 * max(n_events, 1) * max(largest, denominator) >= 2**53:
+        return None
+    time_units = np.array([time_denominator // (1 + j) for j in range(n_steps)], dtype=np.int64)
+    return square_units, time_units, denominator
+
+
+def _choose_raster(t, times, cut, window, grid, units, time) -> str:
+    """Pick "recursive" (whole-number squares on the raster) when cheaper than "direct"."""
+    if len(times) < 2:
+        return "direct"
+    footprint = (2 * len(units[0]) - 1) ** 2
+    lo = _window_start(t, times, window)
+    hi = np.searchsorted(t, np.minimum(times, cut), side="left")
+    # Scattered footprint entries cost about twice a streamed raster value (measured).
+    direct = 2.0 * float(np.sum(hi - lo)) * footprint
+    # Each block writes every active cell; an event's squares are added when it enters, at
+    # each step down and when it leaves (two rows of each square).
+    visits = 2.0 + time.window_days / time.step_days
+    raster = 2.0 * len(times) * grid.n_cells + 4.0 * visits * len(t) * len(units[0])
+    return "recursive" if raster < direct else "direct"
+
+
+def _score_raster(t, x, y, grid, times, cut, time, units, out) -> None:
+    """Write the grid-form x Bowers scores to ``out`` from whole-number squares."""
+    square_units, time_units, denominator = units
+    half = len(square_units) - 1
+    size = float(grid.cell_size)
+    n_rows, n_cols = (int(n) for n in grid.shape)
+    row = np.floor((y - float(grid.y0)) / size)
+    col = np.floor((x - float(grid.x0)) / size)
+    # events more than ``half`` cells outside the raster touch no cell
+    near = (row >= -half) & (row <= n_rows - 1 + half) & (col >= -half) & (col <= n_cols - 1 + half)
+    if not near.all():
+        t, row, col = t[near], row[near], col[near]
+    spot = (row.astype(np.int64) + half) * (n_cols + 2 * half) + col.astype(np.int64) + half
+    row_start = np.searchsorted(grid.cell_row, np.arange(n_rows + 1)).astype(np.int64)
+    _, step, window = time._codes()
+    _k._score_steps_raster(
+        times, cut, np.ascontiguousarray(t), spot, step, window,
+        _step_starts(step, window, len(time_units)), time_units, square_units,
+        float(denominator), row_start, grid.cell_col.astype(np.int64), n_rows, n_cols, out,
+    )  # fmt: skip
+
+
+def _step_starts(step, window, n_steps) -> np.ndarray:
+    """Shortest whole-second lags at which the Bowers weight reaches each step, and leaves.
+
+    ``out[j]`` (``1 <= j < n_steps``) is the least ``lag`` with ``floor(float(lag) / step)
+    >= j``, the kernel's own test (so float rounding of the division is honoured exactly);
+    ``out[n_steps]`` the least ``lag`` with ``float(lag) > window``; ``out[0]`` is 1.
+    """
+
+    def least(test, guess):
+        lag = max(int(guess) - 2, 1)
+        while not test(lag):
+            lag += 1
+        while lag > 1 and test(lag - 1):
+            lag -= 1
+        return lag
+
+    out = np.ones(n_steps + 1, dtype=np.int64)
+    for j in range(1, n_steps):
+        out[j] = least(lambda lag, j=j: math.floor(float(lag) / step) >= j, j * step)
+    out[n_steps] = least(lambda lag: float(lag) > window, window)
     return out
 
 

@@ -14,6 +14,11 @@ in two stages:
    Bowers time kernel only the events whose weekly weight changed (entering, stepping down,
    leaving) scatter the change of their weight.
 
+Grid-form space weights with the Bowers time kernel skip the footprints when the weights are
+fractions (the Bowers weights are): an event's weights then depend only on its raster cell,
+so :func:`_score_steps_raster` adds the changes of weight as whole-number squares to a
+difference array on the raster, exactly, and writes each block in one pass.
+
 Codes: space kind 0 exponential ``exp(-d / p)``, 1 Gaussian ``exp(-d^2 / 2p^2)``,
 2 Bowers ``1 / (1 + d / p)``; time kind 0 exponential ``exp(-dt / p)``, 1 Bowers
 ``1 / (1 + floor(dt / p))``. Distances are metres and times seconds.
@@ -307,3 +312,152 @@ def _score_steps(starts, cut, t, ptr, cells, weights, param, window, out):
         lo = new_lo
         for c in range(n_cells):
             out[b, c] += acc[c]
+
+
+@njit(**JIT_OPTIONS)
+def _step_units(s, ti, cut, param, window, time_units):
+    """Bowers time weight of an event at ``ti`` at instant ``s`` in integer units (0: none)."""
+    dt = s - ti
+    if dt <= 0 or ti >= cut or float(dt) > window:
+        return 0
+    return time_units[int(math.floor(float(dt) / param))]
+
+
+@njit(**JIT_OPTIONS)
+def _collect_changes(s, first, last, t, spot, cut, param, window, time_units, now, pending,
+                     touched, n_touched):  # fmt: skip
+    """Bring events ``first:last`` to their weight at ``s``; add the changes to ``pending``.
+
+    ``pending`` holds the change of weight units per (padded) raster cell, ``spot[i]`` the
+    cell of event ``i``; a cell whose change was zero is appended to ``touched``. Returns the
+    new length of ``touched``.
+    """
+    for i in range(first, last):
+        w = _step_units(s, t[i], cut, param, window, time_units)
+        delta = w - now[i]
+        if delta == 0:
+            continue
+        now[i] = w
+        where = spot[i]
+        if pending[where] == 0:
+            touched[n_touched] = where
+            n_touched += 1
+        pending[where] += delta  # back to zero: appended again if it changes once more
+    return n_touched
+
+
+@njit(**JIT_OPTIONS)
+def _add_squares(row, col, n_rows, n_cols, square_units, scale, diff):
+    """Add ``scale * square_units[k]`` to every raster cell within ``k`` cells of ``(row, col)``.
+
+    For every ``k`` the square of half-width ``k`` (clipped to the raster) is added to the
+    difference array ``diff`` (shape ``(n_rows + 1, n_cols)``) along rows: its columns at
+    its first row, minus at the row after its last; the running sum down each column is
+    the field.
+    """
+    for k in range(len(square_units)):
+        v = float(scale * square_units[k])
+        if v == 0.0:
+            continue
+        r0 = max(row - k, 0)
+        r1 = min(row + k, n_rows - 1)
+        c0 = max(col - k, 0)
+        c1 = min(col + k, n_cols - 1)
+        if r0 > r1 or c0 > c1:
+            continue
+        top = diff[r0]
+        below = diff[r1 + 1]
+        for c in range(c0, c1 + 1):
+            top[c] += v
+            below[c] -= v
+
+
+@njit(**JIT_OPTIONS)
+def _score_steps_raster(
+    starts, cut, t, spot, param, window, step_start, time_units, square_units, denominator,
+    row_start, cell_col, n_rows, n_cols, out,
+):  # fmt: skip
+    """Write the scores to ``out`` for grid-form space weights and the Bowers time kernel.
+
+    The weights are whole numbers over ``denominator``: an event in raster cell ``(r, c)``
+    with time weight ``time_units[j]`` adds ``time_units[j] * square_units[k]`` to every
+    cell within ``k`` cells of it (Chebyshev), for every ``k`` (``square_units[k]`` is the
+    ring weight ``k`` minus the ring weight ``k + 1``, so that the squares add up to the ring
+    weights). The field is kept as a difference array along the rows: a square adds its
+    value to its columns at its first row and subtracts it at the row after its last, and
+    the running sum down each column is the field. At each block the events whose weight
+    entered, stepped down or left since the previous block (found as in
+    :func:`_score_steps`, each event a bounded number of times) are summed per raster cell,
+    each such cell adds its squares, and one pass down the raster writes the active cells as
+    ``field / denominator``. Every value is a whole number below 2**53 held in float64, so
+    every sum is exact: cells with nothing in range are exactly zero, and each score is its
+    exact sum rounded once.
+
+    ``spot[i]`` is event ``i``'s raster cell in a raster padded by ``h = len(square_units)
+    - 1`` cells on every side: ``(row + h) * (n_cols + 2h) + col + h``. Active cells are
+    numbered row by row: those of raster row ``r`` are ``row_start[r]:row_start[r + 1]``, in
+    columns ``cell_col``. ``step_start[j]`` (``j >= 1``) is the shortest whole-second lag
+    with ``floor(lag / param) >= j``, ``step_start[len(time_units)]`` the shortest beyond
+    ``window``. Blocks must be in ascending order of ``starts``.
+    """
+    n_blocks = out.shape[0]
+    n = len(t)
+    n_steps = len(time_units)
+    half = len(square_units) - 1
+    width = n_cols + 2 * half
+    diff = np.zeros((n_rows + 1, n_cols))  # whole numbers below 2**53: exact in float64
+    pending = np.zeros((n_rows + 2 * half) * width, dtype=np.int64)
+    touched = np.empty(n, dtype=np.int64)
+    column = np.zeros(n_cols)
+    now = np.zeros(n, dtype=np.int64)  # weight units of each event at the previous instant
+    bound = np.zeros(n_steps, dtype=np.int64)  # bound[j]: prefix with step >= j (j >= 1)
+    hi = 0  # events with t_i < min(s, cut): [0, hi)
+    lo = 0  # events beyond the window: [0, lo)
+    for b in range(n_blocks):
+        s = starts[b]
+        limit = min(s, cut)
+        new_hi = hi
+        while new_hi < n and t[new_hi] < limit:
+            new_hi += 1
+        n_touched = _collect_changes(
+            s, hi, new_hi, t, spot, cut, param, window, time_units, now, pending, touched, 0
+        )
+        old_hi = hi  # events from old_hi on just entered: their weight is already current
+        hi = new_hi
+        for j in range(1, n_steps):
+            # events with step >= j: t_i <= s - step_start[j], a prefix that only grows
+            first = bound[j]
+            last = first + np.searchsorted(t[first:hi], s - step_start[j], side="right")
+            n_touched = _collect_changes(
+                s, first, min(last, old_hi), t, spot, cut, param, window, time_units, now,
+                pending, touched, n_touched,
+            )  # fmt: skip
+            bound[j] = last
+        new_lo = lo + np.searchsorted(t[lo:hi], s - step_start[n_steps], side="right")
+        n_touched = _collect_changes(
+            s, lo, new_lo, t, spot, cut, param, window, time_units, now, pending, touched,
+            n_touched,
+        )  # fmt: skip
+        lo = new_lo
+        for k in range(n_touched):
+            where = touched[k]
+            change = pending[where]
+            pending[where] = 0
+            if change != 0:
+                _add_squares(
+                    where // width - half, where % width - half, n_rows, n_cols, square_units,
+                    change, diff,
+                )  # fmt: skip
+        column[:] = 0.0  # column[c]: the sum of diff[:r + 1, c], the field in row r
+        out_row = out[b]
+        for r in range(n_rows):
+            diff_row = diff[r]
+            for c in range(n_cols):
+                column[c] += diff_row[c]
+            first = row_start[r]
+            if row_start[r + 1] - first == n_cols:  # every cell of the row is active
+                for c in range(n_cols):
+                    out_row[first + c] = column[c] / denominator
+            else:
+                for k in range(first, row_start[r + 1]):
+                    out_row[k] = column[cell_col[k]] / denominator
