@@ -36,9 +36,12 @@ either on cell and shift features or on block features, never both (interaction 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import logging
 import numbers
+import re
 
 import numpy as np
 import pandas as pd
@@ -66,6 +69,7 @@ __all__ = ["RiskModel", "TooLittleDataError"]
 logger = logging.getLogger("caslite")
 
 _DAY = 86_400
+_WEEK = 7 * _DAY
 #: The shortest horizon the model trains on: a day, so that every training horizon holds
 #: every shift of the day (the additive fit learns each shift's share from them).
 MIN_HORIZON = "1D"
@@ -244,6 +248,7 @@ class RiskModel(BaseEstimator):
         loss="poisson",
         interactions="additive",
         negative_rate="auto",
+        negative_sampling="importance",
         max_negatives=2_000_000,
         n_bags=2,
         max_iter=200,
@@ -252,6 +257,7 @@ class RiskModel(BaseEstimator):
         min_samples_leaf=40,
         l2_regularization=1.0,
         early_stopping=True,
+        n_threads=1,
         min_events=50,
         min_exact_times=100,
         discovered="keep",
@@ -267,6 +273,7 @@ class RiskModel(BaseEstimator):
         self.loss = loss
         self.interactions = interactions
         self.negative_rate = negative_rate
+        self.negative_sampling = negative_sampling
         self.max_negatives = max_negatives
         self.n_bags = n_bags
         self.max_iter = max_iter
@@ -275,6 +282,7 @@ class RiskModel(BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.early_stopping = early_stopping
+        self.n_threads = n_threads
         self.min_events = min_events
         self.min_exact_times = min_exact_times
         self.discovered = discovered
@@ -364,7 +372,8 @@ class RiskModel(BaseEstimator):
                 "a larger area, pool quiet categories, lower min_events=, or use a baseline "
                 "such as caslite.NaiveCounts."
             )
-        rate = self._negative_rate(int(sizes.sum()) - n_positive)
+        n_negative = int(sizes.sum()) - n_positive
+        rate = self._negative_rate(n_negative)
         block_model, shift_exposure = None, None
         if exposure:
             level = _LevelCounter(known, grid)
@@ -383,6 +392,15 @@ class RiskModel(BaseEstimator):
                 expected = np.exp(_block_term(block_model, frame_k, level_k))
                 shift_exposure.append(np.bincount(h.shift, expected, minlength=schedule.n_shifts))
             reference = _shift_reference(builder, schedule.n_shifts)
+        importance = self.negative_sampling == "importance" and rate < 1.0
+        if importance:  # each row's prior expected events, up to a constant factor
+            activity = _Activity(known, grid)
+            priors = []
+            for k, (ok, h) in enumerate(zip(origins, horizons, strict=True)):
+                per_row = shift_exposure[k] if exposure else np.ones(len(h))
+                priors.append((per_row, activity.at(int(ok))))
+            scale = _importance_scale(priors, targets, rate * n_negative)
+            rate = min(1.0, _expected_kept(priors, targets, scale) / max(n_negative, 1))
 
         blocks_x, ys, ws = [], [], []
         if self.progress:
@@ -401,9 +419,14 @@ class RiskModel(BaseEstimator):
         offset = 0
         for k, (ok, blocks, size, (positive, values)) in enumerate(bar):
             drawn_by_bag = []
+            if importance:  # row i kept with probability p_i, then weighs 1 / p_i
+                keep = _keep_probability(*priors[k], scale)
             for _ in range(n_bags):  # each bag draws its own event-free rows
-                n_draw = rng.binomial(size, rate) if rate < 1.0 else size
-                drawn = np.sort(rng.choice(size, size=n_draw, replace=False))
+                if importance:
+                    drawn = np.flatnonzero(rng.random(size) < keep)
+                else:
+                    n_draw = rng.binomial(size, rate) if rate < 1.0 else size
+                    drawn = np.sort(rng.choice(size, size=n_draw, replace=False))
                 drawn_by_bag.append(drawn[~np.isin(drawn, positive, assume_unique=True)])
             negative = drawn_by_bag[0] if n_bags == 1 else np.unique(np.concatenate(drawn_by_bag))
             for rows_b, drawn in zip(bag_rows, drawn_by_bag, strict=True):
@@ -419,7 +442,8 @@ class RiskModel(BaseEstimator):
                 builder.rows(cell_feats, shift_feats, block_feats, block_index, cell_index)
             )
             target = np.concatenate([values, np.zeros(negative.size)])
-            weight = np.concatenate([np.ones(positive.size), np.full(negative.size, 1 / rate)])
+            inverse = 1.0 / keep[negative] if importance else np.full(negative.size, 1 / rate)
+            weight = np.concatenate([np.ones(positive.size), inverse])
             if exposure:  # Poisson with exposure e: target y / e, weight e
                 e = shift_exposure[k][block_index]
                 target, weight = target / e, weight * e
@@ -441,10 +465,16 @@ class RiskModel(BaseEstimator):
                 self.max_iter,
             )
         # Unit weights are passed as None: scikit-learn bins weighted data much more slowly.
-        unweighted = rate == 1.0 and not exposure
+        unweighted = rate == 1.0 and not exposure and not importance
         if self.loss == "log_loss":
             y = (y > 0).astype(np.int64)
         estimators, scorers = [], []
+        trees = tqdm(
+            total=n_bags * int(self.max_iter),
+            disable=not self.progress,
+            desc="fitting trees",
+            unit="tree",
+        )
         for rows_b in bag_rows:
             estimator = self._make_estimator(builder, rng)
             if n_bags == 1:  # every row, without a copy
@@ -453,12 +483,14 @@ class RiskModel(BaseEstimator):
                 chosen = np.concatenate(rows_b)
                 frame = pd.DataFrame(X[chosen], columns=names)
                 y_b, w_b = y[chosen], w[chosen]
-            estimator.fit(frame, y_b, sample_weight=None if unweighted else w_b)
+            with _tree_progress(estimator, trees), _openmp_threads(self.n_threads):
+                estimator.fit(frame, y_b, sample_weight=None if unweighted else w_b)
             estimators.append(estimator)
             scorers.append(
                 _compile(estimator, frame.iloc[:: max(1, len(frame) // 2000)], self.loss)
             )
             del frame
+        trees.close()
         if any(scorer is None for scorer in scorers):  # one scorer for all bags
             scorers = [None] * n_bags
 
@@ -479,6 +511,7 @@ class RiskModel(BaseEstimator):
             "n_rows": int(y.size),
             "n_positive": n_positive,
             "negative_rate": float(rate),
+            "negative_sampling": "importance" if importance else "uniform",
             "n_bags": n_bags,
             "bag_rows": np.array(
                 [sum(r.size for r in rows_b) for rows_b in bag_rows], dtype=np.int64
@@ -516,6 +549,11 @@ class RiskModel(BaseEstimator):
             raise ValueError(
                 f"max_negatives must be a positive integer, got {self.max_negatives!r}."
             )
+        if self.negative_sampling not in ("importance", "uniform"):
+            raise ValueError(
+                "negative_sampling must be 'importance' or 'uniform', got "
+                f"{self.negative_sampling!r}."
+            )
         bags = self.n_bags
         if isinstance(bags, bool) or not isinstance(bags, numbers.Integral) or bags < 1:
             raise ValueError(
@@ -528,6 +566,14 @@ class RiskModel(BaseEstimator):
             _positive_timedelta(self.train_span, "train_span")
         if not isinstance(self.early_stopping, bool | np.bool_):
             raise TypeError(f"early_stopping must be True or False, got {self.early_stopping!r}.")
+        threads = self.n_threads
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
+        ):
+            raise ValueError(
+                f"n_threads must be a positive integer or None (scikit-learn's default, every "
+                f"core), got {threads!r}."
+            )
         if not isinstance(self.progress, bool | np.bool_):
             raise TypeError(f"progress must be True or False, got {self.progress!r}.")
         minimum = self.min_events
@@ -1031,6 +1077,61 @@ def _log_mean_exp(logs: list) -> np.ndarray:
     return top + np.log(total / len(logs))
 
 
+@contextlib.contextmanager
+def _openmp_threads(n_threads):
+    """Limit the OpenMP threads of the calls inside to ``n_threads`` (None: no limit)."""
+    if n_threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(n_threads), user_api="openmp"):
+        yield
+
+
+class _IterationLines(io.TextIOBase):
+    """A text stream that moves a progress bar by one per line ``[i/n] ...``.
+
+    scikit-learn's gradient boosting, with ``verbose=1``, prints one such line per iteration
+    to standard output; other lines (binning, the fit time) are dropped.
+    """
+
+    _ITERATION = re.compile(r"\s*\[\d+/\d+\]")
+
+    def __init__(self, bar):
+        self.bar = bar
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        self.bar.update(sum(1 for line in lines if self._ITERATION.match(line)))
+        return len(text)
+
+
+@contextlib.contextmanager
+def _tree_progress(estimator, bar):
+    """Move ``bar`` by one per tree while ``estimator`` fits (nothing if it is disabled).
+
+    Once the fit ends, trees that early stopping left out are taken off the bar's total.
+    """
+    if bar.disable:
+        yield
+        return
+    estimator.set_params(verbose=1)
+    before = bar.n
+    try:
+        with contextlib.redirect_stdout(_IterationLines(bar)):
+            yield
+    finally:
+        estimator.set_params(verbose=0)
+    fitted = getattr(estimator, "n_iter_", bar.n - before)
+    bar.total -= int(estimator.max_iter) - fitted
+    bar.update(before + fitted - bar.n)
+
+
 def _sklearn_raw(estimator, frame, loss) -> np.ndarray:
     if loss == "log_loss":
         p = np.clip(estimator.predict_proba(frame)[:, 1], 1e-300, 1.0 - 1e-16)
@@ -1051,8 +1152,92 @@ def _compile(estimator, sample, loss):
     return compiled
 
 
+#: The window (weeks) and floor of the activity that importance-weighted negatives follow.
+_ACTIVITY_WEEKS = 104
+_ACTIVITY_FLOOR = 0.5
+
+
+class _Activity:
+    """A cell's recent activity at an origin: a rough prior of its expected events.
+
+    The events known in the cell during the last :data:`_ACTIVITY_WEEKS` weeks, plus an
+    eighth of those in its eight neighbours, plus :data:`_ACTIVITY_FLOOR` (so that a cell
+    without history keeps a share of the draws). Only the ratios between cells matter.
+    """
+
+    def __init__(self, events, grid):
+        known = events.t_end  # known when they end, as for the features
+        cells = grid.cell_of(events.x, events.y)
+        order = np.argsort(known, kind="stable")
+        inside = cells[order] >= 0
+        self.known = known[order][inside]
+        self.cells = cells[order][inside]
+        self.grid = grid
+
+    def at(self, origin: int) -> np.ndarray:
+        from caslite.features import _ring_sums
+
+        lo, hi = np.searchsorted(self.known, [origin - _ACTIVITY_WEEKS * _WEEK, origin])
+        counts = np.bincount(self.cells[lo:hi], minlength=self.grid.n_cells).astype(np.float64)
+        ring = _ring_sums(counts[np.newaxis], self.grid, (1,))[0][0]
+        return (counts + ring / 8.0 + _ACTIVITY_FLOOR).astype(np.float32)
+
+
+def _keep_probability(per_group, activity, scale: float) -> np.ndarray:
+    """Probability of keeping each row ``g * n_cells + c``: ``min(1, scale * prior)``.
+
+    The prior of a row is ``per_group[g] * activity[c]`` (the area's expected events in the
+    row's shift or block, times the cell's activity: :class:`_Activity`).
+    """
+    prior = np.outer(per_group, activity.astype(np.float64)).ravel()
+    return np.minimum(1.0, scale * prior)
+
+
+def _compact_priors(priors, targets):
+    """Distinct priors with their numbers of rows, and the priors of the rows with events."""
+    values, counts, positive = [], [], []
+    for (per_group, activity), (index, _) in zip(priors, targets, strict=True):
+        distinct, n = np.unique(activity.astype(np.float64), return_counts=True)
+        values.append(np.outer(per_group, distinct).ravel())
+        counts.append(np.tile(n, len(per_group)))
+        group, cell = np.divmod(index, activity.size)
+        positive.append(per_group[group] * activity[cell].astype(np.float64))
+    return np.concatenate(values), np.concatenate(counts), np.concatenate(positive)
+
+
+def _expected_kept(priors, targets, scale: float) -> float:
+    """Return the expected number of event-free rows kept at ``scale``."""
+    values, counts, positive = _compact_priors(priors, targets)
+    return _kept(values, counts, positive, scale)
+
+
+def _kept(values, counts, positive, scale) -> float:
+    every = float(np.dot(counts, np.minimum(1.0, scale * values)))
+    return every - float(np.minimum(1.0, scale * positive).sum())
+
+
+def _importance_scale(priors, targets, budget: float) -> float:
+    """Return the ``scale`` at which about ``budget`` event-free rows are expected to be kept.
+
+    Without clipping at 1 the expected number is linear in the scale; with it, it is
+    increasing and continuous, so the scale is found by bisection (on its logarithm).
+    """
+    values, counts, positive = _compact_priors(priors, targets)
+    linear = float(np.dot(counts, values)) - float(positive.sum())
+    lo = budget / linear  # clipping only lowers the count: kept(lo) <= budget
+    hi = lo
+    while _kept(values, counts, positive, hi) < budget and hi < lo * 2.0**60:
+        hi *= 2.0
+    while hi > lo * (1.0 + 1e-6):
+        mid = np.sqrt(lo * hi)
+        if _kept(values, counts, positive, mid) < budget:
+            lo = mid
+        else:
+            hi = mid
+    return float(hi)
+
+
 _LEVEL_WEEKS = (4, 52)
-_WEEK = 7 * _DAY
 
 
 class _LevelCounter:
