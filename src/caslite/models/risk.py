@@ -116,16 +116,29 @@ class RiskModel(BaseEstimator):
         Poisson loss (fast, exact forecasts; see the module docstring). ``"full"``: the trees
         see every feature of every (block, cell) row.
     negative_rate : float or "auto", default "auto"
-        Probability of keeping a training row without events; "auto" keeps about
-        ``max_negatives`` of them over all training origins.
-    max_negatives : int, default 2_000_000
-        Target number of event-free rows under ``negative_rate="auto"``. More rows forecast a
-        little better and cost fit time and memory: on five years of Toronto (42,000 cells of
-        125 m, 232 training origins, two cores) the default fits in about 100 s with 3.7 GB of
-        peak memory; one ensemble of 600,000 fitted in about 60 s with 1.7 GiB and a hit rate
-        at 3 % lower by about 0.003. With several bags (``n_bags``) each draws about
-        ``max_negatives / n_bags``.
-    n_bags : int, default 2
+        Share of the training rows without events to keep (on average); "auto" keeps about
+        ``max_negatives`` of them over all training origins. At 1 every row is kept, unweighted
+        by sampling.
+    negative_sampling : {"importance", "uniform"}, default "importance"
+        How the event-free rows are drawn. ``"importance"``: row ``i`` is kept with
+        probability ``p_i = min(1, s * prior_i)``, its prior the area's expected events in
+        the row's shift (the block profile; 1 per block for the other fits) times the cell's
+        recent activity (its events in the last 104 weeks, plus an eighth of its eight
+        neighbours', plus 0.5), the scale ``s`` set so that the expected number kept is the
+        budget; a kept row weighs ``1 / p_i``. Quiet cells far from any incident, where a
+        row tells the trees little, are drawn less often and weigh more; busy cells, where
+        the ranking is decided, more often. ``"uniform"``: every event-free row is kept with
+        the same probability and weighs its inverse (the former default). Either
+        way the weighted Poisson loss is an unbiased estimate of the loss on every row
+        (Horvitz-Thompson), so the expected counts stay unbiased; importance sampling has
+        the smaller variance where it matters.
+    max_negatives : int, default 500_000
+        Target number of event-free rows under ``negative_rate="auto"``. More rows cost fit
+        time and memory for little gain: on five years of Toronto (42,000 cells of 125 m,
+        232 training origins) the default fits in LEANFIT; the former default of 2,000,000
+        uniform rows in two bags took about 100 s and 3.7 GB. With several bags (``n_bags``)
+        each draws about ``max_negatives / n_bags``.
+    n_bags : int, default 1
         Number of tree ensembles whose forecasts are averaged (bagging over the event-free
         rows). Each is fitted on every training row with an event and its own independent
         draw of the event-free ones (and its own early-stopping split); the features are
@@ -133,18 +146,22 @@ class RiskModel(BaseEstimator):
         event-free rows than ``max_negatives`` (any city-sized history) the fit costs about
         as much as one ensemble on all the drawn rows, and forecasting a little more; with
         fewer, every bag keeps them all and the bags differ only in their early-stopping
-        split.
-        Averaging evens out which quiet rows each ensemble happened to see. On Toronto in
-        2019 (refitted every 14 days), two ensembles of 1,000,000 event-free rows had the
-        hit rate at 3 % of one of 2,000,000 (0.401) and a higher per-shift hit rate (0.414
-        against 0.408: the shift-by-shift ranking is where the subsample shows).
-        ``n_bags=1`` is a single ensemble.
+        split. Averaging evens out which quiet rows each ensemble happened to see; with
+        importance-weighted negatives one ensemble did as well (the former default was 2;
+        the paired comparison is in ``docs/performance.md``).
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
         Passed to scikit-learn's HistGradientBoosting estimator.
     early_stopping : bool, default True
         Stop adding trees when the loss on a held-out tenth of the training rows (drawn with
         ``random_state``) has not improved for 10 trees; ``max_iter`` is then an upper bound.
         On Toronto it stopped well before 200 trees, and forecast no worse.
+    n_threads : int or None, default 1
+        OpenMP threads of scikit-learn's tree fitting (set with threadpoolctl during
+        :meth:`fit` only); None leaves scikit-learn's default, every core. One thread is the
+        default because on a busy machine the waiting threads of OpenMP cost CPU time for
+        nothing: fitting a small city's trees took 52 s of CPU on two threads and 5 s on one
+        on a loaded 2-core machine (and 8 times less wall time). On an idle machine with many
+        cores, ``None`` fits a large city faster in wall time.
     min_events : int, default 50
         Fewest events known before the fit origin, inside the grid's cells, that the model
         trains on; fewer raise :class:`TooLittleDataError` rather than presenting a map of
@@ -178,9 +195,10 @@ class RiskModel(BaseEstimator):
         are kept is a fixed function of the incident and ``random_state``, so :meth:`update`
         keeps the same ones.
     progress : bool, default False
-        Show a tqdm progress bar over the training origins while :meth:`fit` builds the
-        training rows (the slow part, with the trees' fit), and log a summary of the training
-        set to the ``caslite`` logger at INFO level.
+        Show tqdm progress bars while :meth:`fit` runs: over the training origins as it
+        builds the training rows, then over the trees (one step per boosting iteration of
+        each bag; trees that early stopping leaves out are taken off the total); and log a
+        summary of the training set to the ``caslite`` logger at INFO level.
     random_state : int, numpy Generator or None, default None
         Seeds the negative subsampling, the thinning of discovered incidents and the tree
         ensemble. Same seed, same data: the same model and forecasts.
@@ -249,8 +267,8 @@ class RiskModel(BaseEstimator):
         interactions="additive",
         negative_rate="auto",
         negative_sampling="importance",
-        max_negatives=2_000_000,
-        n_bags=2,
+        max_negatives=500_000,
+        n_bags=1,
         max_iter=200,
         learning_rate=0.05,
         max_leaf_nodes=31,
