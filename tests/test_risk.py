@@ -168,7 +168,7 @@ def grid(city):
 @pytest.fixture(scope="module")
 def base(events, grid):
     """Additive Poisson model trained on every row; returns (model, what each bag saw)."""
-    return fit_recording(RiskModel(negative_rate=1.0, **FAST), events, grid, ORIGIN)
+    return fit_recording(RiskModel(negative_rate=1.0, n_bags=2, **FAST), events, grid, ORIGIN)
 
 
 @pytest.fixture(scope="module")
@@ -464,7 +464,7 @@ def test_training_rows_are_every_cell_and_shift_of_every_training_horizon(events
     expected = np.column_stack(
         [np.concatenate(expected_X), np.concatenate(expected_counts), np.concatenate(expected_w)]
     )
-    assert len(seen) == model.n_bags == 2  # the default: two bags, each of every row here
+    assert len(seen) == model.n_bags == 2  # two bags, each of every row here
     for bag in seen:
         assert bag["y"].size == n_rows and bag["columns"] == model.feature_names_
         actual = np.column_stack([bag["X"], bag["y"] * bag["w"], bag["w"]])

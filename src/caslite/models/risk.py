@@ -420,22 +420,15 @@ class RiskModel(BaseEstimator):
             scale = _importance_scale(priors, targets, rate * n_negative)
             rate = min(1.0, _expected_kept(priors, targets, scale) / max(n_negative, 1))
 
-        blocks_x, ys, ws = [], [], []
         if self.progress:
             from tqdm.auto import tqdm
         else:
             from tqdm import tqdm
-        bar = tqdm(
-            zip(origins, horizons, sizes, targets, strict=True),
-            total=len(origins),
-            disable=not self.progress,
-            desc="training rows",
-            unit="origin",
-        )
         n_bags = int(self.n_bags)
         bag_rows = [[] for _ in range(n_bags)]  # each bag's rows of X
+        picked, ys, ws = [], [], []  # first draw every origin's rows (cheap) ...
         offset = 0
-        for k, (ok, blocks, size, (positive, values)) in enumerate(bar):
+        for k, (size, (positive, values)) in enumerate(zip(sizes, targets, strict=True)):
             drawn_by_bag = []
             if importance:  # row i kept with probability p_i, then weighs 1 / p_i
                 keep = _keep_probability(*priors[k], scale)
@@ -452,24 +445,37 @@ class RiskModel(BaseEstimator):
                 rows_b.append(offset + np.concatenate([np.arange(positive.size), own]))
             offset += positive.size + negative.size
             rows = np.concatenate([positive, negative])
-            block_index, cell_index = np.divmod(rows, grid.n_cells)
-            cell_feats = builder.cell_features(known, grid, int(ok))
-            shift_feats, _ = builder.shift_features(known, grid, schedule, int(ok))
-            block_feats = reference if exposure else builder.block_features(blocks, int(ok), grid)
-            blocks_x.append(
-                builder.rows(cell_feats, shift_feats, block_feats, block_index, cell_index)
-            )
+            picked.append(rows)
             target = np.concatenate([values, np.zeros(negative.size)])
             inverse = 1.0 / keep[negative] if importance else np.full(negative.size, 1 / rate)
             weight = np.concatenate([np.ones(positive.size), inverse])
             if exposure:  # Poisson with exposure e: target y / e, weight e
-                e = shift_exposure[k][block_index]
+                e = shift_exposure[k][rows // grid.n_cells]
                 target, weight = target / e, weight * e
             ys.append(target)
             ws.append(weight)
-        X = np.concatenate(blocks_x)
         y = np.concatenate(ys)
         w = np.concatenate(ws)
+        del ys, ws
+        # ... then fill one matrix with their features, origin by origin (no second copy)
+        X = np.empty((offset, len(builder.feature_names_)), dtype=np.float64)
+        bar = tqdm(
+            zip(origins, horizons, picked, strict=True),
+            total=len(origins),
+            disable=not self.progress,
+            desc="training rows",
+            unit="origin",
+        )
+        start = 0
+        for ok, blocks, rows in bar:
+            block_index, cell_index = np.divmod(rows, grid.n_cells)
+            cell_feats = builder.cell_features(known, grid, int(ok))
+            shift_feats, _ = builder.shift_features(known, grid, schedule, int(ok))
+            block_feats = reference if exposure else builder.block_features(blocks, int(ok), grid)
+            X[start : start + rows.size] = builder.rows(
+                cell_feats, shift_feats, block_feats, block_index, cell_index
+            )
+            start += rows.size
         names = builder.feature_names_
 
         if self.progress:
@@ -496,17 +502,17 @@ class RiskModel(BaseEstimator):
         for rows_b in bag_rows:
             estimator = self._make_estimator(builder, rng)
             if n_bags == 1:  # every row, without a copy
-                frame, y_b, w_b = pd.DataFrame(X, columns=names), y, w
+                frame, y_b, w_b = pd.DataFrame(X, columns=names, copy=False), y, w
             else:
                 chosen = np.concatenate(rows_b)
-                frame = pd.DataFrame(X[chosen], columns=names)
+                frame = pd.DataFrame(X[chosen], columns=names, copy=False)
                 y_b, w_b = y[chosen], w[chosen]
             with _tree_progress(estimator, trees), _openmp_threads(self.n_threads):
                 estimator.fit(frame, y_b, sample_weight=None if unweighted else w_b)
             estimators.append(estimator)
-            scorers.append(
-                _compile(estimator, frame.iloc[:: max(1, len(frame) // 2000)], self.loss)
-            )
+            with _openmp_threads(self.n_threads):
+                sample = frame.iloc[:: max(1, len(frame) // 2000)]
+                scorers.append(_compile(estimator, sample, self.loss))
             del frame
         trees.close()
         if any(scorer is None for scorer in scorers):  # one scorer for all bags
