@@ -1,16 +1,17 @@
 """Paired accuracy comparison of two risk-model settings on the same origins.
 
-``python -m benchmarks.paired [--data toronto|stlouis|synthetic] [--year Y] [--retrain-every K]
-[--origins N] [--a JSON] [--b JSON] [--seed S] [--out DIR]``
+``python -m benchmarks.paired run [--data toronto|stlouis|synthetic] [--year Y]
+[--retrain-every K] [--origins N] --name NAME [--params JSON] [--seed S] [--out DIR]`` and
+``python -m benchmarks.paired compare [--data ...] [--year Y] --a NAME --b NAME [--out DIR]``
 
-Both settings (``--a``, the reference, and ``--b``; JSON objects of :class:`caslite.RiskModel`
-parameters, ``{}`` for the defaults) are backtested (:func:`caslite.evaluation.backtest`) on
-the same origins every 14 days through the year, 14-day horizons of 4-hour shifts on 125 m
-cells, refitted every ``--retrain-every`` origins. For each coverage (1, 3, 5 % of the area)
-the table gives each setting's mean hit rate and the mean paired difference ``b - a`` with a
-90 % bootstrap interval over origins (the same resampled origins for both settings), and the
-per-shift hit rate likewise; plus the forecast total over the observed events and the mean fit
-time (seconds of CPU, the process's own).
+Each setting (a JSON object of :class:`caslite.RiskModel` parameters, ``{}`` for the defaults)
+is backtested (:func:`caslite.evaluation.backtest`) by its own ``run``, on origins every 14
+days through the year, 14-day horizons of 4-hour shifts on 125 m cells, refitted every
+``--retrain-every`` origins; ``compare`` reads two runs. For each coverage (1, 3, 5 % of the
+area) the table gives each setting's mean hit rate and the mean paired difference ``b - a``
+with a 90 % bootstrap interval over origins (the same resampled origins for both settings),
+and the per-shift hit rate likewise; plus the forecast total over the observed events and
+the mean fit time (seconds of CPU, the process's own).
 
 Data:
 
