@@ -115,8 +115,8 @@ def premises_layers(events: Events, premises_types) -> dict:
 def methods(
     random_state: int,
     interactions: str = "additive",
-    max_negatives=2_000_000,
-    n_bags=2,
+    max_negatives=500_000,
+    n_bags=1,
     event_layers=None,
 ) -> dict:
     """The forecasters compared, by name.
@@ -152,8 +152,8 @@ def run(
     retrain_every: int = 1,
     random_state: int = 0,
     interactions: str = "additive",
-    max_negatives: int = 2_000_000,
-    n_bags: int = 2,
+    max_negatives: int = 500_000,
+    n_bags: int = 1,
     event_layers=None,
 ):
     """Scores per method, origin and coverage (a tidy DataFrame) and fit times."""
@@ -313,10 +313,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="the risk model's random_state")
     parser.add_argument(
-        "--max-negatives", type=int, default=2_000_000, help="the risk model's max_negatives"
+        "--max-negatives", type=int, default=500_000, help="the risk model's max_negatives"
     )
     parser.add_argument(
-        "--n-bags", type=int, default=2, help="the risk model's n_bags (1: a single ensemble)"
+        "--n-bags", type=int, default=1, help="the risk model's n_bags (1: a single ensemble)"
     )
     parser.add_argument(
         "--premises-layers",

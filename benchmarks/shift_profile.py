@@ -114,7 +114,9 @@ def shift_markdown(table: pd.DataFrame, truth=None) -> str:
     return "\n".join(lines)
 
 
-def synthetic(args) -> str:
+def synthetic_city(seed: int):
+    """The simulated city's events (heaped and date-only times as whole days), grid, time zone
+    and the :class:`caslite.datasets.SyntheticCity` itself."""
     city = simulate_city(
         start="2021-01-01",
         end="2024-01-01",
@@ -123,13 +125,18 @@ def synthetic(args) -> str:
         heaped_share=0.25,
         heap_times=("00:00", "12:00"),
         date_only_share=0.1,
-        random_state=args.seed,
+        random_state=seed,
     )
     frame = whole_days(city.events, city.events["recording"] != "exact", city.tz)
     events = Events.from_frame(
         frame[["t", "t_end", "x", "y"]], time_end="t_end", crs=city.crs, tz=city.tz
     )
     grid = Grid.from_area(box(*city.bounds), cell_size=125.0, crs=city.crs)
+    return events, grid, city.tz, city
+
+
+def synthetic(args) -> str:
+    events, grid, _, city = synthetic_city(args.seed)
     result = year_backtest(events, grid, 2023, city.tz, args)
     table = result.shift_table(0.03)
     schedule = ShiftSchedule.every(4, tz=city.tz)
@@ -149,11 +156,12 @@ def synthetic(args) -> str:
     )
 
 
-def stlouis(args) -> str:
-    if not args.stlouis.exists():
-        return f"St. Louis: no file at {args.stlouis}; skipped."
+def stlouis_events(path, counts=None):
+    """St. Louis residential burglaries (unknown times as 24-hour windows from their recorded
+    start, 00:01 records as whole days) and their time zone; ``counts`` (a dict), if given,
+    receives how many rows were of each kind."""
     tz, crs = "America/Chicago", "EPSG:26996"
-    frame = pd.read_csv(args.stlouis)
+    frame = pd.read_csv(path)
     frame = frame[frame["residential"]].copy()
     local = pd.to_datetime(frame["t"])
     unknown = (frame["time_known"] == "unknown").to_numpy()
@@ -166,11 +174,22 @@ def stlouis(args) -> str:
     frame = whole_days(frame, start_of_day, tz)
     frame.loc[unknown, "t_end"] = frame.loc[unknown, "t"] + pd.Timedelta(hours=24)
     events = Events.from_frame(frame[["t", "t_end", "x", "y"]], time_end="t_end", crs=crs, tz=tz)
+    if counts is not None:
+        counts.update(unknown=int(unknown.sum()), start_of_day=int(start_of_day.sum()))
+    return events, tz
+
+
+def stlouis(args) -> str:
+    if not args.stlouis.exists():
+        return f"St. Louis: no file at {args.stlouis}; skipped."
+    kinds = {}
+    events, tz = stlouis_events(args.stlouis, kinds)
+    unknown, start_of_day = kinds["unknown"], kinds["start_of_day"]
     grid = Grid.from_events(events.before(pd.Timestamp("2014-01-01", tz=tz)), cell_size=125.0)
     result = year_backtest(events, grid, 2014, tz, args)
     return (
-        f"St. Louis residential, {len(events)} burglaries ({int(unknown.sum())} of unknown time "
-        f"as 24-hour windows, {int(start_of_day.sum())} at 00:01 as whole days), "
+        f"St. Louis residential, {len(events)} burglaries ({unknown} of unknown time "
+        f"as 24-hour windows, {start_of_day} at 00:01 as whole days), "
         f"{len(result.params['origins'])} origins in 2014, {grid.n_cells} cells:\n\n"
         + shift_markdown(result.shift_table(0.03))
     )

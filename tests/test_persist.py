@@ -58,7 +58,7 @@ def fitted():
     builder = FeatureBuilder(kernels=KERNELS, windows_weeks=(1, 4, 26))
     model = RiskModel(
         features=builder, max_iter=5, horizon="7D", train_span="120D", train_step="28D",
-        random_state=0,
+        n_bags=2, random_state=0,
     ).fit(events, grid, origin=ORIGIN)  # fmt: skip
     return model, events, grid
 
@@ -225,7 +225,8 @@ def as_format_1(source, target):
     """Rewrite a one-ensemble model file in the layout of format version 1.
 
     Version 1 kept its one ensemble's arrays under ``trees/`` and described it in
-    ``metadata["trees"]`` itself; its parameters had no ``n_bags``.
+    ``metadata["trees"]`` itself; its parameters had no ``n_bags`` (nor the later
+    ``negative_sampling`` and ``n_threads``).
     """
     with zipfile.ZipFile(source) as archive:
         manifest = json.loads(archive.read("manifest.json"))
@@ -234,7 +235,8 @@ def as_format_1(source, target):
     (member,) = metadata["trees"]["members"]
     metadata["trees"] = {**member, "sklearn_version": metadata["trees"]["sklearn_version"]}
     params = metadata["params"]["items"]
-    params[:] = [item for item in params if item[0] != "n_bags"]
+    newer = ("n_bags", "negative_sampling", "n_threads")
+    params[:] = [item for item in params if item[0] not in newer]
     members["metadata.json"] = json.dumps(metadata).encode()
     parts = {}
     for name, entry in manifest["parts"].items():
@@ -259,6 +261,8 @@ def test_format_1_model_files_still_load(fitted, tmp_path):
     assert read_metadata(old)["format_version"] == 1
     loaded = load_model(old)
     assert loaded.n_bags == 1 and len(loaded.estimators_) == 1
+    # fitted before importance-weighted negatives: its parameters say so
+    assert loaded.negative_sampling == "uniform"
     np.testing.assert_array_equal(loaded.forecast().risk, single.forecast().risk)
 
 

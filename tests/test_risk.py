@@ -40,7 +40,7 @@ from caslite import (
 )
 from caslite.datasets import simulate_city
 from caslite.evaluation import count_events, top_cells
-from caslite.models.risk import _block_term, _LevelCounter, _shift_reference
+from caslite.models.risk import _Activity, _block_term, _LevelCounter, _shift_reference
 
 DAY = 86_400
 CELL = 250.0
@@ -168,7 +168,7 @@ def grid(city):
 @pytest.fixture(scope="module")
 def base(events, grid):
     """Additive Poisson model trained on every row; returns (model, what each bag saw)."""
-    return fit_recording(RiskModel(negative_rate=1.0, **FAST), events, grid, ORIGIN)
+    return fit_recording(RiskModel(negative_rate=1.0, n_bags=2, **FAST), events, grid, ORIGIN)
 
 
 @pytest.fixture(scope="module")
@@ -193,13 +193,21 @@ def single(events, grid):
     return model
 
 
-SUB = {"horizon": "14D", "train_step": "28D", "max_iter": 20, "max_negatives": 500, **LIGHT}
+SUB = {
+    "horizon": "14D",
+    "train_step": "28D",
+    "max_iter": 20,
+    "max_negatives": 500,
+    "negative_sampling": "uniform",
+    "n_bags": 2,
+    **LIGHT,
+}
 SUB_ORIGIN = "2023-11-05"  # the latest training horizon crosses the 29 October clock change
 
 
 @pytest.fixture(scope="module")
 def subsampled(events, grid):
-    """Negative subsampling with negative_rate="auto"; returns (model, what each bag saw)."""
+    """Uniform negative subsampling with negative_rate="auto"; (model, what each bag saw)."""
     return fit_recording(RiskModel(random_state=0, **SUB), events, grid, SUB_ORIGIN)
 
 
@@ -456,7 +464,7 @@ def test_training_rows_are_every_cell_and_shift_of_every_training_horizon(events
     expected = np.column_stack(
         [np.concatenate(expected_X), np.concatenate(expected_counts), np.concatenate(expected_w)]
     )
-    assert len(seen) == model.n_bags == 2  # the default: two bags, each of every row here
+    assert len(seen) == model.n_bags == 2  # two bags, each of every row here
     for bag in seen:
         assert bag["y"].size == n_rows and bag["columns"] == model.feature_names_
         actual = np.column_stack([bag["X"], bag["y"] * bag["w"], bag["w"]])
@@ -509,6 +517,113 @@ def test_negative_subsampling_keeps_every_event_and_reweights_the_rest(events, g
     assert first != second
     n_kept = len(first) + len(second) - len(first & second)
     assert model.training_["n_rows"] == n_positive + n_kept
+
+
+def hand_activity(events, grid, ok) -> np.ndarray:
+    """Events of the last 104 weeks before ``ok`` per cell, plus an eighth of those of its
+    eight neighbours, plus 0.5: by a plain loop over events and neighbour offsets."""
+    ids = cell_ids(grid)
+    known = (events.t_end < ok) & (events.t_end >= ok - 104 * 7 * DAY)
+    own = np.zeros(grid.n_cells)
+    ring = np.zeros(grid.n_cells)
+    for xi, yi in zip(events.x[known], events.y[known], strict=True):
+        r, c = int(np.floor((yi - grid.y0) / CELL)), int(np.floor((xi - grid.x0) / CELL))
+        if (r, c) in ids:
+            own[ids[(r, c)]] += 1
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                if (dr or dc) and (r + dr, c + dc) in ids:
+                    ring[ids[(r + dr, c + dc)]] += 1
+    return own + ring / 8 + 0.5
+
+
+def test_activity_counts_the_cell_and_an_eighth_of_its_neighbours(events, grid):
+    ok = utc_seconds("2023-09-01", events.tz)
+    expected = hand_activity(events, grid, ok)
+    np.testing.assert_allclose(_Activity(events, grid).at(ok), expected, rtol=1e-7)
+
+
+IMPORTANCE = {**SUB, "negative_sampling": "importance", "n_bags": 1, "max_negatives": 800}
+
+
+@pytest.fixture(scope="module")
+def importance(events, grid):
+    """Importance-weighted negatives; returns (model, what its one ensemble saw)."""
+    return fit_recording(RiskModel(random_state=0, **IMPORTANCE), events, grid, SUB_ORIGIN)
+
+
+def test_importance_negatives_weigh_their_inverse_probability(events, grid, importance):
+    # Each event-free row (origin k, shift s, cell c) is kept with probability
+    # p = min(1, scale * e_ks * a_kc) (e: the area's expected events in the shift, a: the
+    # cell's activity) and then weighs e / p; the scale makes the expected number kept equal
+    # max_negatives. Everything is recomputed here by hand, the scale by a root finder.
+    from scipy.optimize import brentq
+
+    model, seen = importance
+    (bag,) = seen
+    e_rows, a_rows, negative = [], [], []
+    for ok in model.training_["origins"]:
+        blocks, _, by_shift = hand_shift_counts(events, model, ok)
+        e = shift_exposure(model, events, ok, blocks)
+        a = hand_activity(events.before(model.origin_), grid, int(ok))
+        e_rows.append(np.repeat(e, grid.n_cells))
+        a_rows.append(np.tile(a, e.size))
+        negative.append(by_shift.ravel() == 0)
+    e_all, a_all = np.concatenate(e_rows), np.concatenate(a_rows)
+    negative = np.concatenate(negative)
+    prior = (e_all * a_all)[negative]
+
+    def kept(log_scale):
+        return np.minimum(1.0, np.exp(log_scale) * prior).sum() - 800
+
+    scale = np.exp(brentq(kept, -60.0, 60.0, xtol=1e-12))
+    p = np.minimum(1.0, scale * prior)
+    assert p.min() > 0.0 and np.mean(p < 1.0) > 0.5  # every row has a chance; most not sure
+    assert model.training_["negative_sampling"] == "importance"
+    assert model.training_["negative_rate"] == pytest.approx(800 / negative.sum(), rel=1e-4)
+    y, w = bag["y"], bag["w"]
+    assert np.count_nonzero(y) == model.training_["n_positive"] == np.count_nonzero(~negative)
+    n_kept = int(np.sum(y == 0))
+    assert abs(n_kept - 800) < 5 * np.sqrt(np.sum(p * (1 - p)))
+    # every kept weight is one of the hand-made e / p, and busy cells are drawn more often
+    candidates = np.unique(e_all[negative] / p)
+    position = np.clip(np.searchsorted(candidates, w[y == 0]), 1, candidates.size - 1)
+    nearest = np.minimum(
+        np.abs(candidates[position] - w[y == 0]), np.abs(candidates[position - 1] - w[y == 0])
+    )
+    assert np.all(nearest <= 1e-6 * w[y == 0])
+    # Horvitz-Thompson: the kept weights sum to the exposure of every event-free row, on
+    # average, so the weighted Poisson loss is that of all rows (unbiased rates)
+    total, spread = e_all[negative].sum(), np.sqrt(np.sum(e_all[negative] ** 2 * (1 - p) / p))
+    assert abs(w[y == 0].sum() - total) < 4 * spread
+    assert spread < 0.2 * total
+
+
+def test_importance_negatives_keep_the_forecast_total(events, grid, importance):
+    # the subsampled fit forecasts about the events of the fit on every row
+    model, _ = importance
+    every = RiskModel(negative_rate=1.0, **{**SUB, "n_bags": 1}).fit(
+        events, grid, origin=SUB_ORIGIN
+    )
+    blocks = model.schedule_.horizon(model.origin_, "14D")
+    ratio = model.predict(blocks).sum() / every.predict(blocks).sum()
+    assert 0.9 < ratio < 1.1
+
+
+def test_importance_fit_is_deterministic(events, grid, importance):
+    model, _ = importance
+    again = RiskModel(random_state=0, **IMPORTANCE).fit(events, grid, origin=SUB_ORIGIN)
+    blocks = model.schedule_.horizon(model.origin_, "14D")
+    np.testing.assert_array_equal(model.predict(blocks), again.predict(blocks))
+
+
+def test_tree_fitting_shows_progress(events, grid, capsys):
+    model = RiskModel(progress=True, **{**SUB, "max_iter": 7, "early_stopping": False})
+    model.fit(events, grid, origin=SUB_ORIGIN)
+    err = capsys.readouterr().err
+    assert "fitting trees" in err
+    assert "14/14" in err  # both bags, every iteration
+    assert "[1/7]" not in err + capsys.readouterr().out  # scikit-learn's own lines hidden
 
 
 # ---------------------------------------------------------------------- 7. Forecast
@@ -866,6 +981,8 @@ def test_fit_with_no_event_before_the_origin(events, grid):
         ({"n_bags": 0}, "n_bags must be a positive integer"),
         ({"n_bags": 2.0}, "n_bags must be a positive integer"),
         ({"n_bags": True}, "n_bags must be"),
+        ({"negative_sampling": "stratified"}, "negative_sampling must be 'importance' or"),
+        ({"n_threads": 0}, "n_threads must be a positive integer or None"),
         ({"horizon": "fortnight"}, "horizon='fortnight' is not a duration; give a number with"),
         ({"horizon": "-14D"}, "horizon='-14D' is not a positive duration"),
         ({"horizon": "0D"}, "horizon='0D' is not a positive duration"),

@@ -566,13 +566,13 @@ def _risk_arguments(command, model: str) -> None:
     """Add the risk model's options (read by :func:`_risk_options`) to a command."""
     command.add_argument(
         "--max-negatives", type=_max_negatives, default=None, metavar="N",
-        help=f"event-free training rows {model} keeps (default 2,000,000; fewer fit "
-        "faster in less memory and forecast a little worse)",
+        help=f"event-free training rows {model} keeps (default 500,000, drawn by "
+        "importance; fewer fit faster in less memory and forecast a little worse)",
     )  # fmt: skip
     command.add_argument(
         "--n-bags", type=_n_bags, default=None, metavar="B",
         help=f"tree ensembles {model} averages, each on its own draw of event-free rows "
-        "(default 2; 1 forecasts a little faster and moves more between seeds)",
+        "(default 1; more fit and forecast slower and move less between seeds)",
     )  # fmt: skip
     command.add_argument(
         "--category-layers", nargs="+", default=None, metavar=("COLUMN", "VALUE"),

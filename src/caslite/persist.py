@@ -454,6 +454,8 @@ def load_model(path, *, max_bytes=None) -> RiskModel:
         else:
             members = list(trees["members"])
             prefixes = [f"trees/{b}" for b in range(len(members))]
+        # files written before importance-weighted negatives were fitted with uniform ones
+        params.setdefault("negative_sampling", "uniform")
         if not members or len(members) != params.get("n_bags", len(members)):
             raise CasliteFileError(
                 f"the file holds {len(members)} tree ensembles but its model has "

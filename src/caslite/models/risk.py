@@ -36,9 +36,12 @@ either on cell and shift features or on block features, never both (interaction 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import logging
 import numbers
+import re
 
 import numpy as np
 import pandas as pd
@@ -66,6 +69,7 @@ __all__ = ["RiskModel", "TooLittleDataError"]
 logger = logging.getLogger("caslite")
 
 _DAY = 86_400
+_WEEK = 7 * _DAY
 #: The shortest horizon the model trains on: a day, so that every training horizon holds
 #: every shift of the day (the additive fit learns each shift's share from them).
 MIN_HORIZON = "1D"
@@ -112,16 +116,30 @@ class RiskModel(BaseEstimator):
         Poisson loss (fast, exact forecasts; see the module docstring). ``"full"``: the trees
         see every feature of every (block, cell) row.
     negative_rate : float or "auto", default "auto"
-        Probability of keeping a training row without events; "auto" keeps about
-        ``max_negatives`` of them over all training origins.
-    max_negatives : int, default 2_000_000
-        Target number of event-free rows under ``negative_rate="auto"``. More rows forecast a
-        little better and cost fit time and memory: on five years of Toronto (42,000 cells of
-        125 m, 232 training origins, two cores) the default fits in about 100 s with 3.7 GB of
-        peak memory; one ensemble of 600,000 fitted in about 60 s with 1.7 GiB and a hit rate
-        at 3 % lower by about 0.003. With several bags (``n_bags``) each draws about
-        ``max_negatives / n_bags``.
-    n_bags : int, default 2
+        Share of the training rows without events to keep (on average); "auto" keeps about
+        ``max_negatives`` of them over all training origins. At 1 every row is kept, unweighted
+        by sampling.
+    negative_sampling : {"importance", "uniform"}, default "importance"
+        How the event-free rows are drawn. ``"importance"``: row ``i`` is kept with
+        probability ``p_i = min(1, s * prior_i)``, its prior the area's expected events in
+        the row's shift (the block profile; 1 per block for the other fits) times the cell's
+        recent activity (its events in the last 104 weeks, plus an eighth of its eight
+        neighbours', plus 0.5), the scale ``s`` set so that the expected number kept is the
+        budget; a kept row weighs ``1 / p_i``. Quiet cells far from any incident, where a
+        row tells the trees little, are drawn less often and weigh more; busy cells, where
+        the ranking is decided, more often. ``"uniform"``: every event-free row is kept with
+        the same probability and weighs its inverse (the former default). Either
+        way the weighted Poisson loss is an unbiased estimate of the loss on every row
+        (Horvitz-Thompson), so the expected counts stay unbiased; importance sampling has
+        the smaller variance where it matters.
+    max_negatives : int, default 500_000
+        Target number of event-free rows under ``negative_rate="auto"``. More rows cost fit
+        time and memory: on five years of Toronto (42,000 cells of 125 m, 232 training
+        origins, 537,000 rows) the default fitted in 54 s of CPU with 1.1 GB peak memory on
+        a loaded 2-core machine; the former default of 2,000,000 uniform rows in two bags
+        took about 100 s and 3.7 GB on a quiet one. With several bags (``n_bags``) each
+        draws about ``max_negatives / n_bags``.
+    n_bags : int, default 1
         Number of tree ensembles whose forecasts are averaged (bagging over the event-free
         rows). Each is fitted on every training row with an event and its own independent
         draw of the event-free ones (and its own early-stopping split); the features are
@@ -129,18 +147,22 @@ class RiskModel(BaseEstimator):
         event-free rows than ``max_negatives`` (any city-sized history) the fit costs about
         as much as one ensemble on all the drawn rows, and forecasting a little more; with
         fewer, every bag keeps them all and the bags differ only in their early-stopping
-        split.
-        Averaging evens out which quiet rows each ensemble happened to see. On Toronto in
-        2019 (refitted every 14 days), two ensembles of 1,000,000 event-free rows had the
-        hit rate at 3 % of one of 2,000,000 (0.401) and a higher per-shift hit rate (0.414
-        against 0.408: the shift-by-shift ranking is where the subsample shows).
-        ``n_bags=1`` is a single ensemble.
+        split. Averaging evens out which quiet rows each ensemble happened to see; with
+        importance-weighted negatives one ensemble did as well (the former default was 2;
+        the paired comparison is in ``docs/performance.md``).
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
         Passed to scikit-learn's HistGradientBoosting estimator.
     early_stopping : bool, default True
         Stop adding trees when the loss on a held-out tenth of the training rows (drawn with
         ``random_state``) has not improved for 10 trees; ``max_iter`` is then an upper bound.
         On Toronto it stopped well before 200 trees, and forecast no worse.
+    n_threads : int or None, default 1
+        OpenMP threads of scikit-learn's tree fitting (set with threadpoolctl during
+        :meth:`fit` only); None leaves scikit-learn's default, every core. One thread is the
+        default because on a busy machine the waiting threads of OpenMP cost CPU time for
+        nothing: fitting a small city's trees took 52 s of CPU on two threads and 5 s on one
+        on a loaded 2-core machine (and 8 times less wall time). On an idle machine with many
+        cores, ``None`` fits a large city faster in wall time.
     min_events : int, default 50
         Fewest events known before the fit origin, inside the grid's cells, that the model
         trains on; fewer raise :class:`TooLittleDataError` rather than presenting a map of
@@ -174,9 +196,10 @@ class RiskModel(BaseEstimator):
         are kept is a fixed function of the incident and ``random_state``, so :meth:`update`
         keeps the same ones.
     progress : bool, default False
-        Show a tqdm progress bar over the training origins while :meth:`fit` builds the
-        training rows (the slow part, with the trees' fit), and log a summary of the training
-        set to the ``caslite`` logger at INFO level.
+        Show tqdm progress bars while :meth:`fit` runs: over the training origins as it
+        builds the training rows, then over the trees (one step per boosting iteration of
+        each bag; trees that early stopping leaves out are taken off the total); and log a
+        summary of the training set to the ``caslite`` logger at INFO level.
     random_state : int, numpy Generator or None, default None
         Seeds the negative subsampling, the thinning of discovered incidents and the tree
         ensemble. Same seed, same data: the same model and forecasts.
@@ -244,14 +267,16 @@ class RiskModel(BaseEstimator):
         loss="poisson",
         interactions="additive",
         negative_rate="auto",
-        max_negatives=2_000_000,
-        n_bags=2,
+        negative_sampling="importance",
+        max_negatives=500_000,
+        n_bags=1,
         max_iter=200,
         learning_rate=0.05,
         max_leaf_nodes=31,
         min_samples_leaf=40,
         l2_regularization=1.0,
         early_stopping=True,
+        n_threads=1,
         min_events=50,
         min_exact_times=100,
         discovered="keep",
@@ -267,6 +292,7 @@ class RiskModel(BaseEstimator):
         self.loss = loss
         self.interactions = interactions
         self.negative_rate = negative_rate
+        self.negative_sampling = negative_sampling
         self.max_negatives = max_negatives
         self.n_bags = n_bags
         self.max_iter = max_iter
@@ -275,6 +301,7 @@ class RiskModel(BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
         self.early_stopping = early_stopping
+        self.n_threads = n_threads
         self.min_events = min_events
         self.min_exact_times = min_exact_times
         self.discovered = discovered
@@ -364,7 +391,8 @@ class RiskModel(BaseEstimator):
                 "a larger area, pool quiet categories, lower min_events=, or use a baseline "
                 "such as caslite.NaiveCounts."
             )
-        rate = self._negative_rate(int(sizes.sum()) - n_positive)
+        n_negative = int(sizes.sum()) - n_positive
+        rate = self._negative_rate(n_negative)
         block_model, shift_exposure = None, None
         if exposure:
             level = _LevelCounter(known, grid)
@@ -383,27 +411,34 @@ class RiskModel(BaseEstimator):
                 expected = np.exp(_block_term(block_model, frame_k, level_k))
                 shift_exposure.append(np.bincount(h.shift, expected, minlength=schedule.n_shifts))
             reference = _shift_reference(builder, schedule.n_shifts)
+        importance = self.negative_sampling == "importance" and rate < 1.0
+        if importance:  # each row's prior expected events, up to a constant factor
+            activity = _Activity(known, grid)
+            priors = []
+            for k, (ok, h) in enumerate(zip(origins, horizons, strict=True)):
+                per_row = shift_exposure[k] if exposure else np.ones(len(h))
+                priors.append((per_row, activity.at(int(ok))))
+            scale = _importance_scale(priors, targets, rate * n_negative)
+            rate = min(1.0, _expected_kept(priors, targets, scale) / max(n_negative, 1))
 
-        blocks_x, ys, ws = [], [], []
         if self.progress:
             from tqdm.auto import tqdm
         else:
             from tqdm import tqdm
-        bar = tqdm(
-            zip(origins, horizons, sizes, targets, strict=True),
-            total=len(origins),
-            disable=not self.progress,
-            desc="training rows",
-            unit="origin",
-        )
         n_bags = int(self.n_bags)
         bag_rows = [[] for _ in range(n_bags)]  # each bag's rows of X
+        picked, ys, ws = [], [], []  # first draw every origin's rows (cheap) ...
         offset = 0
-        for k, (ok, blocks, size, (positive, values)) in enumerate(bar):
+        for k, (size, (positive, values)) in enumerate(zip(sizes, targets, strict=True)):
             drawn_by_bag = []
+            if importance:  # row i kept with probability p_i, then weighs 1 / p_i
+                keep = _keep_probability(*priors[k], scale)
             for _ in range(n_bags):  # each bag draws its own event-free rows
-                n_draw = rng.binomial(size, rate) if rate < 1.0 else size
-                drawn = np.sort(rng.choice(size, size=n_draw, replace=False))
+                if importance:
+                    drawn = np.flatnonzero(rng.random(size) < keep)
+                else:
+                    n_draw = rng.binomial(size, rate) if rate < 1.0 else size
+                    drawn = np.sort(rng.choice(size, size=n_draw, replace=False))
                 drawn_by_bag.append(drawn[~np.isin(drawn, positive, assume_unique=True)])
             negative = drawn_by_bag[0] if n_bags == 1 else np.unique(np.concatenate(drawn_by_bag))
             for rows_b, drawn in zip(bag_rows, drawn_by_bag, strict=True):
@@ -411,23 +446,37 @@ class RiskModel(BaseEstimator):
                 rows_b.append(offset + np.concatenate([np.arange(positive.size), own]))
             offset += positive.size + negative.size
             rows = np.concatenate([positive, negative])
+            picked.append(rows)
+            target = np.concatenate([values, np.zeros(negative.size)])
+            inverse = 1.0 / keep[negative] if importance else np.full(negative.size, 1 / rate)
+            weight = np.concatenate([np.ones(positive.size), inverse])
+            if exposure:  # Poisson with exposure e: target y / e, weight e
+                e = shift_exposure[k][rows // grid.n_cells]
+                target, weight = target / e, weight * e
+            ys.append(target)
+            ws.append(weight)
+        y = np.concatenate(ys)
+        w = np.concatenate(ws)
+        del ys, ws
+        # ... then fill one matrix with their features, origin by origin (no second copy)
+        X = np.empty((offset, len(builder.feature_names_)), dtype=np.float64)
+        bar = tqdm(
+            zip(origins, horizons, picked, strict=True),
+            total=len(origins),
+            disable=not self.progress,
+            desc="training rows",
+            unit="origin",
+        )
+        start = 0
+        for ok, blocks, rows in bar:
             block_index, cell_index = np.divmod(rows, grid.n_cells)
             cell_feats = builder.cell_features(known, grid, int(ok))
             shift_feats, _ = builder.shift_features(known, grid, schedule, int(ok))
             block_feats = reference if exposure else builder.block_features(blocks, int(ok), grid)
-            blocks_x.append(
-                builder.rows(cell_feats, shift_feats, block_feats, block_index, cell_index)
+            X[start : start + rows.size] = builder.rows(
+                cell_feats, shift_feats, block_feats, block_index, cell_index
             )
-            target = np.concatenate([values, np.zeros(negative.size)])
-            weight = np.concatenate([np.ones(positive.size), np.full(negative.size, 1 / rate)])
-            if exposure:  # Poisson with exposure e: target y / e, weight e
-                e = shift_exposure[k][block_index]
-                target, weight = target / e, weight * e
-            ys.append(target)
-            ws.append(weight)
-        X = np.concatenate(blocks_x)
-        y = np.concatenate(ys)
-        w = np.concatenate(ws)
+            start += rows.size
         names = builder.feature_names_
 
         if self.progress:
@@ -441,24 +490,32 @@ class RiskModel(BaseEstimator):
                 self.max_iter,
             )
         # Unit weights are passed as None: scikit-learn bins weighted data much more slowly.
-        unweighted = rate == 1.0 and not exposure
+        unweighted = rate == 1.0 and not exposure and not importance
         if self.loss == "log_loss":
             y = (y > 0).astype(np.int64)
         estimators, scorers = [], []
+        trees = tqdm(
+            total=n_bags * int(self.max_iter),
+            disable=not self.progress,
+            desc="fitting trees",
+            unit="tree",
+        )
         for rows_b in bag_rows:
             estimator = self._make_estimator(builder, rng)
             if n_bags == 1:  # every row, without a copy
-                frame, y_b, w_b = pd.DataFrame(X, columns=names), y, w
+                frame, y_b, w_b = pd.DataFrame(X, columns=names, copy=False), y, w
             else:
                 chosen = np.concatenate(rows_b)
-                frame = pd.DataFrame(X[chosen], columns=names)
+                frame = pd.DataFrame(X[chosen], columns=names, copy=False)
                 y_b, w_b = y[chosen], w[chosen]
-            estimator.fit(frame, y_b, sample_weight=None if unweighted else w_b)
+            with _tree_progress(estimator, trees), _openmp_threads(self.n_threads):
+                estimator.fit(frame, y_b, sample_weight=None if unweighted else w_b)
             estimators.append(estimator)
-            scorers.append(
-                _compile(estimator, frame.iloc[:: max(1, len(frame) // 2000)], self.loss)
-            )
+            with _openmp_threads(self.n_threads):
+                sample = frame.iloc[:: max(1, len(frame) // 2000)]
+                scorers.append(_compile(estimator, sample, self.loss))
             del frame
+        trees.close()
         if any(scorer is None for scorer in scorers):  # one scorer for all bags
             scorers = [None] * n_bags
 
@@ -479,6 +536,7 @@ class RiskModel(BaseEstimator):
             "n_rows": int(y.size),
             "n_positive": n_positive,
             "negative_rate": float(rate),
+            "negative_sampling": "importance" if importance else "uniform",
             "n_bags": n_bags,
             "bag_rows": np.array(
                 [sum(r.size for r in rows_b) for rows_b in bag_rows], dtype=np.int64
@@ -516,6 +574,11 @@ class RiskModel(BaseEstimator):
             raise ValueError(
                 f"max_negatives must be a positive integer, got {self.max_negatives!r}."
             )
+        if self.negative_sampling not in ("importance", "uniform"):
+            raise ValueError(
+                "negative_sampling must be 'importance' or 'uniform', got "
+                f"{self.negative_sampling!r}."
+            )
         bags = self.n_bags
         if isinstance(bags, bool) or not isinstance(bags, numbers.Integral) or bags < 1:
             raise ValueError(
@@ -528,6 +591,14 @@ class RiskModel(BaseEstimator):
             _positive_timedelta(self.train_span, "train_span")
         if not isinstance(self.early_stopping, bool | np.bool_):
             raise TypeError(f"early_stopping must be True or False, got {self.early_stopping!r}.")
+        threads = self.n_threads
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
+        ):
+            raise ValueError(
+                f"n_threads must be a positive integer or None (scikit-learn's default, every "
+                f"core), got {threads!r}."
+            )
         if not isinstance(self.progress, bool | np.bool_):
             raise TypeError(f"progress must be True or False, got {self.progress!r}.")
         minimum = self.min_events
@@ -1031,6 +1102,61 @@ def _log_mean_exp(logs: list) -> np.ndarray:
     return top + np.log(total / len(logs))
 
 
+@contextlib.contextmanager
+def _openmp_threads(n_threads):
+    """Limit the OpenMP threads of the calls inside to ``n_threads`` (None: no limit)."""
+    if n_threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(n_threads), user_api="openmp"):
+        yield
+
+
+class _IterationLines(io.TextIOBase):
+    """A text stream that moves a progress bar by one per line ``[i/n] ...``.
+
+    scikit-learn's gradient boosting, with ``verbose=1``, prints one such line per iteration
+    to standard output; other lines (binning, the fit time) are dropped.
+    """
+
+    _ITERATION = re.compile(r"\s*\[\d+/\d+\]")
+
+    def __init__(self, bar):
+        self.bar = bar
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        self.bar.update(sum(1 for line in lines if self._ITERATION.match(line)))
+        return len(text)
+
+
+@contextlib.contextmanager
+def _tree_progress(estimator, bar):
+    """Move ``bar`` by one per tree while ``estimator`` fits (nothing if it is disabled).
+
+    Once the fit ends, trees that early stopping left out are taken off the bar's total.
+    """
+    if bar.disable:
+        yield
+        return
+    estimator.set_params(verbose=1)
+    before = bar.n
+    try:
+        with contextlib.redirect_stdout(_IterationLines(bar)):
+            yield
+    finally:
+        estimator.set_params(verbose=0)
+    fitted = getattr(estimator, "n_iter_", bar.n - before)
+    bar.total -= int(estimator.max_iter) - fitted
+    bar.update(before + fitted - bar.n)
+
+
 def _sklearn_raw(estimator, frame, loss) -> np.ndarray:
     if loss == "log_loss":
         p = np.clip(estimator.predict_proba(frame)[:, 1], 1e-300, 1.0 - 1e-16)
@@ -1051,8 +1177,92 @@ def _compile(estimator, sample, loss):
     return compiled
 
 
+#: The window (weeks) and floor of the activity that importance-weighted negatives follow.
+_ACTIVITY_WEEKS = 104
+_ACTIVITY_FLOOR = 0.5
+
+
+class _Activity:
+    """A cell's recent activity at an origin: a rough prior of its expected events.
+
+    The events known in the cell during the last :data:`_ACTIVITY_WEEKS` weeks, plus an
+    eighth of those in its eight neighbours, plus :data:`_ACTIVITY_FLOOR` (so that a cell
+    without history keeps a share of the draws). Only the ratios between cells matter.
+    """
+
+    def __init__(self, events, grid):
+        known = events.t_end  # known when they end, as for the features
+        cells = grid.cell_of(events.x, events.y)
+        order = np.argsort(known, kind="stable")
+        inside = cells[order] >= 0
+        self.known = known[order][inside]
+        self.cells = cells[order][inside]
+        self.grid = grid
+
+    def at(self, origin: int) -> np.ndarray:
+        from caslite.features import _ring_sums
+
+        lo, hi = np.searchsorted(self.known, [origin - _ACTIVITY_WEEKS * _WEEK, origin])
+        counts = np.bincount(self.cells[lo:hi], minlength=self.grid.n_cells).astype(np.float64)
+        ring = _ring_sums(counts[np.newaxis], self.grid, (1,))[0][0]
+        return (counts + ring / 8.0 + _ACTIVITY_FLOOR).astype(np.float32)
+
+
+def _keep_probability(per_group, activity, scale: float) -> np.ndarray:
+    """Probability of keeping each row ``g * n_cells + c``: ``min(1, scale * prior)``.
+
+    The prior of a row is ``per_group[g] * activity[c]`` (the area's expected events in the
+    row's shift or block, times the cell's activity: :class:`_Activity`).
+    """
+    prior = np.outer(per_group, activity.astype(np.float64)).ravel()
+    return np.minimum(1.0, scale * prior)
+
+
+def _compact_priors(priors, targets):
+    """Distinct priors with their numbers of rows, and the priors of the rows with events."""
+    values, counts, positive = [], [], []
+    for (per_group, activity), (index, _) in zip(priors, targets, strict=True):
+        distinct, n = np.unique(activity.astype(np.float64), return_counts=True)
+        values.append(np.outer(per_group, distinct).ravel())
+        counts.append(np.tile(n, len(per_group)))
+        group, cell = np.divmod(index, activity.size)
+        positive.append(per_group[group] * activity[cell].astype(np.float64))
+    return np.concatenate(values), np.concatenate(counts), np.concatenate(positive)
+
+
+def _expected_kept(priors, targets, scale: float) -> float:
+    """Return the expected number of event-free rows kept at ``scale``."""
+    values, counts, positive = _compact_priors(priors, targets)
+    return _kept(values, counts, positive, scale)
+
+
+def _kept(values, counts, positive, scale) -> float:
+    every = float(np.dot(counts, np.minimum(1.0, scale * values)))
+    return every - float(np.minimum(1.0, scale * positive).sum())
+
+
+def _importance_scale(priors, targets, budget: float) -> float:
+    """Return the ``scale`` at which about ``budget`` event-free rows are expected to be kept.
+
+    Without clipping at 1 the expected number is linear in the scale; with it, it is
+    increasing and continuous, so the scale is found by bisection (on its logarithm).
+    """
+    values, counts, positive = _compact_priors(priors, targets)
+    linear = float(np.dot(counts, values)) - float(positive.sum())
+    lo = budget / linear  # clipping only lowers the count: kept(lo) <= budget
+    hi = lo
+    while _kept(values, counts, positive, hi) < budget and hi < lo * 2.0**60:
+        hi *= 2.0
+    while hi > lo * (1.0 + 1e-6):
+        mid = np.sqrt(lo * hi)
+        if _kept(values, counts, positive, mid) < budget:
+            lo = mid
+        else:
+            hi = mid
+    return float(hi)
+
+
 _LEVEL_WEEKS = (4, 52)
-_WEEK = 7 * _DAY
 
 
 class _LevelCounter:
