@@ -17,6 +17,12 @@ Each worker process sets, before any test imports scikit-learn, numpy's BLAS or 
   ``OMP_NUM_THREADS``), so the tests that vary it with ``numba.set_num_threads`` still can.
 
 A value already set in the environment is kept. Without workers (``-n 0``) nothing is set.
+
+The longest items run first, whole files at a time (so that a file's module-scoped fixtures
+are still built once per worker): the notebooks, then the files with a test marked ``slow``,
+then the rest in their usual order. With ``--dist worksteal`` a worker that is done takes
+queued tests from the other one, so long items started early do not leave one worker busy
+alone at the end of the run.
 """
 
 from __future__ import annotations
@@ -35,3 +41,15 @@ def pytest_configure(config):
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)  # pools of libraries loaded before this hook, if any
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the items longest first by file: notebooks, files with slow tests, the rest."""
+    files_with_slow = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def rank(item):
+        if item.path.suffix == ".ipynb":
+            return 0
+        return 1 if item.path in files_with_slow else 2
+
+    items.sort(key=rank)  # stable: the usual order within each rank

@@ -34,6 +34,7 @@ def smoke():
     return result
 
 
+@pytest.mark.slow
 def test_each_case_logs_its_result_as_it_finishes(smoke):
     done = [m for m in smoke["log"] if "] done:" in m]
     assert [m.split("]")[0].lstrip("[") for m in done] == [row["name"] for row in smoke["cases"]]
@@ -45,6 +46,7 @@ def test_each_case_logs_its_result_as_it_finishes(smoke):
             assert "done: best " in message and expected in message
 
 
+@pytest.mark.slow
 def test_every_case_has_a_complete_row(smoke):
     names = [row["name"] for row in smoke["cases"]]
     assert names == [case.name for case in all_cases()]
@@ -74,6 +76,7 @@ def test_every_case_has_a_complete_row(smoke):
         assert row["targets"] and all(t["enforced"] is False for t in row["targets"])
 
 
+@pytest.mark.slow
 def test_correctness_checks_passed(smoke):
     assert smoke["summary"]["correct"], smoke["summary"]["correctness_failures"]
     for row in smoke["cases"]:
@@ -90,6 +93,7 @@ def test_correctness_checks_passed(smoke):
         assert knox["twin"]["observed_equal"] and knox["twin"]["n_pairs_equal"]
 
 
+@pytest.mark.slow
 def test_machine_and_table(smoke):
     machine = smoke["machine"]
     for key in ("usable_cores", "numba_threads", "numpy", "numba", "python"):
@@ -102,6 +106,7 @@ def test_machine_and_table(smoke):
     json.dumps(smoke, default=str)  # the results are JSON-serialisable
 
 
+@pytest.mark.slow
 def test_a_wrong_fast_result_fails_loudly(monkeypatch, tmp_path, capsys):
     # Break the fast code: every score doubled. The twin comparison must catch it.
     import caslite.nearrepeat as nr

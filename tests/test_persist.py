@@ -436,6 +436,7 @@ def flipped_files(source, target, stride, tail_stride, tail=2048):
         yield offset, target
 
 
+@pytest.mark.slow
 def test_fuzz_forecast_file_loads_identically_or_raises_caslite_file_error(fitted, tmp_path):
     forecast = fitted[0].forecast()
     source = tmp_path / "forecast.caslite"

@@ -363,6 +363,7 @@ def test_additive_trees_separate_cell_and_block_features(base):
 
 
 # ---------------------------------------------------------------------- 5. truth recovery
+@pytest.mark.slow
 def test_recovers_the_true_risk_better_than_naive_counts():
     city = simulate_city(
         start="2023-01-01", end="2025-01-01", size=4000.0, background_rate=6.0, random_state=2
@@ -930,6 +931,7 @@ def test_custom_features_and_schedule(events, grid):
 
 
 # ---------------------------------------------------------------------- short horizons
+@pytest.mark.slow
 def test_auto_train_step_tiles_the_history_for_short_horizons():
     # A homogeneous Poisson process of 3 incidents a day over a 1 km square: the expected count
     # of a day is 3. With 1-day horizons every 7 days, six days in seven went unused and the

@@ -952,6 +952,7 @@ def test_counts_and_locate_on_a_part_of_the_area():
 
 
 # ====================================================================== 10 million events
+@pytest.mark.slow
 def test_ten_million_events_index_and_count_in_bounded_memory():
     n = 10_000_000
     rng = np.random.default_rng(0)
