@@ -10,8 +10,8 @@ Each worker process sets, before any test imports scikit-learn, numpy's BLAS or 
   thread. The notebook kernels inherit the worker's environment, so this reaches them too
   (limits applied with ``threadpoolctl`` inside a worker process do not). With two workers
   on two cores, a fit on two OpenMP threads busy-waits for a core at every one of its many
-  short parallel regions: the quick-start notebook's forecast took over 200 s of CPU
-  instead of 22 s on a loaded two-core machine.
+  short parallel regions: on a loaded two-core machine the quick-start notebook's forecast
+  had used 213 s of CPU, unfinished, against 22 s on one thread.
 - ``OMP_WAIT_POLICY=passive``: threads of numba's parallel kernels sleep instead of spinning
   while they wait. numba keeps its own thread count (``NUMBA_NUM_THREADS``, not
   ``OMP_NUM_THREADS``), so the tests that vary it with ``numba.set_num_threads`` still can.
