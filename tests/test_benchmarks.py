@@ -106,6 +106,7 @@ def test_machine_and_table(smoke):
     json.dumps(smoke, default=str)  # the results are JSON-serialisable
 
 
+@pytest.mark.slow
 def test_a_wrong_fast_result_fails_loudly(monkeypatch, tmp_path, capsys):
     # Break the fast code: every score doubled. The twin comparison must catch it.
     import caslite.nearrepeat as nr

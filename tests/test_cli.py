@@ -202,6 +202,7 @@ def file_args(path):
     return [str(path), "--crs", CRS, "--tz", TZ]
 
 
+@pytest.mark.slow
 def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incidents, capsys):
     path, frame = incidents
     area = box(627_500, 4_834_500, 628_500, 4_835_500)
@@ -243,6 +244,7 @@ def test_cli_forecast_writes_every_format_and_a_layer_per_shift(tmp_path, incide
     assert record["model"]["params"]["n_bags"] == 1
 
 
+@pytest.mark.slow
 def test_cli_forecast_with_category_layers_equals_a_direct_predict(tmp_path, incidents, capsys):
     path, _ = incidents
     out = tmp_path / "out"

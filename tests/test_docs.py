@@ -11,8 +11,6 @@ import pytest
 
 import caslite
 
-pytestmark = pytest.mark.slow  # every test reads the site, built once (about a minute)
-
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
@@ -67,6 +65,7 @@ def _resolve(dotted: str):
     return None
 
 
+@pytest.mark.slow
 def test_site_builds_without_warnings(site):
     code, out, warnings = site
     assert code == 0, f"sphinx-build failed (exit {code}); warnings:\n{warnings}"
@@ -75,6 +74,7 @@ def test_site_builds_without_warnings(site):
         assert (out / f"{page}.html").exists(), page
 
 
+@pytest.mark.slow
 def test_api_page_documents_every_public_name(site):
     _, out, _ = site
     html = (out / "api.html").read_text(encoding="utf-8")
@@ -97,6 +97,7 @@ def test_api_page_documents_every_public_name(site):
     assert not missing, f"api.rst does not document {missing}"
 
 
+@pytest.mark.slow
 def test_model_page_shows_the_feature_table_of_the_code(site):
     _, out, _ = site
     html = (out / "model.html").read_text(encoding="utf-8")
@@ -109,6 +110,7 @@ def test_model_page_shows_the_feature_table_of_the_code(site):
     assert set(FEATURES) <= cells, sorted(set(FEATURES) - cells)
 
 
+@pytest.mark.slow
 def test_cli_page_shows_the_help_of_every_command(site):
     _, out, _ = site
     html = (out / "cli.html").read_text(encoding="utf-8")

@@ -4,8 +4,6 @@ import pandas as pd
 import pytest
 from benchmarks import report
 
-pytestmark = pytest.mark.slow  # every test reads one quick report, built once (minutes)
-
 
 @pytest.fixture(scope="module")
 def quick_synthetic(tmp_path_factory):
@@ -14,6 +12,7 @@ def quick_synthetic(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_report_writes_the_table_scores_and_figures(quick_synthetic):
     text = (quick_synthetic / "report.md").read_text()
     scores = pd.read_csv(quick_synthetic / "scores.csv")
@@ -28,6 +27,7 @@ def test_report_writes_the_table_scores_and_figures(quick_synthetic):
         assert (quick_synthetic / f"synthetic-city-{kind}.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_the_true_intensity_has_the_best_log_score(quick_synthetic):
     # The simulator's expected counts are the true conditional means: in expectation no
     # forecast has a higher Poisson log-likelihood (a proper score).

@@ -371,6 +371,7 @@ def test_additive_trees_separate_cell_and_block_features(base):
 
 
 # ---------------------------------------------------------------------- 5. truth recovery
+@pytest.mark.slow
 def test_recovers_the_true_risk_better_than_naive_counts():
     city = simulate_city(
         start="2023-01-01", end="2025-01-01", size=4000.0, background_rate=6.0, random_state=2
