@@ -254,6 +254,7 @@ class RiskModel(BaseEstimator):
         early_stopping=True,
         min_events=50,
         min_exact_times=100,
+        shift_shrinkage=0.0,
         discovered="keep",
         progress=False,
         random_state=None,
@@ -277,6 +278,7 @@ class RiskModel(BaseEstimator):
         self.early_stopping = early_stopping
         self.min_events = min_events
         self.min_exact_times = min_exact_times
+        self.shift_shrinkage = shift_shrinkage
         self.discovered = discovered
         self.progress = progress
         self.random_state = random_state
@@ -536,6 +538,12 @@ class RiskModel(BaseEstimator):
         exact = self.min_exact_times
         if isinstance(exact, bool) or not isinstance(exact, numbers.Integral) or exact < 0:
             raise ValueError(f"min_exact_times must be a non-negative integer, got {exact!r}.")
+        shrinkage = self.shift_shrinkage
+        if not _is_share(shrinkage):
+            raise ValueError(
+                f"shift_shrinkage must be a number in [0, 1] (0: each cell's own shift profile "
+                f"as the trees learnt it, 1: the area's), got {shrinkage!r}."
+            )
         rule = self.discovered
         if not (isinstance(rule, str) and rule in ("keep", "exclude")) and not _is_share(rule):
             raise ValueError(
@@ -665,6 +673,8 @@ class RiskModel(BaseEstimator):
             out = self._log_rate_additive(cell_feats, shift_feats, block_feats)
         if self.training_.get("shift_flat", False):
             out = _shift_flat(out, blocks)
+        elif self.shift_shrinkage > 0:
+            out = _shrink_shift_profile(out, blocks, float(self.shift_shrinkage))
         return out
 
     def _design_parts(self, blocks):
@@ -983,6 +993,32 @@ def _shift_flat(log_rate: np.ndarray, blocks) -> np.ndarray:
         per_shift[s] = rate[blocks.shift == s].sum(axis=0)
     hours = np.bincount(blocks.shift, (blocks.end - blocks.start) / 3600.0, minlength=n_shifts)
     wanted = per_shift.sum(axis=0) * (hours / hours.sum())[:, np.newaxis]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(per_shift > 0, wanted / per_shift, 1.0)
+    return log_rate + np.log(factor)[blocks.shift]
+
+
+def _shrink_shift_profile(log_rate: np.ndarray, blocks, strength: float) -> np.ndarray:
+    """Pull each cell's split of risk over the shifts toward the area's, by ``strength``.
+
+    With ``R[s, c]`` the cell's expected events in the blocks of shift ``s``, ``T[c]`` its
+    total and ``q[s]`` the area's share of shift ``s`` (``sum_c R[s, c] / sum R``), the cell's
+    shifts get ``(1 - strength) R[s, c] + strength q[s] T[c]``; each block of the shift is
+    scaled alike. Every cell keeps its total and every shift its total (so the forecast's
+    shares of the shifts do not change); at ``strength=1`` each block ranks the cells as their
+    totals do, when, as in the additive model, the blocks of a shift differ by a factor
+    common to all cells.
+    """
+    rate = np.exp(log_rate)
+    n_shifts = blocks.schedule.n_shifts
+    per_shift = np.zeros((n_shifts, rate.shape[1]))
+    for s in range(n_shifts):
+        per_shift[s] = rate[blocks.shift == s].sum(axis=0)
+    total = per_shift.sum(axis=0)
+    area = per_shift.sum(axis=1)
+    if area.sum() <= 0:
+        return log_rate
+    wanted = (1.0 - strength) * per_shift + strength * np.outer(area / area.sum(), total)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(per_shift > 0, wanted / per_shift, 1.0)
     return log_rate + np.log(factor)[blocks.shift]
