@@ -90,7 +90,7 @@ def methods(max_negatives: int, seed: int, strengths=None) -> dict:
         out = {"RiskModel": RiskModel(max_negatives=max_negatives, n_bags=1, random_state=seed)}
     else:
         out = {
-            f"RiskModel, shift_shrinkage={strength:g}": SharedFitRiskModel(
+            f"RiskModel, shift_shrinkage={strength}": SharedFitRiskModel(
                 max_negatives=max_negatives, n_bags=1, shift_shrinkage=strength, random_state=seed
             )
             for strength in strengths
@@ -285,10 +285,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--shrinkage",
-        type=float,
+        type=lambda value: value if value == "auto" else float(value),
         nargs="+",
         default=None,
-        help="score the risk model at these shift_shrinkage strengths (one fit per origin)",
+        help="score the risk model at these shift_shrinkage values ('auto' or numbers; one fit "
+        "per origin for all)",
     )
     parser.add_argument(
         "--year", type=int, default=None, help="test year (default 2023, 2014, 2019)"

@@ -539,10 +539,10 @@ class RiskModel(BaseEstimator):
         if isinstance(exact, bool) or not isinstance(exact, numbers.Integral) or exact < 0:
             raise ValueError(f"min_exact_times must be a non-negative integer, got {exact!r}.")
         shrinkage = self.shift_shrinkage
-        if not _is_share(shrinkage):
+        if not (isinstance(shrinkage, str) and shrinkage == "auto") and not _is_share(shrinkage):
             raise ValueError(
-                f"shift_shrinkage must be a number in [0, 1] (0: each cell's own shift profile "
-                f"as the trees learnt it, 1: the area's), got {shrinkage!r}."
+                f"shift_shrinkage must be 'auto' or a number in [0, 1] (0: each cell's own "
+                f"shift profile as the trees learnt it, 1: the area's), got {shrinkage!r}."
             )
         rule = self.discovered
         if not (isinstance(rule, str) and rule in ("keep", "exclude")) and not _is_share(rule):
@@ -673,9 +673,30 @@ class RiskModel(BaseEstimator):
             out = self._log_rate_additive(cell_feats, shift_feats, block_feats)
         if self.training_.get("shift_flat", False):
             out = _shift_flat(out, blocks)
-        elif self.shift_shrinkage > 0:
-            out = _shrink_shift_profile(out, blocks, float(self.shift_shrinkage))
+        else:
+            strength = self._shift_strength()
+            if np.any(strength > 0):
+                out = _shrink_shift_profile(out, blocks, strength)
         return out
+
+    def _shift_strength(self) -> np.ndarray:
+        """How far each cell's shift profile is pulled toward the area's (``shift_shrinkage``).
+
+        For ``"auto"``: ``a / (n_c + a)``, with ``n_c`` the cell's incidents with an exact time
+        over the training span's length before the origin and ``a`` the concentration of the
+        cells' shift profiles (:func:`_profile_concentration`) estimated from the same counts.
+        """
+        n_cells = self.grid_.n_cells
+        if not (isinstance(self.shift_shrinkage, str) and self.shift_shrinkage == "auto"):
+            return np.full(n_cells, float(self.shift_shrinkage))
+        span = self.fit_origin_ - int(self.training_["origins"].min())
+        counts = _exact_shift_counts(
+            self.events_, self.grid_, self.schedule_, self.origin_ - span, self.origin_
+        )
+        a = _profile_concentration(counts)
+        if np.isinf(a):
+            return np.ones(n_cells)
+        return a / (counts.sum(axis=0) + a)
 
     def _design_parts(self, blocks):
         if not isinstance(blocks, Blocks):
@@ -998,16 +1019,16 @@ def _shift_flat(log_rate: np.ndarray, blocks) -> np.ndarray:
     return log_rate + np.log(factor)[blocks.shift]
 
 
-def _shrink_shift_profile(log_rate: np.ndarray, blocks, strength: float) -> np.ndarray:
+def _shrink_shift_profile(log_rate: np.ndarray, blocks, strength) -> np.ndarray:
     """Pull each cell's split of risk over the shifts toward the area's, by ``strength``.
 
     With ``R[s, c]`` the cell's expected events in the blocks of shift ``s``, ``T[c]`` its
     total and ``q[s]`` the area's share of shift ``s`` (``sum_c R[s, c] / sum R``), the cell's
-    shifts get ``(1 - strength) R[s, c] + strength q[s] T[c]``; each block of the shift is
-    scaled alike. Every cell keeps its total and every shift its total (so the forecast's
-    shares of the shifts do not change); at ``strength=1`` each block ranks the cells as their
-    totals do, when, as in the additive model, the blocks of a shift differ by a factor
-    common to all cells.
+    shifts get ``(1 - w) R[s, c] + w q[s] T[c]``, ``w`` the strength (one number, or one per
+    cell); each block of the shift is scaled alike. Every cell keeps its total and every
+    shift its total (so the forecast's shares of the shifts do not change); at ``w = 1`` each
+    block ranks the cells as their totals do, when, as in the additive model, the blocks of a
+    shift differ by a factor common to all cells.
     """
     rate = np.exp(log_rate)
     n_shifts = blocks.schedule.n_shifts
@@ -1018,10 +1039,52 @@ def _shrink_shift_profile(log_rate: np.ndarray, blocks, strength: float) -> np.n
     area = per_shift.sum(axis=1)
     if area.sum() <= 0:
         return log_rate
+    strength = np.broadcast_to(np.asarray(strength, dtype=np.float64), total.shape)
     wanted = (1.0 - strength) * per_shift + strength * np.outer(area / area.sum(), total)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(per_shift > 0, wanted / per_shift, 1.0)
     return log_rate + np.log(factor)[blocks.shift]
+
+
+def _exact_shift_counts(events, grid, schedule, start: int, end: int) -> np.ndarray:
+    """Incidents with an exact time in ``[start, end)`` per shift and cell, (n_shifts, n_cells)."""
+    cell = grid.cell_of(events.x, events.y)
+    use = (events.t_end == events.t) & (cell >= 0) & (events.t >= start) & (events.t < end)
+    shift = schedule.shift_of(schedule.block_of(events.t[use]))
+    flat = shift.astype(np.int64) * grid.n_cells + cell[use]
+    counts = np.bincount(flat, minlength=schedule.n_shifts * grid.n_cells)
+    return counts.reshape(schedule.n_shifts, grid.n_cells).astype(np.float64)
+
+
+def _profile_concentration(counts: np.ndarray) -> float:
+    """Concentration ``a`` of the cells' shift profiles around the area's (method of moments).
+
+    ``counts`` is (n_shifts, n_cells). Under a Dirichlet-multinomial model (each cell's
+    profile drawn from a Dirichlet of mean ``q``, the area's shares, and concentration ``a``;
+    its ``n_c`` incidents then split over the shifts by that profile) Pearson's statistic of
+    a cell, ``sum_s (n_cs - n_c q_s)^2 / (n_c q_s)``, has mean ``(S - 1)(1 + (n_c - 1) rho)``
+    with ``rho = 1 / (1 + a)``. Summed over the cells with at least two incidents this gives
+    ``rho``, and ``a = (1 - rho) / rho``: inf when the cells vary no more than multinomial
+    noise (no cell-specific profile), 0 when every cell keeps to one shift. The posterior
+    mean of a cell's profile is then its own shares with weight ``n_c / (n_c + a)``.
+    """
+    n = counts.sum(axis=0)
+    used = counts[:, n >= 2]
+    n = n[n >= 2]
+    if n.size < 2:
+        return np.inf
+    q = used.sum(axis=1) / used.sum()
+    used, q = used[q > 0], q[q > 0]
+    df = q.size - 1
+    if df < 1:
+        return np.inf
+    expected = np.outer(q, n)
+    statistic = float(np.sum((used - expected) ** 2 / expected))
+    excess = statistic - df * n.size
+    if excess <= 0:
+        return np.inf
+    rho = excess / (df * float(np.sum(n - 1)))
+    return 0.0 if rho >= 1 else (1.0 - rho) / rho
 
 
 def _local(seconds: int, tz) -> str:
