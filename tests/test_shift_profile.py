@@ -270,6 +270,62 @@ def test_shift_shrinkage_keeps_totals_and_at_one_ranks_every_block_as_the_horizo
 
 
 def test_shift_shrinkage_is_validated():
-    for bad in (-0.1, 1.5, True, "auto", np.nan):
-        with pytest.raises(ValueError, match=r"shift_shrinkage must be a number in \[0, 1\]"):
+    for bad in (-0.1, 1.5, True, "Auto", np.nan):
+        with pytest.raises(ValueError, match=r"shift_shrinkage must be 'auto' or a number in"):
             RiskModel(shift_shrinkage=bad)._check_params()
+
+
+@pytest.mark.parametrize("concentration", [5.0, 30.0, np.inf])
+def test_profile_concentration_recovers_a_simulated_one(concentration):
+    """Cells' shift profiles drawn from a Dirichlet of known concentration (or all equal)."""
+    from caslite.models.risk import _profile_concentration
+
+    rng = np.random.default_rng(int(min(concentration, 99)))
+    area = np.array([0.08, 0.1, 0.2, 0.22, 0.23, 0.17])
+    n_cells = 4000
+    if np.isinf(concentration):
+        profiles = np.tile(area, (n_cells, 1))
+    else:
+        profiles = rng.dirichlet(concentration * area, size=n_cells)
+    sizes = rng.poisson(12, size=n_cells)
+    counts = np.stack([rng.multinomial(n, p) for n, p in zip(sizes, profiles, strict=True)]).T
+    got = _profile_concentration(counts.astype(float))
+    if np.isinf(concentration):
+        # no cell-specific profile: inf, or a concentration so large that a cell of 100
+        # incidents would keep less than a tenth of its own
+        assert got > 1000
+    else:  # about 44,000 incidents: a relative error of a few percent (20 % is > 3 sd)
+        assert abs(got / concentration - 1) < 0.2
+    assert _profile_concentration(np.zeros((6, 10))) == np.inf
+    # every cell keeps to one shift: concentration 0, every cell its own profile
+    one_shift = np.zeros((6, 40))
+    one_shift[np.arange(40) % 6, np.arange(40)] = 5
+    assert _profile_concentration(one_shift) == 0.0
+
+
+def test_auto_shift_shrinkage_trusts_a_cell_as_far_as_its_exact_times_go(fitted, city):
+    own = fitted.forecast()
+    blocks = own.blocks
+    try:
+        fitted.set_params(shift_shrinkage="auto")
+        risk = fitted.forecast().risk
+    finally:
+        fitted.set_params(shift_shrinkage=0.0)
+    # the exact-time incidents per shift and cell over the training span, counted here
+    from caslite.models.risk import _profile_concentration
+
+    exact = city.events[city.events["recording"] == "exact"]
+    start = pd.Timestamp(int(fitted.training_["origins"].min()), unit="s", tz="UTC")
+    exact = exact[(exact["t"] >= start) & (exact["t"] < pd.Timestamp(ORIGIN, tz=city.tz))]
+    grid = fitted.grid_
+    cell = grid.cell_of(exact["x"].to_numpy(), exact["y"].to_numpy())
+    shift = exact["t"].dt.tz_convert(city.tz).dt.hour.to_numpy() // 4
+    counts = np.zeros((6, grid.n_cells))
+    np.add.at(counts, (shift[cell >= 0], cell[cell >= 0]), 1.0)
+    a = _profile_concentration(counts)
+    assert 0 < a < np.inf
+    strength = a / (counts.sum(axis=0) + a)
+    per_shift = np.stack([own.risk[blocks.shift == s].sum(axis=0) for s in range(6)])
+    area = per_shift.sum(axis=1) / per_shift.sum()
+    wanted = (1 - strength) * per_shift + strength * np.outer(area, per_shift.sum(axis=0))
+    np.testing.assert_allclose(risk, own.risk * (wanted / per_shift)[blocks.shift], rtol=1e-10)
