@@ -1,7 +1,13 @@
 """How much risk each shift of the day gets, when some recorded times cannot be trusted.
 
-``python -m benchmarks.shift_profile [--parts synthetic stlouis sample] [--origins N]
-[--retrain-every K] [--max-negatives N] [--stlouis PATH]``
+``python -m benchmarks.shift_profile [--parts synthetic stlouis toronto sample] [--origins N]
+[--retrain-every K] [--max-negatives N] [--year Y] [--seed S] [--shrinkage W ...]
+[--stlouis PATH]``
+
+With ``--shrinkage`` the risk model is scored at each ``shift_shrinkage`` given (numbers in
+[0, 1] or ``auto``), from one fit per origin shared by all of them (the strength acts when
+forecasting). ``--year`` sets the test year of ``stlouis`` and ``toronto``; ``--seed`` the
+simulated city and the model's ``random_state``.
 
 For each part, a rolling-origin backtest (origins every 14 days, 14-day horizons of 4-hour
 shifts, 125 m cells) of the risk model and the per-shift 52-week counts, then
@@ -20,6 +26,9 @@ origins).
   burglary found on coming home after a working day or a night away; SLMPD does not publish
   the end). Records at 00:01 (SLMPD's "start of the day" entry) are given as the whole day.
   Test year 2014 (2015 ends in November).
+- ``toronto``: the residential break-and-enters of the Toronto file
+  (:func:`benchmarks.accuracy.load_residential`, 00:00 and 12:00 as whole days by the
+  library's time-quality policy); test year 2019.
 - ``sample``: the shipped Toronto sample, 00:00 and 12:00 records as whole days; one forecast
   from the midnight after its last incident, as ``caslite forecast --sample toronto`` makes it:
   the forecast's share of 00-04 against the share of 00-04 among the exact-time incidents of
