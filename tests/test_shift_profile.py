@@ -326,6 +326,9 @@ def test_auto_shift_shrinkage_trusts_a_cell_as_far_as_its_exact_times_go(fitted,
     assert 0 < a < np.inf
     strength = a / (counts.sum(axis=0) + a)
     per_shift = np.stack([own.risk[blocks.shift == s].sum(axis=0) for s in range(6)])
-    area = per_shift.sum(axis=1) / per_shift.sum()
+    # the area's split with each cell weighted by its strength: every shift keeps its total
+    area = (per_shift * strength).sum(axis=1) / (per_shift * strength).sum()
     wanted = (1 - strength) * per_shift + strength * np.outer(area, per_shift.sum(axis=0))
     np.testing.assert_allclose(risk, own.risk * (wanted / per_shift)[blocks.shift], rtol=1e-10)
+    np.testing.assert_allclose(shift_shares(risk, blocks), shift_shares(own.risk, blocks))
+    assert np.ptp(strength) > 0.01  # cells differ: the weighting matters

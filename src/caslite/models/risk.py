@@ -165,11 +165,12 @@ class RiskModel(BaseEstimator):
         How far each cell's split of risk over the shifts of the day is pulled toward the
         area's, when forecasting. With ``R[s, c]`` the cell's expected incidents in the
         forecast blocks of shift ``s``, ``T[c]`` its total and ``q[s]`` the area's share of
-        the shift, the cell's shift gets ``(1 - w) R[s, c] + w q[s] T[c]`` (each block of the
-        shift scaled alike): every cell keeps its total and every shift its share of the
-        forecast. ``1`` (the default): the shift is a factor common to the area, and the hot
-        cells of every block are those of the whole horizon, so choosing cells per shift is
-        never worse than the shift-blind ranking; ``0``: each cell's own profile as the trees
+        the shift (cells weighted by their ``w``), the cell's shift gets
+        ``(1 - w) R[s, c] + w q[s] T[c]`` (each block of the shift scaled alike): every cell
+        keeps its total and every shift its share of the forecast. ``1`` (the default): the
+        shift is a factor common to the area, and the hot cells of every block are those of
+        the whole horizon, so choosing cells per shift is never worse than the shift-blind
+        ranking; ``0``: each cell's own profile as the trees
         learnt it; ``"auto"``: per cell ``w = a / (n_c + a)`` (empirical Bayes), with ``n_c``
         the cell's incidents with an exact time over the training span's length before the
         origin and ``a`` the concentration of the cells' shift profiles around the area's,
@@ -1055,12 +1056,12 @@ def _shift_profile_factor(log_rate: np.ndarray, blocks, strength) -> np.ndarray:
     """Log factor (n_shifts, n_cells) pulling each cell's split over the shifts toward the area's.
 
     With ``R[s, c]`` the cell's expected events in the blocks of shift ``s``, ``T[c]`` its
-    total and ``q[s]`` the area's share of shift ``s`` (``sum_c R[s, c] / sum R``), the cell's
-    shifts get ``(1 - w) R[s, c] + w q[s] T[c]``, ``w`` the strength (one number, or one per
-    cell); each block of the shift is scaled alike. Every cell keeps its total and every
-    shift its total (so the forecast's shares of the shifts do not change); at ``w = 1`` each
-    block ranks the cells as their totals do, when, as in the additive model, the blocks of a
-    shift differ by a factor common to all cells.
+    total and ``q[s]`` the area's share of shift ``s`` (``sum_c w_c R[s, c] / sum_c w_c
+    T[c]``), the cell's shifts get ``(1 - w) R[s, c] + w q[s] T[c]``, ``w`` the strength (one
+    number, or one per cell); each block of the shift is scaled alike. Every cell keeps its
+    total and every shift its total (so the forecast's shares of the shifts do not change); at
+    ``w = 1`` each block ranks the cells as their totals do, when, as in the additive model,
+    the blocks of a shift differ by a factor common to all cells.
     """
     rate = np.exp(log_rate)
     n_shifts = blocks.schedule.n_shifts
@@ -1068,10 +1069,10 @@ def _shift_profile_factor(log_rate: np.ndarray, blocks, strength) -> np.ndarray:
     for s in range(n_shifts):
         per_shift[s] = rate[blocks.shift == s].sum(axis=0)
     total = per_shift.sum(axis=0)
-    area = per_shift.sum(axis=1)
+    strength = np.broadcast_to(np.asarray(strength, dtype=np.float64), total.shape)
+    area = per_shift @ strength  # the area's split, each cell weighted by its strength
     if area.sum() <= 0:
         return np.zeros_like(per_shift)
-    strength = np.broadcast_to(np.asarray(strength, dtype=np.float64), total.shape)
     wanted = (1.0 - strength) * per_shift + strength * np.outer(area / area.sum(), total)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(per_shift > 0, wanted / per_shift, 1.0)
