@@ -1,7 +1,13 @@
 """How much risk each shift of the day gets, when some recorded times cannot be trusted.
 
-``python -m benchmarks.shift_profile [--parts synthetic stlouis sample] [--origins N]
-[--retrain-every K] [--max-negatives N] [--stlouis PATH]``
+``python -m benchmarks.shift_profile [--parts synthetic stlouis toronto sample] [--origins N]
+[--retrain-every K] [--max-negatives N] [--year Y] [--seed S] [--shrinkage W ...]
+[--stlouis PATH]``
+
+With ``--shrinkage`` the risk model is scored at each ``shift_shrinkage`` given (numbers in
+[0, 1] or ``auto``), from one fit per origin shared by all of them (the strength acts when
+forecasting). ``--year`` sets the test year of ``stlouis`` and ``toronto``; ``--seed`` the
+simulated city and the model's ``random_state``.
 
 For each part, a rolling-origin backtest (origins every 14 days, 14-day horizons of 4-hour
 shifts, 125 m cells) of the risk model and the per-shift 52-week counts, then
@@ -20,6 +26,9 @@ origins).
   burglary found on coming home after a working day or a night away; SLMPD does not publish
   the end). Records at 00:01 (SLMPD's "start of the day" entry) are given as the whole day.
   Test year 2014 (2015 ends in November).
+- ``toronto``: the residential break-and-enters of the Toronto file
+  (:func:`benchmarks.accuracy.load_residential`, 00:00 and 12:00 as whole days by the
+  library's time-quality policy); test year 2019.
 - ``sample``: the shipped Toronto sample, 00:00 and 12:00 records as whole days; one forecast
   from the midnight after its last incident, as ``caslite forecast --sample toronto`` makes it:
   the forecast's share of 00-04 against the share of 00-04 among the exact-time incidents of
@@ -63,11 +72,40 @@ def whole_days(frame: pd.DataFrame, uncertain, tz: str) -> pd.DataFrame:
     return out
 
 
-def methods(max_negatives: int, seed: int) -> dict:
-    return {
-        "RiskModel": RiskModel(max_negatives=max_negatives, n_bags=1, random_state=seed),
-        "per-shift 52-week counts": ShiftHistory(window_weeks=52),
-    }
+class SharedFitRiskModel(RiskModel):
+    """A :class:`caslite.RiskModel` whose fits are shared by models that differ only in
+    ``shift_shrinkage`` (applied when forecasting), so that one backtest scores several
+    strengths for the price of one fit per origin."""
+
+    _fits: dict = {}
+
+    def fit(self, events, grid, *, origin):
+        params = self.get_params()
+        params.pop("shift_shrinkage")
+        key = (repr(sorted(params.items())), str(origin), len(events), grid.n_cells)
+        fitted = self._fits.get(key)
+        if fitted is None:
+            super().fit(events, grid, origin=origin)
+            skip = set(params) | {"shift_shrinkage"}
+            self._fits[key] = {k: v for k, v in vars(self).items() if k not in skip}
+        else:
+            self._check_params()
+            vars(self).update(fitted)
+        return self
+
+
+def methods(max_negatives: int, seed: int, strengths=None) -> dict:
+    if not strengths:
+        out = {"RiskModel": RiskModel(max_negatives=max_negatives, n_bags=1, random_state=seed)}
+    else:
+        out = {
+            f"RiskModel, shift_shrinkage={strength}": SharedFitRiskModel(
+                max_negatives=max_negatives, n_bags=1, shift_shrinkage=strength, random_state=seed
+            )
+            for strength in strengths
+        }
+    out["per-shift 52-week counts"] = ShiftHistory(window_weeks=52)
+    return out
 
 
 def year_backtest(events, grid, year: int, tz: str, args):
@@ -75,7 +113,7 @@ def year_backtest(events, grid, year: int, tz: str, args):
     start = pd.Timestamp(f"{year}-01-01")
     end = start + pd.Timedelta(days=14 * (args.origins or 26))
     return backtest(
-        methods(args.max_negatives, args.seed),
+        methods(args.max_negatives, args.seed, args.shrinkage),
         events,
         grid,
         start=str(start.date()),
@@ -185,13 +223,31 @@ def stlouis(args) -> str:
     kinds = {}
     events, tz = stlouis_events(args.stlouis, kinds)
     unknown, start_of_day = kinds["unknown"], kinds["start_of_day"]
-    grid = Grid.from_events(events.before(pd.Timestamp("2014-01-01", tz=tz)), cell_size=125.0)
-    result = year_backtest(events, grid, 2014, tz, args)
+    year = args.year or 2014
+    grid = Grid.from_events(events.before(pd.Timestamp(f"{year}-01-01", tz=tz)), cell_size=125.0)
+    result = year_backtest(events, grid, year, tz, args)
     return (
         f"St. Louis residential, {len(events)} burglaries ({unknown} of unknown time "
         f"as 24-hour windows, {start_of_day} at 00:01 as whole days), "
-        f"{len(result.params['origins'])} origins in 2014, {grid.n_cells} cells:\n\n"
+        f"{len(result.params['origins'])} origins in {year}, {grid.n_cells} cells:\n\n"
         + shift_markdown(result.shift_table(0.03))
+    )
+
+
+def toronto(args) -> str:
+    from benchmarks.accuracy import DEFAULT_DATA, TZ, load_residential
+
+    if not DEFAULT_DATA.exists():
+        return f"Toronto: no file at {DEFAULT_DATA}; skipped."
+    events = load_residential(DEFAULT_DATA, default_times="window")
+    year = args.year or 2019
+    grid = Grid.from_events(events.before(pd.Timestamp(f"{year}-01-01", tz=TZ)), cell_size=125.0)
+    result = year_backtest(events, grid, year, TZ, args)
+    windows = int(np.count_nonzero(events.t_end > events.t))
+    return (
+        f"Toronto residential, {len(events)} break-and-enters ({windows} at a heaped 00:00 or "
+        f"12:00 as whole days), {len(result.params['origins'])} origins in {year}, "
+        f"{grid.n_cells} cells:\n\n" + shift_markdown(result.shift_table(0.03))
     )
 
 
@@ -246,15 +302,29 @@ def sample(args) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.shift_profile", description=__doc__)
     parser.add_argument(
-        "--parts", nargs="+", choices=["synthetic", "stlouis", "sample"], default=["sample"]
+        "--parts",
+        nargs="+",
+        choices=["synthetic", "stlouis", "toronto", "sample"],
+        default=["sample"],
     )
     parser.add_argument("--origins", type=int, default=None, help="only the first N origins")
     parser.add_argument("--retrain-every", type=int, default=13, help="refit every N origins")
     parser.add_argument("--max-negatives", type=int, default=600_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--shrinkage",
+        type=lambda value: value if value == "auto" else float(value),
+        nargs="+",
+        default=None,
+        help="score the risk model at these shift_shrinkage values ('auto' or numbers; one fit "
+        "per origin for all)",
+    )
+    parser.add_argument(
+        "--year", type=int, default=None, help="test year (default 2023, 2014, 2019)"
+    )
     parser.add_argument("--stlouis", type=Path, default=DEFAULT_STLOUIS)
     args = parser.parse_args(argv)
-    parts = {"synthetic": synthetic, "stlouis": stlouis, "sample": sample}
+    parts = {"synthetic": synthetic, "stlouis": stlouis, "toronto": toronto, "sample": sample}
     for name in args.parts:
         print(parts[name](args) + "\n", flush=True)
     return 0

@@ -83,8 +83,12 @@ def utc_seconds(local: str, tz: str) -> int:
     return int(pd.Timestamp(local, tz=tz).timestamp())
 
 
-def brute_force(model, blocks) -> np.ndarray:
-    """Risk of every (block, cell): every design-matrix row through each ensemble, averaged."""
+def brute_force(model, blocks, *, shrink=True) -> np.ndarray:
+    """Risk of every (block, cell): every design-matrix row through each ensemble, averaged.
+
+    Then each cell's split over the shifts, as in the model's own horizon, pulled toward the
+    area's by ``shift_shrinkage`` (a number in these fixtures).
+    """
     X, names, b, c = model.features_.design_matrix(
         model.events_, model.grid_, blocks, model.origin_
     )
@@ -102,6 +106,15 @@ def brute_force(model, blocks) -> np.ndarray:
     out = np.full((len(blocks), model.grid_.n_cells), np.nan)
     out[b, c] = risk
     assert not np.isnan(out).any()
+    strength = model.shift_shrinkage
+    if shrink and strength:  # each cell's shift totals mixed with the area's split of its total
+        reference = model.schedule_.horizon(model.origin_, model.horizon)
+        own = brute_force(model, reference, shrink=False)
+        n_shifts = model.schedule_.n_shifts
+        per_shift = np.stack([own[reference.shift == s].sum(axis=0) for s in range(n_shifts)])
+        area = per_shift.sum(axis=1) / per_shift.sum()
+        wanted = (1 - strength) * per_shift + strength * np.outer(area, per_shift.sum(axis=0))
+        out = out * (wanted / per_shift)[blocks.shift]
     return out
 
 

@@ -219,3 +219,116 @@ def test_count_events_spreads_windows_by_the_shift_rates():
     np.testing.assert_allclose(rates, [0.0, 1.0])
     with pytest.raises(ValueError, match="one finite, non-negative rate per shift"):
         count_events(events, grid, blocks, shift_rates=[1.0])
+
+
+def test_shift_shrinkage_hand_computed():
+    """Two cells, two 12-hour shifts: risk 3 and 1 in one cell, 1 and 3 in the other."""
+    from caslite.models.risk import _shrink_shift_profile
+
+    schedule = caslite.ShiftSchedule(["00:00", "12:00"], tz="Europe/Amsterdam")
+    blocks = schedule.horizon("2024-03-11", "1D")
+    risk = np.array([[3.0, 1.0], [1.0, 3.0]])  # (block, cell)
+    # each shift holds half the area's risk, each cell 4: at 0.5 a cell's shift gets
+    # 0.5 x its own + 0.5 x (1/2 x 4), i.e. 2.5 and 1.5; at 1 every shift of a cell gets 2
+    half = np.exp(_shrink_shift_profile(np.log(risk), blocks, 0.5))
+    np.testing.assert_allclose(half, [[2.5, 1.5], [1.5, 2.5]])
+    full = np.exp(_shrink_shift_profile(np.log(risk), blocks, 1.0))
+    np.testing.assert_allclose(full, [[2.0, 2.0], [2.0, 2.0]])
+    np.testing.assert_allclose(_shrink_shift_profile(np.log(risk), blocks, 0.0), np.log(risk))
+
+
+@pytest.fixture(scope="module")
+def fitted(city, grid):
+    model = RiskModel(**FAST, shift_shrinkage=0.0)  # the trees' own shift profile
+    return model.fit(as_events(city.events, city), grid, origin=ORIGIN)
+
+
+def test_shift_shrinkage_keeps_totals_and_at_one_ranks_every_block_as_the_horizon(fitted):
+    own = fitted.forecast()
+    blocks = own.blocks
+    n_shifts = blocks.schedule.n_shifts
+    per_shift = np.stack([own.risk[blocks.shift == s].sum(axis=0) for s in range(n_shifts)])
+    area = per_shift.sum(axis=1) / per_shift.sum()
+    try:
+        for strength in (0.3, 1.0):
+            fitted.set_params(shift_shrinkage=strength)  # applied when forecasting
+            risk = fitted.forecast().risk
+            # a plain-numpy twin: the cell's shift totals mixed with the area's split of its
+            # total, each block of a shift scaled alike
+            wanted = (1 - strength) * per_shift + strength * np.outer(area, per_shift.sum(0))
+            expected = own.risk * (wanted / per_shift)[blocks.shift]
+            np.testing.assert_allclose(risk, expected, rtol=1e-10)
+            np.testing.assert_allclose(risk.sum(axis=0), own.risk.sum(axis=0), rtol=1e-10)
+            np.testing.assert_allclose(shift_shares(risk, blocks), area, rtol=1e-10)
+        # at 1, every block orders the cells as their totals over the horizon do
+        total = risk.sum(axis=0)
+        for b in range(len(blocks)):
+            np.testing.assert_allclose(risk[b] / risk[b].sum(), total / total.sum(), rtol=1e-9)
+        assert not np.allclose(own.risk[0] / own.risk[0].sum(), total / total.sum(), rtol=1e-3)
+    finally:
+        fitted.set_params(shift_shrinkage=0.0)
+
+
+def test_shift_shrinkage_is_validated():
+    for bad in (-0.1, 1.5, True, "Auto", np.nan):
+        with pytest.raises(ValueError, match=r"shift_shrinkage must be 'auto' or a number in"):
+            RiskModel(shift_shrinkage=bad)._check_params()
+
+
+@pytest.mark.parametrize("concentration", [5.0, 30.0, np.inf])
+def test_profile_concentration_recovers_a_simulated_one(concentration):
+    """Cells' shift profiles drawn from a Dirichlet of known concentration (or all equal)."""
+    from caslite.models.risk import _profile_concentration
+
+    rng = np.random.default_rng(int(min(concentration, 99)))
+    area = np.array([0.08, 0.1, 0.2, 0.22, 0.23, 0.17])
+    n_cells = 4000
+    if np.isinf(concentration):
+        profiles = np.tile(area, (n_cells, 1))
+    else:
+        profiles = rng.dirichlet(concentration * area, size=n_cells)
+    sizes = rng.poisson(12, size=n_cells)
+    counts = np.stack([rng.multinomial(n, p) for n, p in zip(sizes, profiles, strict=True)]).T
+    got = _profile_concentration(counts.astype(float))
+    if np.isinf(concentration):
+        # no cell-specific profile: inf, or a concentration so large that a cell of 100
+        # incidents would keep less than a tenth of its own
+        assert got > 1000
+    else:  # about 44,000 incidents: a relative error of a few percent (20 % is > 3 sd)
+        assert abs(got / concentration - 1) < 0.2
+    assert _profile_concentration(np.zeros((6, 10))) == np.inf
+    # every cell keeps to one shift: concentration 0, every cell its own profile
+    one_shift = np.zeros((6, 40))
+    one_shift[np.arange(40) % 6, np.arange(40)] = 5
+    assert _profile_concentration(one_shift) == 0.0
+
+
+def test_auto_shift_shrinkage_trusts_a_cell_as_far_as_its_exact_times_go(fitted, city):
+    own = fitted.forecast()
+    blocks = own.blocks
+    try:
+        fitted.set_params(shift_shrinkage="auto")
+        risk = fitted.forecast().risk
+    finally:
+        fitted.set_params(shift_shrinkage=0.0)
+    # the exact-time incidents per shift and cell over the training span, counted here
+    from caslite.models.risk import _profile_concentration
+
+    exact = city.events[city.events["recording"] == "exact"]
+    start = pd.Timestamp(int(fitted.training_["origins"].min()), unit="s", tz="UTC")
+    exact = exact[(exact["t"] >= start) & (exact["t"] < pd.Timestamp(ORIGIN, tz=city.tz))]
+    grid = fitted.grid_
+    cell = grid.cell_of(exact["x"].to_numpy(), exact["y"].to_numpy())
+    shift = exact["t"].dt.tz_convert(city.tz).dt.hour.to_numpy() // 4
+    counts = np.zeros((6, grid.n_cells))
+    np.add.at(counts, (shift[cell >= 0], cell[cell >= 0]), 1.0)
+    a = _profile_concentration(counts)
+    assert 0 < a < np.inf
+    strength = a / (counts.sum(axis=0) + a)
+    per_shift = np.stack([own.risk[blocks.shift == s].sum(axis=0) for s in range(6)])
+    # the area's split with each cell weighted by its strength: every shift keeps its total
+    area = (per_shift * strength).sum(axis=1) / (per_shift * strength).sum()
+    wanted = (1 - strength) * per_shift + strength * np.outer(area, per_shift.sum(axis=0))
+    np.testing.assert_allclose(risk, own.risk * (wanted / per_shift)[blocks.shift], rtol=1e-10)
+    np.testing.assert_allclose(shift_shares(risk, blocks), shift_shares(own.risk, blocks))
+    assert np.ptp(strength) > 0.01  # cells differ: the weighting matters

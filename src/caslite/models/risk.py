@@ -183,6 +183,25 @@ class RiskModel(BaseEstimator):
         threshold. At 100, a shift holding a sixth of the incidents has about 17 of them: its
         share is known to within about a fifth (one standard error, ``sqrt(5 / 100)``); fewer
         would put noise into the shift ranking.
+    shift_shrinkage : float in [0, 1] or "auto", default 1.0
+        How far each cell's split of risk over the shifts of the day is pulled toward the
+        area's, when forecasting. With ``R[s, c]`` the cell's expected incidents in the
+        forecast blocks of shift ``s``, ``T[c]`` its total and ``q[s]`` the area's share of
+        the shift (cells weighted by their ``w``), the cell's shift gets
+        ``(1 - w) R[s, c] + w q[s] T[c]`` (each block of the shift scaled alike): every cell
+        keeps its total and every shift its share of the forecast. ``1`` (the default): the
+        shift is a factor common to the area, and the hot cells of every block are those of
+        the whole horizon, so choosing cells per shift is never worse than the shift-blind
+        ranking; ``0``: each cell's own profile as the trees
+        learnt it; ``"auto"``: per cell ``w = a / (n_c + a)`` (empirical Bayes), with ``n_c``
+        the cell's incidents with an exact time over the training span's length before the
+        origin and ``a`` the concentration of the cells' shift profiles around the area's,
+        estimated from the same counts (infinite, ``w = 1``, when they vary no more than
+        chance). A cell's own split is mostly noise (a busy cell has a dozen exact times in
+        three years); the strengths measured on real and simulated data
+        (``python -m benchmarks.shift_profile``) are in the model documentation. Applied when
+        forecasting: ``set_params(shift_shrinkage=...)`` on a fitted model changes its next
+        forecast without a refit.
     discovered : {"keep", "exclude"} or float in [0, 1], default "keep"
         How to treat incidents that patrols found themselves rather than had reported, flagged
         by a boolean column ``discovered`` of the events (:attr:`Events.data`). Counting them
@@ -279,6 +298,7 @@ class RiskModel(BaseEstimator):
         n_threads=1,
         min_events=50,
         min_exact_times=100,
+        shift_shrinkage=1.0,
         discovered="keep",
         progress=False,
         random_state=None,
@@ -304,6 +324,7 @@ class RiskModel(BaseEstimator):
         self.n_threads = n_threads
         self.min_events = min_events
         self.min_exact_times = min_exact_times
+        self.shift_shrinkage = shift_shrinkage
         self.discovered = discovered
         self.progress = progress
         self.random_state = random_state
@@ -607,6 +628,12 @@ class RiskModel(BaseEstimator):
         exact = self.min_exact_times
         if isinstance(exact, bool) or not isinstance(exact, numbers.Integral) or exact < 0:
             raise ValueError(f"min_exact_times must be a non-negative integer, got {exact!r}.")
+        shrinkage = self.shift_shrinkage
+        if not (isinstance(shrinkage, str) and shrinkage == "auto") and not _is_share(shrinkage):
+            raise ValueError(
+                f"shift_shrinkage must be 'auto' or a number in [0, 1] (0: each cell's own "
+                f"shift profile as the trees learnt it, 1: the area's), got {shrinkage!r}."
+            )
         rule = self.discovered
         if not (isinstance(rule, str) and rule in ("keep", "exclude")) and not _is_share(rule):
             raise ValueError(
@@ -726,17 +753,49 @@ class RiskModel(BaseEstimator):
         ndarray of shape (len(blocks), grid.n_cells)
         """
         check_is_fitted(self, "estimator_")
-        cell_feats, shift_feats, block_feats = self._design_parts(blocks)
-        n_blocks, n_cells = len(blocks), self.grid_.n_cells
-        if n_blocks == 0:
+        n_cells = self.grid_.n_cells
+        if len(blocks) == 0:
+            self._design_parts(blocks)  # validates the blocks
             return np.empty((0, n_cells))
-        if self.interactions == "full":
-            out = self._log_rate_full(cell_feats, shift_feats, block_feats)
-        else:
-            out = self._log_rate_additive(cell_feats, shift_feats, block_feats)
+        out = self._log_rate_of(blocks)
         if self.training_.get("shift_flat", False):
             out = _shift_flat(out, blocks)
+        else:
+            strength = self._shift_strength()
+            if np.any(strength > 0):
+                # the split over the shifts is that of the model's own horizon from the
+                # origin, so a block's forecast does not depend on the other blocks asked for
+                reference = self.schedule_.horizon(self.origin_, self.horizon)
+                same = len(reference) == len(blocks) and np.array_equal(reference.ids, blocks.ids)
+                base = out if same else self._log_rate_of(reference)
+                out = out + _shift_profile_factor(base, reference, strength)[blocks.shift]
         return out
+
+    def _log_rate_of(self, blocks) -> np.ndarray:
+        """Return the ensembles' log expected count per block and cell, before shift rescaling."""
+        cell_feats, shift_feats, block_feats = self._design_parts(blocks)
+        if self.interactions == "full":
+            return self._log_rate_full(cell_feats, shift_feats, block_feats)
+        return self._log_rate_additive(cell_feats, shift_feats, block_feats)
+
+    def _shift_strength(self) -> np.ndarray:
+        """How far each cell's shift profile is pulled toward the area's (``shift_shrinkage``).
+
+        For ``"auto"``: ``a / (n_c + a)``, with ``n_c`` the cell's incidents with an exact time
+        over the training span's length before the origin and ``a`` the concentration of the
+        cells' shift profiles (:func:`_profile_concentration`) estimated from the same counts.
+        """
+        n_cells = self.grid_.n_cells
+        if not (isinstance(self.shift_shrinkage, str) and self.shift_shrinkage == "auto"):
+            return np.full(n_cells, float(self.shift_shrinkage))
+        span = self.fit_origin_ - int(self.training_["origins"].min())
+        counts = _exact_shift_counts(
+            self.events_, self.grid_, self.schedule_, self.origin_ - span, self.origin_
+        )
+        a = _profile_concentration(counts)
+        if np.isinf(a):
+            return np.ones(n_cells)
+        return a / (counts.sum(axis=0) + a)
 
     def _design_parts(self, blocks):
         if not isinstance(blocks, Blocks):
@@ -1057,6 +1116,79 @@ def _shift_flat(log_rate: np.ndarray, blocks) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(per_shift > 0, wanted / per_shift, 1.0)
     return log_rate + np.log(factor)[blocks.shift]
+
+
+def _shrink_shift_profile(log_rate: np.ndarray, blocks, strength) -> np.ndarray:
+    """``log_rate`` with each cell's split over the shifts pulled toward the area's."""
+    return log_rate + _shift_profile_factor(log_rate, blocks, strength)[blocks.shift]
+
+
+def _shift_profile_factor(log_rate: np.ndarray, blocks, strength) -> np.ndarray:
+    """Log factor (n_shifts, n_cells) pulling each cell's split over the shifts toward the area's.
+
+    With ``R[s, c]`` the cell's expected events in the blocks of shift ``s``, ``T[c]`` its
+    total and ``q[s]`` the area's share of shift ``s`` (``sum_c w_c R[s, c] / sum_c w_c
+    T[c]``), the cell's shifts get ``(1 - w) R[s, c] + w q[s] T[c]``, ``w`` the strength (one
+    number, or one per cell); each block of the shift is scaled alike. Every cell keeps its
+    total and every shift its total (so the forecast's shares of the shifts do not change); at
+    ``w = 1`` each block ranks the cells as their totals do, when, as in the additive model,
+    the blocks of a shift differ by a factor common to all cells.
+    """
+    rate = np.exp(log_rate)
+    n_shifts = blocks.schedule.n_shifts
+    per_shift = np.zeros((n_shifts, rate.shape[1]))
+    for s in range(n_shifts):
+        per_shift[s] = rate[blocks.shift == s].sum(axis=0)
+    total = per_shift.sum(axis=0)
+    strength = np.broadcast_to(np.asarray(strength, dtype=np.float64), total.shape)
+    area = per_shift @ strength  # the area's split, each cell weighted by its strength
+    if area.sum() <= 0:
+        return np.zeros_like(per_shift)
+    wanted = (1.0 - strength) * per_shift + strength * np.outer(area / area.sum(), total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(per_shift > 0, wanted / per_shift, 1.0)
+    return np.log(factor)
+
+
+def _exact_shift_counts(events, grid, schedule, start: int, end: int) -> np.ndarray:
+    """Incidents with an exact time in ``[start, end)`` per shift and cell, (n_shifts, n_cells)."""
+    cell = grid.cell_of(events.x, events.y)
+    use = (events.t_end == events.t) & (cell >= 0) & (events.t >= start) & (events.t < end)
+    shift = schedule.shift_of(schedule.block_of(events.t[use]))
+    flat = shift.astype(np.int64) * grid.n_cells + cell[use]
+    counts = np.bincount(flat, minlength=schedule.n_shifts * grid.n_cells)
+    return counts.reshape(schedule.n_shifts, grid.n_cells).astype(np.float64)
+
+
+def _profile_concentration(counts: np.ndarray) -> float:
+    """Concentration ``a`` of the cells' shift profiles around the area's (method of moments).
+
+    ``counts`` is (n_shifts, n_cells). Under a Dirichlet-multinomial model (each cell's
+    profile drawn from a Dirichlet of mean ``q``, the area's shares, and concentration ``a``;
+    its ``n_c`` incidents then split over the shifts by that profile) Pearson's statistic of
+    a cell, ``sum_s (n_cs - n_c q_s)^2 / (n_c q_s)``, has mean ``(S - 1)(1 + (n_c - 1) rho)``
+    with ``rho = 1 / (1 + a)``. Summed over the cells with at least two incidents this gives
+    ``rho``, and ``a = (1 - rho) / rho``: inf when the cells vary no more than multinomial
+    noise (no cell-specific profile), 0 when every cell keeps to one shift. The posterior
+    mean of a cell's profile is then its own shares with weight ``n_c / (n_c + a)``.
+    """
+    n = counts.sum(axis=0)
+    used = counts[:, n >= 2]
+    n = n[n >= 2]
+    if n.size < 2:
+        return np.inf
+    q = used.sum(axis=1) / used.sum()
+    used, q = used[q > 0], q[q > 0]
+    df = q.size - 1
+    if df < 1:
+        return np.inf
+    expected = np.outer(q, n)
+    statistic = float(np.sum((used - expected) ** 2 / expected))
+    excess = statistic - df * n.size
+    if excess <= 0:
+        return np.inf
+    rho = excess / (df * float(np.sum(n - 1)))
+    return 0.0 if rho >= 1 else (1.0 - rho) / rho
 
 
 def _local(seconds: int, tz) -> str:
