@@ -171,6 +171,7 @@ def test_predict_output_carries_provenance_with_its_arguments(city):
         "cell_size": CELL,
         "coverage": 0.05,
         "shift_hours": 4,
+        "shifts": ["00-04", "04-08", "08-12", "12-16", "16-20", "20-00"],
         "area": None,
         "incidents": len(frame),
         "ignored_not_known_before_origin": late,

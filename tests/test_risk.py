@@ -253,7 +253,7 @@ def test_fit_and_predict_ignore_everything_at_or_after_the_origin(city, events, 
     )
     assert len(changed.before(o)) == len(events.before(o))
 
-    other = RiskModel(negative_rate=1.0, **FAST).fit(changed, grid, origin=ORIGIN)
+    other = RiskModel(negative_rate=1.0, n_bags=2, **FAST).fit(changed, grid, origin=ORIGIN)
     blocks = model.schedule_.horizon(o, "7D")
     np.testing.assert_array_equal(model.predict(blocks), other.predict(blocks))
     np.testing.assert_array_equal(model.training_["origins"], other.training_["origins"])
