@@ -13,7 +13,6 @@ import pytest
 import caslite
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-NOTEBOOKS = DOCS.parent / "notebooks"
 
 
 def _sphinx_or_skip():
@@ -120,6 +119,9 @@ def test_cli_page_shows_the_help_of_every_command(site):
     commands = re.findall(r"^\s{4}(\w+)\s{2,}", main_help.group(1), re.M)
     assert commands, "no command listed in `caslite --help`"
     assert sorted(set(usage)) == sorted(commands)
+
+
+NOTEBOOKS = DOCS.parent / "notebooks"
 
 
 def _execute_script():
