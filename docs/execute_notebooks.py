@@ -10,7 +10,8 @@ Each notebook runs in a fresh kernel with ``notebooks/`` as its working folder a
 ``PYTHONHASHSEED=0`` (the notebooks fix their own random seeds). A cell that raises stops the
 script with exit status 1 and the notebook file is left as it was; otherwise the notebook is
 written only once it is complete, with what changes from one run to the next without meaning
-removed (execution times, the kernel's version details), so that a re-run gives a small diff.
+removed (execution times, the Python version, the kernel's process id in warnings), so that
+a re-run gives a small diff (the interactive folium maps carry random element ids).
 After writing, and with ``--check``, every code cell must have been executed without an error,
 and every cell that prints or ends in an expression must have stored an output.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import sys
 import tempfile
 import time
@@ -30,6 +32,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # Metadata that records the run rather than the notebook: dropped before writing.
 VOLATILE_NOTEBOOK_METADATA = ("widgets", "papermill", "execution")
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled", "ExecuteTime")
+# Warnings name the cell's temporary file after the kernel's process id: /tmp/ipykernel_4711/...
+KERNEL_FOLDER = re.compile(r"ipykernel_\d+")
 
 
 def _python_source(source: str) -> str:
@@ -98,7 +102,11 @@ def problems(notebook) -> list[str]:
 
 
 def strip_volatile(notebook) -> None:
-    """Remove the metadata that records a run rather than the notebook (in place)."""
+    """Remove what records a run rather than the notebook (in place).
+
+    Execution times and the Python version go; the kernel's process id in the file names of
+    warnings becomes ``ipykernel``. The outputs are otherwise kept as the run wrote them.
+    """
     for key in VOLATILE_NOTEBOOK_METADATA:
         notebook.metadata.pop(key, None)
     language = notebook.metadata.get("language_info", {})
@@ -108,6 +116,8 @@ def strip_volatile(notebook) -> None:
             cell.metadata.pop(key, None)
         for output in cell.get("outputs", []):
             output.get("metadata", {}).pop("execution", None)
+            if output.get("output_type") == "stream":
+                output["text"] = KERNEL_FOLDER.sub("ipykernel", output["text"])
 
 
 def execute(path: Path, timeout: int) -> None:

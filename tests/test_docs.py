@@ -211,7 +211,9 @@ def test_the_execute_script_strips_run_metadata():
     nbformat = pytest.importorskip("nbformat")
     script = _execute_script()
     v4 = nbformat.v4
-    cell = v4.new_code_cell("1", execution_count=1)
+    warned = "/tmp/ipykernel_20074/1585489294.py:1: DataQualityWarning: 38 duplicates\n"
+    stream = v4.new_output("stream", name="stderr", text=warned)
+    cell = v4.new_code_cell("1", execution_count=1, outputs=[stream])
     cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
     cell.metadata["tags"] = ["keep"]
     nb = v4.new_notebook(cells=[cell])
@@ -219,5 +221,7 @@ def test_the_execute_script_strips_run_metadata():
     nb.metadata["widgets"] = {"state": {}}
     script.strip_volatile(nb)
     assert nb.cells[0].metadata == {"tags": ["keep"]}
+    text = "/tmp/ipykernel/1585489294.py:1: DataQualityWarning: 38 duplicates\n"
+    assert nb.cells[0].outputs[0].text == text
     assert nb.metadata == {"language_info": {"name": "python"}}
     nbformat.validate(nb)
