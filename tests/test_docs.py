@@ -225,3 +225,36 @@ def test_the_execute_script_strips_run_metadata():
     assert nb.cells[0].outputs[0].text == text
     assert nb.metadata == {"language_info": {"name": "python"}}
     nbformat.validate(nb)
+
+
+def test_the_execute_script_stores_outputs_and_refuses_a_failing_notebook(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    script = _execute_script()
+    v4 = nbformat.v4
+    good = tmp_path / "good.ipynb"
+    cells = [
+        v4.new_code_cell("import os\nprint(os.environ['PYTHONHASHSEED'])"),
+        v4.new_code_cell("6 * 7"),
+    ]
+    nbformat.write(v4.new_notebook(cells=cells), good)
+    bad = tmp_path / "bad.ipynb"
+    cells = [
+        v4.new_code_cell("1"),
+        v4.new_code_cell("raise ValueError('the text no longer holds')"),
+    ]
+    nbformat.write(v4.new_notebook(cells=cells), bad)
+    before = bad.read_bytes()
+
+    assert script.main([str(good)]) == 0
+    run = nbformat.read(good, 4)
+    assert run.cells[0].outputs[0].text == "0\n"  # the kernel ran with PYTHONHASHSEED=0
+    assert run.cells[1].outputs[0].data["text/plain"] == "42"
+    assert all("execution" not in cell.metadata for cell in run.cells)
+    assert script.main(["--check", str(good)]) == 0
+
+    assert script.main([str(bad)]) == 1
+    assert bad.read_bytes() == before  # left as it was
+    assert script.main(["--check", str(bad)]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ipynb", "good.ipynb"]
