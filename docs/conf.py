@@ -24,14 +24,21 @@ version = release
 extensions = [
     "sphinx.ext.autodoc",
     "numpydoc",
-    "myst_parser",
+    "myst_nb",  # MyST Markdown pages and the notebooks (myst_nb loads myst_parser itself)
 ]
 # No sphinx.ext.intersphinx: the build must not need the network.
 
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
-exclude_patterns = ["_build"]
+# docs/notebooks is a link to the repository's notebooks/ folder: the site renders them from there.
+exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 myst_heading_anchors = 3
+
+# The notebooks are rendered with the outputs stored in them, never executed by the build
+# (that would take many minutes): `python docs/execute_notebooks.py` runs them and stores the
+# outputs. A notebook stored without outputs is rendered as code and text only.
+nb_execution_mode = "off"
+nb_merge_streams = True  # one block per cell for what its print() calls wrote
 
 autodoc_default_options = {
     "members": True,
