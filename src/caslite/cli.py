@@ -1014,20 +1014,24 @@ def _reading(path: Path):
         raise
 
 
+def _read_gis_file(path):
+    """Read a polygon or line file: GeoParquet, or anything pyogrio reads."""
+    import geopandas
+
+    with _reading(path):
+        if path.suffix.lower() == ".parquet":
+            return geopandas.read_parquet(path)
+        return geopandas.read_file(path, engine="pyogrio")
+
+
 def _read_area(value, crs, flag: str = "--area"):
     """Read a vector file given to ``flag`` (e.g. ``--groups``), reprojected to the incidents' CRS.
 
     Errors name ``flag``, so that the user knows which of several files is wrong.
     """
-    import geopandas
-
     suffixes = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".parquet")
     path = _input_file(value, flag.lstrip("-"), suffixes)
-    with _reading(path):
-        if path.suffix.lower() == ".parquet":
-            area = geopandas.read_parquet(path)
-        else:
-            area = geopandas.read_file(path, engine="pyogrio")
+    area = _read_gis_file(path)
     if area.crs is None:
         raise CliError(
             f"the {flag} file {path.name!r} has no CRS; set it in a GIS, or with geopandas "
@@ -1255,17 +1259,12 @@ def _read_context(values) -> dict:
     """Read the --context files: {file name without suffix: GeoDataFrame}, each with a CRS."""
     if not values:
         return {}
-    import geopandas
 
     suffixes = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".parquet", ".gml", ".kml")
     layers = {}
     for value in values:
         path = _input_file(value, "--context", suffixes)
-        with _reading(path):
-            if path.suffix.lower() == ".parquet":
-                layer = geopandas.read_parquet(path)
-            else:
-                layer = geopandas.read_file(path, engine="pyogrio")
+        layer = _read_gis_file(path)
         if layer.crs is None:
             raise CliError(
                 f"the --context file {path.name!r} has no CRS, so it cannot be placed on the "
