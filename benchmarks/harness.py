@@ -113,14 +113,8 @@ def floor_times(shape, dtype, repeats: int) -> tuple[float, float]:
         return out
 
     write_once()  # the first touch of fresh memory can be far slower on a VM; not the floor
-    walls, cpus = [], []
-    for _ in range(max(1, repeats)):
-        c0, t0 = time.process_time(), time.perf_counter()
-        out = write_once()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-        del out
-    return min(walls), min(cpus)
+    timing = time_repeats(write_once, repeats)
+    return timing["best_s"], timing["best_cpu_s"]
 
 
 # ---------------------------------------------------------------------- memory
