@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from caslite._core import top_cells
 from caslite._validation import check_same_crs
-from caslite.evaluation.metrics import top_cells
 from caslite.grid import Grid
 
 __all__ = [

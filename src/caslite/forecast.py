@@ -7,8 +7,8 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from caslite._core import top_cells
 from caslite._provenance import forecast_provenance
-from caslite.evaluation.metrics import top_cells
 from caslite.grid import Grid
 from caslite.shifts import Blocks
 

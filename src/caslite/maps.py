@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from caslite._atomic import atomic_path
+from caslite._core import top_cells
 from caslite._time import to_utc_seconds
-from caslite.evaluation.metrics import top_cells
 from caslite.forecast import Forecast
 
 __all__ = ["OUTLINE_MAX_CELLS", "explore", "plot_day", "plot_horizon", "plot_shift"]

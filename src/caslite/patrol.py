@@ -27,7 +27,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from caslite.evaluation.metrics import _budget, _cumulative_area, top_cells
+from caslite._core import area_budget, cumulative_area, top_cells
 
 __all__ = ["patrol_plan", "select_hot_cells"]
 
@@ -53,7 +53,7 @@ def _select(risk, coverage, area, exploration, rng) -> tuple[np.ndarray, int]:
     risk = np.asarray(risk, dtype=np.float64)
     weights = np.ones(risk.size) if area is None else np.asarray(area, dtype=np.float64)
     order = np.argsort(-risk, kind="stable")
-    cum_area = _cumulative_area(None if area is None else weights, order)
+    cum_area = cumulative_area(None if area is None else weights, order)
     budget = float(coverage) * cum_area[-1]
     # The top part: the prefix of the ranking (within the top_cells selection) whose area is
     # nearest to (1 - exploration) of the budget; on a tie the shorter one.
@@ -66,7 +66,7 @@ def _select(risk, coverage, area, exploration, rng) -> tuple[np.ndarray, int]:
     rest = order[n_top:]
     clocks = rng.exponential(size=rest.size) / weights[rest]
     drawn = rest[np.argsort(clocks, kind="stable")]
-    left = _budget(budget) - prefix_area[n_top]
+    left = area_budget(budget) - prefix_area[n_top]
     n_drawn = int(np.searchsorted(np.cumsum(weights[drawn]), left, side="right"))
     return np.concatenate([order[:n_top], drawn[:n_drawn]]).astype(np.int64), n_top
 

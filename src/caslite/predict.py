@@ -9,6 +9,7 @@ import pandas as pd
 import pyproj
 from sklearn.base import clone
 
+from caslite._core import check_coverage
 from caslite._time import to_utc_seconds
 from caslite._validation import (
     as_duration,
@@ -17,7 +18,6 @@ from caslite._validation import (
     check_same_crs,
     warn_user,
 )
-from caslite.evaluation.metrics import _coverage
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.models.risk import _SHORT_HORIZON, MIN_HORIZON, RiskModel, TooLittleDataError
@@ -154,7 +154,7 @@ def predict(
         or cell_size <= 0
     ):
         raise ValueError(f"cell_size must be a positive number of metres, got {cell_size!r}.")
-    _coverage(coverage)  # checked before the fit, not after it
+    check_coverage(coverage)  # checked before the fit, not after it
     if len(known) == 0:
         raise TooLittleDataError(
             f"no incident is known before the origin ({origin}); a forecast needs history: "

@@ -49,6 +49,7 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.utils.validation import check_is_fitted
 
+from caslite._core import count_events, exact_shift_rates
 from caslite._time import to_utc_seconds
 from caslite._validation import (
     as_duration,
@@ -57,7 +58,6 @@ from caslite._validation import (
     check_same_crs,
     warn_user,
 )
-from caslite.evaluation.metrics import count_events, exact_shift_rates
 from caslite.events import Events
 from caslite.features import FeatureBuilder, _check_events_grid
 from caslite.grid import Grid
