@@ -16,7 +16,15 @@ import platform
 import numpy as np
 import pandas as pd
 
-__all__ = ["events_fingerprint", "forecast_provenance", "library_versions"]
+from caslite._forms import record as json_record
+
+__all__ = [
+    "distribution_version",
+    "events_fingerprint",
+    "forecast_provenance",
+    "library_versions",
+    "model_record",
+]
 
 
 def library_versions() -> dict:
@@ -24,14 +32,19 @@ def library_versions() -> dict:
     return dict(_versions())
 
 
+def distribution_version(distribution: str) -> str:
+    """Return the installed version of a distribution (e.g. ``"caslite"``), or ``"unknown"``."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 @functools.cache
 def _versions() -> tuple:
     out = {"python": platform.python_version()}
     for name in ("caslite", "numpy", "scipy", "scikit-learn", "pandas", "numba", "pyproj"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "unknown"
+        out[name] = distribution_version(name)
     return tuple(out.items())
 
 
@@ -100,9 +113,6 @@ def forecast_provenance(model, grid, blocks, origin) -> dict:
     -------
     dict
     """
-    from caslite.persist import _provenance as _model_record
-    from caslite.persist import _record
-
     tz = blocks.schedule.tz
     record = {
         "origin": _local(origin, tz),
@@ -111,7 +121,7 @@ def forecast_provenance(model, grid, blocks, origin) -> dict:
             "first_start": _local(int(blocks.start[0]), tz) if len(blocks) else None,
             "last_end": _local(int(blocks.end[-1]), tz) if len(blocks) else None,
         },
-        "schedule": {"starts": _record(list(blocks.schedule.starts)), "tz": tz},
+        "schedule": {"starts": json_record(list(blocks.schedule.starts)), "tz": tz},
         "grid": {
             "cell_size": float(grid.cell_size),
             "crs": grid.crs.to_string(),
@@ -120,7 +130,7 @@ def forecast_provenance(model, grid, blocks, origin) -> dict:
             "shape": [int(n) for n in grid.shape],
             "n_cells": int(grid.n_cells),
         },
-        "model": _model_record(model),
+        "model": model_record(model),
         "data": None,
         "versions": library_versions(),
     }
@@ -128,6 +138,32 @@ def forecast_provenance(model, grid, blocks, origin) -> dict:
     if events is not None:
         record["data"] = events_fingerprint(events)
     return record
+
+
+def model_record(model) -> dict | None:
+    """Record a model: class, caslite version, parameters, origins, features, training summary.
+
+    Parameters
+    ----------
+    model : object or None
+        Any forecaster; what it lacks (e.g. ``training_``) is left out.
+
+    Returns
+    -------
+    dict or None
+        JSON-ready; None for no model.
+    """
+    if model is None:
+        return None
+    out = {"class": type(model).__name__, "caslite_version": distribution_version("caslite")}
+    if hasattr(model, "get_params"):
+        out["params"] = json_record(model.get_params(deep=False))
+    for name in ("fit_origin_", "origin_", "feature_names_"):
+        if hasattr(model, name):
+            out[name.rstrip("_")] = json_record(getattr(model, name))
+    if isinstance(getattr(model, "training_", None), dict):
+        out["training"] = json_record(model.training_)
+    return out
 
 
 def _local(seconds: int, tz: str) -> str:

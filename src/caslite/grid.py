@@ -342,6 +342,76 @@ class Grid:
             f"{self._crs.to_string()})"
         )
 
+    # ------------------------------------------------------------------ stored form
+    def to_dict(self) -> dict:
+        """Return the grid as plain values and two rasters, the form :meth:`from_dict` reads.
+
+        Returns
+        -------
+        dict
+            ``x0``, ``y0``, ``cell_size``, ``n_cols``, ``n_rows``, ``n_cells`` (active),
+            ``crs`` (PROJJSON) and ``crs_name`` (for reading), and the rasters of shape
+            ``(n_rows, n_cols)``: ``active`` (bool) and ``area_fraction`` (float64, 0 outside
+            the active cells).
+
+        Examples
+        --------
+        >>> from shapely.geometry import box
+        >>> grid = Grid.from_area(box(0, 0, 250, 125), cell_size=125.0, crs="EPSG:28992")
+        >>> form = grid.to_dict()
+        >>> form["n_cells"], form["active"].shape, form["crs_name"]
+        (2, (1, 2), 'EPSG:28992')
+        >>> restored = Grid.from_dict(form)
+        >>> restored.n_cells, restored.bounds == grid.bounds
+        (2, True)
+        """
+        n_rows, n_cols = self.shape
+        flat = self._cell_row.astype(np.int64) * n_cols + self._cell_col.astype(np.int64)
+        active = np.zeros(n_rows * n_cols, dtype=bool)
+        active[flat] = True
+        fraction = np.zeros(n_rows * n_cols, dtype=np.float64)
+        fraction[flat] = self._area_fraction
+        return {
+            "x0": float(self._x0),
+            "y0": float(self._y0),
+            "cell_size": float(self._cell_size),
+            "n_cols": int(n_cols),
+            "n_rows": int(n_rows),
+            "n_cells": int(self.n_cells),
+            "crs": self._crs.to_json(),
+            "crs_name": self._crs.to_string(),
+            "active": active.reshape(n_rows, n_cols),
+            "area_fraction": fraction.reshape(n_rows, n_cols),
+        }
+
+    @classmethod
+    def from_dict(cls, form: dict) -> Grid:
+        """Rebuild a grid from the form of :meth:`to_dict`, checked as the constructor checks.
+
+        Raises
+        ------
+        ValueError
+            If the form's values are refused by the constructor, or its active cells are not
+            ``n_cells``.
+        KeyError
+            If the form lacks one of its entries.
+        pyproj.exceptions.CRSError
+            If ``crs`` is not a coordinate reference system.
+        """
+        grid = cls(
+            x0=form["x0"],
+            y0=form["y0"],
+            cell_size=form["cell_size"],
+            n_cols=form["n_cols"],
+            n_rows=form["n_rows"],
+            crs=pyproj.CRS.from_json(form["crs"]),
+            active=form["active"],
+            area_fraction=form["area_fraction"],
+        )
+        if grid.n_cells != form["n_cells"]:
+            raise ValueError(f"the grid has {grid.n_cells} cells; its form says {form['n_cells']}.")
+        return grid
+
     # ------------------------------------------------------------------ points to cells
     def cell_of(self, x, y) -> np.ndarray:
         """Return the id of the active cell holding each point.

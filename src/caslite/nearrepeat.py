@@ -36,12 +36,14 @@ Two modes:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
+from caslite._forms import plain
 from caslite._kernels import nearrepeat as _k
 from caslite._kernels import threads_for
 from caslite._time import to_utc_seconds
@@ -91,7 +93,54 @@ def _check_form(form) -> str:
     return form
 
 
-class _SpaceKernel:
+class _KernelForm:
+    """The JSON form of a kernel, its parameters (shared by the kernel bases, private)."""
+
+    def to_dict(self) -> dict:
+        """Return the kernel's parameters as plain values, the form :meth:`from_dict` reads.
+
+        Returns
+        -------
+        dict
+            One entry per parameter (dataclass field), in order.
+
+        Examples
+        --------
+        >>> kernel = ExponentialSpace(scale=100.0, radius=300.0)
+        >>> kernel.to_dict()
+        {'scale': 100.0, 'radius': 300.0, 'form': 'continuous'}
+        >>> ExponentialSpace.from_dict(kernel.to_dict()) == kernel
+        True
+        """
+        name = type(self).__name__
+        return {
+            field.name: plain(getattr(self, field.name), f"{name}.{field.name}")
+            for field in dataclasses.fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, form: dict):
+        """Rebuild a kernel from the form of :meth:`to_dict`; its parameters are checked.
+
+        Raises
+        ------
+        TypeError
+            If ``form`` is not a dict.
+        ValueError
+            If it names a parameter the kernel does not have, or a value the kernel refuses.
+        """
+        if not isinstance(form, dict):
+            raise TypeError(f"a {cls.__name__} form must be a dict, got {type(form).__name__}.")
+        known = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(form) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__} has no parameters {unknown}; its parameters are {known}."
+            )
+        return cls(**form)
+
+
+class _SpaceKernel(_KernelForm):
     """Shared behaviour of the spatial kernels (private base)."""
 
     _kind: int
@@ -236,7 +285,7 @@ class BowersSpace(_SpaceKernel):
         return cell_size / 2.0 if self.unit is None else self.unit
 
 
-class _TimeKernel:
+class _TimeKernel(_KernelForm):
     """Shared behaviour of the temporal kernels (private base)."""
 
     _kind: int

@@ -84,9 +84,7 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import importlib.metadata
 import io
 import json
 import math
@@ -105,12 +103,13 @@ import pyproj
 import pyproj.exceptions
 
 from caslite._atomic import atomic_path
-from caslite._kernels.trees import ensemble_raw
+from caslite._forms import CasliteFileError, encode, plain, record, stored_instant
+from caslite._provenance import distribution_version
 from caslite.events import Events
 from caslite.features import FeatureBuilder
 from caslite.forecast import Forecast
 from caslite.grid import Grid
-from caslite.models.risk import _LEVEL_WEEKS, RiskModel, _block_design, _shift_reference
+from caslite.models.risk import RiskModel, StoredEnsemble
 from caslite.nearrepeat import (
     BowersSpace,
     BowersTime,
@@ -147,7 +146,6 @@ _MAX_MANIFEST_BYTES = 16 * 2**20
 _MAX_METADATA_BYTES = 64 * 2**20
 _MAX_JSON_DEPTH = 64  # caslite's own JSON nests about 10 levels deep
 _CHUNK_BYTES = 2**20  # arrays are inflated in chunks of this size, never past their size
-_MAX_STORED_HORIZON = pd.Timedelta(days=366)
 
 DEFAULT_MAX_BYTES = 4 * 2**30
 """Default cap (4 GiB) on the sum of the declared part sizes of a file that is loaded.
@@ -161,172 +159,10 @@ _KERNELS = {
     cls.__name__: cls
     for cls in (ExponentialSpace, GaussianSpace, BowersSpace, ExponentialTime, BowersTime)
 }
-_TREE_ARRAYS = {
-    "feature": np.int64,
-    "threshold": np.float64,
-    "missing_left": np.bool_,
-    "left": np.int64,
-    "right": np.int64,
-    "is_leaf": np.bool_,
-    "value": np.float64,
-    "roots": np.int64,
-}
-# Fitted attributes a RiskModel may have; any other is refused by save_model, so that nothing
-# its forecasts depend on is left out of the file silently.
-_MODEL_ATTRIBUTES = {
-    "estimator_",
-    "estimators_",
-    "_scorers",
-    "feature_names_",
-    "features_",
-    "schedule_",
-    "fit_origin_",
-    "origin_",
-    "events_",
-    "grid_",
-    "training_",
-    "thinning_seed_",
-    "block_model_",
-}
 
-
-class CasliteFileError(ValueError):
-    """Raised when a file is not a caslite file, is damaged, or has another format version."""
-
-
-# ---------------------------------------------------------------------- the stored trees
-class StoredEnsemble:
-    """Flattened trees of a saved risk model, scored with caslite's compiled kernel.
-
-    The arrays follow :class:`caslite.models._trees.CompiledEnsemble`: one entry per node of
-    all trees, child indices global, ``roots`` the first node of each tree. :meth:`raw` sums
-    the leaf values of every tree in order and adds ``baseline``, as scikit-learn does.
-
-    Parameters
-    ----------
-    arrays : dict of str to ndarray
-        ``feature``, ``threshold``, ``missing_left``, ``left``, ``right``, ``is_leaf``,
-        ``value``, ``roots``.
-    baseline : float
-        The ensemble's baseline raw score.
-    feature_names : list of str
-        Column names, in order.
-    loss : {"poisson", "log_loss"}
-        The model's loss.
-    params : dict, optional
-        Parameters of the scikit-learn estimator that was fitted (for the record).
-
-    Attributes
-    ----------
-    feature_names_in_ : ndarray of str
-    n_features_in_ : int
-    n_iter_ : int
-        Number of trees.
-    classes_ : ndarray of int64
-        ``[0, 1]`` for ``loss="log_loss"`` only.
-
-    Raises
-    ------
-    CasliteFileError
-        If the arrays do not describe trees that the kernel can walk safely: wrong dtypes or
-        lengths, split features out of range, or children that are not later nodes of the
-        same tree.
-    """
-
-    def __init__(self, arrays, *, baseline, feature_names, loss, params=None):
-        n_nodes = None
-        for name, dtype in _TREE_ARRAYS.items():
-            array = np.ascontiguousarray(arrays[name])
-            if array.dtype != dtype or array.ndim != 1:
-                raise CasliteFileError(
-                    f"tree array {name!r} has dtype {array.dtype} and {array.ndim} dimensions; "
-                    f"expected 1-dimensional {np.dtype(dtype)}."
-                )
-            if name != "roots":
-                if n_nodes is not None and array.size != n_nodes:
-                    raise CasliteFileError(
-                        f"tree array {name!r} has {array.size} nodes; the others have {n_nodes}."
-                    )
-                n_nodes = array.size
-            setattr(self, name, array)
-        self.baseline = float(baseline)
-        self.feature_names_in_ = np.asarray([str(n) for n in feature_names], dtype=object)
-        self.n_features = self.n_features_in_ = int(self.feature_names_in_.size)
-        if loss not in ("poisson", "log_loss"):
-            raise CasliteFileError(f"loss must be 'poisson' or 'log_loss', got {loss!r}.")
-        self.loss = loss
-        self.params = dict(params or {})
-        self.n_iter_ = int(self.roots.size)
-        if loss == "log_loss":
-            self.classes_ = np.array([0, 1], dtype=np.int64)
-        self._check_trees()
-
-    def _check_trees(self) -> None:
-        n_nodes, roots = self.value.size, self.roots
-        if roots.size == 0 or roots[0] != 0 or np.any(np.diff(roots) <= 0) or roots[-1] >= n_nodes:
-            raise CasliteFileError(
-                "tree roots must start at node 0 and increase strictly within the "
-                f"{n_nodes} nodes; got {roots[:5].tolist()}..."
-            )
-        if not np.isfinite(self.baseline) or not np.all(np.isfinite(self.value[self.is_leaf])):
-            raise CasliteFileError("the baseline and leaf values must be finite.")
-        tree_end = np.append(roots[1:], n_nodes)[
-            np.searchsorted(roots, np.arange(n_nodes), "right") - 1
-        ]
-        split = np.flatnonzero(~self.is_leaf)
-        node = split.astype(np.int64)
-        for side in (self.left, self.right):
-            child = side[split]
-            if np.any((child <= node) | (child >= tree_end[split])):
-                raise CasliteFileError(
-                    "the tree arrays are damaged: a child node is not a later node of its own "
-                    "tree (scoring could loop or read outside the trees)."
-                )
-        feature = self.feature[split]
-        if feature.size and (feature.min() < 0 or feature.max() >= self.n_features):
-            raise CasliteFileError(
-                f"a split uses feature {int(feature.max())} (or {int(feature.min())}); the "
-                f"model has {self.n_features} features."
-            )
-
-    def __repr__(self) -> str:
-        return f"StoredEnsemble({self.n_iter_} trees, {self.n_features} features, {self.loss})"
-
-    def raw(self, X) -> np.ndarray:
-        """Raw scores of the rows of ``X`` (n_rows, n_features): log-rate or logit, float64."""
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (n_rows, {self.n_features}); got {X.shape}.")
-        out = np.empty(X.shape[0], dtype=np.float64)
-        if X.shape[0]:
-            ensemble_raw(
-                X, self.feature, self.threshold, self.missing_left, self.left, self.right,
-                self.is_leaf, self.value, self.roots, out,
-            )  # fmt: skip
-        out += self.baseline
-        return out
-
-    def _rows(self, X) -> np.ndarray:
-        columns = getattr(X, "columns", None)
-        if columns is not None and list(columns) != list(self.feature_names_in_):
-            raise ValueError(
-                f"X has columns {list(columns)}; expected {list(self.feature_names_in_)}."
-            )
-        return np.asarray(X, dtype=np.float64)
-
-    def predict(self, X) -> np.ndarray:
-        """Return expected counts (``poisson``) or predicted classes 0/1 (``log_loss``)."""
-        raw = self.raw(self._rows(X))
-        if self.loss == "poisson":
-            return np.exp(raw)
-        return (raw > 0).astype(np.int64)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of class 0 and 1, shape (n_rows, 2); ``loss="log_loss"`` only."""
-        if self.loss != "log_loss":
-            raise AttributeError("predict_proba is only available for loss='log_loss'.")
-        p = 1.0 / (1.0 + np.exp(-self.raw(self._rows(X))))
-        return np.column_stack([1.0 - p, p])
+_TREE_ARRAYS = StoredEnsemble.ARRAY_DTYPES  # the arrays of each stored tree ensemble
+_MEMBER_KEYS = ("baseline", "n_trees", "estimator", "estimator_params")  # JSON of each ensemble
+_GRID_ARRAYS = ("active", "area_fraction")  # the rasters of a grid's form
 
 
 # ---------------------------------------------------------------------- public API
@@ -351,60 +187,35 @@ def save_model(model, path) -> None:
     """
     if not isinstance(model, RiskModel):
         raise TypeError(f"model must be a caslite RiskModel, got {type(model).__name__}.")
-    if not hasattr(model, "estimator_"):
-        raise TypeError("the model is not fitted; call fit(events, grid, origin=...) first.")
-    unknown = sorted(set(vars(model)) - _MODEL_ATTRIBUTES - set(model.get_params(deep=False)))
-    if unknown:
-        raise TypeError(
-            f"the model has fitted attributes {unknown} that save_model does not know how to "
-            "store; its forecasts might depend on them, so it is not saved."
-        )
-    scorers = getattr(model, "_scorers", None) or [None]
-    if any(c is None for c in scorers) or model.training_.get("scorer", "compiled") != "compiled":
-        raise ValueError(
-            "this model is scored by scikit-learn, not by caslite's compiled scorer, so its "
-            "trees cannot be stored as plain arrays that reproduce its forecasts exactly."
-        )
+    state = model.to_dict()
     writer = _Writer()
-    _put_grid(writer, "grid", model.grid_)
-    _put_events(writer, "events", model.events_)
+    grid_spec = _put_grid(writer, "grid", state["grid"])
+    _put_events(writer, "events", state["events"])
     members = []
-    for b, (compiled, estimator) in enumerate(zip(scorers, model.estimators_, strict=True)):
+    for b, trees in enumerate(state["trees"]):
         for name in _TREE_ARRAYS:
-            writer.array(f"trees/{b}/{name}", np.asarray(getattr(compiled, name)))
-        if isinstance(estimator, StoredEnsemble):
-            estimator_params = estimator.params
-        else:
-            estimator_params = {k: _record(v) for k, v in estimator.get_params(deep=False).items()}
-            estimator_params["class"] = type(estimator).__name__
-        members.append(
-            {
-                "baseline": float(compiled.baseline),
-                "n_trees": int(np.asarray(compiled.roots).size),
-                "estimator": estimator_params.get("class"),
-                "estimator_params": estimator_params,
-            }
-        )
+            writer.array(f"trees/{b}/{name}", trees["arrays"][name])
+        members.append({key: trees[key] for key in _MEMBER_KEYS})
     training, training_arrays = {}, []
-    for key, value in model.training_.items():
+    for key, value in state["training"].items():
         if isinstance(value, np.ndarray):
             writer.array(f"training/{key}", value)
             training_arrays.append(key)
         else:
-            training[key] = _plain(value, f"training_[{key!r}]")
+            training[key] = plain(value, f"training_[{key!r}]")
     metadata = {
-        "params": _encode(model.get_params(deep=False), "params"),
-        "features": _encode(model.features_, "features_"),
-        "feature_names": list(model.feature_names_),
-        "schedule": _encode(model.schedule_, "schedule_"),
-        "fit_origin": int(model.fit_origin_),
-        "origin": int(model.origin_),
-        "thinning_seed": getattr(model, "thinning_seed_", None),
-        "block_model": getattr(model, "block_model_", None),  # plain numbers already
+        "params": _encode(state["params"], "params"),
+        "features": _encode(state["features"], "features_"),
+        "feature_names": state["feature_names"],
+        "schedule": _encode(state["schedule"], "schedule_"),
+        "fit_origin": state["fit_origin"],
+        "origin": state["origin"],
+        "thinning_seed": state["thinning_seed"],
+        "block_model": state["block_model"],
         "training": training,
         "training_arrays": training_arrays,
-        "trees": {"members": members, "sklearn_version": _version("scikit-learn")},
-        "summary": _model_summary(model),
+        "trees": {"members": members, "sklearn_version": distribution_version("scikit-learn")},
+        "summary": _model_summary(state, grid_spec),
     }
     writer.write(path, "RiskModel", metadata)
 
@@ -443,9 +254,6 @@ def load_model(path, *, max_bytes=None) -> RiskModel:
     limit = _check_max_bytes(DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
     try:
         params = _decode(metadata["params"])
-        features = _decode(metadata["features"])
-        schedule = _decode(metadata["schedule"])
-        names = [str(n) for n in metadata["feature_names"]]
         trees = metadata["trees"]
         if manifest["format_version"] == 1:  # one ensemble, its arrays under trees/
             members = [trees]
@@ -454,55 +262,32 @@ def load_model(path, *, max_bytes=None) -> RiskModel:
         else:
             members = list(trees["members"])
             prefixes = [f"trees/{b}" for b in range(len(members))]
-        # files written before importance-weighted negatives were fitted with uniform ones
-        params.setdefault("negative_sampling", "uniform")
-        if not members or len(members) != params.get("n_bags", len(members)):
-            raise CasliteFileError(
-                f"the file holds {len(members)} tree ensembles but its model has "
-                f"n_bags={params.get('n_bags')!r}."
-            )
-        model = RiskModel(**params)
-        _check_stored_params(model)
-        loss = model.loss
-        if not isinstance(features, FeatureBuilder) or not isinstance(schedule, ShiftSchedule):
-            raise CasliteFileError("the file's features or schedule have the wrong type.")
-        if features.feature_names_ != names:
-            raise CasliteFileError(
-                f"the file names the features {names}, but its feature builder makes "
-                f"{features.feature_names_}."
-            )
-        ensembles = [
-            StoredEnsemble(
-                {name: arrays[f"{prefix}/{name}"] for name in _TREE_ARRAYS},
-                baseline=member["baseline"],
-                feature_names=names,
-                loss=loss,
-                params=member.get("estimator_params"),
-            )
-            for prefix, member in zip(prefixes, members, strict=True)
-        ]
-        grid = _get_grid(metadata, arrays, "grid")
-        _check_forecast_size(model, schedule, grid, limit)
-        events = _get_events(metadata, arrays, "events")
         training = dict(metadata["training"])
         for key in metadata["training_arrays"]:
             training[key] = arrays[f"training/{key}"]
-        model.estimators_ = ensembles
-        model.estimator_ = ensembles[0]
-        model._scorers = list(ensembles)
-        model.feature_names_ = names
-        model.features_ = features
-        model.schedule_ = schedule
-        model.fit_origin_ = _instant(metadata["fit_origin"], "fit origin")
-        model.origin_ = _instant(metadata["origin"], "origin")
-        model.events_ = events
-        model.grid_ = grid
-        model.training_ = training
-        seed = metadata.get("thinning_seed")
-        if seed is not None and not isinstance(seed, int):
-            raise CasliteFileError("the file's thinning seed is not an integer.")
-        model.thinning_seed_ = seed
-        model.block_model_ = _block_model(metadata.get("block_model"), schedule, features)
+        state = {
+            "params": params,
+            "features": _decode(metadata["features"]),
+            "feature_names": metadata["feature_names"],
+            "schedule": _decode(metadata["schedule"]),
+            "fit_origin": metadata["fit_origin"],
+            "origin": metadata["origin"],
+            "thinning_seed": metadata.get("thinning_seed"),
+            "block_model": metadata.get("block_model"),
+            "training": training,
+            "trees": [
+                {
+                    "arrays": {name: arrays[f"{prefix}/{name}"] for name in _TREE_ARRAYS},
+                    "baseline": member["baseline"],
+                    "estimator_params": member.get("estimator_params"),
+                }
+                for prefix, member in zip(prefixes, members, strict=True)
+            ],
+            "grid": _get_grid(metadata, arrays, "grid"),
+            "events": _get_events(metadata, arrays, "events"),
+        }
+        model = RiskModel.from_dict(state)
+        _check_forecast_size(model, model.schedule_, model.grid_, limit)
     except CasliteFileError as error:
         if os.fspath(path) in str(error):
             raise
@@ -512,21 +297,6 @@ def load_model(path, *, max_bytes=None) -> RiskModel:
             f"{os.fspath(path)!r} holds an inconsistent model ({type(error).__name__}: {error})"
         ) from error
     return model
-
-
-def _check_stored_params(model: RiskModel) -> None:
-    """Validate a loaded model's parameters as its constructor's users are validated."""
-    try:
-        model._check_params()
-    except (TypeError, ValueError) as error:
-        raise CasliteFileError(f"the file's model parameters are refused: {error}") from error
-    horizon = pd.Timedelta(model.horizon)
-    if horizon > _MAX_STORED_HORIZON:
-        raise CasliteFileError(
-            f"the file's model has horizon={model.horizon!r:.40}; a stored horizon may be at "
-            f"most {_MAX_STORED_HORIZON.days} days (forecasts are for days to weeks), so the "
-            "file is damaged or was edited. Refit the model with the horizon you need."
-        )
 
 
 def _check_forecast_size(model: RiskModel, schedule: ShiftSchedule, grid: Grid, limit: int):
@@ -540,16 +310,6 @@ def _check_forecast_size(model: RiskModel, schedule: ShiftSchedule, grid: Grid, 
             f"horizon={model.horizon!r:.40}, {needed:,} bytes, more than max_bytes={limit:,}; "
             "if you trust the file and have the memory, pass a larger max_bytes=."
         )
-
-
-def _instant(value, what: str) -> int:
-    """Return an instant from the file (UTC seconds), checked to be one pandas can represent."""
-    low, high = (int(t.value // 10**9) for t in (pd.Timestamp.min, pd.Timestamp.max))
-    if isinstance(value, bool) or not isinstance(value, int) or not low < value < high:
-        raise CasliteFileError(
-            f"the file's {what} is {value!r:.40}; expected UTC seconds between {low} and {high}."
-        )
-    return value
 
 
 def save_forecast(forecast, path) -> None:
@@ -569,12 +329,12 @@ def save_forecast(forecast, path) -> None:
     writer = _Writer()
     writer.array("risk", np.ascontiguousarray(forecast.risk, dtype=np.float64))
     writer.array("block_ids", np.asarray(forecast.blocks.ids, dtype=np.int64))
-    _put_grid(writer, "grid", forecast.grid)
+    grid_spec = _put_grid(writer, "grid", forecast.grid)
     metadata = {
         "origin": int(forecast.origin),
-        "grid": _grid_spec(forecast.grid),
+        "grid": grid_spec,
         "schedule": _encode(forecast.blocks.schedule, "blocks.schedule"),
-        "provenance": _record(forecast.provenance),
+        "provenance": record(forecast.provenance),
     }
     writer.write(path, "Forecast", metadata)
 
@@ -620,7 +380,7 @@ def load_forecast(path, *, model=None, max_bytes=None) -> Forecast:
             arrays["risk"],
             blocks,
             grid,
-            origin=_instant(metadata["origin"], "origin"),
+            origin=stored_instant(metadata["origin"], "origin"),
             model=model,
             provenance=provenance if isinstance(provenance, dict) else None,
         )
@@ -688,7 +448,7 @@ class _Writer:
             "format": _FORMAT,
             "format_version": FORMAT_VERSION,
             "kind": kind,
-            "caslite_version": _version("caslite"),
+            "caslite_version": distribution_version("caslite"),
             "parts": parts,
         }
         with atomic_path(path) as temporary:  # the old file stays intact if the write fails
@@ -703,29 +463,12 @@ def _dumps(obj) -> bytes:
     return json.dumps(obj, indent=1, sort_keys=True, allow_nan=True).encode("utf-8")
 
 
-def _put_grid(writer: _Writer, prefix: str, grid: Grid) -> None:
-    n_rows, n_cols = grid.shape
-    flat = grid.cell_row.astype(np.int64) * n_cols + grid.cell_col.astype(np.int64)
-    active = np.zeros(n_rows * n_cols, dtype=bool)
-    active[flat] = True
-    fraction = np.zeros(n_rows * n_cols, dtype=np.float64)
-    fraction[flat] = grid.area_fraction
-    writer.array(f"{prefix}/active", active.reshape(n_rows, n_cols))
-    writer.array(f"{prefix}/area_fraction", fraction.reshape(n_rows, n_cols))
-
-
-def _grid_spec(grid: Grid) -> dict:
-    n_rows, n_cols = grid.shape
-    return {
-        "x0": float(grid.x0),
-        "y0": float(grid.y0),
-        "cell_size": float(grid.cell_size),
-        "n_cols": int(n_cols),
-        "n_rows": int(n_rows),
-        "n_cells": int(grid.n_cells),
-        "crs": grid.crs.to_json(),
-        "crs_name": grid.crs.to_string(),
-    }
+def _put_grid(writer: _Writer, prefix: str, grid: Grid) -> dict:
+    """Write the grid's rasters as arrays under ``prefix``; return the rest of its form."""
+    spec = grid.to_dict()
+    for name in _GRID_ARRAYS:
+        writer.array(f"{prefix}/{name}", spec.pop(name))
+    return spec
 
 
 def _put_events(writer: _Writer, prefix: str, events: Events) -> None:
@@ -735,11 +478,12 @@ def _put_events(writer: _Writer, prefix: str, events: Events) -> None:
     writer.array(f"{prefix}/y", events.y.astype(np.float64))
 
 
-def _model_summary(model) -> dict:
-    events = model.events_
-    training = model.training_
+def _model_summary(state: dict, grid_spec: dict) -> dict:
+    events = state["events"]
+    training = state["training"]
+    params = state["params"]
     return {
-        "grid": _grid_spec(model.grid_),
+        "grid": grid_spec,
         "events": {
             "n": len(events),
             "first": int(events.t.min()) if len(events) else None,
@@ -747,81 +491,41 @@ def _model_summary(model) -> dict:
             "crs": events.crs.to_json(),
             "crs_name": events.crs.to_string(),
             "tz": events.tz,
-            "report": _record(events.report),
+            "report": record(events.report),
         },
-        "first_event": _record(training.get("first_event")),
-        "last_event": _record(training.get("last_event")),
-        "fit_origin": int(model.fit_origin_),
-        "origin": int(model.origin_),
-        "random_state": _record(model.random_state),
-        "loss": model.loss,
+        "first_event": record(training.get("first_event")),
+        "last_event": record(training.get("last_event")),
+        "fit_origin": state["fit_origin"],
+        "origin": state["origin"],
+        "random_state": record(params["random_state"]),
+        "loss": params["loss"],
     }
-
-
-def _provenance(model) -> dict | None:
-    if model is None:
-        return None
-    out = {"class": type(model).__name__, "caslite_version": _version("caslite")}
-    if hasattr(model, "get_params"):
-        out["params"] = _record(model.get_params(deep=False))
-    for name in ("fit_origin_", "origin_", "feature_names_"):
-        if hasattr(model, name):
-            out[name.rstrip("_")] = _record(getattr(model, name))
-    if isinstance(getattr(model, "training_", None), dict):
-        out["training"] = _record(model.training_)
-    return out
 
 
 # ---------------------------------------------------------------------- parameter coding
 def _encode(value, where: str):
-    """Return a JSON form of a parameter value from which :func:`_decode` rebuilds it exactly."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, tuple):
-        return {"__type__": "tuple", "items": [_encode(v, where) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v, where) for v in value]
-    if isinstance(value, dict):
-        for key in value:
-            if not isinstance(key, str):
-                raise TypeError(f"{where} has a key {key!r} that is not a string.")
-        return {"__type__": "dict", "items": [[k, _encode(v, where)] for k, v in value.items()]}
-    if isinstance(value, np.random.Generator):
-        return {"__type__": "Generator", "bit_generator": type(value.bit_generator).__name__}
-    if isinstance(value, FeatureBuilder):
-        params = value.get_params(deep=False)
-        for layers in ("point_layers", "polygon_layers"):
-            if params[layers]:
+    """Return the JSON form of a value (:func:`caslite._forms.encode`) that :func:`_decode` reads.
+
+    A feature builder with static layers or event layers is refused: their GeoDataFrames and
+    incidents have no place in a file.
+    """
+    builders = value.values() if isinstance(value, dict) else [value]
+    for builder in builders:
+        if isinstance(builder, FeatureBuilder):
+            params = builder.get_params(deep=False)
+            for layers in ("point_layers", "polygon_layers"):
+                if params[layers]:
+                    raise TypeError(
+                        f"the feature builder has {layers}; static layers (GeoDataFrames) are "
+                        "not stored in caslite files. Save a model without them, or keep the "
+                        "layers and refit."
+                    )
+            if params["event_layers"]:
                 raise TypeError(
-                    f"the feature builder has {layers}; static layers (GeoDataFrames) are not "
-                    "stored in caslite files. Save a model without them, or keep the layers "
-                    "and refit."
+                    "the feature builder has event_layers; their incidents are not stored in "
+                    "caslite files. Save a model without them, or keep the layers and refit."
                 )
-        if params["event_layers"]:
-            raise TypeError(
-                "the feature builder has event_layers; their incidents are not stored in "
-                "caslite files. Save a model without them, or keep the layers and refit."
-            )
-        return {"__type__": "FeatureBuilder", "params": _encode(params, where)}
-    if isinstance(value, ShiftSchedule):
-        return {
-            "__type__": "ShiftSchedule",
-            "starts": list(value.starts),
-            "tz": value.tz,
-            "labels": list(value.labels),
-        }
-    if type(value).__name__ in _KERNELS and isinstance(value, _KERNELS[type(value).__name__]):
-        fields = {f.name: _encode(getattr(value, f.name), where) for f in dataclasses.fields(value)}
-        return {"__type__": type(value).__name__, "fields": fields}
-    raise TypeError(
-        f"{where} holds a {type(value).__name__} ({value!r:.80}), which caslite files cannot store."
-    )
+    return encode(value, where)
 
 
 def _decode(value):
@@ -842,44 +546,10 @@ def _decode(value):
     if kind == "FeatureBuilder":
         return FeatureBuilder(**_decode(value["params"]))
     if kind == "ShiftSchedule":
-        return ShiftSchedule(value["starts"], tz=value["tz"], labels=value["labels"])
+        return ShiftSchedule.from_dict({k: value[k] for k in ("starts", "tz", "labels")})
     if kind in _KERNELS:
-        return _KERNELS[kind](**{k: _decode(v) for k, v in value["fields"].items()})
+        return _KERNELS[kind].from_dict({k: _decode(v) for k, v in value["fields"].items()})
     raise CasliteFileError(f"unknown type {kind!r} in the file.")
-
-
-def _record(value):
-    """Return a JSON form of a value for the record only (not rebuilt); unknown objects: repr."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= 10_000:
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_record(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _record(v) for k, v in value.items()}
-    try:
-        return {"__type__": type(value).__name__, "value": _encode(value, "record")}
-    except TypeError:
-        return repr(value)
-
-
-def _plain(value, where: str):
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    raise TypeError(f"{where} is a {type(value).__name__}, which caslite files cannot store.")
 
 
 # ---------------------------------------------------------------------- reading
@@ -1058,9 +728,10 @@ def _check_manifest(manifest, name: str, kind: str | None) -> None:
     version = manifest.get("format_version")
     if isinstance(version, bool) or version not in _READABLE_VERSIONS:
         readable = " and ".join(str(v) for v in _READABLE_VERSIONS)
+        this = distribution_version("caslite")
         raise CasliteFileError(
             f"{name!r} has caslite file format version {version!r:.40} (written by caslite "
-            f"{manifest.get('caslite_version')!r:.40}); this caslite ({_version('caslite')}) "
+            f"{manifest.get('caslite_version')!r:.40}); this caslite ({this}) "
             f"reads format versions {readable}. Load it with a matching caslite, or refit."
         )
     if kind is not None and manifest.get("kind") != kind:
@@ -1298,23 +969,13 @@ def _typed(arrays: dict, key: str, kind: str, ndim: int) -> np.ndarray:
 
 def _get_grid(metadata: dict, arrays: dict, prefix: str) -> Grid:
     spec = metadata["summary"]["grid"] if "summary" in metadata else metadata["grid"]
-    active = _typed(arrays, f"{prefix}/active", "b", 2)
-    fraction = _typed(arrays, f"{prefix}/area_fraction", "f", 2)
-    grid = Grid(
-        x0=spec["x0"],
-        y0=spec["y0"],
-        cell_size=spec["cell_size"],
-        n_cols=spec["n_cols"],
-        n_rows=spec["n_rows"],
-        crs=pyproj.CRS.from_json(spec["crs"]),
-        active=active,
-        area_fraction=fraction,
+    return Grid.from_dict(
+        {
+            **spec,
+            "active": _typed(arrays, f"{prefix}/active", "b", 2),
+            "area_fraction": _typed(arrays, f"{prefix}/area_fraction", "f", 2),
+        }
     )
-    if grid.n_cells != spec["n_cells"]:
-        raise CasliteFileError(
-            f"the grid has {grid.n_cells} cells; the file says {spec['n_cells']}."
-        )
-    return grid
 
 
 def _get_events(metadata: dict, arrays: dict, prefix: str) -> Events:
@@ -1332,42 +993,3 @@ def _get_events(metadata: dict, arrays: dict, prefix: str) -> Events:
     if len(events) != spec["n"] or not np.array_equal(events.t, t):
         raise CasliteFileError("the stored events are not the sorted events the file describes.")
     return events
-
-
-def _block_model(value, schedule, features) -> dict | None:
-    """Return the block profile of a two-stage model, checked: plain numbers, right shape."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or set(value) != {"intercept", "coef", "n_shifts", "season"}:
-        raise CasliteFileError("the file's block profile is not a dict of the expected keys.")
-    coef = value["coef"]
-    if not isinstance(coef, list) or not all(
-        isinstance(c, int | float) and not isinstance(c, bool) for c in coef
-    ):
-        raise CasliteFileError("the file's block profile coefficients are not numbers.")
-    if value["n_shifts"] != schedule.n_shifts or not isinstance(value["season"], bool):
-        raise CasliteFileError("the file's block profile does not match its shift schedule.")
-    one_block = _shift_reference(features, 1)
-    width = _block_design(
-        one_block, np.zeros(len(_LEVEL_WEEKS)), value["n_shifts"], value["season"]
-    ).shape[1]
-    if len(coef) != width:
-        raise CasliteFileError(
-            f"the file's block profile has {len(coef)} coefficients; its features need {width}."
-        )
-    numbers = [float(value["intercept"])] + [float(c) for c in coef]
-    if not np.all(np.isfinite(numbers)):
-        raise CasliteFileError("the file's block profile holds a non-finite number.")
-    return {
-        "intercept": numbers[0],
-        "coef": numbers[1:],
-        "n_shifts": int(value["n_shifts"]),
-        "season": value["season"],
-    }
-
-
-def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"

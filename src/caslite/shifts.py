@@ -159,6 +159,43 @@ class ShiftSchedule:
     def __hash__(self) -> int:
         return hash((self.tz, self.starts, self.labels))
 
+    def to_dict(self) -> dict:
+        """Return the schedule as plain values, the form :meth:`from_dict` reads.
+
+        Returns
+        -------
+        dict
+            ``starts`` (wall-clock start times, ascending), ``tz`` and ``labels``.
+
+        Examples
+        --------
+        >>> schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz="Europe/Amsterdam")
+        >>> schedule.to_dict()["starts"], schedule.to_dict()["labels"]
+        (['07:00', '15:00', '23:00'], ['07-15', '15-23', '23-07'])
+        >>> ShiftSchedule.from_dict(schedule.to_dict()) == schedule
+        True
+        """
+        return {"starts": list(self.starts), "tz": self.tz, "labels": list(self.labels)}
+
+    @classmethod
+    def from_dict(cls, form: dict) -> ShiftSchedule:
+        """Rebuild a schedule from the form of :meth:`to_dict`, checked as the constructor checks.
+
+        Raises
+        ------
+        TypeError
+            If ``form`` is not a dict.
+        ValueError
+            If it lacks ``starts``, ``tz`` or ``labels``, or holds values the constructor
+            refuses.
+        """
+        if not isinstance(form, dict):
+            raise TypeError(f"a ShiftSchedule form must be a dict, got {type(form).__name__}.")
+        missing = sorted({"starts", "tz", "labels"} - set(form))
+        if missing:
+            raise ValueError(f"the ShiftSchedule form lacks {missing}.")
+        return cls(form["starts"], tz=form["tz"], labels=form["labels"])
+
     # ------------------------------------------------------------------ block ids <-> instants
     def block_of(self, times) -> np.ndarray:
         """Return the global block id of each instant.

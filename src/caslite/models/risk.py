@@ -50,6 +50,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.utils.validation import check_is_fitted
 
 from caslite._core import count_events, exact_shift_rates
+from caslite._forms import CasliteFileError, record, stored_instant
 from caslite._time import to_utc_seconds
 from caslite._validation import (
     as_duration,
@@ -61,7 +62,7 @@ from caslite._validation import (
 from caslite.events import Events
 from caslite.features import FeatureBuilder, _check_events_grid
 from caslite.grid import Grid
-from caslite.models._trees import CompiledEnsemble
+from caslite.models._trees import CompiledEnsemble, StoredEnsemble
 from caslite.shifts import Blocks, ShiftSchedule
 
 __all__ = ["RiskModel", "TooLittleDataError"]
@@ -1098,6 +1099,226 @@ class RiskModel(BaseEstimator):
             ["_order", "contribution"], ascending=[True, False], kind="stable"
         )
         return frame.drop(columns="_order").reset_index(drop=True)
+
+    # ------------------------------------------------------------------ stored form
+    #: Fitted attributes of the stored form; a model with any other is not stored, so that
+    #: nothing its forecasts depend on is left out of a file silently.
+    _STORED_ATTRIBUTES = frozenset(
+        {
+            "estimator_",
+            "estimators_",
+            "_scorers",
+            "feature_names_",
+            "features_",
+            "schedule_",
+            "fit_origin_",
+            "origin_",
+            "events_",
+            "grid_",
+            "training_",
+            "thinning_seed_",
+            "block_model_",
+        }
+    )
+    #: The longest horizon a stored model may have (forecasts are for days to weeks).
+    _MAX_STORED_HORIZON = pd.Timedelta(days=366)
+
+    def to_dict(self) -> dict:
+        """Return the fitted model's state, the form that :meth:`from_dict` rebuilds it from.
+
+        :func:`caslite.save_model` writes it to a file: plain values as JSON, arrays as
+        arrays, and the feature builder, schedule, events and grid each in its own form.
+
+        Returns
+        -------
+        dict
+            ``params`` (``get_params(deep=False)``), ``features`` (``features_``),
+            ``feature_names``, ``schedule`` (``schedule_``), ``fit_origin``, ``origin``,
+            ``thinning_seed``, ``block_model`` (plain numbers or None), ``training`` (a copy of
+            ``training_``), ``trees`` (per ensemble of ``estimators_``: the flattened tree
+            ``arrays``, ``baseline``, ``n_trees``, ``estimator`` (class name) and
+            ``estimator_params`` (a JSON-ready record)), ``events`` (``events_``) and
+            ``grid`` (``grid_``).
+
+        Raises
+        ------
+        TypeError
+            If the model is not fitted, or has fitted attributes the stored form does not hold.
+        ValueError
+            If the model is not scored by the compiled scorer (its trees could not be stored
+            as plain arrays that reproduce its forecasts exactly).
+        """
+        if not hasattr(self, "estimator_"):
+            raise TypeError("the model is not fitted; call fit(events, grid, origin=...) first.")
+        unknown = sorted(
+            set(vars(self)) - self._STORED_ATTRIBUTES - set(self.get_params(deep=False))
+        )
+        if unknown:
+            raise TypeError(
+                f"the model has fitted attributes {unknown} that save_model does not know how "
+                "to store; its forecasts might depend on them, so it is not saved."
+            )
+        scorers = getattr(self, "_scorers", None) or [None]
+        if (
+            any(c is None for c in scorers)
+            or self.training_.get("scorer", "compiled") != "compiled"
+        ):
+            raise ValueError(
+                "this model is scored by scikit-learn, not by caslite's compiled scorer, so its "
+                "trees cannot be stored as plain arrays that reproduce its forecasts exactly."
+            )
+        trees = []
+        for compiled, estimator in zip(scorers, self.estimators_, strict=True):
+            if isinstance(estimator, StoredEnsemble):
+                estimator_params = estimator.params
+            else:
+                estimator_params = {
+                    k: record(v) for k, v in estimator.get_params(deep=False).items()
+                }
+                estimator_params["class"] = type(estimator).__name__
+            trees.append(
+                {
+                    "arrays": compiled.arrays(),
+                    "baseline": float(compiled.baseline),
+                    "n_trees": int(np.asarray(compiled.roots).size),
+                    "estimator": estimator_params.get("class"),
+                    "estimator_params": estimator_params,
+                }
+            )
+        return {
+            "params": self.get_params(deep=False),
+            "features": self.features_,
+            "feature_names": list(self.feature_names_),
+            "schedule": self.schedule_,
+            "fit_origin": int(self.fit_origin_),
+            "origin": int(self.origin_),
+            "thinning_seed": getattr(self, "thinning_seed_", None),
+            "block_model": getattr(self, "block_model_", None),  # plain numbers already
+            "training": dict(self.training_),
+            "trees": trees,
+            "events": self.events_,
+            "grid": self.grid_,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> RiskModel:
+        """Rebuild a fitted model from the state of :meth:`to_dict`, checked.
+
+        Its parameters are validated as a new model's are (and a horizon may be at most 366
+        days); each ensemble's trees become a :class:`~caslite.persist.StoredEnsemble`, which
+        scores with the same compiled kernel, so the rebuilt model's forecasts equal the
+        original's exactly. ``forecast``, ``predict``, ``explain`` and ``update`` work on it.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`to_dict` (``estimator`` may be left out of ``trees``; a
+            state without ``negative_sampling`` among its parameters was fitted with uniform
+            negatives).
+
+        Returns
+        -------
+        RiskModel
+
+        Raises
+        ------
+        CasliteFileError
+            If the state is inconsistent: parameters the model refuses, a number of ensembles
+            other than ``n_bags``, feature names its feature builder does not make, damaged
+            tree arrays, origins pandas cannot hold, or a block profile of the wrong shape.
+        """
+        params = dict(state["params"])
+        # states written before importance-weighted negatives were fitted with uniform ones
+        params.setdefault("negative_sampling", "uniform")
+        members = list(state["trees"])
+        if not members or len(members) != params.get("n_bags", len(members)):
+            raise CasliteFileError(
+                f"the file holds {len(members)} tree ensembles but its model has "
+                f"n_bags={params.get('n_bags')!r}."
+            )
+        model = cls(**params)
+        try:
+            model._check_params()
+        except (TypeError, ValueError) as error:
+            raise CasliteFileError(f"the file's model parameters are refused: {error}") from error
+        horizon = pd.Timedelta(model.horizon)
+        if horizon > cls._MAX_STORED_HORIZON:
+            raise CasliteFileError(
+                f"the file's model has horizon={model.horizon!r:.40}; a stored horizon may be "
+                f"at most {cls._MAX_STORED_HORIZON.days} days (forecasts are for days to "
+                "weeks), so the file is damaged or was edited. Refit the model with the "
+                "horizon you need."
+            )
+        features, schedule = state["features"], state["schedule"]
+        names = [str(n) for n in state["feature_names"]]
+        if not isinstance(features, FeatureBuilder) or not isinstance(schedule, ShiftSchedule):
+            raise CasliteFileError("the file's features or schedule have the wrong type.")
+        if features.feature_names_ != names:
+            raise CasliteFileError(
+                f"the file names the features {names}, but its feature builder makes "
+                f"{features.feature_names_}."
+            )
+        ensembles = [
+            StoredEnsemble(
+                member["arrays"],
+                baseline=member["baseline"],
+                feature_names=names,
+                loss=model.loss,
+                params=member.get("estimator_params"),
+            )
+            for member in members
+        ]
+        if not isinstance(state["grid"], Grid) or not isinstance(state["events"], Events):
+            raise CasliteFileError("the file's grid or events have the wrong type.")
+        model.estimators_ = ensembles
+        model.estimator_ = ensembles[0]
+        model._scorers = list(ensembles)
+        model.feature_names_ = names
+        model.features_ = features
+        model.schedule_ = schedule
+        model.fit_origin_ = stored_instant(state["fit_origin"], "fit origin")
+        model.origin_ = stored_instant(state["origin"], "origin")
+        model.events_ = state["events"]
+        model.grid_ = state["grid"]
+        model.training_ = dict(state["training"])
+        seed = state.get("thinning_seed")
+        if seed is not None and not isinstance(seed, int):
+            raise CasliteFileError("the file's thinning seed is not an integer.")
+        model.thinning_seed_ = seed
+        model.block_model_ = cls._stored_block_model(state.get("block_model"), schedule, features)
+        return model
+
+    @staticmethod
+    def _stored_block_model(value, schedule, features) -> dict | None:
+        """Return a stored block profile, checked: plain numbers, the right shape."""
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) != {"intercept", "coef", "n_shifts", "season"}:
+            raise CasliteFileError("the file's block profile is not a dict of the expected keys.")
+        coef = value["coef"]
+        if not isinstance(coef, list) or not all(
+            isinstance(c, int | float) and not isinstance(c, bool) for c in coef
+        ):
+            raise CasliteFileError("the file's block profile coefficients are not numbers.")
+        if value["n_shifts"] != schedule.n_shifts or not isinstance(value["season"], bool):
+            raise CasliteFileError("the file's block profile does not match its shift schedule.")
+        one_block = _shift_reference(features, 1)
+        width = _block_design(
+            one_block, np.zeros(len(_LEVEL_WEEKS)), value["n_shifts"], value["season"]
+        ).shape[1]
+        if len(coef) != width:
+            raise CasliteFileError(
+                f"the file's block profile has {len(coef)} coefficients; its features need {width}."
+            )
+        values = [float(value["intercept"])] + [float(c) for c in coef]
+        if not np.all(np.isfinite(values)):
+            raise CasliteFileError("the file's block profile holds a non-finite number.")
+        return {
+            "intercept": values[0],
+            "coef": values[1:],
+            "n_shifts": int(value["n_shifts"]),
+            "season": value["season"],
+        }
 
 
 def _shift_flat(log_rate: np.ndarray, blocks) -> np.ndarray:
