@@ -9,8 +9,10 @@ every layer above can use them without importing the one that evaluates it. Thei
 stays :mod:`caslite.evaluation` (and :mod:`caslite.evaluation.metrics`), which re-exports them;
 the definitions of the selection are in :mod:`caslite.evaluation.metrics`.
 
-The checking helpers (``as_risk_array``, ``as_area_array``, ``check_coverage`` ...) are shared
-with the metrics; this module is private to caslite.
+Sums over the rings of neighbouring cells (:func:`ring_sums`) count the events around each
+cell for the features and the risk model's row sampling. The checking helpers
+(:func:`check_events_grid`, ``as_risk_array``, ``as_area_array``, ``check_coverage`` ...) are
+shared with the metrics, the features and the models; this module is private to caslite.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ __all__ = [
     "as_float_array",
     "as_risk_array",
     "check_coverage",
+    "check_events_grid",
     "count_events",
     "cumulative_area",
     "exact_shift_rates",
+    "ring_sums",
     "top_cells",
 ]
 
@@ -255,6 +259,40 @@ def exact_shift_rates(events, grid, schedule, *, start=None, end=None) -> tuple[
     return rates / rates.sum(), n_exact
 
 
+# ---------------------------------------------------------------------- neighbourhoods
+def ring_sums(values: np.ndarray, grid, rings) -> list[np.ndarray]:
+    """Sum ``values`` (m, n_cells) over each Chebyshev ring: one (m, n_cells) array per ring.
+
+    A cell's ring ``k`` is the border of the ``(2k + 1)``-square of raster cells around it;
+    inactive cells add nothing (numba kernel :func:`caslite._kernels.rings.ring_sums`, each
+    cell reading its neighbours in a fixed order: sums of integers are exact, and the result
+    does not depend on the number of threads).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shapely.geometry import box
+    >>> grid = Grid.from_area(box(0, 0, 375, 375), cell_size=125.0, crs="EPSG:28992")
+    >>> centre = np.zeros((1, grid.n_cells))
+    >>> centre[0, 4] = 1.0  # the middle cell of the 3 x 3 raster
+    >>> ring1 = ring_sums(centre, grid, (1,))[0]
+    >>> ring1[0].tolist()  # every other cell has the middle one in its first ring
+    [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    if not rings:
+        return []
+    from caslite._kernels import threads_for
+    from caslite._kernels.rings import ring_sums as ring_kernel
+
+    per_cell = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)  # (n_cells, m)
+    lookup = (grid._raster_to_cell, *grid.shape, grid.cell_row, grid.cell_col)
+    out = []
+    for k in rings:
+        with threads_for(per_cell.size * 8.0 * k):  # 8k neighbours per cell and column
+            out.append(np.ascontiguousarray(ring_kernel(per_cell, *lookup, int(k)).T))
+    return out
+
+
 # ---------------------------------------------------------------------- selection
 def top_cells(risk, coverage=None, *, k=None, area=None) -> np.ndarray:
     """Return the ids of the hot-spot cells, highest risk first.
@@ -327,6 +365,23 @@ def top_cells(risk, coverage=None, *, k=None, area=None) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- shared checks
+def check_events_grid(events, grid) -> None:
+    """Check that ``events`` are caslite Events and ``grid`` a Grid, in the same CRS.
+
+    Raises
+    ------
+    TypeError
+        If either is of another type.
+    ValueError
+        If their CRSs differ.
+    """
+    if not isinstance(events, Events):
+        raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
+    if not isinstance(grid, Grid):
+        raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
+    check_same_crs(events.crs, grid.crs, "events", "the grid")
+
+
 def cumulative_area(weights, order) -> np.ndarray:
     """Return the area of the first 1, 2, ... cells of ``order`` (None: unit areas)."""
     if weights is None:

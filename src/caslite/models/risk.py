@@ -49,6 +49,7 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.utils.validation import check_is_fitted
 
+from caslite._core import check_events_grid as _check_events_grid
 from caslite._core import count_events, exact_shift_rates
 from caslite._forms import CasliteFileError, record, stored_instant
 from caslite._time import to_utc_seconds
@@ -60,7 +61,7 @@ from caslite._validation import (
     warn_user,
 )
 from caslite.events import Events
-from caslite.features import FeatureBuilder, _check_events_grid
+from caslite.features import FeatureBuilder
 from caslite.grid import Grid
 from caslite.models._trees import CompiledEnsemble, StoredEnsemble
 from caslite.shifts import Blocks, ShiftSchedule
@@ -1553,7 +1554,7 @@ class _Activity:
         self.grid = grid
 
     def at(self, origin: int) -> np.ndarray:
-        from caslite.features import _ring_sums
+        from caslite._core import ring_sums as _ring_sums
 
         lo, hi = np.searchsorted(self.known, [origin - _ACTIVITY_WEEKS * _WEEK, origin])
         counts = np.bincount(self.cells[lo:hi], minlength=self.grid.n_cells).astype(np.float64)
