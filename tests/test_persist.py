@@ -161,6 +161,33 @@ def test_update_after_load_matches_updated_original(fitted, saved):
     assert not np.array_equal(expected, model.forecast().risk)
 
 
+def test_model_state_round_trip_without_a_file(fitted):
+    # RiskModel owns its state: to_dict/from_dict rebuild a model that forecasts exactly the
+    # same, scoring with the same compiled kernel (StoredEnsemble is the compiled scorer)
+    model = fitted[0]
+    state = model.to_dict()
+    assert state["grid"] is model.grid_ and state["events"] is model.events_
+    assert [t["n_trees"] for t in state["trees"]] == [e.n_iter_ for e in model.estimators_]
+    rebuilt = RiskModel.from_dict(state)
+    assert all(isinstance(e, StoredEnsemble) for e in rebuilt.estimators_)
+    np.testing.assert_array_equal(rebuilt.forecast().risk, model.forecast().risk)
+    for key, message in [
+        ("trees", "holds 1 tree ensembles but its model has n_bags=2"),
+        ("feature_names", "the file names the features"),
+        ("origin", "origin is"),
+        ("block_model", "block profile"),
+    ]:
+        broken = dict(state)
+        broken[key] = {
+            "trees": state["trees"][:1],
+            "feature_names": state["feature_names"][::-1],
+            "origin": 10**15,
+            "block_model": {**state["block_model"], "coef": state["block_model"]["coef"][:-1]},
+        }[key]
+        with pytest.raises(CasliteFileError, match=message):
+            RiskModel.from_dict(broken)
+
+
 def test_same_model_writes_same_bytes(fitted, tmp_path):
     save_model(fitted[0], tmp_path / "a")
     save_model(fitted[0], tmp_path / "b")

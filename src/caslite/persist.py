@@ -163,6 +163,7 @@ _KERNELS = {
 _TREE_ARRAYS = StoredEnsemble.ARRAY_DTYPES  # the arrays of each stored tree ensemble
 _MEMBER_KEYS = ("baseline", "n_trees", "estimator", "estimator_params")  # JSON of each ensemble
 _GRID_ARRAYS = ("active", "area_fraction")  # the rasters of a grid's form
+_EVENT_ARRAYS = ("t", "t_end", "x", "y")  # the arrays of the events' form
 
 
 # ---------------------------------------------------------------------- public API
@@ -190,7 +191,7 @@ def save_model(model, path) -> None:
     state = model.to_dict()
     writer = _Writer()
     grid_spec = _put_grid(writer, "grid", state["grid"])
-    _put_events(writer, "events", state["events"])
+    events_spec = _put_events(writer, "events", state["events"])
     members = []
     for b, trees in enumerate(state["trees"]):
         for name in _TREE_ARRAYS:
@@ -215,7 +216,7 @@ def save_model(model, path) -> None:
         "training": training,
         "training_arrays": training_arrays,
         "trees": {"members": members, "sklearn_version": distribution_version("scikit-learn")},
-        "summary": _model_summary(state, grid_spec),
+        "summary": _model_summary(state, grid_spec, events_spec),
     }
     writer.write(path, "RiskModel", metadata)
 
@@ -471,14 +472,15 @@ def _put_grid(writer: _Writer, prefix: str, grid: Grid) -> dict:
     return spec
 
 
-def _put_events(writer: _Writer, prefix: str, events: Events) -> None:
-    writer.array(f"{prefix}/t", events.t.astype(np.int64))
-    writer.array(f"{prefix}/t_end", events.t_end.astype(np.int64))
-    writer.array(f"{prefix}/x", events.x.astype(np.float64))
-    writer.array(f"{prefix}/y", events.y.astype(np.float64))
+def _put_events(writer: _Writer, prefix: str, events: Events) -> dict:
+    """Write the events' arrays under ``prefix``; return the rest of their form."""
+    form = events.to_dict()
+    for name in _EVENT_ARRAYS:
+        writer.array(f"{prefix}/{name}", form.pop(name))
+    return form
 
 
-def _model_summary(state: dict, grid_spec: dict) -> dict:
+def _model_summary(state: dict, grid_spec: dict, events_spec: dict) -> dict:
     events = state["events"]
     training = state["training"]
     params = state["params"]
@@ -488,10 +490,7 @@ def _model_summary(state: dict, grid_spec: dict) -> dict:
             "n": len(events),
             "first": int(events.t.min()) if len(events) else None,
             "last": int(events.t.max()) if len(events) else None,
-            "crs": events.crs.to_json(),
-            "crs_name": events.crs.to_string(),
-            "tz": events.tz,
-            "report": record(events.report),
+            **events_spec,
         },
         "first_event": record(training.get("first_event")),
         "last_event": record(training.get("last_event")),
@@ -980,16 +979,10 @@ def _get_grid(metadata: dict, arrays: dict, prefix: str) -> Grid:
 
 def _get_events(metadata: dict, arrays: dict, prefix: str) -> Events:
     spec = metadata["summary"]["events"]
-    t = _typed(arrays, f"{prefix}/t", "i", 1)
-    events = Events(
-        t,
-        _typed(arrays, f"{prefix}/x", "f", 1),
-        _typed(arrays, f"{prefix}/y", "f", 1),
-        crs=pyproj.CRS.from_json(spec["crs"]),
-        tz=spec["tz"],
-        t_end=_typed(arrays, f"{prefix}/t_end", "i", 1),
-        report=spec.get("report") if isinstance(spec.get("report"), dict) else None,
-    )
-    if len(events) != spec["n"] or not np.array_equal(events.t, t):
-        raise CasliteFileError("the stored events are not the sorted events the file describes.")
+    form = {key: spec.get(key) for key in ("crs", "tz", "report")}
+    for name, kind in zip(_EVENT_ARRAYS, "iiff", strict=True):
+        form[name] = _typed(arrays, f"{prefix}/{name}", kind, 1)
+    events = Events.from_dict(form)
+    if len(events) != spec["n"]:
+        raise CasliteFileError(f"the file holds {len(events)} events; it says {spec['n']}.")
     return events
