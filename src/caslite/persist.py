@@ -7,6 +7,13 @@ refused, and every class rebuilt from the file comes from a fixed list of caslit
 looked up by name in a table (never imported from a name read in the file), so opening a file
 never runs code from it.
 
+This module knows the container: the file layout, its versions, the checks of sizes and
+hashes, and which arrays a file holds. What an object holds is the object's own form: each
+class stored in a file has ``to_dict`` and ``from_dict`` (:meth:`caslite.RiskModel.to_dict`,
+:meth:`caslite.Grid.to_dict`, :meth:`caslite.Events.to_dict`,
+:meth:`caslite.ShiftSchedule.to_dict` and the near-repeat kernels'), whose arrays go to array
+parts and whose plain values go to the JSON metadata, tagged with the class name.
+
 The manifest holds the format name (``"caslite"``), :data:`FORMAT_VERSION`, the kind of
 object (``"RiskModel"`` or ``"Forecast"``), the caslite version that wrote it, and for every
 part its size and SHA-256 (and, for arrays, the dtype and shape). Loading refuses a file that
