@@ -234,3 +234,22 @@ def test_the_toy_is_registered_only_during_its_tests():
         registry.unregister(TOY)
     with pytest.raises(ValueError, match="no forecaster is registered as 'toy_last_week'"):
         make_forecaster(TOY)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Naive", "forecaster name 'Naive' is not a lower-case identifier"),
+        ("naive-52", "forecaster name 'naive-52' is not a lower-case identifier"),
+        ("all", "forecaster name 'all' is taken; choose a name other than 'all', 'baselines'"),
+        ("naive52", r"'naive52' is taken; .* or unregister\('naive52'\) first"),
+    ],
+)
+def test_registry_names_are_checked(name, message):
+    with pytest.raises(ValueError, match=message):
+        registry.register(name, LastWeekCounts, description="bad")
+    with pytest.raises(
+        ValueError, match=r"no forecaster is registered as 'nope'; choose from risk,"
+    ):
+        make_forecaster("nope")
+    assert TOY not in available_forecasters() and "Naive" not in available_forecasters()
