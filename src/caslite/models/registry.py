@@ -9,8 +9,8 @@ and a Brier score in the report). The command line, ``benchmarks/report.py``,
 (``tests/test_contract.py``) read this table; adding a forecaster to all of them is one
 :func:`register` call below.
 
-Reading the table imports no model: classes are named by their import path and imported when
-a forecaster is made.
+Reading the table imports no model (nor scikit-learn): classes are named by their import path
+and imported when a forecaster is made.
 
 Examples
 --------
@@ -27,10 +27,9 @@ NaiveCounts(window_weeks=208)
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import inspect
 import types
+from typing import NamedTuple
 
 __all__ = [
     "RegisteredForecaster",
@@ -45,8 +44,7 @@ __all__ = [
 RUN_OPTIONS = ("random_state", "schedule", "horizon")
 
 
-@dataclasses.dataclass(frozen=True)
-class RegisteredForecaster:
+class RegisteredForecaster(NamedTuple):
     """A named forecaster of the registry.
 
     Attributes
@@ -90,6 +88,8 @@ class RegisteredForecaster:
 
     def make(self, *, random_state=None, schedule=None, horizon="14D", **params):
         """Return a new, unfitted forecaster: :func:`make_forecaster` of this entry."""
+        import inspect
+
         cls = self.forecaster_class()
         accepted = inspect.signature(cls.__init__).parameters
         run = {"random_state": random_state, "schedule": schedule, "horizon": horizon}
