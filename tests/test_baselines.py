@@ -340,19 +340,6 @@ def test_estimator_contract(model, params, grid, blocks):
 
 
 @pytest.mark.parametrize("model_class", MODELS)
-def test_type_errors_name_the_wrong_type(model_class, grid, blocks):
-    events = make_events(["2024-03-01 10:00"], [60.0], [60.0])
-    model = model_class()
-    with pytest.raises(TypeError, match="events must be caslite Events, got DataFrame"):
-        model.fit(events.to_frame(), grid, origin=ORIGIN)
-    with pytest.raises(TypeError, match="grid must be a caslite Grid, got str"):
-        model.fit(events, "grid", origin=ORIGIN)
-    model.fit(events, grid, origin=ORIGIN)
-    with pytest.raises(TypeError, match="blocks must be caslite Blocks, got ndarray"):
-        model.predict(blocks.start)
-
-
-@pytest.mark.parametrize("model_class", MODELS)
 @pytest.mark.parametrize(
     ("value", "error", "message"),
     [
@@ -406,11 +393,3 @@ def test_blocks_before_the_origin_are_refused(model_class, grid):
     # A later horizon (a gap after the origin) is fine.
     later = ShiftSchedule.every(4, tz=TZ).horizon("2024-03-12", "1D")
     assert model.predict(later).shape == (6, 16)
-
-
-@pytest.mark.parametrize("model_class", MODELS)
-def test_crs_mismatch_is_refused(model_class):
-    events = make_events(["2024-03-01 10:00"], [60.0], [60.0])
-    other = Grid.from_area(box(0, 0, 500, 500), cell_size=125.0, crs="EPSG:32631")
-    with pytest.raises(ValueError, match="CRS mismatch"):
-        model_class().fit(events, other, origin=ORIGIN)

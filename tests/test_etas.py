@@ -11,7 +11,6 @@ import pytest
 import scipy.integrate
 import shapely
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 
 from caslite import Events, Grid, ShiftSchedule
 from caslite.models.etas import GridETAS, _em_step
@@ -254,20 +253,6 @@ def test_bad_parameters(simulated, params, message):
     grid, events, _ = simulated
     with pytest.raises(ValueError, match=message):
         GridETAS(**params).fit(events, grid, origin=ORIGIN)
-
-
-def test_bad_inputs(simulated, fitted):
-    grid, events, _ = simulated
-    with pytest.raises(TypeError, match="events must be caslite Events"):
-        GridETAS().fit("events", grid, origin=ORIGIN)
-    with pytest.raises(TypeError, match="grid must be a caslite Grid"):
-        GridETAS().fit(events, None, origin=ORIGIN)
-    with pytest.raises(NotFittedError):
-        GridETAS().predict(SCHEDULE.horizon(ORIGIN, "1D"))
-    with pytest.raises(ValueError, match="after the start of the first block"):
-        fitted.predict(SCHEDULE.horizon(ORIGIN - DAY, "1D"))
-    with pytest.raises(TypeError, match="blocks must be caslite Blocks"):
-        fitted.predict([0, 1])
 
 
 def test_not_converged_warns(simulated):
