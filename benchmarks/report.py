@@ -97,10 +97,13 @@ class TrueIntensity(BaseEstimator):
         )
 
 
-def baselines() -> dict:
-    """The baselines compared with the risk model, by label: every registered baseline."""
+def baselines(random_state: int = 0) -> dict:
+    """The baselines compared with the risk model, by label: every registered baseline.
+
+    ``random_state`` goes to those that take one (none of today's), so that a run repeats.
+    """
     return {
-        get_forecaster(name).label: make_forecaster(name)
+        get_forecaster(name).label: make_forecaster(name, random_state=random_state)
         for name in available_forecasters(baseline=True)
     }
 
