@@ -48,13 +48,8 @@ import pandas as pd
 from caslite import Events, FeatureBuilder, Grid, ShiftSchedule, category_layers
 from caslite.evaluation import count_events, hit_rate, pai
 from caslite.evaluation.backtest import _score_shifts
-from caslite.models import (
-    NaiveCounts,
-    ProspectiveHotSpot,
-    RetrospectiveKDE,
-    RiskModel,
-    ShiftHistory,
-)
+from caslite.models import RiskModel
+from caslite.models.registry import available_forecasters, get_forecaster, make_forecaster
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "toronto" / "burglary.csv"
@@ -119,7 +114,7 @@ def methods(
     n_bags=1,
     event_layers=None,
 ) -> dict:
-    """The forecasters compared, by name.
+    """The forecasters compared, by name: the risk model and every registered baseline.
 
     With ``event_layers`` the risk model counts them too (``FeatureBuilder(event_layers=...)``)
     and its row is named after them.
@@ -134,15 +129,11 @@ def methods(
     name = "RiskModel"
     if event_layers:
         name += f" + {', '.join(event_layers)} layer" + ("s" if len(event_layers) > 1 else "")
-    return {
-        name: model,
-        "naive 52-week counts": NaiveCounts(window_weeks=52),
-        "naive 104-week counts": NaiveCounts(window_weeks=104),
-        "naive 208-week counts": NaiveCounts(window_weeks=208),
-        "retrospective KDE (250 m, 52 weeks)": RetrospectiveKDE(bandwidth=250.0, window_weeks=52),
-        "prospective hot spots": ProspectiveHotSpot(),
-        "per-shift 52-week counts": ShiftHistory(window_weeks=52),
+    baselines = {
+        get_forecaster(key).label: make_forecaster(key, random_state=random_state)
+        for key in available_forecasters(baseline=True)
     }
+    return {name: model, **baselines}
 
 
 def run(

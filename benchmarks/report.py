@@ -43,14 +43,8 @@ from benchmarks.accuracy import DEFAULT_DATA, load_residential
 from caslite import Events, Grid, ShiftSchedule
 from caslite.datasets import load_sample, simulate_city
 from caslite.evaluation.backtest import backtest
-from caslite.models import (
-    NaiveCounts,
-    ProspectiveHotSpot,
-    RetrospectiveKDE,
-    RiskModel,
-    ShiftHistory,
-)
-from caslite.models.etas import GridETAS
+from caslite.models import RiskModel
+from caslite.models.registry import available_forecasters, get_forecaster, make_forecaster
 
 HERE = Path(__file__).resolve().parent
 COVERAGES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
@@ -60,7 +54,14 @@ SYNTHETIC_SEED = 20261202
 #: Methods whose ``predict`` is an expected number of events per block and cell: only their
 #: log score and Brier score are shown (the other baselines return ranking scores, such as a
 #: year's counts, which are not forecasts of a block's count).
-EXPECTED_COUNTS = ("RiskModel", "self-exciting grid (ETAS, EM)", "true intensity (ceiling)")
+EXPECTED_COUNTS = (
+    *(
+        get_forecaster(name).label
+        for name in available_forecasters()
+        if get_forecaster(name).expected_counts
+    ),
+    "true intensity (ceiling)",
+)
 TABLE_NOTE = (
     "Log score (mean Poisson log-likelihood per cell-block, higher is better) and Brier score "
     "(of P(at least one) per cell-block) only for methods that forecast expected counts; the "
@@ -96,16 +97,14 @@ class TrueIntensity(BaseEstimator):
         )
 
 
-def baselines() -> dict:
-    """The baselines compared with the risk model, by name."""
+def baselines(random_state: int = 0) -> dict:
+    """The baselines compared with the risk model, by label: every registered baseline.
+
+    ``random_state`` goes to those that take one (none of today's), so that a run repeats.
+    """
     return {
-        "naive 52-week counts": NaiveCounts(window_weeks=52),
-        "naive 104-week counts": NaiveCounts(window_weeks=104),
-        "naive 208-week counts": NaiveCounts(window_weeks=208),
-        "retrospective KDE (250 m, 52 weeks)": RetrospectiveKDE(bandwidth=250.0, window_weeks=52),
-        "prospective hot spots": ProspectiveHotSpot(),
-        "per-shift 52-week counts": ShiftHistory(window_weeks=52),
-        "self-exciting grid (ETAS, EM)": GridETAS(),
+        get_forecaster(name).label: make_forecaster(name, random_state=random_state)
+        for name in available_forecasters(baseline=True)
     }
 
 

@@ -44,28 +44,6 @@ def test_classic_weights_by_hand(grid):
     np.testing.assert_allclose(risk, expected, rtol=1e-12)
 
 
-@pytest.mark.filterwarnings("ignore:found .* rows that repeat")
-def test_nothing_at_or_after_the_origin_leaks(grid):
-    rng = np.random.default_rng(5)
-    n = 200
-    start = pd.Timestamp("2024-01-01")
-    hours = np.sort(rng.integers(0, 24 * 90, n))
-    times = (start + pd.to_timedelta(hours, unit="h")).strftime("%Y-%m-%d %H:%M")
-    xs, ys = rng.uniform(0, 625, n), rng.uniform(0, 625, n)
-    origin = "2024-02-15"
-    blocks = ShiftSchedule.every(4, tz=TZ).horizon(origin, "14D")
-    base = ProspectiveHotSpot().fit(make_events(times, xs, ys), grid, origin=origin)
-    # Move every event at or after the origin somewhere else, and add a burst at the origin.
-    after = pd.to_datetime(times) >= pd.Timestamp(origin)
-    assert after.any() and (~after).any()
-    xs2, ys2 = xs.copy(), ys.copy()
-    xs2[after], ys2[after] = 10.0, 10.0
-    extra = [origin + " 00:00"] * 5
-    changed = make_events(list(times) + extra, np.r_[xs2, [300.0] * 5], np.r_[ys2, [300.0] * 5])
-    other = ProspectiveHotSpot().fit(changed, grid, origin=origin)
-    np.testing.assert_array_equal(base.predict(blocks), other.predict(blocks))
-
-
 def test_uncertain_time_counts_only_once_its_window_has_ended(grid):
     # Window starts before the origin but ends after it: not yet known at the origin.
     events = make_events(

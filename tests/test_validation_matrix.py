@@ -648,34 +648,6 @@ def test_predict_warns_about_later_incidents_and_ignores_them():
     np.testing.assert_array_equal(with_late.risk, without.risk)
 
 
-MODELS_AND_BASELINES = {**BASELINES, "GridETAS": lambda: GridETAS(), "RiskModel": tiny_model}
-
-
-@BAD_FIT
-@pytest.mark.parametrize("name", list(MODELS_AND_BASELINES))
-def test_models_ignore_events_at_or_after_the_origin(name):
-    frame = incidents(200)
-    origin = pd.Timestamp("2019-06-01", tz=TZ)
-    past = frame[frame["t"] < origin]
-    # later: a burst at the origin itself, a window that starts before it but ends after it,
-    # and the incidents after it
-    at = origin.tz_convert("UTC")
-    burst = pd.DataFrame({"t": [at] * 5, "x": [X0 + 300.0] * 5, "y": [Y0 + 300.0] * 5})
-    window = pd.DataFrame({"t": [at - pd.Timedelta("2h")], "x": [X0 + 600.0], "y": [Y0 + 600.0]})
-    everything = pd.concat([past, burst, window, frame[frame["t"] >= origin]], ignore_index=True)
-    everything["t_end"] = pd.Series(pd.NaT, index=everything.index, dtype=everything["t"].dtype)
-    everything.loc[len(past) + 5, "t_end"] = at + pd.Timedelta("2h")
-    a = events_of(past)
-    b = events_of(everything, time_end="t_end")
-    assert b.has_windows and len(b) == len(frame) + 6
-    blocks = horizon(origin, "7D")
-    make = MODELS_AND_BASELINES[name]
-    np.testing.assert_array_equal(
-        make().fit(a, grid(), origin=origin).predict(blocks),
-        make().fit(b, grid(), origin=origin).predict(blocks),
-    )
-
-
 def test_features_and_kernel_scores_ignore_later_events():
     frame = incidents(200)
     origin = pd.Timestamp("2019-06-01", tz=TZ)

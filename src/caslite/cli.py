@@ -43,6 +43,7 @@ import warnings
 from pathlib import Path
 
 from caslite._atomic import atomic_path, save_figure, write_text
+from caslite.models.registry import available_forecasters, get_forecaster, make_forecaster
 
 __all__ = ["main"]
 
@@ -50,10 +51,10 @@ logger = logging.getLogger("caslite")
 
 _FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "parquet": ".parquet", "csv": ".csv"}
 _INCIDENT_SUFFIXES = (".csv", ".gpkg", ".geojson", ".json", ".parquet", ".shp", ".fgb")
-#: The baselines: fast, and what the risk model must beat.
-_BASELINES = ("naive52", "naive208", "kde", "prospective", "shift")
+#: The baselines: fast, and what the risk model must beat (the registry's default baselines).
+_BASELINES = tuple(available_forecasters(baseline=True, default=True))
 #: ``caslite backtest`` without ``--methods``: the library's own model and the baselines.
-_DEFAULT_METHODS = ("risk", *_BASELINES)
+_DEFAULT_METHODS = tuple(available_forecasters(default=True))
 _CSV_OPTIONS = ("sep", "decimal", "encoding")
 
 
@@ -62,17 +63,8 @@ class CliError(ValueError):
 
 
 # ---------------------------------------------------------------------- the backtest methods
-#: Forecasters the backtest can compare, by command-line name.
-_METHODS = {
-    "risk": "caslite's risk model (gradient-boosted trees)",
-    "naive52": "incidents per cell over the last 52 weeks",
-    "naive104": "incidents per cell over the last 104 weeks",
-    "naive208": "incidents per cell over the last 208 weeks",
-    "kde": "retrospective kernel density (250 m, 52 weeks)",
-    "prospective": "prospective hot spots (near-repeat kernel)",
-    "shift": "incidents per cell in the same shift, 52 weeks",
-    "etas": "self-exciting point process per cell (EM)",
-}
+#: Forecasters the backtest can compare, by command-line name (:mod:`caslite.models.registry`).
+_METHODS = {name: get_forecaster(name).description for name in available_forecasters()}
 
 
 def _max_negatives(text: str) -> int:
@@ -138,23 +130,10 @@ def _forecaster(name: str, seed: int, *, schedule=None, horizon="14D", risk_opti
     The risk model is trained on the backtest's shifts (``schedule``) and horizons, with
     ``risk_options`` (see :func:`_risk_options`).
     """
-    from caslite import models
-
-    if name == "risk":
-        return models.RiskModel(
-            random_state=seed, schedule=schedule, horizon=horizon, **(risk_options or {})
-        )
-    if name.startswith("naive"):
-        return models.NaiveCounts(window_weeks=int(name[len("naive") :]))
-    if name == "kde":
-        return models.RetrospectiveKDE(bandwidth=250.0, window_weeks=52)
-    if name == "prospective":
-        return models.ProspectiveHotSpot()
-    if name == "shift":
-        return models.ShiftHistory(window_weeks=52)
-    if name == "etas":
-        return models.GridETAS()
-    raise CliError(f"unknown method {name!r}; choose from {', '.join(_METHODS)}.")
+    if name not in _METHODS:
+        raise CliError(f"unknown method {name!r}; choose from {', '.join(_METHODS)}.")
+    params = (risk_options or {}) if name == "risk" else {}
+    return make_forecaster(name, random_state=seed, schedule=schedule, horizon=horizon, **params)
 
 
 # ---------------------------------------------------------------------- examples

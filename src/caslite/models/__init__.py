@@ -1,8 +1,8 @@
 """Forecasters: fit on the events before a forecast origin, score every cell for every block.
 
-Every forecaster follows the scikit-learn estimator contract (keyword-only parameters stored
-by ``__init__``, ``fit`` sets attributes ending in ``_``, ``clone`` and ``get_params`` work)
-and shares one interface:
+Every forecaster derives from :class:`Forecaster`, follows the scikit-learn estimator contract
+(keyword-only parameters stored by ``__init__``, ``fit`` sets attributes ending in ``_``,
+``clone`` and ``get_params`` work) and shares one interface:
 
 - ``fit(events, grid, *, origin)`` keeps only what was known before ``origin``;
 - ``predict(blocks)`` returns an array ``(n_blocks, grid.n_cells)`` of risk scores, higher
@@ -20,6 +20,10 @@ Baselines to compare against (:mod:`caslite.models.baselines`):
 - :class:`ProspectiveHotSpot` — near-repeat kernel scores (Bowers, Johnson & Pease 2004);
 - :class:`GridETAS` — a self-exciting point process per cell, fitted by EM (Mohler et al.
   2015, :mod:`caslite.models.etas`).
+
+The named forecasters that the command line (``caslite backtest --methods``) and the
+benchmarks run are listed in :mod:`caslite.models.registry`
+(:func:`available_forecasters`, :func:`make_forecaster`).
 """
 
 from typing import TYPE_CHECKING
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING
 from caslite._lazy import attach as _attach
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from caslite.models._base import Forecaster
     from caslite.models.baselines import (
         NaiveCounts,
         ProspectiveHotSpot,
@@ -34,9 +39,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         ShiftHistory,
     )
     from caslite.models.etas import GridETAS
+    from caslite.models.registry import available_forecasters, make_forecaster
     from caslite.models.risk import RiskModel, TooLittleDataError
 
 __all__ = [
+    "Forecaster",
     "GridETAS",
     "NaiveCounts",
     "ProspectiveHotSpot",
@@ -44,11 +51,14 @@ __all__ = [
     "RiskModel",
     "ShiftHistory",
     "TooLittleDataError",
+    "available_forecasters",
+    "make_forecaster",
 ]
 
 
 # Where each public name lives, imported on first access (PEP 562).
 _MODULE_OF = {
+    "Forecaster": "caslite.models._base",
     "GridETAS": "caslite.models.etas",
     "NaiveCounts": "caslite.models.baselines",
     "ProspectiveHotSpot": "caslite.models.baselines",
@@ -56,5 +66,9 @@ _MODULE_OF = {
     "RiskModel": "caslite.models.risk",
     "ShiftHistory": "caslite.models.baselines",
     "TooLittleDataError": "caslite.models.risk",
+    "available_forecasters": "caslite.models.registry",
+    "make_forecaster": "caslite.models.registry",
 }
-__getattr__, __dir__ = _attach(__name__, globals(), _MODULE_OF, ("baselines", "etas", "risk"))
+__getattr__, __dir__ = _attach(
+    __name__, globals(), _MODULE_OF, ("baselines", "etas", "registry", "risk")
+)

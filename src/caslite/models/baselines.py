@@ -6,20 +6,17 @@ import math
 
 import numpy as np
 import scipy.sparse
-from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from caslite._time import to_utc_seconds
-from caslite._validation import check_reaches_grid, check_same_crs
-from caslite.events import Events
-from caslite.grid import Grid
+from caslite._validation import check_reaches_grid
+from caslite.models._base import Forecaster
 from caslite.nearrepeat import BowersSpace, BowersTime, GaussianSpace, score_at, score_forecast
 from caslite.shifts import Blocks
 
 __all__ = ["NaiveCounts", "ProspectiveHotSpot", "RetrospectiveKDE", "ShiftHistory"]
 
 
-class ProspectiveHotSpot(BaseEstimator):
+class ProspectiveHotSpot(Forecaster):
     """Prospective hot spots (Bowers, Johnson & Pease 2004): near-repeat kernel scores.
 
     The risk of a cell at the start of a block is the sum, over the events known before the
@@ -89,14 +86,10 @@ class ProspectiveHotSpot(BaseEstimator):
             within reach of it (a wrong area or CRS). An empty window is not an error: every
             cell then scores 0.
         """
-        if not isinstance(events, Events):
-            raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
-        if not isinstance(grid, Grid):
-            raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
-        check_same_crs(events.crs, grid.crs, "events", "the grid")
+        self._check_fit_input(events, grid)
         space = self.space if self.space is not None else BowersSpace(form="grid")
         check_reaches_grid(events, grid, margin=float(getattr(space, "radius", 0.0)))
-        self.origin_ = int(to_utc_seconds(origin, events.tz, "origin"))
+        self.origin_ = self._origin_seconds(origin, events)
         self.events_ = events.before(self.origin_)
         self.grid_ = grid
         return self
@@ -113,10 +106,9 @@ class ProspectiveHotSpot(BaseEstimator):
         -------
         ndarray of shape (len(blocks), grid.n_cells)
         """
-        check_is_fitted(self, "origin_")
-        if not isinstance(blocks, Blocks):
-            raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
-        return score_forecast(
+        self._check_fitted()
+        self._check_blocks(blocks)
+        risk = score_forecast(
             self.events_,
             self.grid_,
             blocks,
@@ -124,6 +116,7 @@ class ProspectiveHotSpot(BaseEstimator):
             time=self.time if self.time is not None else BowersTime(),
             origin=self.origin_,
         )
+        return self._checked_output(risk, blocks)
 
 
 # ---------------------------------------------------------------------- windowed baselines
@@ -150,19 +143,7 @@ def _share(name: str, value) -> float:
     return number
 
 
-def _check_blocks(blocks, origin: int) -> None:
-    """Refuse anything but Blocks, and blocks that start before the forecast origin."""
-    if not isinstance(blocks, Blocks):
-        raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
-    if len(blocks) and int(blocks.start.min()) < origin:
-        raise ValueError(
-            f"origin {origin} is after the start of the first block ({int(blocks.start.min())}, "
-            "UTC seconds); a forecast may not see events inside its own horizon. Fit with an "
-            "origin at or before the first block."
-        )
-
-
-class _WindowedBaseline(BaseEstimator):
+class _WindowedBaseline(Forecaster):
     """Shared ``fit`` of the baselines that use the events known in a window before the origin.
 
     Subclasses define ``__init__`` (with ``window_weeks``) and ``_fit_scores``.
@@ -197,15 +178,11 @@ class _WindowedBaseline(BaseEstimator):
             within reach of it (a wrong area or CRS). An empty window is not an error: every
             cell then scores 0.
         """
-        if not isinstance(events, Events):
-            raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
-        if not isinstance(grid, Grid):
-            raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
-        check_same_crs(events.crs, grid.crs, "events", "the grid")
+        self._check_fit_input(events, grid)
         window = _positive_finite("window_weeks", self.window_weeks, " of weeks") * _WEEK
         self._check_params()
         check_reaches_grid(events, grid, margin=self._reach())
-        origin = int(to_utc_seconds(origin, events.tz, "origin"))
+        origin = self._origin_seconds(origin, events)
         lag = origin - events.t_end  # t_end == t for exact times
         self.events_ = events.select((lag > 0) & (lag <= window))
         self.grid_ = grid
@@ -226,8 +203,10 @@ class _WindowedBaseline(BaseEstimator):
     def _constant(self, blocks, name: str) -> np.ndarray:
         """Repeat the fitted cell scores ``name`` for every block, after checking the blocks."""
         check_is_fitted(self, name)
-        _check_blocks(blocks, self.origin_)
-        return np.repeat(getattr(self, name)[None, :], len(blocks), axis=0)
+        self._check_blocks(blocks)
+        return self._checked_output(
+            np.repeat(getattr(self, name)[None, :], len(blocks), axis=0), blocks
+        )
 
 
 class NaiveCounts(_WindowedBaseline):
@@ -506,11 +485,11 @@ class ShiftHistory(_WindowedBaseline):
         -------
         ndarray of shape (len(blocks), grid.n_cells)
         """
-        check_is_fitted(self, "origin_")
-        _check_blocks(blocks, self.origin_)
+        self._check_fitted()
+        self._check_blocks(blocks)
         smoothing = _share("smoothing", self.smoothing)
         counts = self._shift_counts(blocks.schedule)
         if smoothing:
             day = counts.sum(axis=0) / blocks.schedule.n_shifts
             counts = (1.0 - smoothing) * counts + smoothing * day
-        return counts[blocks.shift]
+        return self._checked_output(counts[blocks.shift], blocks)

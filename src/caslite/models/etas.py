@@ -17,16 +17,13 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from caslite._kernels.etas import em_pass
-from caslite._time import to_utc_seconds
-from caslite._validation import check_same_crs
 from caslite.events import Events
 from caslite.grid import Grid
-from caslite.models.baselines import _check_blocks, _positive_finite
+from caslite.models._base import Forecaster
+from caslite.models.baselines import _positive_finite
 from caslite.models.risk import TooLittleDataError
 
 __all__ = ["GridETAS"]
@@ -111,7 +108,7 @@ def _check_share_open(name: str, value) -> float:
     return number
 
 
-class GridETAS(BaseEstimator):
+class GridETAS(Forecaster):
     r"""Self-exciting point process per grid cell (Mohler et al. 2015), fitted by EM.
 
     The rate of events in cell ``n`` at time ``t`` (days) is
@@ -222,6 +219,8 @@ class GridETAS(BaseEstimator):
     ((84, 16), 0)
     """
 
+    _fitted_attribute = "background_"
+
     def __init__(
         self, *, window_days=365, max_iter=1000, tol=1e-6, init_theta=0.1, init_omega_days=7.0
     ):
@@ -253,17 +252,13 @@ class GridETAS(BaseEstimator):
         TooLittleDataError
             When no event known in the window lies in an active cell.
         """
-        if not isinstance(events, Events):
-            raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
-        if not isinstance(grid, Grid):
-            raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
-        check_same_crs(events.crs, grid.crs, "events", "the grid")
+        self._check_fit_input(events, grid)
         window = _positive_finite("window_days", self.window_days, " of days")
         max_iter = _check_int("max_iter", self.max_iter)
         tol = _positive_finite("tol", self.tol)
         theta = _check_share_open("init_theta", self.init_theta)
         omega = 1.0 / _positive_finite("init_omega_days", self.init_omega_days, " of days")
-        origin = int(to_utc_seconds(origin, events.tz, "origin"))
+        origin = self._origin_seconds(origin, events)
 
         t, cells, ptr, span, n_outside = _sorted_times(events, grid, origin, window)
         self.n_outside_ = n_outside
@@ -326,10 +321,12 @@ class GridETAS(BaseEstimator):
             ``a``, ``b`` the block's UTC start and end in days after the origin: background
             plus the offspring of the events known before the origin (not of later ones).
         """
-        check_is_fitted(self, "background_")
-        _check_blocks(blocks, self.origin_)
+        self._check_fitted()
+        self._check_blocks(blocks)
         a = (blocks.start - self.origin_) / _DAY
         b = (blocks.end - self.origin_) / _DAY
         decay = np.exp(-self.omega_ * a) - np.exp(-self.omega_ * b)
         background = np.outer(b - a, self.background_)
-        return background + np.outer(self.theta_ * decay, self.excitation_)
+        return self._checked_output(
+            background + np.outer(self.theta_ * decay, self.excitation_), blocks
+        )

@@ -45,7 +45,6 @@ import re
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.utils.validation import check_is_fitted
 
@@ -63,6 +62,7 @@ from caslite._validation import (
 from caslite.events import Events
 from caslite.features import FeatureBuilder
 from caslite.grid import Grid
+from caslite.models._base import Forecaster
 from caslite.models._trees import CompiledEnsemble, StoredEnsemble
 from caslite.shifts import Blocks, ShiftSchedule
 
@@ -86,7 +86,7 @@ class TooLittleDataError(ValueError):
     """Raised when the events before the origin are too few or too short to train on."""
 
 
-class RiskModel(BaseEstimator):
+class RiskModel(Forecaster):
     """Gradient-boosted trees that forecast the events per cell and block of a horizon.
 
     Parameters
@@ -357,12 +357,12 @@ class RiskModel(BaseEstimator):
         """
         self._check_params()
         check_instant(origin, "origin")
-        _check_events_grid(events, grid)
+        self._check_fit_input(events, grid)
         builder = self.features if self.features is not None else FeatureBuilder()
         if not isinstance(builder, FeatureBuilder):
             raise TypeError(f"features must be a FeatureBuilder, got {type(builder).__name__}.")
         schedule = self._schedule_for(events)
-        o = int(to_utc_seconds(origin, events.tz, "origin"))
+        o = self._origin_seconds(origin, events)
         rng = np.random.default_rng(self.random_state)
         thinning_seed = int(rng.integers(2**63)) if _is_share(self.discovered) else None
         known, dropped = _reported(events.before(o), self.discovered, thinning_seed)
