@@ -48,7 +48,6 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.utils.validation import check_is_fitted
 
-from caslite._core import check_events_grid as _check_events_grid
 from caslite._core import count_events, exact_shift_rates
 from caslite._forms import CasliteFileError, record, stored_instant
 from caslite._time import to_utc_seconds
