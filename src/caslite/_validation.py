@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from caslite._time import DAY, HOUR, MINUTE
+
 __all__ = [
     "LINE_LABELS",
     "MAX_COORDINATE",
@@ -257,7 +259,7 @@ def check_random_state(value, name: str = "random_state") -> None:
 def _short(delta: pd.Timedelta) -> str:
     """Spell a duration as the CLI takes it: '1D', '36h', '90min'."""
     seconds = int(delta.total_seconds())
-    for unit, size in (("D", 86_400), ("h", 3_600), ("min", 60)):
+    for unit, size in (("D", DAY), ("h", HOUR), ("min", MINUTE)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"

@@ -37,6 +37,7 @@ import pandas as pd
 import scipy.spatial
 
 from caslite._atomic import atomic_path
+from caslite._time import DAY
 from caslite._validation import DataQualityWarning, check_same_crs
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
     "uplift_words",
 ]
 
-_DAY = 86_400
 #: The fields a message template may use (``$name`` or ``${name}``, see :mod:`string`).
 ALERT_FIELDS = (
     "team",
@@ -226,9 +226,9 @@ def near_repeat_uplift(
         nan = float("nan")
         return Uplift(nan, nan, nan, radius, window, 0, nan, n)
     pairs = scipy.spatial.cKDTree(np.c_[x, y]).query_pairs(radius, output_type="ndarray")
-    close = np.abs(t[pairs[:, 0]] - t[pairs[:, 1]]) <= window * _DAY
+    close = np.abs(t[pairs[:, 0]] - t[pairs[:, 1]]) <= window * DAY
     sorted_t = np.sort(t)
-    within = np.searchsorted(sorted_t, sorted_t + window * _DAY, side="right") - np.arange(n) - 1
+    within = np.searchsorted(sorted_t, sorted_t + window * DAY, side="right") - np.arange(n) - 1
     share = within.sum() / (n * (n - 1) / 2)
     observed = np.bincount(pairs[close].ravel(), minlength=n) / 2.0
     spatial = np.bincount(pairs.ravel(), minlength=n) / 2.0
@@ -649,7 +649,7 @@ def near_repeat_alerts(
 
     tz = known.tz
     starts = new.times
-    ends = pd.DatetimeIndex(pd.to_datetime(new.t + round(window * _DAY), unit="s", utc=True))
+    ends = pd.DatetimeIndex(pd.to_datetime(new.t + round(window * DAY), unit="s", utc=True))
     ends = ends.tz_convert(tz)
     discs = shapely.buffer(shapely.points(new.x, new.y), radius, quad_segs=16)
     labels = new.data.index
@@ -714,7 +714,7 @@ def _revisits(known, new, radius: float, revisit_days: float) -> pd.DataFrame:
         for k, near in enumerate(tree.query_ball_point(np.c_[new.x, new.y], radius)):
             near = np.asarray(near, dtype=np.int64)
             dt = new.t[k] - known.t[near]
-            near = near[(dt > 0) & (dt <= revisit_days * _DAY)]
+            near = near[(dt > 0) & (dt <= revisit_days * DAY)]
             for j in near[np.argsort(known.t[near], kind="stable")]:
                 distance = float(np.hypot(known.x[j] - new.x[k], known.y[j] - new.y[k]))
                 row = (labels[k], known.data.index[j], known.t[j], known.x[j], known.y[j])

@@ -1791,12 +1791,13 @@ def _add_outlook_parser(command) -> None:
 def _alert(args) -> None:
     import numpy as np
 
+    from caslite._time import DAY
     from caslite.alerts import near_repeat_alerts
     from caslite.grid import Grid
 
     events, title = _read_events(args)
     if args.since is None:
-        since = int(events.t.max()) - 86_400
+        since = int(events.t.max()) - DAY
     else:
         since = int(_local_time(args.since, "--since", events.tz).timestamp())
     is_new = events.t >= since

@@ -38,6 +38,7 @@ import pandas as pd
 
 from caslite._kernels import knox as _k
 from caslite._kernels import threads_for
+from caslite._time import DAY
 from caslite._validation import CasliteWarning, check_random_state, warn_user
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
     "suggest_bandwidths",
 ]
 
-_DAY = 86_400.0
 # Default refusal threshold of the pair table (6 bytes a pair: about 1.2 GB).
 MAX_PAIRS = 200_000_000
 # Permutations (int64, n_events each) held at once: at most about 64 MB.
@@ -332,7 +332,7 @@ def knox_counts(
     """
     t, x, y = _arrays(t, x, y)
     distance_edges = _edges(distance_bands, "distance_bands", "metres")
-    time_edges = _edges(time_bands_days, "time_bands_days", "days") * _DAY
+    time_edges = _edges(time_bands_days, "time_bands_days", "days") * float(DAY)
     same_location = _check_bool("same_location", same_location)
     n_rows = len(distance_edges) - 1 + same_location
     pairs = _close_pairs(x, y, distance_edges, same_location, np.iinfo(np.int64).max)
@@ -712,7 +712,7 @@ def knox_test(
     t, x, y = _arrays(events.t, events.x, events.y)
     distance_edges = _edges(distance_bands, "distance_bands", "metres")
     time_edges_days = _edges(time_bands_days, "time_bands_days", "days")
-    time_edges = time_edges_days * _DAY
+    time_edges = time_edges_days * float(DAY)
     same_location = _check_bool("same_location", same_location)
     n_permutations = _check_int("n_permutations", n_permutations, 1)
     progress = _check_bool("progress", progress)

@@ -30,9 +30,10 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from caslite._time import DAYS_PER_WEEK
+
 __all__ = ["Outlook", "dark_months_outlook", "district_names", "outlook_backtest", "outlook_scores"]
 
-_WEEK = 7
 _EVENING = (17, 21)  # local hours whose darkness is a feature
 
 
@@ -105,7 +106,7 @@ def _local_midnight(stamp: pd.Timestamp, tz: str, shift_days: int = 0) -> pd.Tim
 def _week_starts(origin: pd.Timestamp, first: int, last: int, tz: str) -> pd.DatetimeIndex:
     """Local midnights ``origin + 7k days`` for ``k`` in ``first .. last`` (inclusive)."""
     return pd.DatetimeIndex(
-        [_local_midnight(origin, tz, _WEEK * k) for k in range(first, last + 1)]
+        [_local_midnight(origin, tz, DAYS_PER_WEEK * k) for k in range(first, last + 1)]
     )
 
 
@@ -124,7 +125,7 @@ def _week_features(starts: pd.DatetimeIndex, lon: float, lat: float, tz: str) ->
     middle = starts + pd.Timedelta(days=3.5)
     phase = 2 * np.pi * (middle.day_of_year.to_numpy() - 1) / 365.25
     days = pd.DatetimeIndex(
-        [s.tz_localize(None) + pd.Timedelta(days=d) for s in starts for d in range(_WEEK)]
+        [s.tz_localize(None) + pd.Timedelta(days=d) for s in starts for d in range(DAYS_PER_WEEK)]
     )
     lo = (days + pd.Timedelta(hours=_EVENING[0])).tz_localize(
         tz, ambiguous=True, nonexistent="shift_forward"
@@ -134,7 +135,7 @@ def _week_features(starts: pd.DatetimeIndex, lon: float, lat: float, tz: str) ->
     )
     share = darkness_share(
         lo.as_unit("s").asi8, hi.as_unit("s").asi8, lon, lat, step=600.0
-    ).reshape(len(starts), _WEEK)
+    ).reshape(len(starts), DAYS_PER_WEEK)
     return np.column_stack([np.sin(phase), np.cos(phase), share.mean(axis=1)])
 
 

@@ -9,7 +9,7 @@ import scipy.sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from caslite._time import to_utc_seconds
+from caslite._time import WEEK, to_utc_seconds
 from caslite._validation import check_reaches_grid, check_same_crs
 from caslite.events import Events
 from caslite.grid import Grid
@@ -127,9 +127,6 @@ class ProspectiveHotSpot(BaseEstimator):
 
 
 # ---------------------------------------------------------------------- windowed baselines
-_WEEK = 7 * 86_400.0
-
-
 def _positive_finite(name: str, value, unit: str = "") -> float:
     """Return ``value`` as a float, refusing non-numbers and values that are not > 0 and finite."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -202,7 +199,7 @@ class _WindowedBaseline(BaseEstimator):
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
         check_same_crs(events.crs, grid.crs, "events", "the grid")
-        window = _positive_finite("window_weeks", self.window_weeks, " of weeks") * _WEEK
+        window = _positive_finite("window_weeks", self.window_weeks, " of weeks") * float(WEEK)
         self._check_params()
         check_reaches_grid(events, grid, margin=self._reach())
         origin = int(to_utc_seconds(origin, events.tz, "origin"))

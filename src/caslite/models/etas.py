@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from caslite._kernels.etas import em_pass
-from caslite._time import to_utc_seconds
+from caslite._time import DAY, to_utc_seconds
 from caslite._validation import check_same_crs
 from caslite.events import Events
 from caslite.grid import Grid
@@ -31,7 +31,6 @@ from caslite.models.risk import TooLittleDataError
 
 __all__ = ["GridETAS"]
 
-_DAY = 86_400.0
 _THETA_MAX = 1.0 - 1e-9  # the M-step of theta is capped just below 1 (a stationary process)
 _TINY = 1e-300
 
@@ -82,12 +81,12 @@ def _sorted_times(events: Events, grid: Grid, origin: int, window: float):
     events in the window outside the grid's active cells.
     """
     lag = origin - events.t_end
-    known = (lag > 0) & (lag <= window * _DAY)
+    known = (lag > 0) & (lag <= window * float(DAY))
     cells = grid.cell_of(events.x[known], events.y[known])
     inside = cells >= 0
     start = events.t[known][inside].astype(np.float64)
     end = events.t_end[known][inside].astype(np.float64)
-    t = ((start + end) / 2.0 - origin) / _DAY  # days, < 0
+    t = ((start + end) / 2.0 - origin) / float(DAY)  # days, < 0
     cells = cells[inside]
     order = np.lexsort((t, cells))
     t, cells = np.ascontiguousarray(t[order]), cells[order]
@@ -328,8 +327,8 @@ class GridETAS(BaseEstimator):
         """
         check_is_fitted(self, "background_")
         _check_blocks(blocks, self.origin_)
-        a = (blocks.start - self.origin_) / _DAY
-        b = (blocks.end - self.origin_) / _DAY
+        a = (blocks.start - self.origin_) / float(DAY)
+        b = (blocks.end - self.origin_) / float(DAY)
         decay = np.exp(-self.omega_ * a) - np.exp(-self.omega_ * b)
         background = np.outer(b - a, self.background_)
         return background + np.outer(self.theta_ * decay, self.excitation_)
