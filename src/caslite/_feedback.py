@@ -16,20 +16,11 @@ import numpy as np
 import pandas as pd
 
 from caslite._inequality import gini
+from caslite._validation import check_int, check_share
 
 __all__ = ["FeedbackResult", "simulate_feedback"]
 
 _MITIGATIONS = (None, "exclude_discovered", "downweight")
-
-
-def _share(value, name: str, low_open: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a probability in [0, 1], got {value!r}.")
-    value = float(value)
-    if not (0 < value <= 1 if low_open else 0 <= value <= 1):
-        interval = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(f"{name}={value!r} must be a probability in {interval}.")
-    return value
 
 
 def _tvd(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -272,17 +263,16 @@ def simulate_feedback(
             f"true_rate must be finite and non-negative with a positive sum (expected incidents "
             f"per round), got min {rate.min():g} and sum {rate.sum():g}."
         )
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, numbers.Integral) or n_rounds < 1:
-        raise ValueError(f"n_rounds must be a positive whole number, got {n_rounds!r}.")
-    coverage = _share(coverage, "coverage", low_open=True)
+    n_rounds = check_int(n_rounds, "n_rounds", example=200)
+    coverage = check_share(coverage, "coverage", "(0, 1]", what="a share of the cells", example=0.1)
     n_cells = rate.size
     if coverage * n_cells < 1 - 1e-9:
         raise ValueError(
             f"coverage={coverage:g} of {n_cells} cells is less than one cell; give coverage "
             f">= {1 / n_cells:g}."
         )
-    discovery = _share(discovery, "discovery")
-    reported = _share(reported, "reported")
+    discovery = check_share(discovery, "discovery", what="a probability", example=0.5)
+    reported = check_share(reported, "reported", what="a probability", example=0.3)
     exploration = _exploration(exploration)
     if mitigation not in _MITIGATIONS:
         raise ValueError(

@@ -24,7 +24,6 @@ block), e.g. from :func:`flags_of`. Each flag counts once, whatever the cell's a
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +31,7 @@ import pandas as pd
 
 from caslite._feedback import FeedbackResult, simulate_feedback
 from caslite._inequality import gini
-from caslite._validation import check_same_crs
+from caslite._validation import check_same_crs, check_share
 from caslite.evaluation.metrics import top_cells
 from caslite.grid import Grid
 
@@ -145,10 +144,7 @@ def exposure_concentration(flags, *, top_share=0.01) -> pd.Series:
     (0.6666666666666666, 2, 0.5)
     """
     flags = _flags_array(flags)
-    if isinstance(top_share, bool) or not isinstance(top_share, numbers.Real):
-        raise TypeError(f"top_share must be a number in (0, 1], got {top_share!r}.")
-    if not 0 < top_share <= 1:
-        raise ValueError(f"top_share must be in (0, 1], got {top_share!r}.")
+    check_share(top_share, "top_share", "(0, 1]", what="a share of the cells", example=0.01)
     n_blocks, n_cells = flags.shape
     per_cell = flags.sum(axis=0).astype(np.float64)
     n_flags = int(per_cell.sum())

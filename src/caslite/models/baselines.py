@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from caslite._time import WEEK, to_utc_seconds
-from caslite._validation import check_reaches_grid, check_same_crs
+from caslite._validation import check_number, check_reaches_grid, check_same_crs, check_share
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.nearrepeat import BowersSpace, BowersTime, GaussianSpace, score_at, score_forecast
@@ -127,26 +127,6 @@ class ProspectiveHotSpot(BaseEstimator):
 
 
 # ---------------------------------------------------------------------- windowed baselines
-def _positive_finite(name: str, value, unit: str = "") -> float:
-    """Return ``value`` as a float, refusing non-numbers and values that are not > 0 and finite."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
-    number = float(value)
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a positive finite number{unit}, got {value!r}.")
-    return number
-
-
-def _share(name: str, value) -> float:
-    """Return ``value`` as a float in ``[0, 1]``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
-    number = float(value)
-    if not 0.0 <= number <= 1.0:  # also refuses NaN
-        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}.")
-    return number
-
-
 def _check_blocks(blocks, origin: int) -> None:
     """Refuse anything but Blocks, and blocks that start before the forecast origin."""
     if not isinstance(blocks, Blocks):
@@ -199,7 +179,9 @@ class _WindowedBaseline(BaseEstimator):
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
         check_same_crs(events.crs, grid.crs, "events", "the grid")
-        window = _positive_finite("window_weeks", self.window_weeks, " of weeks") * float(WEEK)
+        window = check_number(
+            self.window_weeks, "window_weeks", positive=True, unit="weeks"
+        ) * float(WEEK)
         self._check_params()
         check_reaches_grid(events, grid, margin=self._reach())
         origin = int(to_utc_seconds(origin, events.tz, "origin"))
@@ -361,8 +343,8 @@ class RetrospectiveKDE(_WindowedBaseline):
         self.cutoff = cutoff
 
     def _check_params(self) -> None:
-        _positive_finite("bandwidth", self.bandwidth, " of metres")
-        _positive_finite("cutoff", self.cutoff, " of bandwidths")
+        check_number(self.bandwidth, "bandwidth", positive=True, unit="metres")
+        check_number(self.cutoff, "cutoff", positive=True, unit="bandwidths")
 
     def _reach(self) -> float:
         return float(self.cutoff) * float(self.bandwidth)
@@ -462,7 +444,7 @@ class ShiftHistory(_WindowedBaseline):
         self.smoothing = smoothing
 
     def _check_params(self) -> None:
-        _share("smoothing", self.smoothing)
+        check_share(self.smoothing, "smoothing")
 
     def _shift_counts(self, schedule) -> np.ndarray:
         """Events per shift and cell, shape ``(schedule.n_shifts, grid.n_cells)``."""
@@ -505,7 +487,7 @@ class ShiftHistory(_WindowedBaseline):
         """
         check_is_fitted(self, "origin_")
         _check_blocks(blocks, self.origin_)
-        smoothing = _share("smoothing", self.smoothing)
+        smoothing = check_share(self.smoothing, "smoothing")
         counts = self._shift_counts(blocks.schedule)
         if smoothing:
             day = counts.sum(axis=0) / blocks.schedule.n_shifts

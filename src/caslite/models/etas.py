@@ -13,7 +13,6 @@ expectation-maximisation and forecasts the expected events per cell and block.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
@@ -23,10 +22,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from caslite._kernels.etas import em_pass
 from caslite._time import DAY, to_utc_seconds
-from caslite._validation import check_same_crs
+from caslite._validation import check_int, check_number, check_same_crs, check_share
 from caslite.events import Events
 from caslite.grid import Grid
-from caslite.models.baselines import _check_blocks, _positive_finite
+from caslite.models.baselines import _check_blocks
 from caslite.models.risk import TooLittleDataError
 
 __all__ = ["GridETAS"]
@@ -93,21 +92,6 @@ def _sorted_times(events: Events, grid: Grid, origin: int, window: float):
     ptr = np.searchsorted(cells, np.arange(grid.n_cells + 1)).astype(np.int64)
     span = max(window, float(-t.min())) if len(t) else window
     return t, cells, ptr, span, int((~inside).sum())
-
-
-def _check_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
-def _check_share_open(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
-    number = float(value)
-    if not 0.0 < number < 1.0:  # also refuses NaN
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}.")
-    return number
 
 
 class GridETAS(BaseEstimator):
@@ -257,11 +241,13 @@ class GridETAS(BaseEstimator):
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
         check_same_crs(events.crs, grid.crs, "events", "the grid")
-        window = _positive_finite("window_days", self.window_days, " of days")
-        max_iter = _check_int("max_iter", self.max_iter)
-        tol = _positive_finite("tol", self.tol)
-        theta = _check_share_open("init_theta", self.init_theta)
-        omega = 1.0 / _positive_finite("init_omega_days", self.init_omega_days, " of days")
+        window = check_number(self.window_days, "window_days", positive=True, unit="days")
+        max_iter = check_int(self.max_iter, "max_iter")
+        tol = check_number(self.tol, "tol", positive=True)
+        theta = check_share(self.init_theta, "init_theta", "(0, 1)")
+        omega = 1.0 / check_number(
+            self.init_omega_days, "init_omega_days", positive=True, unit="days"
+        )
         origin = int(to_utc_seconds(origin, events.tz, "origin"))
 
         t, cells, ptr, span, n_outside = _sorted_times(events, grid, origin, window)
