@@ -305,12 +305,16 @@ def test_feedback_is_deterministic_and_plots():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        (dict(coverage=0.0), ValueError, r"coverage=0.0 must be a probability in \(0, 1\]"),
-        (dict(coverage=1.2), ValueError, "coverage=1.2"),
+        (
+            dict(coverage=0.0),
+            ValueError,
+            r"coverage must be a share of the cells in \(0, 1\], got 0.0",
+        ),
+        (dict(coverage=1.2), ValueError, "coverage must be .*, got 1.2"),
         (dict(coverage=0.1), ValueError, "less than one cell"),
         (dict(exploration=1.0), ValueError, r"\[0, 1\)"),
-        (dict(discovery=1.5), ValueError, "discovery=1.5"),
-        (dict(reported=-0.1), ValueError, "reported=-0.1"),
+        (dict(discovery=1.5), ValueError, r"discovery must be a probability in \[0, 1\], got 1.5"),
+        (dict(reported=-0.1), ValueError, "reported must be a probability .*, got -0.1"),
         (dict(mitigation="drop"), ValueError, "mitigation must be"),
         (dict(mitigation="downweight"), ValueError, "exploration > 0"),
         (dict(n_rounds=0), ValueError, "n_rounds"),

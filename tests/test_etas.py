@@ -241,7 +241,7 @@ def test_no_events_raises():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"init_theta": 1.0}, "init_theta must be a number strictly between 0 and 1"),
+        ({"init_theta": 1.0}, r"init_theta must be a number in \(0, 1\), got 1.0"),
         ({"init_theta": 0.0}, "init_theta"),
         ({"window_days": -1}, "window_days must be a positive"),
         ({"max_iter": 0}, "max_iter must be a positive integer"),

@@ -137,12 +137,16 @@ def test_constructor_area_fraction_and_repr():
 @pytest.mark.parametrize(
     ("changes", "error", "match"),
     [
-        ({"cell_size": 0.0}, ValueError, r"cell_size=0\.0 must be positive"),
-        ({"cell_size": -5}, ValueError, "cell_size=-5 must be positive"),
-        ({"cell_size": float("nan")}, ValueError, "cell_size=nan is not finite"),
+        ({"cell_size": 0.0}, ValueError, r"cell_size must be a positive .*, got 0\.0"),
+        ({"cell_size": -5}, ValueError, "cell_size must be a positive .*, got -5"),
+        (
+            {"cell_size": float("nan")},
+            ValueError,
+            "cell_size must be a positive finite .*, got nan",
+        ),
         ({"cell_size": "125"}, TypeError, "cell_size must be a number"),
-        ({"n_cols": 2.5}, TypeError, "n_cols must be an integer, got 2.5"),
-        ({"n_rows": 0}, ValueError, "n_rows=0 must be a positive integer"),
+        ({"n_cols": 2.5}, TypeError, "n_cols must be an integer, got float 2.5"),
+        ({"n_rows": 0}, ValueError, "n_rows must be a positive integer, got 0"),
         ({"active": np.ones((3, 2), dtype=bool)}, ValueError, r"active has shape \(3, 2\)"),
         ({"active": np.ones((2, 3))}, TypeError, "active must be a boolean array"),
         ({"active": np.zeros((2, 3), dtype=bool)}, ValueError, "no active cells"),
@@ -314,9 +318,9 @@ def test_non_polygon_rows_of_a_geodataframe_are_named():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"min_overlap": 1.0}, ValueError, r"min_overlap=1\.0 must be in \[0, 1\)"),
+        ({"min_overlap": 1.0}, ValueError, r"min_overlap must be .* in \[0, 1\), got 1\.0"),
         ({"min_overlap": -0.1}, ValueError, "min_overlap"),
-        ({"cell_size": 0}, ValueError, "cell_size=0 must be positive"),
+        ({"cell_size": 0}, ValueError, r"cell_size must be a positive .*, got 0 \(e.g. cell_size"),
         ({"origin": 5.0}, TypeError, "origin must be a pair"),
     ],
 )

@@ -459,7 +459,7 @@ def test_progress_bar_counts_every_permutation(events, monkeypatch):
         ({"time_bands_days": (0, 14, 7)}, ValueError, "time_bands_days must be strictly asc"),
         ({"time_bands_days": (-7, 0, 7)}, ValueError, "time_bands_days must be non-negative"),
         ({"time_bands_days": (7,)}, ValueError, "time_bands_days must list at least 2"),
-        ({"n_permutations": 0}, ValueError, "n_permutations must be at least 1, got 0"),
+        ({"n_permutations": 0}, ValueError, "n_permutations must be a positive integer, got 0"),
         ({"n_permutations": 9.5}, TypeError, "n_permutations must be an integer"),
         ({"n_permutations": True}, TypeError, "n_permutations must be an integer"),
         ({"same_location": "yes"}, TypeError, "same_location must be True or False"),
@@ -486,7 +486,10 @@ def test_too_few_events_and_wrong_input():
         knox_counts([0, 1], [0.0, np.nan], [0.0, 1.0])
     with pytest.raises(TypeError, match="result must be a KnoxResult"):
         suggest_bandwidths({"ratio": 1})
-    with pytest.raises(ValueError, match="alpha must be a number between 0 and 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"alpha must be a significance level in \(0, 1\), got 5 \(e.g. alpha=0.05\)",
+    ):
         suggest_bandwidths(_fake_result(np.ones((2, 2)), np.ones((2, 2))), alpha=5)
     with pytest.raises(ValueError, match="min_ratio must be a finite number"):
         suggest_bandwidths(_fake_result(np.ones((2, 2)), np.ones((2, 2))), min_ratio=-1)

@@ -275,11 +275,13 @@ def test_bad_inputs_are_refused(forecast):
     with pytest.raises(TypeError, match="block must be a position"):
         explore(forecast, block=True)
     for coverage in (0, -0.1, 1.5, float("nan")):
-        with pytest.raises(ValueError, match=r"coverage=.* must be a share of the area"):
+        with pytest.raises(
+            ValueError, match=r"coverage must be a share of the area in \(0, 1\], got"
+        ):
             plot_shift(forecast, coverage=coverage)
     with pytest.raises(TypeError, match="coverage must be a number"):
         plot_day(forecast, coverage="3%")
-    with pytest.raises(ValueError, match=r"coverage=2 must be"):
+    with pytest.raises(ValueError, match=r"coverage must be .*, got 2 \(e.g. coverage=0.03"):
         explore(forecast, coverage=2)
     with pytest.raises(ValueError, match=r"no block of the forecast starts on 2024-04-01"):
         plot_day(forecast, "2024-04-01")

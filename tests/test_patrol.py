@@ -81,9 +81,9 @@ def test_determinism_and_different_seeds():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"exploration=1.0 must be .* \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"exploration must be .* in \[0, 1\), got 1.0"):
         select_hot_cells([1.0, 2.0], 0.5, exploration=1.0)
-    with pytest.raises(ValueError, match="exploration=-0.1"):
+    with pytest.raises(ValueError, match="got -0.1"):
         select_hot_cells([1.0, 2.0], 0.5, exploration=-0.1)
     with pytest.raises(ValueError, match=r"coverage=1.5 .* \(0, 1\]"):
         select_hot_cells([1.0, 2.0], 1.5, exploration=0.1)

@@ -1033,3 +1033,72 @@ def test_unreadable_horizon_names_the_horizon(horizon):
     schedule = caslite.ShiftSchedule.every(4, tz=TZ)
     with pytest.raises(ValueError, match=rf"horizon='{horizon}' is not a duration; give a"):
         schedule.horizon(ORIGIN, horizon)
+
+
+def grid_with(**changes) -> Grid:
+    arguments = dict(x0=X0, y0=Y0, cell_size=125.0, n_cols=3, n_rows=2, crs=CRS)
+    return Grid(**{**arguments, **changes})
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        # a bool is not a number, even where 1 would be accepted; 3.0 is not an integer
+        (lambda: grid_with(cell_size=True), TypeError, "cell_size must be a number, got bool"),
+        (lambda: grid_with(n_cols=3.0), TypeError, "n_cols must be an integer, got float 3.0"),
+        # NaN and infinity are in no range
+        (lambda: grid_with(y0=np.nan), ValueError, "y0 must be a finite number of metres, got nan"),
+        (
+            lambda: grid_with(cell_size=np.inf),
+            ValueError,
+            r"cell_size must be a positive finite number of metres, got inf \(e.g. cell_size=",
+        ),
+        (
+            lambda: caslite.select_hot_cells([1.0, 2.0], 0.5, exploration=np.nan),
+            ValueError,
+            r"exploration must be a share of the area budget in \[0, 1\), got nan",
+        ),
+        # a bound that is excluded is refused (the included one is accepted: next test)
+        (
+            lambda: caslite.simulate_feedback([1.0, 1.0], coverage=0.0),
+            ValueError,
+            r"coverage must be a share of the cells in \(0, 1\], got 0.0",
+        ),
+        (
+            lambda: knox_test(events_of(incidents()), n_permutations=0),
+            ValueError,
+            "n_permutations must be a positive integer, got 0",
+        ),
+        (
+            lambda: NaiveCounts(window_weeks="8").fit(
+                events_of(incidents()), grid(), origin=ORIGIN
+            ),
+            TypeError,
+            "window_weeks must be a number, got str '8'",
+        ),
+    ],
+)
+def test_numbers_of_the_wrong_kind_or_range_are_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_numeric_checks_accept_numpy_scalars_and_included_bounds():
+    from caslite._validation import ArgumentTypeError, check_int, check_number, check_share
+
+    assert check_int(np.int32(3), "n") == 3 and type(check_int(np.int32(3), "n")) is int
+    assert check_number(np.float32(0.5), "x", positive=True) == 0.5
+    assert check_share(1, "coverage", "(0, 1]") == 1.0  # the included bound
+    assert check_share(0.0, "exploration", "[0, 1)") == 0.0
+    with pytest.raises(ValueError, match="got 1.0"):
+        check_share(1.0, "exploration", "[0, 1)")  # the excluded bound
+    # a wrong kind is a TypeError, and a ValueError for code that caught that before
+    with pytest.raises(TypeError) as info:
+        check_number("1", "x")
+    assert isinstance(info.value, ValueError) and isinstance(info.value, ArgumentTypeError)
+    # the time constants: whole seconds, as instants are
+    from caslite._time import DAY, DAYS_PER_WEEK, HOUR, MINUTE, MINUTES_PER_DAY, WEEK
+
+    assert (MINUTE, HOUR, DAY, WEEK) == (60, 3600, 86400, 604800)
+    assert (MINUTES_PER_DAY, DAYS_PER_WEEK) == (1440, 7)
+    assert all(type(c) is int for c in (MINUTE, HOUR, DAY, WEEK))

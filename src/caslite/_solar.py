@@ -25,9 +25,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from caslite._time import DAY
+
 __all__ = ["darkness_share", "sun_elevation", "twilight_times"]
 
-_DAY = 86_400.0
 _UNIX_JD = 2_440_587.5  # Julian day of 1970-01-01 00:00 UTC
 _J2000 = 2_451_545.0
 # Sample elevations at most this many at once in darkness_share (memory bound).
@@ -60,7 +61,7 @@ def sun_elevation(t, lon, lat) -> np.ndarray:
     t = np.asarray(t, dtype=np.float64)
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.radians(np.asarray(lat, dtype=np.float64))
-    jd = t / _DAY + _UNIX_JD
+    jd = t / float(DAY) + _UNIX_JD
     jc = (jd - _J2000) / 36525.0
     mean_long = np.radians(np.mod(280.46646 + jc * (36000.76983 + jc * 0.0003032), 360.0))
     mean_anom = np.radians(357.52911 + jc * (35999.05029 - 0.0001537 * jc))
@@ -85,7 +86,7 @@ def sun_elevation(t, lon, lat) -> np.ndarray:
         - 0.5 * y * y * np.sin(4 * mean_long)
         - 1.25 * ecc * ecc * np.sin(2 * mean_anom)
     )
-    minutes_utc = np.mod(t, _DAY) / 60.0
+    minutes_utc = np.mod(t, float(DAY)) / 60.0
     true_solar = np.mod(minutes_utc + eq_time + 4.0 * lon, 1440.0)
     hour_angle = np.radians(true_solar / 4.0 - 180.0)
     cos_zenith = np.sin(lat) * np.sin(decl) + np.cos(lat) * np.cos(decl) * np.cos(hour_angle)

@@ -1,4 +1,4 @@
-"""Time helpers shared by events and shifts (private)."""
+"""Time constants and helpers shared by every module (private)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-__all__ = ["DateOrderError", "as_zone", "numeric_date_order", "parse_datetimes", "to_utc_seconds"]
+__all__ = [
+    "DAY",
+    "DAYS_PER_WEEK",
+    "HOUR",
+    "MINUTE",
+    "MINUTES_PER_DAY",
+    "WEEK",
+    "DateOrderError",
+    "as_zone",
+    "numeric_date_order",
+    "parse_datetimes",
+    "to_utc_seconds",
+]
+
+#: Seconds in a minute, an hour, a (24-hour) day and a week. Instants are int64 UTC seconds,
+#: so these are ints; where a float is meant (a float result, a float argument of a numba
+#: kernel) write ``float(DAY)``: numba freezes a module constant's type when it compiles.
+MINUTE = 60
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+#: Minutes in a day (minutes after midnight run from 0 to ``MINUTES_PER_DAY - 1``).
+MINUTES_PER_DAY = DAY // MINUTE
+#: Days in a week.
+DAYS_PER_WEEK = WEEK // DAY
 
 #: A date written with numbers for day, month and year, day or month first: 01/06/2019,
 #: 1.6.2019, 01-06-19 (followed by the end, a space or "T").

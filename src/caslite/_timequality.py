@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from caslite._time import MINUTES_PER_DAY
+
 __all__ = [
     "DEFAULT_WINDOW",
     "HEAP_MIN_RATIO",
@@ -42,7 +44,6 @@ DEFAULT_WINDOW = "day"
 # Candidate default instants, minutes after local midnight.
 _HOUR_CANDIDATES = (0, 12 * 60)  # hour-precision data: 00:00 and 12:00
 _MINUTE_CANDIDATES = (0, 1, 12 * 60, 23 * 60 + 59)  # plus 00:01 and 23:59
-_DAY = 24 * 60
 _FAR = 10  # interquartile ranges beyond the quartiles: a placeholder's distance
 
 
@@ -70,11 +71,11 @@ def _neighbours(candidate: int, precision: str) -> list[int]:
     entries heap there too) nor another candidate.
     """
     if precision == "hour" or candidate % 60 == 0:
-        return [(candidate + 60 * k) % _DAY for k in (-2, -1, 1, 2)]
+        return [(candidate + 60 * k) % MINUTES_PER_DAY for k in (-2, -1, 1, 2)]
     return [
-        (candidate + k) % _DAY
+        (candidate + k) % MINUTES_PER_DAY
         for k in range(-10, 11)
-        if k and (candidate + k) % 5 and (candidate + k) % _DAY not in _MINUTE_CANDIDATES
+        if k and (candidate + k) % 5 and (candidate + k) % MINUTES_PER_DAY not in _MINUTE_CANDIDATES
     ]
 
 
@@ -116,8 +117,8 @@ def detect_heaps(minute_of_day: np.ndarray, second: np.ndarray) -> tuple[str, li
     if not minute_of_day.size:
         return "minute", []
     precision = time_precision(minute_of_day, second)
-    counts = np.bincount(minute_of_day[second == 0], minlength=_DAY)
-    all_counts = np.bincount(minute_of_day, minlength=_DAY)
+    counts = np.bincount(minute_of_day[second == 0], minlength=MINUTES_PER_DAY)
+    all_counts = np.bincount(minute_of_day, minlength=MINUTES_PER_DAY)
     candidates = _HOUR_CANDIDATES if precision == "hour" else _MINUTE_CANDIDATES
     heaps = []
     for candidate in candidates:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import math
 import numbers
 import re
 import warnings
@@ -14,17 +15,24 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from caslite._time import DAY, HOUR, MINUTE
+
 __all__ = [
     "LINE_LABELS",
     "MAX_COORDINATE",
+    "ArgumentTypeError",
     "CasliteWarning",
     "DataQualityWarning",
     "as_duration",
     "as_projected_crs",
+    "check_bool",
     "check_instant",
+    "check_int",
+    "check_number",
     "check_random_state",
     "check_not_degrees",
     "check_reaches_grid",
+    "check_share",
     "describe_rows",
     "warn_user",
 ]
@@ -254,10 +262,210 @@ def check_random_state(value, name: str = "random_state") -> None:
         raise ValueError(f"{name}={value!r} is negative; give a non-negative int, e.g. {name}=0.")
 
 
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong kind: a ``TypeError``, and a ``ValueError`` too.
+
+    Some checks that :func:`check_int`, :func:`check_number` and :func:`check_share` replaced
+    raised ``ValueError`` for a wrong kind; code that caught it keeps working.
+    """
+
+
+def _is_number(value) -> bool:
+    """Whether ``value`` is a real number (numpy scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _wrong_kind(value, name: str, expected: str) -> ArgumentTypeError:
+    return ArgumentTypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}.")
+
+
+def _wrong_value(value, name: str, expected: str, example) -> ValueError:
+    hint = "" if example is None else f" (e.g. {name}={example})"
+    return ValueError(f"{name} must be {expected}, got {value!r}{hint}.")
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` as a bool, refusing anything but ``True`` and ``False``.
+
+    Parameters
+    ----------
+    value : object
+        The argument.
+    name : str
+        The parameter's name, for the message.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is neither a bool nor a numpy bool: 1, "yes" and None are refused.
+
+    Examples
+    --------
+    >>> check_bool(True, "progress")
+    True
+    >>> check_bool(1, "progress")
+    Traceback (most recent call last):
+    ...
+    caslite._validation.ArgumentTypeError: progress must be True or False, got int 1.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise _wrong_kind(value, name, "True or False")
+    return bool(value)
+
+
+def check_int(value, name: str, minimum: int = 1, *, example=None) -> int:
+    """Return ``value`` as an int of at least ``minimum``.
+
+    Parameters
+    ----------
+    value : object
+        The argument: an int or a numpy integer; bools and floats (even 3.0) are refused.
+    name : str
+        The parameter's name, for the message.
+    minimum : int, default 1
+        The smallest value accepted.
+    example : object, optional
+        A good value, shown in the message as ``name=example``.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is not an integer.
+    ValueError
+        If ``value < minimum``.
+
+    Examples
+    --------
+    >>> check_int(3, "n_bags")
+    3
+    >>> check_int(0, "n_bags", example=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_bags must be a positive integer, got 0 (e.g. n_bags=5).
+    """
+    expected = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise _wrong_kind(value, name, "an integer")
+    if value < minimum:
+        raise _wrong_value(value, name, expected, example)
+    return int(value)
+
+
+def check_number(value, name: str, *, positive=False, unit=None, example=None) -> float:
+    """Return ``value`` as a finite float, positive if asked.
+
+    scikit-learn's ``check_scalar`` would let NaN through (every comparison with it is
+    false) and names no example; this check refuses NaN and infinities.
+
+    Parameters
+    ----------
+    value : object
+        The argument: a real number (numpy scalars included); bools are refused.
+    name : str
+        The parameter's name, for the message.
+    positive : bool, default False
+        Refuse 0 and negative values too.
+    unit : str, optional
+        The unit, for the message: ``"metres"`` gives "a positive number of metres".
+    example : object, optional
+        A good value, shown in the message as ``name=example``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is not a real number.
+    ValueError
+        If ``value`` is NaN or infinite, or (with ``positive``) not above 0.
+
+    Examples
+    --------
+    >>> check_number(125, "cell_size", positive=True, unit="metres")
+    125.0
+    >>> check_number(-5, "cell_size", positive=True, unit="metres", example=125)
+    Traceback (most recent call last):
+    ...
+    ValueError: cell_size must be a positive finite number of metres, got -5 (e.g. cell_size=125).
+    """
+    if not _is_number(value):
+        raise _wrong_kind(value, name, "a number")
+    of_unit = "" if unit is None else f" of {unit}"
+    number = float(value)
+    if not math.isfinite(number) or (positive and number <= 0):
+        expected = f"a {'positive ' if positive else ''}finite number{of_unit}"
+        raise _wrong_value(value, name, expected, example)
+    return number
+
+
+_INTERVALS = {
+    "[0, 1]": lambda v: 0.0 <= v <= 1.0,
+    "(0, 1]": lambda v: 0.0 < v <= 1.0,
+    "[0, 1)": lambda v: 0.0 <= v < 1.0,
+    "(0, 1)": lambda v: 0.0 < v < 1.0,
+}
+
+
+def check_share(value, name: str, interval: str = "[0, 1]", *, what="a number", example=None):
+    """Return ``value`` as a float in ``interval``, a subset of [0, 1].
+
+    Parameters
+    ----------
+    value : object
+        The argument: a real number (numpy scalars included); bools are refused.
+    name : str
+        The parameter's name, for the message.
+    interval : {"[0, 1]", "(0, 1]", "[0, 1)", "(0, 1)"}, default "[0, 1]"
+        The values accepted: a bracket includes its bound, a parenthesis excludes it.
+    what : str, default "a number"
+        What the value is, for the message: ``"a probability"``, ``"a share of the area"``.
+    example : object, optional
+        A good value, shown in the message as ``name=example`` (it may go on with a word on
+        what it means: ``"0.1 to patrol 10% at random"``).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is not a real number.
+    ValueError
+        If ``value`` is outside ``interval`` (NaN always is).
+
+    Examples
+    --------
+    >>> check_share(0.03, "coverage", "(0, 1]", what="a share of the area")
+    0.03
+    >>> check_share(3, "coverage", "(0, 1]", what="a share of the area", example=0.03)
+    Traceback (most recent call last):
+    ...
+    ValueError: coverage must be a share of the area in (0, 1], got 3 (e.g. coverage=0.03).
+    """
+    inside = _INTERVALS[interval]
+    if not _is_number(value):
+        raise _wrong_kind(value, name, "a number")
+    if not inside(float(value)):  # NaN is in no interval
+        raise _wrong_value(value, name, f"{what} in {interval}", example)
+    number = float(value)
+    return number
+
+
 def _short(delta: pd.Timedelta) -> str:
     """Spell a duration as the CLI takes it: '1D', '36h', '90min'."""
     seconds = int(delta.total_seconds())
-    for unit, size in (("D", 86_400), ("h", 3_600), ("min", 60)):
+    for unit, size in (("D", DAY), ("h", HOUR), ("min", MINUTE)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"

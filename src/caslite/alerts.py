@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
-import math
-import numbers
 import string
 import warnings
 from pathlib import Path
@@ -37,7 +35,14 @@ import pandas as pd
 import scipy.spatial
 
 from caslite._atomic import atomic_path
-from caslite._validation import DataQualityWarning, check_same_crs
+from caslite._time import DAY
+from caslite._validation import (
+    DataQualityWarning,
+    check_int,
+    check_number,
+    check_same_crs,
+    check_share,
+)
 
 __all__ = [
     "ALERT_FIELDS",
@@ -49,7 +54,6 @@ __all__ = [
     "uplift_words",
 ]
 
-_DAY = 86_400
 #: The fields a message template may use (``$name`` or ``${name}``, see :mod:`string`).
 ALERT_FIELDS = (
     "team",
@@ -79,17 +83,6 @@ _MIN_HISTORY = 30
 
 
 # ---------------------------------------------------------------------- checks
-def _positive(value, name: str, example: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{name} must be a positive number, e.g. {example}; got {value!r}.")
-    return float(value)
-
-
 def _check_events(events, name: str):
     from caslite.events import Events
 
@@ -213,22 +206,24 @@ def near_repeat_uplift(
     (True, True)
     """
     events = _check_events(events, "events")
-    radius = _positive(radius_m, "radius_m", "200")
-    window = _positive(window_days, "window_days", "14")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number between 0 and 1, e.g. 0.05; got {alpha!r}.")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, e.g. 999; got {n_boot!r}.")
-    tile = max(1000.0, 5.0 * radius) if tile_m is None else _positive(tile_m, "tile_m", "1000")
+    radius = check_number(radius_m, "radius_m", positive=True, example=200)
+    window = check_number(window_days, "window_days", positive=True, example=14)
+    check_share(alpha, "alpha", "(0, 1)", what="a significance level", example=0.05)
+    check_int(n_boot, "n_boot", example=999)
+    tile = (
+        max(1000.0, 5.0 * radius)
+        if tile_m is None
+        else check_number(tile_m, "tile_m", positive=True, example=1000)
+    )
     n = len(events)
     t, x, y = events.t, events.x, events.y
     if n < 2:
         nan = float("nan")
         return Uplift(nan, nan, nan, radius, window, 0, nan, n)
     pairs = scipy.spatial.cKDTree(np.c_[x, y]).query_pairs(radius, output_type="ndarray")
-    close = np.abs(t[pairs[:, 0]] - t[pairs[:, 1]]) <= window * _DAY
+    close = np.abs(t[pairs[:, 0]] - t[pairs[:, 1]]) <= window * DAY
     sorted_t = np.sort(t)
-    within = np.searchsorted(sorted_t, sorted_t + window * _DAY, side="right") - np.arange(n) - 1
+    within = np.searchsorted(sorted_t, sorted_t + window * DAY, side="right") - np.arange(n) - 1
     share = within.sum() / (n * (n - 1) / 2)
     observed = np.bincount(pairs[close].ravel(), minlength=n) / 2.0
     spatial = np.bincount(pairs.ravel(), minlength=n) / 2.0
@@ -266,7 +261,7 @@ def _choose_zone(known, *, radius_m, window_days, min_radius_m, default_radius_m
     from caslite.knox import knox_test, suggest_bandwidths
 
     if radius_m is not None:
-        radius = _positive(radius_m, "radius_m", "200")
+        radius = check_number(radius_m, "radius_m", positive=True, example=200)
         if radius < min_radius_m:
             raise ValueError(
                 f"radius_m={radius_m:g} is below the minimum zone size min_radius_m="
@@ -274,7 +269,8 @@ def _choose_zone(known, *, radius_m, window_days, min_radius_m, default_radius_m
                 "larger radius_m, or lower min_radius_m if you are sure."
             )
     if radius_m is not None and window_days is not None:
-        return radius, _positive(window_days, "window_days", "14"), "given", "zone as given."
+        window = check_number(window_days, "window_days", positive=True, example=14)
+        return radius, window, "given", "zone as given."
     if len(known) < _MIN_HISTORY:
         note = (
             f"the history has {len(known)} incidents, too few to measure near repeats (at least "
@@ -294,9 +290,9 @@ def _choose_zone(known, *, radius_m, window_days, min_radius_m, default_radius_m
             radius, window = suggestion.radius_m, suggestion.window_days
             source, note = "measured", f"Knox test: {suggestion.message}"
     if radius_m is not None:
-        radius = _positive(radius_m, "radius_m", "200")
+        radius = check_number(radius_m, "radius_m", positive=True, example=200)
     if window_days is not None:
-        window = _positive(window_days, "window_days", "14")
+        window = check_number(window_days, "window_days", positive=True, example=14)
     if radius < min_radius_m:
         note += f" Radius raised from {radius:g} m to the minimum zone size {min_radius_m:g} m."
         radius = min_radius_m
@@ -630,15 +626,20 @@ def near_repeat_alerts(
         )
     language = _check_language(language)
     parsed_template = _template(template, language)
-    min_radius = _positive(min_radius_m, "min_radius_m", "200")
-    revisit = _positive(revisit_days, "revisit_days", "365")
+    min_radius = check_number(min_radius_m, "min_radius_m", positive=True, example=200)
+    revisit = check_number(revisit_days, "revisit_days", positive=True, example=365)
     radius, window, source, note = _choose_zone(
         known,
         radius_m=radius_m,
         window_days=window_days,
         min_radius_m=min_radius,
-        default_radius_m=max(_positive(default_radius_m, "default_radius_m", "200"), min_radius),
-        default_window_days=_positive(default_window_days, "default_window_days", "14"),
+        default_radius_m=max(
+            check_number(default_radius_m, "default_radius_m", positive=True, example=200),
+            min_radius,
+        ),
+        default_window_days=check_number(
+            default_window_days, "default_window_days", positive=True, example=14
+        ),
         alpha=alpha,
         min_ratio=min_ratio,
         n_permutations=n_permutations,
@@ -649,7 +650,7 @@ def near_repeat_alerts(
 
     tz = known.tz
     starts = new.times
-    ends = pd.DatetimeIndex(pd.to_datetime(new.t + round(window * _DAY), unit="s", utc=True))
+    ends = pd.DatetimeIndex(pd.to_datetime(new.t + round(window * DAY), unit="s", utc=True))
     ends = ends.tz_convert(tz)
     discs = shapely.buffer(shapely.points(new.x, new.y), radius, quad_segs=16)
     labels = new.data.index
@@ -714,7 +715,7 @@ def _revisits(known, new, radius: float, revisit_days: float) -> pd.DataFrame:
         for k, near in enumerate(tree.query_ball_point(np.c_[new.x, new.y], radius)):
             near = np.asarray(near, dtype=np.int64)
             dt = new.t[k] - known.t[near]
-            near = near[(dt > 0) & (dt <= revisit_days * _DAY)]
+            near = near[(dt > 0) & (dt <= revisit_days * DAY)]
             for j in near[np.argsort(known.t[near], kind="stable")]:
                 distance = float(np.hypot(known.x[j] - new.x[k], known.y[j] - new.y[k]))
                 row = (labels[k], known.data.index[j], known.t[j], known.x[j], known.y[j])

@@ -263,6 +263,7 @@ def _wrapped(text: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    """Build the ``caslite`` parser: its own options, then each command by its ``_add_*_parser``."""
     raw = _HelpFormatter
     parser = argparse.ArgumentParser(
         prog="caslite",
@@ -289,6 +290,20 @@ def _parser() -> argparse.ArgumentParser:
             parents=[common],
         )
 
+    _add_summary_parser(command)
+    _add_forecast_parser(command)
+    _add_backtest_parser(command)
+    _add_knox_parser(command)
+    _add_simulate_parser(command)
+    _add_bench_parser(command)
+    _add_alert_parser(command)
+    _add_report_parser(command)
+    _add_outlook_parser(command)
+    return parser
+
+
+def _add_summary_parser(command) -> None:
+    """Add ``caslite summary`` and its options (``command``: the factory of :func:`_parser`)."""
     summary = command(
         "summary",
         "summarise incidents on a grid and shifts; write a table and a map",
@@ -306,6 +321,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     summary.add_argument("--out", default="caslite-output", help="output folder")
 
+
+def _add_forecast_parser(command) -> None:
+    """Add ``caslite forecast`` and its options (``command``: the factory of :func:`_parser`)."""
     forecast = command(
         "forecast",
         "fit the risk model and write the hot cells of every shift of the horizon",
@@ -354,6 +372,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     forecast.add_argument("--out", default="caslite-output", help="output folder")
 
+
+def _add_backtest_parser(command) -> None:
+    """Add ``caslite backtest`` and its options (``command``: the factory of :func:`_parser`)."""
     backtest = command(
         "backtest",
         "score forecasting methods by rolling origin (hit rate, PAI, PEI*, ...)",
@@ -407,6 +428,9 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--no-progress", action="store_true", help="no progress bar")
     backtest.add_argument("--out", default="caslite-backtest", help="output folder")
 
+
+def _add_knox_parser(command) -> None:
+    """Add ``caslite knox`` and its options (``command``: the factory of :func:`_parser`)."""
     knox = command(
         "knox",
         "Knox test of near repeats: close pairs in space and time vs. permutations",
@@ -441,6 +465,9 @@ def _parser() -> argparse.ArgumentParser:
     knox.add_argument("--no-progress", action="store_true", help="no progress bar")
     knox.add_argument("--out", default="caslite-knox", help="output folder")
 
+
+def _add_simulate_parser(command) -> None:
+    """Add ``caslite simulate`` and its options (``command``: the factory of :func:`_parser`)."""
     simulate = command(
         "simulate",
         "simulate burglaries in a synthetic city with known true parameters",
@@ -477,6 +504,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
+
+def _add_bench_parser(command) -> None:
+    """Add ``caslite bench`` and its options (``command``: the factory of :func:`_parser`)."""
     bench = command(
         "bench",
         "run the benchmark suite of a source checkout (python -m benchmarks)",
@@ -495,8 +525,6 @@ def _parser() -> argparse.ArgumentParser:
         "--report", action="store_true", help="run the accuracy report (benchmarks.report)"
     )
     bench.add_argument("extra", nargs="*", help="further arguments for the suite, after --")
-    _prevention_commands(command)
-    return parser
 
 
 def _shift_arguments(command) -> None:
@@ -1633,8 +1661,8 @@ ranking.csv (district-weeks, highest first), outlook.png (the districts with mos
 }
 
 
-def _prevention_commands(command) -> None:
-    """Add the prevention commands (alert, report, outlook) to the parser."""
+def _add_alert_parser(command) -> None:
+    """Add ``caslite alert`` and its options (``command``: the factory of :func:`_parser`)."""
     alert = command(
         "alert",
         "near-repeat alerts after new burglaries: zones, revisits, group messages",
@@ -1673,6 +1701,9 @@ def _prevention_commands(command) -> None:
     alert.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     alert.add_argument("--out", default="caslite-alerts", help="output folder")
 
+
+def _add_report_parser(command) -> None:
+    """Add ``caslite report`` and its options (``command``: the factory of :func:`_parser`)."""
     report = command(
         "report",
         "burglaries per neighbourhood for a period vs last year: HTML, CSV, figure",
@@ -1705,6 +1736,9 @@ def _prevention_commands(command) -> None:
     report.add_argument("--language", choices=["en", "nl"], default="en", help="default en")
     report.add_argument("--out", default="caslite-report", help="output folder")
 
+
+def _add_outlook_parser(command) -> None:
+    """Add ``caslite outlook`` and its options (``command``: the factory of :func:`_parser`)."""
     outlook = command(
         "outlook",
         "dark-months outlook: expected incidents per district and week, with intervals",
@@ -1736,12 +1770,13 @@ def _prevention_commands(command) -> None:
 def _alert(args) -> None:
     import numpy as np
 
+    from caslite._time import DAY
     from caslite.alerts import near_repeat_alerts
     from caslite.grid import Grid
 
     events, title = _read_events(args)
     if args.since is None:
-        since = int(events.t.max()) - 86_400
+        since = int(events.t.max()) - DAY
     else:
         since = int(_local_time(args.since, "--since", events.tz).timestamp())
     is_new = events.t >= since

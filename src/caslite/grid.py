@@ -18,7 +18,6 @@ raster is outside.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import pyproj
@@ -28,8 +27,11 @@ import shapely
 from caslite._timequality import far_from_rest, placeholder_points
 from caslite._validation import (
     as_projected_crs,
+    check_int,
     check_not_degrees,
+    check_number,
     check_same_crs,
+    check_share,
     describe_rows,
     warn_user,
 )
@@ -93,11 +95,11 @@ class Grid:
     """
 
     def __init__(self, *, x0, y0, cell_size, n_cols, n_rows, crs, active=None, area_fraction=None):
-        self._x0 = _finite_real(x0, "x0")
-        self._y0 = _finite_real(y0, "y0")
+        self._x0 = check_number(x0, "x0", unit="metres")
+        self._y0 = check_number(y0, "y0", unit="metres")
         self._cell_size = _positive_cell_size(cell_size)
-        self._n_cols = _positive_int(n_cols, "n_cols")
-        self._n_rows = _positive_int(n_rows, "n_rows")
+        self._n_cols = check_int(n_cols, "n_cols")
+        self._n_rows = check_int(n_rows, "n_rows")
         self._crs = as_projected_crs(crs, "the grid")
         shape = (self._n_rows, self._n_cols)
         active = _active_mask(active, shape)
@@ -178,7 +180,7 @@ class Grid:
         """
         cell_size = _positive_cell_size(cell_size)
         min_overlap = _check_min_overlap(min_overlap)
-        max_cells = _positive_int(max_cells, "max_cells")
+        max_cells = check_int(max_cells, "max_cells")
         geometry, crs = _area_and_crs(area, crs)
         check_not_degrees(geometry.bounds, crs, "the study area", _AREA_DEGREES_FIX)
         x0, y0, n_cols, n_rows = _snapped_raster(geometry.bounds, cell_size, origin)
@@ -254,10 +256,10 @@ class Grid:
         if rule not in _RULES:
             raise ValueError(f"rule={rule!r} is not one of {list(_RULES)}.")
         cell_size = _positive_cell_size(cell_size)
-        buffer = cell_size if buffer is None else _finite_real(buffer, "buffer")
+        buffer = cell_size if buffer is None else check_number(buffer, "buffer", unit="metres")
         if buffer < 0:
             raise ValueError(f"buffer={buffer} is negative; pass a margin in metres >= 0.")
-        max_cells = _positive_int(max_cells, "max_cells")
+        max_cells = check_int(max_cells, "max_cells")
         x, y, crs, labels = _event_points(events)
         bounds = (x.min() - buffer, y.min() - buffer, x.max() + buffer, y.max() + buffer)
         *_, n_cols, n_rows = _snapped_raster(bounds, cell_size, origin)
@@ -550,37 +552,18 @@ class Grid:
 
 
 # ---------------------------------------------------------------------- argument checks
-def _finite_real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__}).")
-    if not math.isfinite(value):
-        raise ValueError(f"{name}={value!r} is not finite; pass a finite number of metres.")
-    return float(value)
-
-
 def _positive_cell_size(value) -> float:
-    size = _finite_real(value, "cell_size")
-    if size <= 0:
-        raise ValueError(f"cell_size={value!r} must be positive, e.g. cell_size=125.0 (metres).")
-    return size
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).")
-    if value <= 0:
-        raise ValueError(f"{name}={value!r} must be a positive integer.")
-    return int(value)
+    return check_number(value, "cell_size", positive=True, unit="metres", example=125.0)
 
 
 def _check_min_overlap(value) -> float:
-    value = _finite_real(value, "min_overlap")
-    if not 0 <= value < 1:
-        raise ValueError(
-            f"min_overlap={value!r} must be in [0, 1): the share of a cell that must lie "
-            "inside the area for the cell to be active."
-        )
-    return value
+    return check_share(
+        value,
+        "min_overlap",
+        "[0, 1)",
+        what="the share of a cell that must lie inside the area for the cell to be active,",
+        example=0.5,
+    )
 
 
 def _active_mask(active, shape: tuple[int, int]) -> np.ndarray:
@@ -638,7 +621,7 @@ def _origin(origin) -> tuple[float, float]:
         ox, oy = origin
     except (TypeError, ValueError):
         raise TypeError(f"origin must be a pair (x, y) of numbers, got {origin!r}.") from None
-    return _finite_real(ox, "origin x"), _finite_real(oy, "origin y")
+    return check_number(ox, "origin x", unit="metres"), check_number(oy, "origin y", unit="metres")
 
 
 def _overlap_fractions(area, x0, y0, cell_size, n_cols, n_rows) -> np.ndarray:

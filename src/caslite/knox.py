@@ -38,7 +38,15 @@ import pandas as pd
 
 from caslite._kernels import knox as _k
 from caslite._kernels import threads_for
-from caslite._validation import CasliteWarning, check_random_state, warn_user
+from caslite._time import DAY
+from caslite._validation import (
+    CasliteWarning,
+    check_bool,
+    check_int,
+    check_random_state,
+    check_share,
+    warn_user,
+)
 
 __all__ = [
     "BandwidthSuggestion",
@@ -48,7 +56,6 @@ __all__ = [
     "suggest_bandwidths",
 ]
 
-_DAY = 86_400.0
 # Default refusal threshold of the pair table (6 bytes a pair: about 1.2 GB).
 MAX_PAIRS = 200_000_000
 # Permutations (int64, n_events each) held at once: at most about 64 MB.
@@ -83,24 +90,8 @@ def _edges(values, name: str, unit: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-    return bool(value)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
-    return int(value)
-
-
 def _check_alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number between 0 and 1, e.g. 0.05; got {alpha!r}.")
-    return float(alpha)
+    return check_share(alpha, "alpha", "(0, 1)", what="a significance level", example=0.05)
 
 
 def _arrays(t, x, y):
@@ -332,8 +323,8 @@ def knox_counts(
     """
     t, x, y = _arrays(t, x, y)
     distance_edges = _edges(distance_bands, "distance_bands", "metres")
-    time_edges = _edges(time_bands_days, "time_bands_days", "days") * _DAY
-    same_location = _check_bool("same_location", same_location)
+    time_edges = _edges(time_bands_days, "time_bands_days", "days") * float(DAY)
+    same_location = check_bool(same_location, "same_location")
     n_rows = len(distance_edges) - 1 + same_location
     pairs = _close_pairs(x, y, distance_edges, same_location, np.iinfo(np.int64).max)
     identity = np.arange(len(t), dtype=np.int64)[None, :]
@@ -712,11 +703,11 @@ def knox_test(
     t, x, y = _arrays(events.t, events.x, events.y)
     distance_edges = _edges(distance_bands, "distance_bands", "metres")
     time_edges_days = _edges(time_bands_days, "time_bands_days", "days")
-    time_edges = time_edges_days * _DAY
-    same_location = _check_bool("same_location", same_location)
-    n_permutations = _check_int("n_permutations", n_permutations, 1)
-    progress = _check_bool("progress", progress)
-    max_pairs = _check_int("max_pairs", max_pairs, 0)
+    time_edges = time_edges_days * float(DAY)
+    same_location = check_bool(same_location, "same_location")
+    n_permutations = check_int(n_permutations, "n_permutations", 1)
+    progress = check_bool(progress, "progress")
+    max_pairs = check_int(max_pairs, "max_pairs", 0)
     check_random_state(random_state)
     bar = _progress_bar(n_permutations) if progress else None
 

@@ -40,6 +40,7 @@ import pandas as pd
 from caslite._atomic import atomic_path
 from caslite._core import top_cells
 from caslite._time import to_utc_seconds
+from caslite._validation import check_int, check_share
 from caslite.forecast import Forecast
 
 __all__ = ["OUTLINE_MAX_CELLS", "explore", "plot_day", "plot_horizon", "plot_shift"]
@@ -364,8 +365,7 @@ def plot_day(
     _check_forecast(forecast)
     coverage = _check_coverage(coverage)
     scale = _check_scale(scale)
-    if isinstance(ncols, bool) or not isinstance(ncols, numbers.Integral) or ncols < 1:
-        raise ValueError(f"ncols must be a positive whole number of panels, got {ncols!r}.")
+    check_int(ncols, "ncols", example=3)
     date, which = _day_blocks(forecast, day)
     hot = [_hot_cells(forecast, int(b), coverage) for b in which]
     style, hot_color = _hot_style(hot_style, hot_color, max(cells.size for cells in hot))
@@ -1121,13 +1121,9 @@ def _check_forecast(forecast) -> None:
 
 
 def _check_coverage(coverage) -> float:
-    if isinstance(coverage, bool) or not isinstance(coverage, numbers.Real):
-        raise TypeError(f"coverage must be a number in (0, 1], got {coverage!r}.")
-    if not 0 < coverage <= 1:
-        raise ValueError(
-            f"coverage={coverage!r} must be a share of the area in (0, 1], e.g. 0.03 for 3 %."
-        )
-    return float(coverage)
+    return check_share(
+        coverage, "coverage", "(0, 1]", what="a share of the area", example="0.03 for 3 %"
+    )
 
 
 def _check_scale(scale) -> str:

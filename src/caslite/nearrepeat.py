@@ -46,7 +46,7 @@ import numpy as np
 from caslite._forms import plain
 from caslite._kernels import nearrepeat as _k
 from caslite._kernels import threads_for
-from caslite._time import to_utc_seconds
+from caslite._time import DAY, to_utc_seconds
 from caslite._validation import check_same_crs
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
     "score_history",
 ]
 
-_DAY = 86_400.0
 _FORMS = ("continuous", "grid")
 _METHODS = ("auto", "direct", "recursive")
 # Weight steps of a BowersTime window beyond which method="recursive" is refused.
@@ -295,7 +294,7 @@ class _TimeKernel(_KernelForm):
         raise NotImplementedError
 
     def _codes(self) -> tuple[int, float, float]:
-        return self._kind, self._param_seconds(), self.window_days * _DAY
+        return self._kind, self._param_seconds(), self.window_days * float(DAY)
 
     def weight(self, lag_days) -> np.ndarray:
         """Evaluate the kernel at time lags in days: zero unless ``0 < lag <= window_days``.
@@ -309,11 +308,12 @@ class _TimeKernel(_KernelForm):
         -------
         ndarray of float64
         """
-        lag = np.asarray(lag_days, dtype=np.float64) * _DAY
+        lag = np.asarray(lag_days, dtype=np.float64) * float(DAY)
         param = self._param_seconds()
         scalar = getattr(_k._time_weight, "py_func", _k._time_weight)  # no compilation
         w = np.vectorize(lambda v: scalar(self._kind, param, v), otypes=[np.float64])(lag)
-        return np.where((lag > 0) & (lag <= self.window_days * _DAY), w, 0.0).astype(np.float64)
+        window = self.window_days * float(DAY)
+        return np.where((lag > 0) & (lag <= window), w, 0.0).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -354,7 +354,7 @@ class ExponentialTime(_TimeKernel):
         )
 
     def _param_seconds(self):
-        return self.scale_days * _DAY
+        return self.scale_days * float(DAY)
 
 
 @dataclass(frozen=True)
@@ -386,7 +386,7 @@ class BowersTime(_TimeKernel):
         object.__setattr__(self, "step_days", _number("BowersTime step_days", self.step_days))
 
     def _param_seconds(self):
-        return self.step_days * _DAY
+        return self.step_days * float(DAY)
 
 
 # ---------------------------------------------------------------------- validation helpers

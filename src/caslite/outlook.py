@@ -25,14 +25,15 @@ by each district's in-sample error of the same-week-last-year forecast) and inte
 from __future__ import annotations
 
 import dataclasses
-import numbers
 
 import numpy as np
 import pandas as pd
 
+from caslite._time import DAYS_PER_WEEK
+from caslite._validation import check_int, check_number, check_share
+
 __all__ = ["Outlook", "dark_months_outlook", "district_names", "outlook_backtest", "outlook_scores"]
 
-_WEEK = 7
 _EVENING = (17, 21)  # local hours whose darkness is a feature
 
 
@@ -69,10 +70,7 @@ def district_names(events, *, areas=None, name_column="name", area_column=None,
 
         return _column_names(events, area_column, "(none)")
     if district_size_m is not None:
-        if isinstance(district_size_m, bool) or not (
-            isinstance(district_size_m, numbers.Real) and district_size_m > 0
-        ):
-            raise ValueError(f"district_size_m must be a positive number, got {district_size_m!r}.")
+        check_number(district_size_m, "district_size_m", positive=True, example=2000)
         i = np.floor(events.x / district_size_m).astype(np.int64)
         j = np.floor(events.y / district_size_m).astype(np.int64)
         return np.array([f"E{a}N{b}" for a, b in zip(i, j, strict=True)])
@@ -105,7 +103,7 @@ def _local_midnight(stamp: pd.Timestamp, tz: str, shift_days: int = 0) -> pd.Tim
 def _week_starts(origin: pd.Timestamp, first: int, last: int, tz: str) -> pd.DatetimeIndex:
     """Local midnights ``origin + 7k days`` for ``k`` in ``first .. last`` (inclusive)."""
     return pd.DatetimeIndex(
-        [_local_midnight(origin, tz, _WEEK * k) for k in range(first, last + 1)]
+        [_local_midnight(origin, tz, DAYS_PER_WEEK * k) for k in range(first, last + 1)]
     )
 
 
@@ -124,7 +122,7 @@ def _week_features(starts: pd.DatetimeIndex, lon: float, lat: float, tz: str) ->
     middle = starts + pd.Timedelta(days=3.5)
     phase = 2 * np.pi * (middle.day_of_year.to_numpy() - 1) / 365.25
     days = pd.DatetimeIndex(
-        [s.tz_localize(None) + pd.Timedelta(days=d) for s in starts for d in range(_WEEK)]
+        [s.tz_localize(None) + pd.Timedelta(days=d) for s in starts for d in range(DAYS_PER_WEEK)]
     )
     lo = (days + pd.Timedelta(hours=_EVENING[0])).tz_localize(
         tz, ambiguous=True, nonexistent="shift_forward"
@@ -134,7 +132,7 @@ def _week_features(starts: pd.DatetimeIndex, lon: float, lat: float, tz: str) ->
     )
     share = darkness_share(
         lo.as_unit("s").asi8, hi.as_unit("s").asi8, lon, lat, step=600.0
-    ).reshape(len(starts), _WEEK)
+    ).reshape(len(starts), DAYS_PER_WEEK)
     return np.column_stack([np.sin(phase), np.cos(phase), share.mean(axis=1)])
 
 
@@ -228,12 +226,6 @@ class Outlook:
 
 
 # ---------------------------------------------------------------------- the model
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
-    return int(value)
-
-
 def _fit_predict(counts, features_past, features_ahead, *, recent_weeks, alpha_ridge=1e-4):
     """Fit the Poisson GLM on (week, district) counts; return fitted, forecast, level, k."""
     from sklearn.linear_model import PoissonRegressor
@@ -324,11 +316,10 @@ def dark_months_outlook(
 
     if not isinstance(events, Events):
         raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
-    weeks = _check_int(weeks, "weeks", 1)
-    lookback = _check_int(lookback_weeks, "lookback_weeks", 52)
-    recent = _check_int(recent_weeks, "recent_weeks", 1)
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be between 0 and 1, e.g. 0.2; got {alpha!r}.")
+    weeks = check_int(weeks, "weeks", 1)
+    lookback = check_int(lookback_weeks, "lookback_weeks", 52)
+    recent = check_int(recent_weeks, "recent_weeks", 1)
+    check_share(alpha, "alpha", "(0, 1)", what="1 - the interval level", example=0.2)
     if not len(events):
         raise ValueError("events is empty: there is nothing to forecast from.")
     tz = events.tz
@@ -436,7 +427,7 @@ def outlook_backtest(events, origins, *, weeks=26, lookback_weeks=156, alpha=0.2
     >>> outlook_scores(backtest)["method"].tolist()
     ['outlook', 'last_year', 'multi_year_mean']
     """
-    weeks = _check_int(weeks, "weeks", 1)
+    weeks = check_int(weeks, "weeks", 1)
     if weeks > 52:
         raise ValueError(
             f"weeks={weeks}: the seasonal baselines (the same week last year) are known for at "

@@ -22,26 +22,23 @@ Efraimidis, P. S., Spirakis, P. G. (2006). Weighted random sampling with a reser
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 
 from caslite._core import area_budget, cumulative_area, top_cells
+from caslite._validation import check_share
 
 __all__ = ["patrol_plan", "select_hot_cells"]
 
 
 def _exploration(exploration) -> float:
-    if isinstance(exploration, (bool, np.bool_)) or not isinstance(exploration, numbers.Real):
-        raise TypeError(f"exploration must be a number in [0, 1), got {exploration!r}.")
-    exploration = float(exploration)
-    if not 0 <= exploration < 1:
-        raise ValueError(
-            f"exploration={exploration!r} must be a share of the area budget in [0, 1), e.g. "
-            "0.1 to patrol 10% of the hot-spot area at random; 0 for none."
-        )
-    return exploration
+    return check_share(
+        exploration,
+        "exploration",
+        "[0, 1)",
+        what="a share of the area budget",
+        example="0.1 to patrol 10% of the hot-spot area at random; 0 for none",
+    )
 
 
 def _select(risk, coverage, area, exploration, rng) -> tuple[np.ndarray, int]:

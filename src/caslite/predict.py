@@ -14,6 +14,7 @@ from caslite._time import to_utc_seconds
 from caslite._validation import (
     as_duration,
     check_instant,
+    check_number,
     check_random_state,
     check_same_crs,
     warn_user,
@@ -147,13 +148,7 @@ def predict(
             f"{late} of {len(events)} incidents are not known before the origin "
             f"({origin}) and are ignored; a forecast uses only what was known before it."
         )
-    if (
-        isinstance(cell_size, bool)
-        or not isinstance(cell_size, numbers.Real)
-        or not np.isfinite(cell_size)
-        or cell_size <= 0
-    ):
-        raise ValueError(f"cell_size must be a positive number of metres, got {cell_size!r}.")
+    check_number(cell_size, "cell_size", positive=True, unit="metres", example=125.0)
     check_coverage(coverage)  # checked before the fit, not after it
     if len(known) == 0:
         raise TooLittleDataError(

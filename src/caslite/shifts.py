@@ -24,12 +24,11 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from caslite._time import as_zone, to_utc_seconds
+from caslite._time import DAY, HOUR, MINUTE, as_zone, to_utc_seconds
 from caslite._validation import as_duration
 
 __all__ = ["Blocks", "ShiftSchedule"]
 
-_SECONDS_PER_DAY = 86_400
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -41,7 +40,7 @@ def _parse_start(text) -> int:
     hours, minutes = int(match.group(1)), int(match.group(2))
     if hours > 23 or minutes > 59:
         raise ValueError(f"shift start {text!r} is not a time of day between 00:00 and 23:59.")
-    return hours * 3600 + minutes * 60
+    return hours * HOUR + minutes * MINUTE
 
 
 class ShiftSchedule:
@@ -131,13 +130,13 @@ class ShiftSchedule:
         ('07:00', '15:00', '23:00')
         """
         step = _block_seconds(hours)
-        if not np.isfinite(step) or step <= 0 or _SECONDS_PER_DAY % step or step % 60:
+        if not np.isfinite(step) or step <= 0 or DAY % step or step % 60:
             raise ValueError(
                 f"hours={hours!r} must be positive and divide a 24-hour day into whole minutes "
                 "(e.g. 1, 2, 3, 4, 6, 8, 12 or 24)."
             )
         offset = _parse_start(first)
-        starts = [(offset + i * int(step)) % _SECONDS_PER_DAY for i in range(int(86400 // step))]
+        starts = [(offset + i * int(step)) % DAY for i in range(int(DAY // step))]
         return cls([_hhmm(s) for s in starts], tz=tz)
 
     @property
@@ -221,7 +220,7 @@ class ShiftSchedule:
         seconds = np.atleast_1d(to_utc_seconds(times, self.tz, "block_of"))
         local = pd.DatetimeIndex(pd.to_datetime(seconds, unit="s", utc=True)).tz_convert(self.tz)
         wall = local.tz_localize(None).as_unit("s").asi8
-        day, time_of_day = np.divmod(wall, _SECONDS_PER_DAY)
+        day, time_of_day = np.divmod(wall, DAY)
         shift = np.searchsorted(self.start_seconds, time_of_day, side="right") - 1
         before_first = shift < 0  # belongs to the previous day's last (midnight-crossing) shift
         day = day - before_first
@@ -258,7 +257,7 @@ class ShiftSchedule:
 
     def _block_start(self, ids: np.ndarray) -> np.ndarray:
         day, shift = np.divmod(ids, self.n_shifts)
-        wall = day * _SECONDS_PER_DAY + self.start_seconds[shift]
+        wall = day * DAY + self.start_seconds[shift]
         naive = pd.DatetimeIndex(pd.to_datetime(wall.ravel(), unit="s"))
         # Earliest occurrence of an ambiguous start, first instant after a skipped one.
         local = naive.tz_localize(
@@ -335,10 +334,10 @@ def _block_seconds(hours) -> float:
     if isinstance(hours, bool) or hours is None:
         raise TypeError(f"hours={hours!r} is not a length; give a number of hours or e.g. '4h'.")
     if isinstance(hours, numbers.Real):
-        return float(hours) * 3600
+        return float(hours) * HOUR
     if isinstance(hours, str):
         try:
-            return float(hours) * 3600  # "4": hours, as on the command line
+            return float(hours) * HOUR  # "4": hours, as on the command line
         except ValueError:
             pass
     try:
@@ -352,13 +351,13 @@ def _block_seconds(hours) -> float:
 
 def _default_label(start: int, end: int) -> str:
     """Label a shift ``"07-15"`` (hours) or ``"07:30-15:30"`` when minutes are involved."""
-    if start % 3600 or end % 3600:
+    if start % HOUR or end % HOUR:
         return f"{_hhmm(start)}-{_hhmm(end)}"
-    return f"{start // 3600:02d}-{end // 3600:02d}"
+    return f"{start // HOUR:02d}-{end // HOUR:02d}"
 
 
 def _hhmm(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+    return f"{seconds // HOUR:02d}:{seconds % HOUR // MINUTE:02d}"
 
 
 class Blocks:
@@ -422,6 +421,6 @@ class Blocks:
                 "label": np.asarray(self.schedule.labels, dtype=object)[self.shift],
                 "block_start": pd.to_datetime(self.start, unit="s", utc=True).tz_convert(tz),
                 "block_end": pd.to_datetime(self.end, unit="s", utc=True).tz_convert(tz),
-                "hours": (self.end - self.start) / 3600.0,
+                "hours": (self.end - self.start) / float(HOUR),
             }
         )

@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 
 from caslite._atomic import atomic_path, save_figure
+from caslite._time import DAY
 from caslite._validation import warn_user
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.shifts import ShiftSchedule
 
 __all__ = ["IncidentSummary", "summarize_incidents"]
-
-_DAY = 86_400
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ def summarize_incidents(
             )
         events = events.select(~outside)
         cells = cells[~outside]
-    recent = events.t >= events.t[-1] - days * _DAY
+    recent = events.t >= events.t[-1] - days * DAY
     shift = schedule.shift_of(schedule.block_of(events.t))
 
     table = pd.DataFrame({"cell_id": np.arange(grid.n_cells), "x": grid.x, "y": grid.y})

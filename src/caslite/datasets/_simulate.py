@@ -23,16 +23,15 @@ import scipy.sparse
 import scipy.spatial
 import scipy.special
 
+from caslite._time import DAY, HOUR, MINUTE
 from caslite._validation import as_projected_crs
 
 __all__ = ["SyntheticCity", "simulate_city", "DEFAULT_HOURLY_PROFILE"]
 
-_SECONDS_PER_DAY = 86_400
 #: Working memory per background raster cell (density, noise, smoothing, cumulative sums).
 _BYTES_PER_RASTER_CELL = 64
 #: Working memory per simulated event (times, coordinates, parents, generations, the table).
 _BYTES_PER_EVENT = 160
-_SECONDS_PER_HOUR = 3_600
 #: Kernels are cut off this many standard deviations (space) / mean delays (time) away.
 _SPACE_CUTOFF_SD = 6.0
 _TIME_CUTOFF_MEANS = 40.0
@@ -162,7 +161,7 @@ class SyntheticCity:
     @property
     def omega(self) -> float:
         """Decay rate of the triggering kernel, per second (1 / mean delay)."""
-        return 1.0 / (self.params["temporal_range_days"] * _SECONDS_PER_DAY)
+        return 1.0 / (self.params["temporal_range_days"] * DAY)
 
     def to_frame(self) -> pd.DataFrame:
         """Return a copy of :attr:`events` (columns t, x, y, parent, generation)."""
@@ -446,7 +445,7 @@ def _check_recording(heaped_share, heap_times, date_only_share) -> list:
             raise ValueError(
                 f"heap_times must hold local wall-clock times 'HH:MM' or 'hour', got {value!r}."
             )
-        offsets.append(stamp.hour * _SECONDS_PER_HOUR + stamp.minute * 60)
+        offsets.append(stamp.hour * HOUR + stamp.minute * MINUTE)
     if not offsets:
         raise ValueError("heap_times is empty: give at least one time such as '00:00'.")
     return offsets
@@ -745,7 +744,7 @@ def simulate_city(
     end_ts = _as_local_timestamp(end, tz, "end")
     if end_ts <= start_ts:
         raise ValueError(f"end ({end_ts}) must be after start ({start_ts}).")
-    days = (end_ts - start_ts).total_seconds() / _SECONDS_PER_DAY
+    days = (end_ts - start_ts).total_seconds() / DAY
     _check_fits_in_memory(n_cells, resolution, size, background_rate, days, branching_ratio)
     x0, y0 = (float(v) for v in origin)
 
@@ -789,13 +788,13 @@ def simulate_city(
     # ------------------------------------------------------------------ time
     t0 = int(start_ts.tz_convert("UTC").timestamp() // 1)
     t1 = int(-(-end_ts.tz_convert("UTC").timestamp() // 1))
-    edges = np.arange(t0, t1, _SECONDS_PER_HOUR, dtype=np.int64)
+    edges = np.arange(t0, t1, HOUR, dtype=np.int64)
     edges = np.append(edges, np.int64(t1))
     local = pd.to_datetime(edges[:-1], unit="s", utc=True).tz_convert(tz)
     hours = np.asarray(local.hour)
     doy = np.asarray(local.day_of_year) + (hours + np.asarray(local.minute) / 60) / 24
     season = 1 + seasonal_amplitude * np.cos(2 * np.pi * (doy - seasonal_peak_doy) / 365.25)
-    rate = background_rate / _SECONDS_PER_DAY * profile[hours] * season  # per second
+    rate = background_rate / DAY * profile[hours] * season  # per second
     widths = np.diff(edges)
 
     # ------------------------------------------------------------------ background events
@@ -811,7 +810,7 @@ def simulate_city(
     # ------------------------------------------------------------------ offspring
     ts, xs, ys = [t_bg], [x_bg], [y_bg]
     parents, gens = [np.full(n_bg, -1, dtype=np.int64)], [np.zeros(n_bg, dtype=np.int64)]
-    mean_delay = temporal_range_days * _SECONDS_PER_DAY
+    mean_delay = temporal_range_days * DAY
     x1, y1 = x0 + size, y0 + size
     first_id, gen = 0, 0
     cur_t, cur_x, cur_y = t_bg, x_bg, y_bg

@@ -23,7 +23,7 @@ from sklearn.base import clone
 
 from caslite._provenance import events_fingerprint, library_versions
 from caslite._time import to_utc_seconds
-from caslite._validation import as_duration, check_same_crs
+from caslite._validation import as_duration, check_int, check_same_crs
 from caslite.evaluation.metrics import count_events, hit_rate_curve
 from caslite.events import Events
 from caslite.grid import Grid
@@ -149,11 +149,11 @@ def backtest(
         )
     check_same_crs(events.crs, grid.crs, "events", "the grid")
     schedule = _check_schedule(schedule, events.tz)
-    max_origins = _positive_int(max_origins, "max_origins")
+    max_origins = check_int(max_origins, "max_origins")
     origins = _origins(start, end, step, horizon, events.tz, max_origins)
-    retrain_every = _positive_int(retrain_every, "retrain_every")
+    retrain_every = check_int(retrain_every, "retrain_every")
     coverages = _check_coverages(coverages)
-    near_rings = _non_negative_int(near_rings, "near_rings")
+    near_rings = check_int(near_rings, "near_rings", 0)
     edges = _calibration_edges(calibration_bins)
     n_jobs = _check_n_jobs(n_jobs)
     if backend not in _BACKENDS:
@@ -1038,18 +1038,6 @@ def _origins(start, end, step, horizon, tz, max_origins=1_000) -> list:
             f"end {last}. Use a later end, an earlier start or a shorter horizon."
         )
     return origins
-
-
-def _positive_int(value, name) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
-def _non_negative_int(value, name) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
-    return int(value)
 
 
 def _check_n_jobs(value) -> int:

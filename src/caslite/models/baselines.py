@@ -8,7 +8,8 @@ import numpy as np
 import scipy.sparse
 from sklearn.utils.validation import check_is_fitted
 
-from caslite._validation import check_reaches_grid
+from caslite._time import WEEK
+from caslite._validation import check_number, check_reaches_grid, check_share
 from caslite.models._base import Forecaster
 from caslite.nearrepeat import BowersSpace, BowersTime, GaussianSpace, score_at, score_forecast
 from caslite.shifts import Blocks
@@ -120,29 +121,6 @@ class ProspectiveHotSpot(Forecaster):
 
 
 # ---------------------------------------------------------------------- windowed baselines
-_WEEK = 7 * 86_400.0
-
-
-def _positive_finite(name: str, value, unit: str = "") -> float:
-    """Return ``value`` as a float, refusing non-numbers and values that are not > 0 and finite."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
-    number = float(value)
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a positive finite number{unit}, got {value!r}.")
-    return number
-
-
-def _share(name: str, value) -> float:
-    """Return ``value`` as a float in ``[0, 1]``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
-    number = float(value)
-    if not 0.0 <= number <= 1.0:  # also refuses NaN
-        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}.")
-    return number
-
-
 class _WindowedBaseline(Forecaster):
     """Shared ``fit`` of the baselines that use the events known in a window before the origin.
 
@@ -179,7 +157,9 @@ class _WindowedBaseline(Forecaster):
             cell then scores 0.
         """
         self._check_fit_input(events, grid)
-        window = _positive_finite("window_weeks", self.window_weeks, " of weeks") * _WEEK
+        window = check_number(
+            self.window_weeks, "window_weeks", positive=True, unit="weeks"
+        ) * float(WEEK)
         self._check_params()
         check_reaches_grid(events, grid, margin=self._reach())
         origin = self._origin_seconds(origin, events)
@@ -343,8 +323,8 @@ class RetrospectiveKDE(_WindowedBaseline):
         self.cutoff = cutoff
 
     def _check_params(self) -> None:
-        _positive_finite("bandwidth", self.bandwidth, " of metres")
-        _positive_finite("cutoff", self.cutoff, " of bandwidths")
+        check_number(self.bandwidth, "bandwidth", positive=True, unit="metres")
+        check_number(self.cutoff, "cutoff", positive=True, unit="bandwidths")
 
     def _reach(self) -> float:
         return float(self.cutoff) * float(self.bandwidth)
@@ -444,7 +424,7 @@ class ShiftHistory(_WindowedBaseline):
         self.smoothing = smoothing
 
     def _check_params(self) -> None:
-        _share("smoothing", self.smoothing)
+        check_share(self.smoothing, "smoothing")
 
     def _shift_counts(self, schedule) -> np.ndarray:
         """Events per shift and cell, shape ``(schedule.n_shifts, grid.n_cells)``."""
@@ -487,7 +467,7 @@ class ShiftHistory(_WindowedBaseline):
         """
         self._check_fitted()
         self._check_blocks(blocks)
-        smoothing = _share("smoothing", self.smoothing)
+        smoothing = check_share(self.smoothing, "smoothing")
         counts = self._shift_counts(blocks.schedule)
         if smoothing:
             day = counts.sum(axis=0) / blocks.schedule.n_shifts

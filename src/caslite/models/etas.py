@@ -13,22 +13,21 @@ expectation-maximisation and forecasts the expected events per cell and block.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from caslite._kernels.etas import em_pass
+from caslite._time import DAY
+from caslite._validation import check_int, check_number, check_share
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.models._base import Forecaster
-from caslite.models.baselines import _positive_finite
 from caslite.models.risk import TooLittleDataError
 
 __all__ = ["GridETAS"]
 
-_DAY = 86_400.0
 _THETA_MAX = 1.0 - 1e-9  # the M-step of theta is capped just below 1 (a stationary process)
 _TINY = 1e-300
 
@@ -79,33 +78,18 @@ def _sorted_times(events: Events, grid: Grid, origin: int, window: float):
     events in the window outside the grid's active cells.
     """
     lag = origin - events.t_end
-    known = (lag > 0) & (lag <= window * _DAY)
+    known = (lag > 0) & (lag <= window * float(DAY))
     cells = grid.cell_of(events.x[known], events.y[known])
     inside = cells >= 0
     start = events.t[known][inside].astype(np.float64)
     end = events.t_end[known][inside].astype(np.float64)
-    t = ((start + end) / 2.0 - origin) / _DAY  # days, < 0
+    t = ((start + end) / 2.0 - origin) / float(DAY)  # days, < 0
     cells = cells[inside]
     order = np.lexsort((t, cells))
     t, cells = np.ascontiguousarray(t[order]), cells[order]
     ptr = np.searchsorted(cells, np.arange(grid.n_cells + 1)).astype(np.int64)
     span = max(window, float(-t.min())) if len(t) else window
     return t, cells, ptr, span, int((~inside).sum())
-
-
-def _check_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
-def _check_share_open(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
-    number = float(value)
-    if not 0.0 < number < 1.0:  # also refuses NaN
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}.")
-    return number
 
 
 class GridETAS(Forecaster):
@@ -253,11 +237,13 @@ class GridETAS(Forecaster):
             When no event known in the window lies in an active cell.
         """
         self._check_fit_input(events, grid)
-        window = _positive_finite("window_days", self.window_days, " of days")
-        max_iter = _check_int("max_iter", self.max_iter)
-        tol = _positive_finite("tol", self.tol)
-        theta = _check_share_open("init_theta", self.init_theta)
-        omega = 1.0 / _positive_finite("init_omega_days", self.init_omega_days, " of days")
+        window = check_number(self.window_days, "window_days", positive=True, unit="days")
+        max_iter = check_int(self.max_iter, "max_iter")
+        tol = check_number(self.tol, "tol", positive=True)
+        theta = check_share(self.init_theta, "init_theta", "(0, 1)")
+        omega = 1.0 / check_number(
+            self.init_omega_days, "init_omega_days", positive=True, unit="days"
+        )
         origin = self._origin_seconds(origin, events)
 
         t, cells, ptr, span, n_outside = _sorted_times(events, grid, origin, window)
@@ -323,8 +309,8 @@ class GridETAS(Forecaster):
         """
         self._check_fitted()
         self._check_blocks(blocks)
-        a = (blocks.start - self.origin_) / _DAY
-        b = (blocks.end - self.origin_) / _DAY
+        a = (blocks.start - self.origin_) / float(DAY)
+        b = (blocks.end - self.origin_) / float(DAY)
         decay = np.exp(-self.omega_ * a) - np.exp(-self.omega_ * b)
         background = np.outer(b - a, self.background_)
         return self._checked_output(
