@@ -26,6 +26,7 @@ LAYERS = [
             "caslite._atomic",
             "caslite._filter",
             "caslite._forms",
+            "caslite._inequality",
             "caslite._kernels",
             "caslite._lazy",
             "caslite._solar",
@@ -56,6 +57,7 @@ LAYERS = [
         "applications: audits, prevention tools, maps, data sets, the command line",
         [
             "caslite",
+            "caslite._feedback",
             "caslite.alerts",
             "caslite.audits",
             "caslite.cli",
