@@ -891,3 +891,71 @@ def test_ring_sum_kernel_matches_dense_twin(k):
         np.testing.assert_array_equal(_ring_sums(values, grid, (k,))[0], got)
     finally:
         numba.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------------- many origins at once
+def _windowed_city(rng):
+    """Events with exact times and, for half of them, windows of up to three days."""
+    base = make_events(rng, n=600)
+    t_end = base.t + rng.integers(0, 3 * DAY, len(base)) * (rng.random(len(base)) < 0.5)
+    return Events(base.t, base.x, base.y, crs=CRS, tz=TZ, t_end=t_end)
+
+
+@pytest.mark.parametrize("windows", [False, True], ids=["exact", "aoristic"])
+def test_origin_features_equal_the_per_origin_methods_bit_for_bit(windows):
+    rng = np.random.default_rng(7)
+    events = _windowed_city(rng) if windows else make_events(rng, n=600)
+    grid = make_grid()
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)
+    layer = make_events(np.random.default_rng(8), n=150)
+    ramps = geopandas.GeoDataFrame(geometry=[shapely.Point(X0 + 120, Y0 + 330)], crs=CRS)
+    builder = FeatureBuilder(
+        windows_weeks=(1, 4, 52), event_layers={"other": layer}, point_layers={"ramps": ramps},
+        smooth_bandwidths=(100.0, 250.0), shift_smooth_bandwidths=(300.0,),
+    )  # fmt: skip
+    # unordered, repeated, and one origin before every event
+    origins = [ORIGIN, ORIGIN - 5 * WEEK, ORIGIN - 3 * DAY + 7, ORIGIN, ORIGIN - 200 * WEEK]
+    pairs = list(builder.origin_features(events, grid, schedule, origins))
+    assert len(pairs) == len(origins)
+    for o, (cell_feats, shift_feats) in zip(origins, pairs, strict=True):
+        expected_cells = builder.cell_features(events, grid, o).to_numpy()
+        expected_shifts, _ = builder.shift_features(events, grid, schedule, o)
+        assert np.array_equal(cell_feats, expected_cells, equal_nan=True)
+        assert np.array_equal(shift_feats, expected_shifts, equal_nan=True)
+    chosen = [rng.choice(grid.n_cells, size, replace=False) for size in (1, 5, 30, 0, 12)]
+    subset = builder.origin_features(events, grid, schedule, origins, cells=chosen)
+    for (cell_feats, shift_feats), (all_cells, all_shifts), ids in zip(
+        subset, pairs, chosen, strict=True
+    ):
+        assert np.array_equal(cell_feats, all_cells[ids], equal_nan=True)
+        assert np.array_equal(shift_feats, all_shifts[:, ids], equal_nan=True)
+
+
+def test_origin_features_read_only_events_known_before_each_origin(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule.every(8, tz=TZ)
+    builder = FeatureBuilder(windows_weeks=(1, 26), shift_windows_weeks=(8,))
+    origins = [ORIGIN - 2 * WEEK, ORIGIN]
+    before = list(builder.origin_features(rng_events, grid, schedule, origins))
+    # events from the earlier origin on moved and multiplied: its features stay the same
+    late = rng_events.t >= origins[0]
+    t = np.concatenate([rng_events.t, rng_events.t[late]])
+    x = np.concatenate([rng_events.x, rng_events.x[late][::-1]])
+    y = np.concatenate([rng_events.y, rng_events.y[late]])
+    changed = Events(t, x, y, crs=CRS, tz=TZ)
+    after = next(builder.origin_features(changed, grid, schedule, origins))
+    assert np.array_equal(before[0][0], after[0]) and np.array_equal(before[0][1], after[1])
+
+
+def test_origin_features_refuse_cells_that_do_not_fit(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule.every(8, tz=TZ)
+    builder = FeatureBuilder()
+    with pytest.raises(ValueError, match="cells has 1 arrays for 2 origins"):
+        builder.origin_features(rng_events, grid, schedule, [ORIGIN, ORIGIN], cells=[[0]])
+    with pytest.raises(ValueError, match=rf"cells must lie in 0 .. {grid.n_cells - 1}"):
+        builder.origin_features(rng_events, grid, schedule, [ORIGIN], cells=[[grid.n_cells]])
+    with pytest.raises(TypeError, match="integer cell ids"):
+        builder.origin_features(rng_events, grid, schedule, [ORIGIN], cells=[[0.5]])
+    with pytest.raises(TypeError, match="schedule must be a ShiftSchedule"):
+        builder.origin_features(rng_events, grid, "8h", [ORIGIN])
