@@ -100,7 +100,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import numbers
 
@@ -133,39 +132,6 @@ _SMOOTH_TRUNCATE = 3.0
 DAYS_CAP = 1095.0
 """Cap of the ``days_since_*`` features in days (3 years); a cell with no event gets the cap."""
 
-FEATURES = {
-    "n_cell_{w}w": "events in the cell known in the w weeks before the origin",
-    "n_ring{k}_{w}w": "events in the cells at Chebyshev distance exactly k, same window",
-    "nr_{name}": "near-repeat kernel score at the origin (caslite.nearrepeat.score_at)",
-    "days_since_cell": "days from the last event in the cell to the origin (capped at 3 years)",
-    "days_since_ring1": "days from the last event in the 8 neighbouring cells (capped)",
-    "rel_cell_{w}w": "events in the cell in the w weeks before the origin over their mean per cell",
-    "kde_{h}m_{w}w": "events of the w weeks before the origin smoothed by a Gaussian of h metres",
-    "ev_{name}_cell_{w}w": "events of the event layer in the cell in the w weeks before the origin",
-    "ev_{name}_ring{k}_{w}w": "events of the event layer in the cells of ring k, same window",
-    "pt_{name}_dist": "metres from the cell centre to the nearest point of the layer",
-    "pt_{name}_n{r}m": "points of the layer within r metres of the cell centre",
-    "poly_{name}_cover": "share of the cell square covered by the layer's polygons",
-    "poly_{name}_{col}": "area-weighted mean of column col over the polygons covering the cell",
-    "shift_n_cell_{w}w": "events in the cell in this shift in the w weeks before the origin",
-    "shift_n_ring1_{w}w": "events in the 8 neighbouring cells in this shift, same window",
-    "shift_share_cell_{w}w": "the cell's share of events in this shift, shrunk to the area's",
-    "shift_ratio_kde_{h}m_{w}w": (
-        "the neighbourhood's share of events in this shift (Gaussian of h metres, w weeks) "
-        "over the area's share"
-    ),
-    "shift": "shift number of the block (0 .. n_shifts - 1)",
-    "block_hours": "length of the block in hours",
-    "day_of_week": "local day of week of the block start (Monday = 0)",
-    "doy_sin": "sine of the local day of year of the block start (2 pi (doy - 1) / year)",
-    "doy_cos": "cosine of the local day of year of the block start",
-    "lead_days": "days from the origin to the block start",
-    "darkness": "share of the block between civil dusk and civil dawn (sun below -6 degrees)",
-}
-"""Feature name patterns and their meanings (see the module docstring)."""
-
-_BLOCK_BASE = ["shift", "block_hours", "day_of_week", "doy_sin", "doy_cos", "lead_days"]
-
 
 def default_kernels() -> dict:
     """Return the default near-repeat kernel pairs, by feature name.
@@ -194,6 +160,733 @@ def default_kernels() -> dict:
         ),
         "nr_bowers": (BowersSpace(form="grid"), BowersTime()),
     }
+
+
+# ---------------------------------------------------------------------- feature families
+class FeatureFamily:
+    """One family of features: its parameters, names, meanings, checks and computation.
+
+    :class:`FeatureBuilder` makes one instance of each class of :data:`FAMILIES` from its own
+    parameters (:meth:`from_builder`, which checks them) and concatenates their columns in
+    that order, group by group (cell, shift, then block features), as scikit-learn's
+    ``FeatureUnion`` concatenates its transformers. A family computes its columns from the
+    events known before an origin; everything that several families read (the events by
+    known time, the counts per window) is shared through the origin's context.
+
+    Attributes
+    ----------
+    group : {"cell", "shift", "block"}
+        The group of the family's columns (see the module docstring).
+    table : tuple of (str, str, str)
+        One row per name pattern: the pattern, its meaning in the module's feature table
+        and in :data:`FEATURES`.
+    static : bool
+        Cell features from the grid alone (layers), computed once per grid.
+    """
+
+    group = "cell"
+    table = ()
+    static = False
+
+    @classmethod
+    def from_builder(cls, builder) -> FeatureFamily:
+        """Make the family from a :class:`FeatureBuilder`'s parameters, checking them."""
+        raise NotImplementedError
+
+    def rows(self) -> list[tuple[str, str]]:
+        """``(name, meaning)`` of each column, in order (for :meth:`FeatureBuilder.describe`)."""
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        """Names of the family's columns, in order."""
+        return [name for name, _ in self.rows()]
+
+    def reach(self) -> float:
+        """Seconds before an origin that the family reads events from."""
+        return 0.0
+
+    def prepare(self, history, grid, times, before):
+        """Work shared by the origins ``times`` (e.g. kernel scores); None by default."""
+        return None
+
+    def columns(self, context, prepared) -> np.ndarray:
+        """Return the family's columns at one origin.
+
+        Cell families return ``(n_chosen, k)``, shift families ``(n_shifts, n_chosen, k)``
+        and block families ``(n_blocks, k)`` float64 arrays. A static family's are its
+        ``static_columns(grid)`` (``prepared``, cached per grid) at the chosen cells.
+        """
+        if self.static:
+            return _stack_columns(
+                [column[context.pick][np.newaxis] for column in prepared], context
+            )
+        raise NotImplementedError
+
+
+class CellCounts(FeatureFamily):
+    """Events in the cell over each window (``n_cell_{w}w``)."""
+
+    table = (
+        (
+            "n_cell_{w}w",
+            "events in the cell known in the ``w`` weeks before o",
+            "events in the cell known in the w weeks before the origin",
+        ),
+    )
+
+    def __init__(self, windows):
+        self.windows = windows
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_weeks(builder.windows_weeks, "windows_weeks", empty_ok=False))
+
+    def rows(self):
+        return [(f"n_cell_{_fmt(w)}w", f"events in the cell {_span(w)}") for w in self.windows]
+
+    def reach(self):
+        return max(self.windows) * _WEEK
+
+    def columns(self, context, prepared):
+        return context.counts(self.windows)[:, context.pick].T
+
+
+class RingCounts(FeatureFamily):
+    """Events in the cells of each Chebyshev ring over each window (``n_ring{k}_{w}w``)."""
+
+    table = (
+        (
+            "n_ring{k}_{w}w",
+            "events in the cells at Chebyshev distance exactly ``k`` (ring 1: the 8 neighbours, "
+            "ring 2: the next 16; inactive or outside cells count 0), same window",
+            "events in the cells at Chebyshev distance exactly k, same window",
+        ),
+    )
+
+    def __init__(self, windows, rings):
+        self.windows, self.rings = windows, rings
+
+    @classmethod
+    def from_builder(cls, builder):
+        windows = _weeks(builder.windows_weeks, "windows_weeks", empty_ok=False)
+        return cls(windows, _rings(builder.rings))
+
+    def rows(self):
+        return [
+            (
+                f"n_ring{k}_{_fmt(w)}w",
+                f"events in the cells at Chebyshev distance exactly {k} {_span(w)}",
+            )
+            for k in self.rings
+            for w in self.windows
+        ]
+
+    def reach(self):
+        return max(self.windows) * _WEEK
+
+    def columns(self, context, prepared):
+        counts = context.counts(self.windows)
+        return _stack_columns(_ring_sums(counts, context.grid, self.rings, context.cells), context)
+
+
+class NearRepeat(FeatureFamily):
+    """Near-repeat kernel scores at the origin (``nr_{name}``)."""
+
+    table = (
+        (
+            "nr_{name}",
+            "near-repeat kernel score at o (:func:`caslite.nearrepeat.score_at`)",
+            "near-repeat kernel score at the origin (caslite.nearrepeat.score_at)",
+        ),
+    )
+
+    def __init__(self, kernels):
+        self.kernels = kernels
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_kernels(builder.kernels))
+
+    def rows(self):
+        return [
+            (name, f"near-repeat score at the origin: {space!r} x {time!r}")
+            for name, (space, time) in self.kernels.items()
+        ]
+
+    def prepare(self, history, grid, times, before):
+        """Return the scores of every cell at ``times`` (one array per kernel).
+
+        One origin (``before``) is scored as :func:`score_at` alone scores it, several at
+        once by the same direct sums: the same values.
+        """
+        if before is not None:
+            return [
+                score_at(*history.all, grid, times, space=space, time=time, before=before)
+                for space, time in self.kernels.values()
+            ]
+        return [
+            score_at(*history.all, grid, times, space=space, time=time, method="direct")
+            for space, time in self.kernels.values()
+        ]
+
+    def columns(self, context, prepared):
+        out = np.empty((context.size, len(self.kernels)), dtype=np.float64)
+        for j, scores in enumerate(prepared):
+            out[:, j] = scores[context.row][context.pick]
+        return out
+
+
+class DaysSince(FeatureFamily):
+    """Days since the last event in the cell and in its neighbours."""
+
+    table = (
+        (
+            "days_since_cell",
+            "days from the last event known in the cell to o, capped at :data:`DAYS_CAP` "
+            "(3 years; never = cap)",
+            "days from the last event in the cell to the origin (capped at 3 years)",
+        ),
+        (
+            "days_since_ring1",
+            "the same for the 8 neighbouring cells (not the cell)",
+            "days from the last event in the 8 neighbouring cells (capped)",
+        ),
+    )
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls()
+
+    def rows(self):
+        return [(pattern, meaning) for pattern, _, meaning in self.table]
+
+    def reach(self):
+        return DAYS_CAP * _DAY
+
+    def columns(self, context, prepared):
+        history, o = context.history, context.o
+        last = np.full(context.n, -np.inf)
+        lo, stop = history.start(o - DAYS_CAP * _DAY), context.stop
+        np.maximum.at(last, history.cells[lo:stop], history.times[lo:stop].astype(np.float64))
+        out = np.empty((context.size, 2), dtype=np.float64)
+        out[:, 0] = np.minimum((o - last[context.pick]) / _DAY, DAYS_CAP)
+        ring1 = _ring1_max(last, context.grid, context.cells)
+        out[:, 1] = np.minimum((o - ring1) / _DAY, DAYS_CAP)
+        return out
+
+
+class RelativeLevel(FeatureFamily):
+    """Events in the cell over their mean per active cell (``rel_cell_{w}w``)."""
+
+    table = (
+        (
+            "rel_cell_{w}w",
+            "``n_cell_{w}w`` over its mean per active cell at o (0 without events): a level "
+            "that transfers between quieter and busier years and shorter histories",
+            "events in the cell in the w weeks before the origin over their mean per cell",
+        ),
+    )
+
+    def __init__(self, windows):
+        self.windows = windows
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_weeks(builder.relative_windows_weeks, "relative_windows_weeks", empty_ok=True))
+
+    def rows(self):
+        return [
+            (
+                f"rel_cell_{_fmt(w)}w",
+                f"events in the cell {_span(w)}, over their mean per active cell",
+            )
+            for w in self.windows
+        ]
+
+    def reach(self):
+        return max(self.windows, default=0) * _WEEK
+
+    def columns(self, context, prepared):
+        history, o, n = context.history, context.o, context.n
+        out = np.empty((context.size, len(self.windows)), dtype=np.float64)
+        for j, w in enumerate(self.windows):
+            counts = history.counts(history.start(o - w * _WEEK), context.stop, n)
+            out[:, j] = _relative(counts.astype(np.float64), context.pick)
+        return out
+
+
+class SmoothedLevel(FeatureFamily):
+    """Events smoothed by a Gaussian, over their mean per cell (``kde_{h}m_{w}w``)."""
+
+    table = (
+        (
+            "kde_{h}m_{w}w",
+            "events known in the ``w`` weeks before o smoothed over the raster by a Gaussian "
+            "of ``h`` m (truncated at 3 ``h``; inactive cells hold no mass), over the mean "
+            "count per active cell",
+            "events of the w weeks before the origin smoothed by a Gaussian of h metres",
+        ),
+    )
+
+    def __init__(self, bandwidths, window):
+        self.bandwidths, self.window = bandwidths, window
+
+    @classmethod
+    def from_builder(cls, builder):
+        bandwidths = _metres(builder.smooth_bandwidths, "smooth_bandwidths")
+        window = (builder.smooth_window_weeks,)
+        return cls(bandwidths, _weeks(window, "smooth_window_weeks", empty_ok=False)[0])
+
+    def rows(self):
+        w = self.window
+        return [
+            (
+                f"kde_{_fmt(h)}m_{_fmt(w)}w",
+                f"events {_span(w)} smoothed by a Gaussian of {_fmt(h)} m over the cells, "
+                "over their mean per active cell",
+            )
+            for h in self.bandwidths
+        ]
+
+    def reach(self):
+        return self.window * _WEEK if self.bandwidths else 0.0
+
+    def columns(self, context, prepared):
+        history, n = context.history, context.n
+        out = np.empty((context.size, len(self.bandwidths)), dtype=np.float64)
+        if not self.bandwidths:
+            return out
+        lo = history.start(context.o - self.window * _WEEK)
+        window_counts = history.counts(lo, context.stop, n).astype(np.float64)
+        mean = window_counts.sum() / n
+        for j, h in enumerate(self.bandwidths):
+            smooth = _gaussian_smooth(window_counts, context.grid, h, context.pick_ids)
+            out[:, j] = smooth / mean if mean > 0 else smooth
+        return out
+
+
+class EventLayers(FeatureFamily):
+    """Other incidents counted in the cell and its rings (``ev_{name}_*``)."""
+
+    table = (
+        (
+            "ev_{name}_cell_{w}w",
+            "events of the event layer ``name`` (other incidents, e.g. commercial "
+            "burglaries) in the cell, known in the ``w`` weeks before o",
+            "events of the event layer in the cell in the w weeks before the origin",
+        ),
+        (
+            "ev_{name}_ring{k}_{w}w",
+            "the same in the cells of ring ``k``",
+            "events of the event layer in the cells of ring k, same window",
+        ),
+    )
+
+    def __init__(self, layers, windows, rings):
+        self.layers, self.windows, self.rings = layers, windows, rings
+
+    @classmethod
+    def from_builder(cls, builder):
+        layers = _event_layers(builder.event_layers)
+        windows = _weeks(builder.event_windows_weeks, "event_windows_weeks", empty_ok=True)
+        return cls(layers, windows, _rings(builder.rings))
+
+    def rows(self):
+        rows = []
+        for name in self.layers:
+            for w in self.windows:
+                meaning = f"events of the layer {name!r} in the cell {_span(w)}"
+                rows.append((f"ev_{name}_cell_{_fmt(w)}w", meaning))
+            for k in self.rings:
+                for w in self.windows:
+                    meaning = (
+                        f"events of the layer {name!r} in the cells at Chebyshev distance "
+                        f"exactly {k} {_span(w)}"
+                    )
+                    rows.append((f"ev_{name}_ring{k}_{_fmt(w)}w", meaning))
+        return rows
+
+    def check(self, grid) -> None:
+        """Refuse a layer whose CRS is not the grid's."""
+        for name, layer in self.layers.items():
+            check_same_crs(layer.crs, grid.crs, f"event layer {name!r}", "the grid")
+
+    def prepare(self, history, grid, times, before):
+        """Each layer's incidents by known time, in cells, once for all ``times``."""
+        self.check(grid)
+        reach = max(self.windows, default=0) * _WEEK
+        since, until = int(np.min(times)) - reach, int(np.max(times))
+        return {name: _History(layer, grid, since, until) for name, layer in self.layers.items()}
+
+    def columns(self, context, prepared):
+        o = context.o
+        parts = []
+        for name in self.layers:
+            layer = prepared[name]
+            stop = layer.stop(o)
+            counts = np.empty((len(self.windows), context.width), dtype=np.float64)
+            for i, w in enumerate(self.windows):
+                counts[i] = layer.counts(layer.start(o - w * _WEEK), stop, context.width)
+            parts.append(counts[:, context.pick].T)
+            parts.append(
+                _stack_columns(_ring_sums(counts, context.grid, self.rings, context.cells), context)
+            )
+        return np.hstack(parts) if parts else np.empty((context.size, 0))
+
+
+class PointLayers(FeatureFamily):
+    """Distance to and count of the points of each point layer (``pt_{name}_*``)."""
+
+    static = True
+    table = (
+        (
+            "pt_{name}_dist",
+            "metres from the cell centre to the nearest point of the layer (NaN for an empty "
+            "layer)",
+            "metres from the cell centre to the nearest point of the layer",
+        ),
+        (
+            "pt_{name}_n{r}m",
+            "points of the layer within ``r`` m (``d <= r``) of the cell centre",
+            "points of the layer within r metres of the cell centre",
+        ),
+    )
+
+    def __init__(self, layers, radii):
+        self.layers, self.radii = layers, radii
+
+    @classmethod
+    def from_builder(cls, builder):
+        radii = _radii(builder.point_radii)
+        return cls(_point_layers(builder.point_layers), radii)
+
+    def rows(self):
+        rows = []
+        for name in self.layers:
+            rows.append((f"pt_{name}_dist", f"metres to the nearest point of {name!r}"))
+            for r in self.radii:
+                meaning = f"points of {name!r} within {_fmt(r)} m of the cell centre"
+                rows.append((f"pt_{name}_n{_fmt(r)}m", meaning))
+        return rows
+
+    def key(self):
+        """Return what the columns depend on besides the grid (the builder's cache key)."""
+        return tuple((k, id(v)) for k, v in self.layers.items()), self.radii
+
+    def static_columns(self, grid) -> list[np.ndarray]:
+        columns = []
+        for name, layer in self.layers.items():
+            columns += _point_columns(layer, name, grid, self.radii)
+        return columns
+
+
+class PolygonLayers(FeatureFamily):
+    """Cover and area-weighted attributes of each polygon layer (``poly_{name}_*``)."""
+
+    static = True
+    table = (
+        (
+            "poly_{name}_cover",
+            "share of the cell square covered by the layer's polygons",
+            "share of the cell square covered by the layer's polygons",
+        ),
+        (
+            "poly_{name}_{col}",
+            "area-weighted mean of ``col`` over the polygons covering the cell square (NaN if "
+            "none)",
+            "area-weighted mean of column col over the polygons covering the cell",
+        ),
+    )
+
+    def __init__(self, layers):
+        self.layers = layers
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_polygon_layers(builder.polygon_layers))
+
+    def rows(self):
+        rows = []
+        for name, (_, columns) in self.layers.items():
+            meaning = f"share of the cell square covered by polygons of {name!r}"
+            rows.append((f"poly_{name}_cover", meaning))
+            for c in columns:
+                meaning = f"area-weighted mean of {c!r} over the polygons of {name!r}"
+                rows.append((f"poly_{name}_{c}", meaning))
+        return rows
+
+    def key(self):
+        """Return what the columns depend on besides the grid (the builder's cache key)."""
+        return tuple((k, id(v[0]), tuple(v[1])) for k, v in self.layers.items())
+
+    def static_columns(self, grid) -> list[np.ndarray]:
+        columns = []
+        for name, (layer, names) in self.layers.items():
+            columns += _polygon_columns(layer, name, names, grid)
+        return columns
+
+
+class ShiftCounts(FeatureFamily):
+    """Events per shift in the cell and its 8 neighbours (``shift_n_*``)."""
+
+    group = "shift"
+    table = (
+        (
+            "shift_n_cell_{w}w",
+            "events in the cell in this shift, known in the ``w`` weeks before o (uncertain "
+            "times split over shifts by their window: aoristic)",
+            "events in the cell in this shift in the w weeks before the origin",
+        ),
+        (
+            "shift_n_ring1_{w}w",
+            "the same in the 8 neighbouring cells",
+            "events in the 8 neighbouring cells in this shift, same window",
+        ),
+    )
+
+    def __init__(self, windows):
+        self.windows = windows
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_weeks(builder.shift_windows_weeks, "shift_windows_weeks", empty_ok=True))
+
+    def rows(self):
+        rows = []
+        for where, label in (("cell", "the cell"), ("ring1", "the 8 neighbouring cells")):
+            for w in self.windows:
+                meaning = f"events in {label} in the block's shift {_span(w)}"
+                rows.append((f"shift_n_{where}_{_fmt(w)}w", meaning))
+        return rows
+
+    def reach(self):
+        return max(self.windows, default=0) * _WEEK
+
+    def columns(self, context, prepared):
+        counts, padded = context.shift_counts(self.windows)
+        k, n_shifts, size = len(self.windows), counts.shape[1], context.size
+        out = np.empty((n_shifts, size, 2 * k), dtype=np.float64)
+        if not k:
+            return out
+        ring1 = _ring_sums(padded.reshape(-1, padded.shape[2]), context.grid, (1,), context.cells)
+        out[:, :, :k] = counts[:, :, context.pick].transpose(1, 2, 0)
+        out[:, :, k:] = ring1[0].reshape(k, n_shifts, size).transpose(1, 2, 0)
+        return out
+
+
+class ShiftShares(FeatureFamily):
+    """The cell's share of its events in each shift, shrunk (``shift_share_cell_{w}w``)."""
+
+    group = "shift"
+    table = (
+        (
+            "shift_share_cell_{w}w",
+            "the cell's share of its events in this shift, shrunk toward the area's share "
+            "``p_s``: ``(n_cs + a p_s) / (n_c + a)``, ``a`` = ``shift_prior`` events",
+            "the cell's share of events in this shift, shrunk to the area's",
+        ),
+    )
+
+    def __init__(self, windows, prior):
+        self.windows, self.prior = windows, prior
+
+    @classmethod
+    def from_builder(cls, builder):
+        windows = _weeks(builder.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
+        return cls(windows, _shift_prior(builder.shift_prior))
+
+    def rows(self):
+        if self.prior is None:
+            return []
+        return [
+            (
+                f"shift_share_cell_{_fmt(w)}w",
+                f"share of the cell's events {_span(w)} that fall in the block's shift, "
+                f"shrunk toward the area's share by {_fmt(self.prior)} prior events",
+            )
+            for w in self.windows
+        ]
+
+    def reach(self):
+        return max(self.windows, default=0) * _WEEK
+
+    def columns(self, context, prepared):
+        if self.prior is None or not self.windows:
+            return np.empty((context.n_shifts, context.size, 0))
+        counts, _ = context.shift_counts(self.windows)
+        return _shrunk_shares(counts, self.prior, context.pick_ids).transpose(1, 2, 0)
+
+
+class ShiftRatios(FeatureFamily):
+    """The neighbourhood's shift profile over the area's (``shift_ratio_kde_{h}m_{w}w``)."""
+
+    group = "shift"
+    table = (
+        (
+            "shift_ratio_kde_{h}m_{w}w",
+            "the neighbourhood's share of its events in this shift over the area's: events of "
+            "the ``w`` weeks before o per shift smoothed by a Gaussian of ``h`` m, ``(m_cs + "
+            "a p_s) / ((m_c + a) p_s)``; above 1 where incidents nearby happen more often in "
+            "this shift than in the whole area",
+            "the neighbourhood's share of events in this shift (Gaussian of h metres, w weeks) "
+            "over the area's share",
+        ),
+    )
+
+    def __init__(self, bandwidths, window, prior):
+        self.bandwidths, self.window, self.prior = bandwidths, window, prior
+
+    @classmethod
+    def from_builder(cls, builder):
+        bandwidths = _metres(builder.shift_smooth_bandwidths, "shift_smooth_bandwidths")
+        window = (builder.shift_smooth_window_weeks,)
+        window = _weeks(window, "shift_smooth_window_weeks", empty_ok=False)[0]
+        return cls(bandwidths, window, _shift_prior(builder.shift_prior))
+
+    def rows(self):
+        w = self.window
+        return [
+            (
+                f"shift_ratio_kde_{_fmt(h)}m_{_fmt(w)}w",
+                f"share of the events {_span(w)} near the cell (Gaussian of {_fmt(h)} m) "
+                f"that fall in the block's shift, over the area's share",
+            )
+            for h in self.bandwidths
+        ]
+
+    def reach(self):
+        return self.window * _WEEK if self.bandwidths else 0.0
+
+    def columns(self, context, prepared):
+        out = np.empty((context.n_shifts, context.size, len(self.bandwidths)), dtype=np.float64)
+        if not self.bandwidths:
+            return out
+        history, n = context.history, context.n
+        weights = context.shift_weights()
+        lo, stop = history.start(context.o - self.window * _WEEK), context.stop
+        per_shift = np.stack(
+            [
+                np.bincount(history.cells[lo:stop], weights=weights[lo:stop, s], minlength=n)
+                for s in range(context.n_shifts)
+            ]
+        )
+        prior = 0.0 if self.prior is None else self.prior
+        for j, h in enumerate(self.bandwidths):
+            smooth = _gaussian_smooth(per_shift, context.grid, h)
+            out[:, :, j] = _shift_ratios(smooth, per_shift.sum(axis=1), prior, context.pick_ids)
+        return out
+
+
+class BlockCalendar(FeatureFamily):
+    """Shift, length, day of week, season and lead time of each block."""
+
+    group = "block"
+    table = (
+        (
+            "shift",
+            "shift number (0 .. n_shifts - 1)",
+            "shift number of the block (0 .. n_shifts - 1)",
+        ),
+        (
+            "block_hours",
+            "length of the block in hours (3 or 5 on a DST day)",
+            "length of the block in hours",
+        ),
+        (
+            "day_of_week",
+            "local day of week of the block start (Monday = 0)",
+            "local day of week of the block start (Monday = 0)",
+        ),
+        (
+            "doy_sin",
+            "sine of the local day of year of the block start on the unit circle, "
+            "``2 pi (doy - 1) / days in year``",
+            "sine of the local day of year of the block start (2 pi (doy - 1) / year)",
+        ),
+        (
+            "doy_cos",
+            "the same, cosine",
+            "cosine of the local day of year of the block start",
+        ),
+        ("lead_days", "days from o to the block start", "days from the origin to the block start"),
+    )
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls()
+
+    def rows(self):
+        return [(pattern, meaning) for pattern, _, meaning in self.table]
+
+    def columns(self, context, prepared):
+        blocks, local = context.blocks, context.local
+        year_days = np.where(local.is_leap_year, 366.0, 365.0)
+        angle = 2.0 * np.pi * (local.day_of_year.to_numpy() - 1) / year_days
+        return np.column_stack(
+            [
+                blocks.shift.astype(np.float64),
+                (blocks.end - blocks.start) / 3600.0,
+                local.day_of_week.to_numpy(dtype=np.float64),
+                np.sin(angle),
+                np.cos(angle),
+                (blocks.start - context.o) / _DAY,
+            ]
+        )
+
+
+class Darkness(FeatureFamily):
+    """Share of each block between civil dusk and dawn (``darkness``)."""
+
+    group = "block"
+    table = (
+        (
+            "darkness",
+            "share of the block between civil dusk and civil dawn (sun below -6 degrees) at "
+            "the grid's centre",
+            "share of the block between civil dusk and civil dawn (sun below -6 degrees)",
+        ),
+    )
+
+    def __init__(self, on):
+        self.on = on
+
+    @classmethod
+    def from_builder(cls, builder):
+        if not isinstance(builder.darkness, (bool, np.bool_)):
+            raise TypeError(f"darkness must be True or False, got {builder.darkness!r}.")
+        return cls(bool(builder.darkness))
+
+    def rows(self):
+        return [(pattern, meaning) for pattern, _, meaning in self.table] if self.on else []
+
+    def columns(self, context, prepared):
+        if not self.on:
+            return np.empty((len(context.blocks), 0))
+        lon, lat = _lon_lat_centre(context.grid)
+        blocks = context.blocks
+        return darkness_share(blocks.start, blocks.end, lon, lat)[:, np.newaxis]
+
+
+FAMILIES = (
+    CellCounts,
+    RingCounts,
+    NearRepeat,
+    DaysSince,
+    RelativeLevel,
+    SmoothedLevel,
+    EventLayers,
+    PointLayers,
+    PolygonLayers,
+    ShiftCounts,
+    ShiftShares,
+    ShiftRatios,
+    BlockCalendar,
+    Darkness,
+)
+"""The feature families of :class:`FeatureBuilder`, in column order within each group."""
+
+FEATURES = {pattern: meaning for family in FAMILIES for pattern, _, meaning in family.table}
+"""Feature name patterns and their meanings (see the module docstring), from :data:`FAMILIES`."""
 
 
 class FeatureBuilder(BaseEstimator):
@@ -311,86 +1004,29 @@ class FeatureBuilder(BaseEstimator):
         self.shift_smooth_window_weeks = shift_smooth_window_weeks
 
     # ------------------------------------------------------------------ names
+    def _families(self, group: str) -> list[FeatureFamily]:
+        """Return the families of one group, made from the parameters (which they check)."""
+        return [family.from_builder(self) for family in FAMILIES if family.group == group]
+
     @property
     def cell_feature_names_(self) -> list[str]:
         """Names of the cell features, in column order."""
-        windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
-        names = [f"n_cell_{_fmt(w)}w" for w in windows]
-        for k in _rings(self.rings):
-            names += [f"n_ring{k}_{_fmt(w)}w" for w in windows]
-        names += list(_kernels(self.kernels))
-        names += ["days_since_cell", "days_since_ring1"]
-        names += [f"rel_cell_{_fmt(w)}w" for w in self._relative_windows()]
-        smooth_w = _fmt(self._smooth_window())
-        names += [f"kde_{_fmt(h)}m_{smooth_w}w" for h in self._smooth_bandwidths()]
-        event_windows = self._event_windows()
-        for name in _event_layers(self.event_layers):
-            names += [f"ev_{name}_cell_{_fmt(w)}w" for w in event_windows]
-            for k in _rings(self.rings):
-                names += [f"ev_{name}_ring{k}_{_fmt(w)}w" for w in event_windows]
-        radii = _radii(self.point_radii)
-        for name in _point_layers(self.point_layers):
-            names += [f"pt_{name}_dist"] + [f"pt_{name}_n{_fmt(r)}m" for r in radii]
-        for name, (_, columns) in _polygon_layers(self.polygon_layers).items():
-            names += [f"poly_{name}_cover"] + [f"poly_{name}_{c}" for c in columns]
-        return names
+        return [name for family in self._families("cell") for name in family.names()]
 
     @property
     def shift_feature_names_(self) -> list[str]:
         """Names of the shift features, in column order."""
-        windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
-        names = [f"shift_n_cell_{_fmt(w)}w" for w in windows]
-        names += [f"shift_n_ring1_{_fmt(w)}w" for w in windows]
-        if self._shift_prior() is not None:
-            names += [f"shift_share_cell_{_fmt(w)}w" for w in windows]
-        smooth_w = _fmt(self._shift_smooth_window())
-        names += [f"shift_ratio_kde_{_fmt(h)}m_{smooth_w}w" for h in self._shift_bandwidths()]
-        return names
+        return [name for family in self._families("shift") for name in family.names()]
 
     @property
     def block_feature_names_(self) -> list[str]:
         """Names of the block features, in column order."""
-        if not isinstance(self.darkness, (bool, np.bool_)):
-            raise TypeError(f"darkness must be True or False, got {self.darkness!r}.")
-        return _BLOCK_BASE + (["darkness"] if self.darkness else [])
+        return [name for family in self._families("block") for name in family.names()]
 
     @property
     def feature_names_(self) -> list[str]:
         """Names of the design-matrix columns: cell, shift, then block features."""
         return self.cell_feature_names_ + self.shift_feature_names_ + self.block_feature_names_
-
-    def _event_windows(self) -> tuple[float, ...]:
-        return _weeks(self.event_windows_weeks, "event_windows_weeks", empty_ok=True)
-
-    def _relative_windows(self) -> tuple[float, ...]:
-        return _weeks(self.relative_windows_weeks, "relative_windows_weeks", empty_ok=True)
-
-    def _smooth_bandwidths(self) -> tuple[float, ...]:
-        return _metres(self.smooth_bandwidths, "smooth_bandwidths")
-
-    def _smooth_window(self) -> float:
-        return _weeks((self.smooth_window_weeks,), "smooth_window_weeks", empty_ok=False)[0]
-
-    def _shift_bandwidths(self) -> tuple[float, ...]:
-        return _metres(self.shift_smooth_bandwidths, "shift_smooth_bandwidths")
-
-    def _shift_smooth_window(self) -> float:
-        window = (self.shift_smooth_window_weeks,)
-        return _weeks(window, "shift_smooth_window_weeks", empty_ok=False)[0]
-
-    def _shift_prior(self) -> float | None:
-        prior = self.shift_prior
-        if prior is None:
-            return None
-        if (
-            isinstance(prior, bool)
-            or not isinstance(prior, numbers.Real)
-            or not (np.isfinite(prior) and prior > 0)
-        ):
-            raise ValueError(
-                f"shift_prior must be None or a positive number of prior events, got {prior!r}."
-            )
-        return float(prior)
 
     def describe(self) -> pd.DataFrame:
         """Return the features of this configuration with their group and meaning.
@@ -406,73 +1042,12 @@ class FeatureBuilder(BaseEstimator):
         >>> FeatureBuilder().describe().set_index("name").loc["n_ring2_8w", "meaning"]
         'events in the cells at Chebyshev distance exactly 2 in the 8 weeks before the origin'
         """
-        rows = []
-        windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
-        for w in windows:
-            rows.append((f"n_cell_{_fmt(w)}w", "cell", f"events in the cell {_span(w)}"))
-        for k in _rings(self.rings):
-            for w in windows:
-                meaning = f"events in the cells at Chebyshev distance exactly {k} {_span(w)}"
-                rows.append((f"n_ring{k}_{_fmt(w)}w", "cell", meaning))
-        for name, (space, time) in _kernels(self.kernels).items():
-            rows.append((name, "cell", f"near-repeat score at the origin: {space!r} x {time!r}"))
-        rows.append(("days_since_cell", "cell", FEATURES["days_since_cell"]))
-        rows.append(("days_since_ring1", "cell", FEATURES["days_since_ring1"]))
-        for w in self._relative_windows():
-            meaning = f"events in the cell {_span(w)}, over their mean per active cell"
-            rows.append((f"rel_cell_{_fmt(w)}w", "cell", meaning))
-        smooth_w = self._smooth_window()
-        for h in self._smooth_bandwidths():
-            meaning = (
-                f"events {_span(smooth_w)} smoothed by a Gaussian of {_fmt(h)} m over the cells, "
-                "over their mean per active cell"
-            )
-            rows.append((f"kde_{_fmt(h)}m_{_fmt(smooth_w)}w", "cell", meaning))
-        event_windows = self._event_windows()
-        for name in _event_layers(self.event_layers):
-            for w in event_windows:
-                meaning = f"events of the layer {name!r} in the cell {_span(w)}"
-                rows.append((f"ev_{name}_cell_{_fmt(w)}w", "cell", meaning))
-            for k in _rings(self.rings):
-                for w in event_windows:
-                    meaning = (
-                        f"events of the layer {name!r} in the cells at Chebyshev distance "
-                        f"exactly {k} {_span(w)}"
-                    )
-                    rows.append((f"ev_{name}_ring{k}_{_fmt(w)}w", "cell", meaning))
-        radii = _radii(self.point_radii)
-        for name in _point_layers(self.point_layers):
-            rows.append((f"pt_{name}_dist", "cell", f"metres to the nearest point of {name!r}"))
-            for r in radii:
-                meaning = f"points of {name!r} within {_fmt(r)} m of the cell centre"
-                rows.append((f"pt_{name}_n{_fmt(r)}m", "cell", meaning))
-        for name, (_, columns) in _polygon_layers(self.polygon_layers).items():
-            meaning = f"share of the cell square covered by polygons of {name!r}"
-            rows.append((f"poly_{name}_cover", "cell", meaning))
-            for c in columns:
-                meaning = f"area-weighted mean of {c!r} over the polygons of {name!r}"
-                rows.append((f"poly_{name}_{c}", "cell", meaning))
-        shift_windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
-        for where, label in (("cell", "the cell"), ("ring1", "the 8 neighbouring cells")):
-            for w in shift_windows:
-                meaning = f"events in {label} in the block's shift {_span(w)}"
-                rows.append((f"shift_n_{where}_{_fmt(w)}w", "shift", meaning))
-        prior = self._shift_prior()
-        if prior is not None:
-            for w in shift_windows:
-                meaning = (
-                    f"share of the cell's events {_span(w)} that fall in the block's shift, "
-                    f"shrunk toward the area's share by {_fmt(prior)} prior events"
-                )
-                rows.append((f"shift_share_cell_{_fmt(w)}w", "shift", meaning))
-        smooth_w = self._shift_smooth_window()
-        for h in self._shift_bandwidths():
-            meaning = (
-                f"share of the events {_span(smooth_w)} near the cell (Gaussian of {_fmt(h)} m) "
-                f"that fall in the block's shift, over the area's share"
-            )
-            rows.append((f"shift_ratio_kde_{_fmt(h)}m_{_fmt(smooth_w)}w", "shift", meaning))
-        rows += [(name, "block", FEATURES[name]) for name in self.block_feature_names_]
+        rows = [
+            (name, group, meaning)
+            for group in ("cell", "shift", "block")
+            for family in self._families(group)
+            for name, meaning in family.rows()
+        ]
         return pd.DataFrame(rows, columns=["name", "group", "meaning"])
 
     # ------------------------------------------------------------------ cell features
@@ -513,100 +1088,37 @@ class FeatureBuilder(BaseEstimator):
         >>> cells[["n_cell_2w", "n_ring1_2w", "days_since_cell"]].round(2).to_dict("list")
         {'n_cell_2w': [1.0, 0.0], 'n_ring1_2w': [0.0, 1.0], 'days_since_cell': [9.58, 1095.0]}
         """
-        plan = self._cell_plan()
+        families = self._families("cell")
         _check_events_grid(events, grid)
         o = _origin_seconds(origin, events.tz)
-        history = _History(events, grid, o - plan.reach, o)
-        scores = [
-            score_at(*history.all, grid, np.array([o]), space=space, time=time, before=o)[0]
-            for space, time in plan.kernels.values()
-        ]
-        data = self._cell_values(plan, history, grid, o, scores, None)
+        history = _History(events, grid, _reach(families, DAYS_CAP * _DAY, o), o)
+        times = np.array([o])
+        prepared = self._prepare(families, history, grid, times, o)
+        data = self._cell_values(families, prepared, _Origin(history, grid, o, None))
         return pd.DataFrame(
-            data, columns=plan.names, index=pd.RangeIndex(grid.n_cells, name="cell_id")
+            data,
+            columns=self.cell_feature_names_,
+            index=pd.RangeIndex(grid.n_cells, name="cell_id"),
         )
 
-    def _cell_plan(self) -> _CellPlan:
-        """Return the validated parameters of the cell features."""
-        windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
-        relative = self._relative_windows()
-        bandwidths = self._smooth_bandwidths()
-        smooth_window = self._smooth_window()
-        event_windows = self._event_windows()
-        longest = max(windows + relative + ((smooth_window,) if bandwidths else ()))
-        return _CellPlan(
-            windows=windows,
-            rings=_rings(self.rings),
-            kernels=_kernels(self.kernels),
-            relative=relative,
-            bandwidths=bandwidths,
-            smooth_window=smooth_window,
-            event_layers=_event_layers(self.event_layers),
-            event_windows=event_windows,
-            event_reach=max(event_windows, default=0) * _WEEK,
-            reach=max(longest * _WEEK, DAYS_CAP * _DAY),
-            names=self.cell_feature_names_,
-        )
+    def _prepare(self, families, history, grid, times, before) -> list:
+        """Return what each family shares between the origins ``times`` (static: per grid)."""
+        static = iter(self._static_parts(grid, families))
+        return [
+            next(static) if family.static else family.prepare(history, grid, times, before)
+            for family in families
+        ]
 
-    def _cell_values(self, plan, history, grid, o: int, scores, cells) -> np.ndarray:
-        """Cell features at ``o`` of all cells (``cells`` None) or of the cell ids ``cells``.
-
-        ``history`` holds the events known up to ``o`` at least ``plan.reach`` back, and
-        ``scores`` the near-repeat scores at ``o`` (one array of all cells per kernel).
-        """
-        n = grid.n_cells
-        pick = slice(None) if cells is None else cells.ids
-        out = np.empty((n if cells is None else cells.ids.size, len(plan.names)), dtype=np.float64)
-        stop = history.stop(o)
-        # with chosen cells, a last column of zeros: the value of an absent ring neighbour
-        width = n if cells is None else n + 1
-        counts = np.empty((len(plan.windows), width), dtype=np.float64)
-        for i, w in enumerate(plan.windows):
-            counts[i] = history.counts(history.start(o - w * _WEEK), stop, width)
-        j = len(plan.windows)
-        out[:, :j] = counts[:, pick].T
-        for ring in _ring_sums(counts, grid, plan.rings, cells):
-            out[:, j : j + len(ring)] = ring.T
-            j += len(ring)
-        for score in scores:
-            out[:, j] = score[pick]
-            j += 1
-        last = np.full(n, -np.inf)
-        lo = history.start(o - DAYS_CAP * _DAY)
-        np.maximum.at(last, history.cells[lo:stop], history.times[lo:stop].astype(np.float64))
-        out[:, j] = np.minimum((o - last[pick]) / _DAY, DAYS_CAP)
-        out[:, j + 1] = np.minimum((o - _ring1_max(last, grid, cells)) / _DAY, DAYS_CAP)
-        j += 2
-        for w in plan.relative:
-            lo = history.start(o - w * _WEEK)
-            out[:, j] = _relative(history.counts(lo, stop, n).astype(np.float64), pick)
-            j += 1
-        if plan.bandwidths:
-            lo = history.start(o - plan.smooth_window * _WEEK)
-            window_counts = history.counts(lo, stop, n).astype(np.float64)
-            mean = window_counts.sum() / n
-            for h in plan.bandwidths:
-                smooth = _gaussian_smooth(window_counts, grid, h, pick)
-                out[:, j] = smooth / mean if mean > 0 else smooth
-                j += 1
-        for name, layer in plan.event_layers.items():
-            layer_history = history.layers.get(name)
-            if layer_history is None:
-                check_same_crs(layer.crs, grid.crs, f"event layer {name!r}", "the grid")
-                layer_history = _History(layer, grid, o - plan.event_reach, o)
-            layer_stop = layer_history.stop(o)
-            counts = np.empty((len(plan.event_windows), width), dtype=np.float64)
-            for i, w in enumerate(plan.event_windows):
-                lo = layer_history.start(o - w * _WEEK)
-                counts[i] = layer_history.counts(lo, layer_stop, width)
-            out[:, j : j + len(counts)] = counts[:, pick].T
-            j += len(counts)
-            for ring in _ring_sums(counts, grid, plan.rings, cells):
-                out[:, j : j + len(ring)] = ring.T
-                j += len(ring)
-        for column in self._static_columns(grid):
-            out[:, j] = column[pick]
-            j += 1
+    def _cell_values(self, families, prepared, context) -> np.ndarray:
+        """Cell features of one origin: the families' columns side by side."""
+        parts = [
+            family.columns(context, state) for family, state in zip(families, prepared, strict=True)
+        ]
+        out = np.empty((context.size, sum(p.shape[1] for p in parts)), dtype=np.float64)
+        j = 0
+        for part in parts:
+            out[:, j : j + part.shape[1]] = part
+            j += part.shape[1]
         return out
 
     def static_features(self, grid) -> pd.DataFrame:
@@ -642,33 +1154,27 @@ class FeatureBuilder(BaseEstimator):
         {'pt_ramps_dist': [100.0, 160.1], 'pt_ramps_n150m': [1.0, 0.0]}
         """
         columns = self._static_columns(grid)
-        names = [n for n in self.cell_feature_names_ if n.startswith(("pt_", "poly_"))]
+        names = [n for family in self._families("cell") if family.static for n in family.names()]
         data = np.column_stack(columns) if columns else np.empty((grid.n_cells, 0))
         return pd.DataFrame(data, columns=names, index=pd.RangeIndex(grid.n_cells, name="cell_id"))
 
     def _static_columns(self, grid) -> list[np.ndarray]:
-        points = _point_layers(self.point_layers)
-        polygons = _polygon_layers(self.polygon_layers)
-        radii = _radii(self.point_radii)
-        if not points and not polygons:
-            return []
-        key = (
-            id(grid),
-            tuple((k, id(v)) for k, v in points.items()),
-            tuple((k, id(v[0]), tuple(v[1])) for k, v in polygons.items()),
-            radii,
-        )
+        """Return the columns of the static families (point and polygon layers)."""
+        return [c for part in self._static_parts(grid, self._families("cell")) for c in part]
+
+    def _static_parts(self, grid, families) -> list[list[np.ndarray]]:
+        """Each static family's columns, cached per grid and layers."""
+        static = [family for family in families if family.static]
+        if not any(family.names() for family in static):
+            return [[] for _ in static]
+        key = (id(grid), tuple(family.key() for family in static))
         cache = getattr(self, "_static_cache", None)
         if cache is not None and cache[0] == key:
-            return list(cache[2])
-        columns = []
-        for name, layer in points.items():
-            columns += _point_columns(layer, name, grid, radii)
-        for name, (layer, names) in polygons.items():
-            columns += _polygon_columns(layer, name, names, grid)
+            return [list(part) for part in cache[2]]
+        parts = [family.static_columns(grid) for family in static]
         # Keep the grid and layers referenced so that their ids are not reused.
-        self._static_cache = (key, (grid, points, polygons), columns)
-        return list(columns)
+        self._static_cache = (key, (grid, [vars(family) for family in static]), parts)
+        return [list(part) for part in parts]
 
     # ------------------------------------------------------------------ shift features
     def shift_features(self, events, grid, schedule, origin) -> tuple[np.ndarray, list[str]]:
@@ -713,67 +1219,30 @@ class FeatureBuilder(BaseEstimator):
         >>> names, feats[:, 0, 0].tolist()  # both in the 23-07 shift
         (['shift_n_cell_8w', 'shift_n_ring1_8w'], [0.0, 0.0, 2.0])
         """
-        plan = self._shift_plan()
+        families = self._families("shift")
+        names = self.shift_feature_names_
         _check_events_grid(events, grid)
         if not isinstance(schedule, ShiftSchedule):
             raise TypeError(f"schedule must be a ShiftSchedule, got {type(schedule).__name__}.")
         o = _origin_seconds(origin, schedule.tz)
-        history = _History(events, grid, o - plan.reach, o) if plan.reach else None
-        return self._shift_values(plan, history, grid, schedule, o, None), plan.names
+        if not names:
+            return np.zeros((schedule.n_shifts, grid.n_cells, 0)), names
+        history = _History(events, grid, _reach(families, 0.0, o), o)
+        prepared = [family.prepare(history, grid, np.array([o]), o) for family in families]
+        context = _Origin(history, grid, o, None, schedule=schedule)
+        return self._shift_values(families, prepared, context), names
 
-    def _shift_plan(self) -> _ShiftPlan:
-        """Return the validated parameters of the shift features."""
-        windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
-        names = self.shift_feature_names_
-        bandwidths = self._shift_bandwidths()
-        smooth_window = self._shift_smooth_window()
-        reach = max(windows + ((smooth_window,) if bandwidths else ()), default=0) * _WEEK
-        prior = self._shift_prior()
-        return _ShiftPlan(windows, bandwidths, smooth_window, prior, reach, names)
-
-    def _shift_values(self, plan, history, grid, schedule, o: int, cells) -> np.ndarray:
-        """Shift features at ``o`` (n_shifts, n_cells or len(cells), k2); see cell values."""
-        n_shifts, n = schedule.n_shifts, grid.n_cells
-        width = n if cells is None else cells.ids.size
-        out = np.zeros((n_shifts, width, len(plan.names)), dtype=np.float64)
-        if not plan.windows and not plan.bandwidths:
-            return out
-        pick = slice(None) if cells is None else cells.ids
-        stop = history.stop(o)
-        weights = history.shift_weights(schedule)  # (n_events, n_shifts)
-        windows, bandwidths = plan.windows, plan.bandwidths
-        padded = n if cells is None else n + 1  # a last column of zeros, as for the cells
-        counts = np.empty((len(windows), n_shifts, padded), dtype=np.float64)
-        for i, w in enumerate(windows):
-            lo = history.start(o - w * _WEEK)
-            for s in range(n_shifts):
-                counts[i, s] = np.bincount(
-                    history.cells[lo:stop], weights=weights[lo:stop, s], minlength=padded
-                )
-        ring1 = _ring_sums(counts.reshape(-1, padded), grid, (1,), cells)[0]
-        counts = np.ascontiguousarray(counts[:, :, :n])  # sums as without the zeros
-        k = len(windows)
-        out[:, :, :k] = counts[:, :, pick].transpose(1, 2, 0)
-        out[:, :, k : 2 * k] = ring1.reshape(k, n_shifts, width).transpose(1, 2, 0)
-        if plan.prior is not None:
-            shares = _shrunk_shares(counts, plan.prior, None if cells is None else cells.ids)
-            out[:, :, 2 * k : 3 * k] = shares.transpose(1, 2, 0)
-        if bandwidths:
-            lo = history.start(o - plan.smooth_window * _WEEK)
-            per_shift = np.stack(
-                [
-                    np.bincount(history.cells[lo:stop], weights=weights[lo:stop, s], minlength=n)
-                    for s in range(n_shifts)
-                ]
-            )
-            for j, h in enumerate(bandwidths):
-                smooth = _gaussian_smooth(per_shift, grid, h)
-                out[:, :, len(plan.names) - len(bandwidths) + j] = _shift_ratios(
-                    smooth,
-                    per_shift.sum(axis=1),
-                    0.0 if plan.prior is None else plan.prior,
-                    None if cells is None else cells.ids,
-                )
+    def _shift_values(self, families, prepared, context) -> np.ndarray:
+        """Shift features of one origin: the families' columns side by side."""
+        parts = [
+            family.columns(context, state) for family, state in zip(families, prepared, strict=True)
+        ]
+        width = sum(p.shape[2] for p in parts)
+        out = np.empty((context.n_shifts, context.size, width), dtype=np.float64)
+        j = 0
+        for part in parts:
+            out[:, :, j : j + part.shape[2]] = part
+            j += part.shape[2]
         return out
 
     # ------------------------------------------------------------------ many origins
@@ -839,7 +1308,7 @@ class FeatureBuilder(BaseEstimator):
         >>> c.shape, s.shape
         ((2, 39), (6, 2, 10))
         """
-        cell_plan, shift_plan = self._cell_plan(), self._shift_plan()
+        cell_families, shift_families = self._families("cell"), self._families("shift")
         _check_events_grid(events, grid)
         if not isinstance(schedule, ShiftSchedule):
             raise TypeError(f"schedule must be a ShiftSchedule, got {type(schedule).__name__}.")
@@ -854,38 +1323,43 @@ class FeatureBuilder(BaseEstimator):
                     "of cell ids per origin (or cells=None for all cells)."
                 )
             cells = [_cell_ids(c, grid.n_cells) for c in cells]
-        for name, layer in cell_plan.event_layers.items():
-            check_same_crs(layer.crs, grid.crs, f"event layer {name!r}", "the grid")
+        for family in cell_families:
+            if isinstance(family, EventLayers):
+                family.check(grid)
         return self._origin_pairs(
-            events, grid, schedule, cell_o, shift_o, cells, cell_plan, shift_plan
+            events, grid, schedule, cell_o, shift_o, cells, cell_families, shift_families
         )
 
-    def _origin_pairs(self, events, grid, schedule, cell_o, shift_o, cells, cell_plan, shift_plan):
+    def _origin_pairs(self, events, grid, schedule, cell_o, shift_o, cells, cell_families,
+                      shift_families):  # fmt: skip
         """Yield the pairs of :meth:`origin_features` (its arguments checked)."""
         if not cell_o.size:
             return
-        reach = max(cell_plan.reach, shift_plan.reach)
-        since = min(int(cell_o.min()), int(shift_o.min())) - reach
+        since = min(
+            _reach(cell_families, DAYS_CAP * _DAY, int(cell_o.min())),
+            _reach(shift_families, 0.0, int(shift_o.min())),
+        )
         history = _History(events, grid, since, max(int(cell_o.max()), int(shift_o.max())))
-        for name, layer in cell_plan.event_layers.items():
-            since = int(cell_o.min()) - cell_plan.event_reach
-            history.layers[name] = _History(layer, grid, since, int(cell_o.max()))
-        batch = _SCORE_BATCH
-        for first in range(0, cell_o.size, batch):
-            part = cell_o[first : first + batch]
+        no_shifts = not self.shift_feature_names_
+        for first in range(0, cell_o.size, _SCORE_BATCH):
+            part = cell_o[first : first + _SCORE_BATCH]
             times = np.unique(part)  # ascending, as score_at wants
-            scores = [
-                score_at(*history.all, grid, times, space=space, time=time, method="direct")
-                for space, time in cell_plan.kernels.values()
+            prepared = self._prepare(cell_families, history, grid, times, None)
+            shift_times = np.unique(shift_o[first : first + _SCORE_BATCH])
+            shift_prepared = [
+                family.prepare(history, grid, shift_times, None) for family in shift_families
             ]
             for i, o in enumerate(part.tolist()):
-                row = int(np.searchsorted(times, o))
                 chosen = None if cells is None else _Neighbours(grid, cells[first + i])
-                at_o = [score[row] for score in scores]
-                cell_feats = self._cell_values(cell_plan, history, grid, o, at_o, chosen)
-                shift_feats = self._shift_values(
-                    shift_plan, history, grid, schedule, int(shift_o[first + i]), chosen
-                )
+                row = int(np.searchsorted(times, o))
+                context = _Origin(history, grid, o, chosen, row=row)
+                cell_feats = self._cell_values(cell_families, prepared, context)
+                o_shift = int(shift_o[first + i])
+                context = _Origin(history, grid, o_shift, chosen, schedule=schedule)
+                if no_shifts:
+                    shift_feats = np.zeros((schedule.n_shifts, context.size, 0))
+                else:
+                    shift_feats = self._shift_values(shift_families, shift_prepared, context)
                 yield cell_feats, shift_feats
 
     # ------------------------------------------------------------------ block features
@@ -924,6 +1398,7 @@ class FeatureBuilder(BaseEstimator):
         {'block_hours': [5.0, 4.0, 4.0, 4.0, 4.0, 4.0], 'day_of_week': [6.0, 6.0, 6.0, 6.0, \
 6.0, 6.0], 'darkness': [1.0, 0.72, 0.0, 0.0, 0.52, 1.0]}
         """
+        families = self._families("block")
         names = self.block_feature_names_
         if not isinstance(blocks, Blocks):
             raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
@@ -935,22 +1410,13 @@ class FeatureBuilder(BaseEstimator):
                 f"origin {o}, UTC seconds); features must only see events before every block "
                 "they describe. Use blocks of the origin's horizon, schedule.horizon(origin)."
             )
+        index = pd.Index(blocks.ids, name="block_id")
+        if not len(blocks):
+            return pd.DataFrame(np.empty((0, len(names))), columns=names, index=index)
         local = pd.DatetimeIndex(pd.to_datetime(blocks.start, unit="s", utc=True)).tz_convert(tz)
-        year_days = np.where(local.is_leap_year, 366.0, 365.0)
-        angle = 2.0 * np.pi * (local.day_of_year.to_numpy() - 1) / year_days
-        columns = [
-            blocks.shift.astype(np.float64),
-            (blocks.end - blocks.start) / 3600.0,
-            local.day_of_week.to_numpy(dtype=np.float64),
-            np.sin(angle),
-            np.cos(angle),
-            (blocks.start - o) / _DAY,
-        ]
-        if self.darkness:
-            lon, lat = _lon_lat_centre(grid)
-            columns.append(darkness_share(blocks.start, blocks.end, lon, lat))
-        data = np.column_stack(columns) if len(blocks) else np.empty((0, len(names)))
-        return pd.DataFrame(data, columns=names, index=pd.Index(blocks.ids, name="block_id"))
+        context = _Blocks(blocks, local, o, grid)
+        data = np.hstack([family.columns(context, None) for family in families])
+        return pd.DataFrame(data, columns=names, index=index)
 
     # ------------------------------------------------------------------ assembly
     def rows(self, cell_feats, shift_feats, block_feats, block_index, cell_index) -> np.ndarray:
@@ -1345,33 +1811,92 @@ def _known(events):
     return events.t_end[order], events.x[order], events.y[order], order
 
 
-@dataclasses.dataclass(frozen=True)
-class _CellPlan:
-    """Validated parameters of the cell features (see :meth:`FeatureBuilder._cell_plan`)."""
-
-    windows: tuple
-    rings: tuple
-    kernels: dict
-    relative: tuple
-    bandwidths: tuple
-    smooth_window: float
-    event_layers: dict
-    event_windows: tuple
-    event_reach: float
-    reach: float
-    names: list
+def _reach(families, least: float, o: int) -> float:
+    """Return the earliest known time that ``families`` read at origin ``o``."""
+    return o - max([least] + [family.reach() for family in families])
 
 
-@dataclasses.dataclass(frozen=True)
-class _ShiftPlan:
-    """Validated parameters of the shift features (see :meth:`FeatureBuilder._shift_plan`)."""
+class _Origin:
+    """What the cell and shift families of one origin share.
 
-    windows: tuple
-    bandwidths: tuple
-    smooth_window: float
-    prior: float | None
-    reach: float
-    names: list
+    The events (a :class:`_History`), the origin ``o``, the chosen cells (a
+    :class:`_Neighbours`, or None for all), the row of ``o`` in the times the families
+    prepared for, the schedule (for shift features), and the counts per window (cached).
+    With chosen cells, the counts have a last column of zeros (the value of an absent ring
+    neighbour): ``width`` is ``n + 1``.
+    """
+
+    def __init__(self, history, grid, o: int, cells, *, row: int = 0, schedule=None):
+        self.history, self.grid, self.o, self.cells, self.row = history, grid, o, cells, row
+        self.schedule = schedule
+        self.n_shifts = 0 if schedule is None else schedule.n_shifts
+        self.n = grid.n_cells
+        self.pick_ids = None if cells is None else cells.ids
+        self.pick = slice(None) if cells is None else cells.ids
+        self.size = self.n if cells is None else cells.ids.size
+        self.width = self.n if cells is None else self.n + 1
+        self.stop = history.stop(o)
+        self._counts = {}
+
+    def counts(self, windows) -> np.ndarray:
+        """Events per cell known in each window before ``o``: (len(windows), width)."""
+        if windows not in self._counts:
+            history, o = self.history, self.o
+            counts = np.empty((len(windows), self.width), dtype=np.float64)
+            for i, w in enumerate(windows):
+                counts[i] = history.counts(history.start(o - w * _WEEK), self.stop, self.width)
+            self._counts[windows] = counts
+        return self._counts[windows]
+
+    def shift_weights(self) -> np.ndarray:
+        return self.history.shift_weights(self.schedule)
+
+    def shift_counts(self, windows) -> tuple[np.ndarray, np.ndarray]:
+        """Events per shift and cell in each window: (W, n_shifts, n), and with ``width``."""
+        key = ("shift", windows)
+        if key not in self._counts:
+            history, o, n_shifts = self.history, self.o, self.n_shifts
+            weights = self.shift_weights()  # (n_events, n_shifts)
+            padded = np.empty((len(windows), n_shifts, self.width), dtype=np.float64)
+            for i, w in enumerate(windows):
+                lo = history.start(o - w * _WEEK)
+                for s in range(n_shifts):
+                    padded[i, s] = np.bincount(
+                        history.cells[lo : self.stop],
+                        weights=weights[lo : self.stop, s],
+                        minlength=self.width,
+                    )
+            counts = np.ascontiguousarray(padded[:, :, : self.n])  # sums as without the zeros
+            self._counts[key] = (counts, padded)
+        return self._counts[key]
+
+
+class _Blocks:
+    """What the block families read: the blocks, their local starts, the origin, the grid."""
+
+    def __init__(self, blocks, local, o: int, grid):
+        self.blocks, self.local, self.o, self.grid = blocks, local, o, grid
+
+
+def _stack_columns(arrays, context) -> np.ndarray:
+    """Arrays of shape (m, n_chosen) as the columns of one (n_chosen, sum of m) array."""
+    if not arrays:
+        return np.empty((context.size, 0))
+    return np.vstack(arrays).T
+
+
+def _shift_prior(prior) -> float | None:
+    if prior is None:
+        return None
+    if (
+        isinstance(prior, bool)
+        or not isinstance(prior, numbers.Real)
+        or not (np.isfinite(prior) and prior > 0)
+    ):
+        raise ValueError(
+            f"shift_prior must be None or a positive number of prior events, got {prior!r}."
+        )
+    return float(prior)
 
 
 class _History:
