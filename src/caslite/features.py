@@ -30,8 +30,8 @@ name                            group  meaning
 ==============================  =====  ====================================================
 ``n_cell_{w}w``                 cell   events in the cell known in the ``w`` weeks before o
 ``n_ring{k}_{w}w``              cell   events in the cells at Chebyshev distance exactly
-                                       ``k`` (ring 1: the 8 neighbours, ring 2: the next 16;
-                                       inactive or outside cells count 0), same window
+                                       ``k`` (ring 1: the 8 neighbours, ring 2: the next
+                                       16; inactive or outside cells count 0), same window
 ``nr_{name}``                   cell   near-repeat kernel score at o
                                        (:func:`caslite.nearrepeat.score_at`)
 ``days_since_cell``             cell   days from the last event known in the cell to o,
@@ -40,10 +40,10 @@ name                            group  meaning
 ``rel_cell_{w}w``               cell   ``n_cell_{w}w`` over its mean per active cell at o
                                        (0 without events): a level that transfers between
                                        quieter and busier years and shorter histories
-``kde_{h}m_{w}w``               cell   events known in the ``w`` weeks before o smoothed over
-                                       the raster by a Gaussian of ``h`` m (truncated at 3
-                                       ``h``; inactive cells hold no mass), over the mean
-                                       count per active cell
+``kde_{h}m_{w}w``               cell   events known in the ``w`` weeks before o smoothed
+                                       over the raster by a Gaussian of ``h`` m (truncated
+                                       at 3 ``h``; inactive cells hold no mass), over the
+                                       mean count per active cell
 ``ev_{name}_cell_{w}w``         cell   events of the event layer ``name`` (other incidents,
                                        e.g. commercial burglaries) in the cell, known in
                                        the ``w`` weeks before o
@@ -56,14 +56,13 @@ name                            group  meaning
                                        polygons
 ``poly_{name}_{col}``           cell   area-weighted mean of ``col`` over the polygons
                                        covering the cell square (NaN if none)
-``shift_n_cell_{w}w``           shift  events in the cell in this shift, known in the
-                                       ``w`` weeks before o (uncertain times split over
-                                       shifts by their window: aoristic)
+``shift_n_cell_{w}w``           shift  events in the cell in this shift, known in the ``w``
+                                       weeks before o (uncertain times split over shifts by
+                                       their window: aoristic)
 ``shift_n_ring1_{w}w``          shift  the same in the 8 neighbouring cells
-``shift_share_cell_{w}w``       shift  the cell's share of its events in this shift,
-                                       shrunk toward the area's share ``p_s``:
-                                       ``(n_cs + a p_s) / (n_c + a)``, ``a`` =
-                                       ``shift_prior`` events
+``shift_share_cell_{w}w``       shift  the cell's share of its events in this shift, shrunk
+                                       toward the area's share ``p_s``: ``(n_cs + a p_s) /
+                                       (n_c + a)``, ``a`` = ``shift_prior`` events
 ``shift_ratio_kde_{h}m_{w}w``   shift  the neighbourhood's share of its events in this
                                        shift over the area's: events of the ``w`` weeks
                                        before o per shift smoothed by a Gaussian of ``h``
@@ -73,11 +72,12 @@ name                            group  meaning
 ``shift``                       block  shift number (0 .. n_shifts - 1)
 ``block_hours``                 block  length of the block in hours (3 or 5 on a DST day)
 ``day_of_week``                 block  local day of week of the block start (Monday = 0)
-``doy_sin``, ``doy_cos``        block  local day of year of the block start on the unit
-                                       circle, ``2 pi (doy - 1) / days in year``
+``doy_sin``                     block  sine of the local day of year of the block start on
+                                       the unit circle, ``2 pi (doy - 1) / days in year``
+``doy_cos``                     block  the same, cosine
 ``lead_days``                   block  days from o to the block start
-``darkness``                    block  share of the block between civil dusk and civil
-                                       dawn (sun below -6 degrees) at the grid's centre
+``darkness``                    block  share of the block between civil dusk and civil dawn
+                                       (sun below -6 degrees) at the grid's centre
 ==============================  =====  ====================================================
 
 Examples
@@ -100,6 +100,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import numbers
 
@@ -118,6 +119,7 @@ from caslite.nearrepeat import (
     BowersTime,
     ExponentialSpace,
     ExponentialTime,
+    GaussianSpace,
     _SpaceKernel,
     _TimeKernel,
     score_at,
@@ -885,6 +887,21 @@ FAMILIES = (
 )
 """The feature families of :class:`FeatureBuilder`, in column order within each group."""
 
+
+def _feature_table(families=FAMILIES) -> str:
+    """Return the families' feature table as reStructuredText (the module docstring's)."""
+    import textwrap
+
+    rule = "=" * 30 + "  " + "=" * 5 + "  " + "=" * 52
+    lines = [rule, f"{'name':<30}  {'group':<5}  meaning", rule]
+    for family in families:
+        for pattern, meaning, _ in family.table:
+            wrapped = textwrap.wrap(meaning, 52, break_long_words=False, break_on_hyphens=False)
+            lines.append(f"{'``' + pattern + '``':<30}  {family.group:<5}  {wrapped[0]}")
+            lines += [" " * 39 + line for line in wrapped[1:]]
+    return "\n".join([*lines, rule])
+
+
 FEATURES = {pattern: meaning for family in FAMILIES for pattern, _, meaning in family.table}
 """Feature name patterns and their meanings (see the module docstring), from :data:`FAMILIES`."""
 
@@ -1049,6 +1066,67 @@ class FeatureBuilder(BaseEstimator):
             for name, meaning in family.rows()
         ]
         return pd.DataFrame(rows, columns=["name", "group", "meaning"])
+
+    # ------------------------------------------------------------------ JSON form
+    def to_dict(self) -> dict:
+        """Return the builder as plain JSON values (its parameters), for model files.
+
+        Static layers (GeoDataFrames) and event layers (incidents) are not stored: a builder
+        with them is refused.
+
+        Returns
+        -------
+        dict
+            ``{"__type__": "FeatureBuilder", "params": ...}``; tuples, dicts and the
+            near-repeat kernels as ``{"__type__": ..., ...}`` objects.
+
+        Raises
+        ------
+        TypeError
+            If the builder has point, polygon or event layers, or a parameter of another type.
+
+        Examples
+        --------
+        >>> data = FeatureBuilder(windows_weeks=(4, 52)).to_dict()
+        >>> FeatureBuilder.from_dict(data).windows_weeks
+        (4, 52)
+        """
+        params = self.get_params(deep=False)
+        for layers in ("point_layers", "polygon_layers"):
+            if params[layers]:
+                raise TypeError(
+                    f"the feature builder has {layers}; static layers (GeoDataFrames) are not "
+                    "stored in caslite files. Save a model without them, or keep the layers "
+                    "and refit."
+                )
+        if params["event_layers"]:
+            raise TypeError(
+                "the feature builder has event_layers; their incidents are not stored in "
+                "caslite files. Save a model without them, or keep the layers and refit."
+            )
+        return {"__type__": "FeatureBuilder", "params": _to_json(params)}
+
+    @classmethod
+    def from_dict(cls, data) -> FeatureBuilder:
+        """Rebuild a builder from :meth:`to_dict`'s form.
+
+        Parameters
+        ----------
+        data : dict
+            ``{"__type__": "FeatureBuilder", "params": ...}``.
+
+        Returns
+        -------
+        FeatureBuilder
+
+        Raises
+        ------
+        ValueError
+            If ``data`` is not that form, or holds an unknown type.
+        """
+        if not isinstance(data, dict) or data.get("__type__") != "FeatureBuilder":
+            raise ValueError(f"not the JSON form of a FeatureBuilder: {data!r:.80}")
+        return cls(**_from_json(data.get("params")))
 
     # ------------------------------------------------------------------ cell features
     def cell_features(self, events, grid, origin) -> pd.DataFrame:
@@ -1809,6 +1887,60 @@ def _known(events):
         return events.t, events.x, events.y, np.arange(len(events))
     order = np.argsort(events.t_end, kind="stable")
     return events.t_end[order], events.x[order], events.y[order], order
+
+
+def _kernel_classes() -> dict:
+    return {
+        cls.__name__: cls
+        for cls in (ExponentialSpace, GaussianSpace, BowersSpace, ExponentialTime, BowersTime)
+    }
+
+
+def _to_json(value):
+    """JSON form of a parameter value: scalars, tuples, lists, dicts and kernels."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, tuple):
+        return {"__type__": "tuple", "items": [_to_json(v) for v in value]}
+    if isinstance(value, list):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                raise TypeError(f"the feature builder has a key {key!r} that is not a string.")
+        return {"__type__": "dict", "items": [[k, _to_json(v)] for k, v in value.items()]}
+    kind = type(value).__name__
+    if isinstance(value, _kernel_classes().get(kind, ())):
+        fields = {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"__type__": kind, "fields": fields}
+    raise TypeError(
+        f"the feature builder holds a {kind} ({value!r:.80}), which caslite files cannot store."
+    )
+
+
+def _from_json(value):
+    """Rebuild a parameter value from :func:`_to_json`'s form."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if not isinstance(value, dict) or not isinstance(value.get("__type__"), str):
+        raise ValueError(f"unexpected value in the feature builder: {value!r:.80}")
+    kind = value["__type__"]
+    if kind == "tuple":
+        return tuple(_from_json(v) for v in value["items"])
+    if kind == "dict":
+        return {str(k): _from_json(v) for k, v in value["items"]}
+    kernels = _kernel_classes()
+    if kind in kernels:
+        return kernels[kind](**{k: _from_json(v) for k, v in value["fields"].items()})
+    raise ValueError(f"unknown type {kind!r} in the feature builder.")
 
 
 def _reach(families, least: float, o: int) -> float:

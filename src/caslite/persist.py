@@ -795,20 +795,7 @@ def _encode(value, where: str):
     if isinstance(value, np.random.Generator):
         return {"__type__": "Generator", "bit_generator": type(value.bit_generator).__name__}
     if isinstance(value, FeatureBuilder):
-        params = value.get_params(deep=False)
-        for layers in ("point_layers", "polygon_layers"):
-            if params[layers]:
-                raise TypeError(
-                    f"the feature builder has {layers}; static layers (GeoDataFrames) are not "
-                    "stored in caslite files. Save a model without them, or keep the layers "
-                    "and refit."
-                )
-        if params["event_layers"]:
-            raise TypeError(
-                "the feature builder has event_layers; their incidents are not stored in "
-                "caslite files. Save a model without them, or keep the layers and refit."
-            )
-        return {"__type__": "FeatureBuilder", "params": _encode(params, where)}
+        return value.to_dict()
     if isinstance(value, ShiftSchedule):
         return {
             "__type__": "ShiftSchedule",
@@ -840,7 +827,10 @@ def _decode(value):
     if kind == "Generator":
         return None
     if kind == "FeatureBuilder":
-        return FeatureBuilder(**_decode(value["params"]))
+        try:
+            return FeatureBuilder.from_dict(value)
+        except ValueError as error:
+            raise CasliteFileError(str(error)) from error
     if kind == "ShiftSchedule":
         return ShiftSchedule(value["starts"], tz=value["tz"], labels=value["labels"])
     if kind in _KERNELS:
