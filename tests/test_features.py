@@ -959,3 +959,106 @@ def test_origin_features_refuse_cells_that_do_not_fit(rng_events):
         builder.origin_features(rng_events, grid, schedule, [ORIGIN], cells=[[0.5]])
     with pytest.raises(TypeError, match="schedule must be a ShiftSchedule"):
         builder.origin_features(rng_events, grid, "8h", [ORIGIN])
+
+
+# ---------------------------------------------------------------------- families as components
+def test_module_table_is_the_families_table():
+    import caslite.features as features
+
+    table = features._feature_table()
+    assert table in features.__doc__
+    rows = [line for line in table.splitlines() if line.startswith("``")]
+    assert [r.split("``")[1] for r in rows] == list(FEATURES)
+
+
+def test_names_describe_and_features_come_from_the_families():
+    from caslite.features import FAMILIES
+
+    builder = FeatureBuilder(event_layers={"shops": Events([ORIGIN], [X0], [Y0], crs=CRS, tz=TZ)})
+    described = builder.describe()
+    for group, names in (
+        ("cell", builder.cell_feature_names_),
+        ("shift", builder.shift_feature_names_),
+        ("block", builder.block_feature_names_),
+    ):
+        families = [f.from_builder(builder) for f in FAMILIES if f.group == group]
+        assert names == [name for f in families for name, _ in f.rows()]
+        assert described.loc[described["group"] == group, "name"].tolist() == names
+    assert set(FEATURES) == {pattern for f in FAMILIES for pattern, _, _ in f.table}
+
+
+def _toy_family():
+    """A toy family: events in the cell in the 3 days before the origin (``n_cell_3d``)."""
+    from caslite.features import FeatureFamily
+
+    class Recent(FeatureFamily):
+        table = (("n_cell_3d", "events in the cell in the 3 days before o", "3-day count"),)
+
+        @classmethod
+        def from_builder(cls, builder):
+            return cls()
+
+        def rows(self):
+            return [("n_cell_3d", "events in the cell in the 3 days before the origin")]
+
+        def reach(self):
+            return 3 * DAY
+
+        def columns(self, context, prepared):
+            history, o = context.history, context.o
+            lo = history.start(o - 3 * DAY)
+            counts = history.counts(lo, context.stop, context.n)
+            return counts[context.pick].astype(np.float64)[:, np.newaxis]
+
+    return Recent
+
+
+def test_a_new_family_is_one_class(monkeypatch, rng_events):
+    import caslite.features as features
+
+    recent = _toy_family()
+    cell_families = [f for f in features.FAMILIES if f.group == "cell"]
+    others = [f for f in features.FAMILIES if f.group != "cell"]
+    monkeypatch.setattr(features, "FAMILIES", (*cell_families, recent, *others))
+    grid, active = make_grid(), l_mask()
+    schedule = ShiftSchedule.every(8, tz=TZ)
+    builder = FeatureBuilder(windows_weeks=(1, 4), kernels=None)
+    cells = builder.cell_feature_names_
+    assert cells[-1] == "n_cell_3d"
+    assert builder.feature_names_.index("n_cell_3d") == len(cells) - 1
+    meaning = builder.describe().set_index("name").loc["n_cell_3d"]
+    assert meaning["group"] == "cell" and "3 days" in meaning["meaning"]
+    assert "``n_cell_3d``" in features._feature_table(features.FAMILIES)
+    # its column, against a brute-force count, in the design matrix and at many origins
+    expected = np.zeros(grid.n_cells)
+    for ti, xi, yi in zip(rng_events.t, rng_events.x, rng_events.y, strict=True):
+        cell = ref_cell(xi, yi, active)
+        if ORIGIN - 3 * DAY <= ti < ORIGIN and cell is not None:
+            expected[grid.cell_of(xi, yi)] += 1
+    assert expected.sum() > 0
+    blocks = schedule.horizon(ORIGIN, "1D")
+    X, names, _, cell_index = builder.design_matrix(rng_events, grid, blocks, ORIGIN)
+    np.testing.assert_array_equal(X[:, names.index("n_cell_3d")], expected[cell_index])
+    ((cell_feats, _),) = builder.origin_features(rng_events, grid, schedule, [ORIGIN])
+    np.testing.assert_array_equal(cell_feats[:, -1], expected)
+
+
+def test_to_dict_is_the_stored_json_form():
+    builder = FeatureBuilder(
+        windows_weeks=(1, 4), rings=[1], kernels={"nr_b": (BowersSpace(form="grid"), BowersTime())}
+    )
+    data = builder.to_dict()
+    params = dict(data["params"]["items"])
+    assert data["__type__"] == "FeatureBuilder"
+    assert params["windows_weeks"] == {"__type__": "tuple", "items": [1, 4]}
+    assert params["rings"] == [1]
+    name, pair = params["kernels"]["items"][0]
+    assert name == "nr_b" and pair["__type__"] == "tuple"
+    assert [k["__type__"] for k in pair["items"]] == ["BowersSpace", "BowersTime"]
+    rebuilt = FeatureBuilder.from_dict(data)
+    assert rebuilt.get_params()["kernels"] == builder.get_params()["kernels"]
+    assert rebuilt.feature_names_ == builder.feature_names_
+    with pytest.raises(TypeError, match="event_layers; their incidents are not stored"):
+        FeatureBuilder(event_layers={"x": Events([ORIGIN], [X0], [Y0], crs=CRS, tz=TZ)}).to_dict()
+    with pytest.raises(ValueError, match="unknown type 'Mystery'"):
+        FeatureBuilder.from_dict({"__type__": "FeatureBuilder", "params": {"__type__": "Mystery"}})

@@ -22,8 +22,9 @@ over ``C`` cells never recomputes anything per block:
 :meth:`FeatureBuilder.design_matrix` all rows of a horizon, block-major.
 
 Feature names (``{w}`` a window in weeks, ``{k}`` a ring, ``{name}`` a kernel or layer name,
-``{r}`` a radius in metres, ``{col}`` a polygon attribute); :data:`FEATURES` holds the same
-table and :meth:`FeatureBuilder.describe` lists the features of one configuration:
+``{r}`` a radius in metres, ``{col}`` a polygon attribute). The table is generated from the
+feature families (:data:`FAMILIES`, one :class:`FeatureFamily` each), as are :data:`FEATURES`
+and :meth:`FeatureBuilder.describe`, which lists the features of one configuration:
 
 ==============================  =====  ====================================================
 name                            group  meaning
