@@ -1004,11 +1004,10 @@ def _toy_family():
         def reach(self):
             return 3 * DAY
 
-        def columns(self, context, prepared):
+        def columns(self, context, prepared, out):
             history, o = context.history, context.o
             lo = history.start(o - 3 * DAY)
-            counts = history.counts(lo, context.stop, context.n)
-            return counts[context.pick].astype(np.float64)[:, np.newaxis]
+            out[:, 0] = history.counts(lo, context.stop, context.n)[context.pick]
 
     return Recent
 

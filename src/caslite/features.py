@@ -212,18 +212,18 @@ class FeatureFamily:
         """Work shared by the origins ``times`` (e.g. kernel scores); None by default."""
         return None
 
-    def columns(self, context, prepared) -> np.ndarray:
-        """Return the family's columns at one origin.
+    def columns(self, context, prepared, out: np.ndarray) -> None:
+        """Write the family's columns at one origin into ``out``.
 
-        Cell families return ``(n_chosen, k)``, shift families ``(n_shifts, n_chosen, k)``
-        and block families ``(n_blocks, k)`` float64 arrays. A static family's are its
+        ``out`` is the family's slice of the result: ``(n_chosen, k)`` for a cell family,
+        ``(n_shifts, n_chosen, k)`` for a shift family, ``(n_blocks, k)`` for a block family
+        (float64, ``k = len(names())``). A static family's columns are its
         ``static_columns(grid)`` (``prepared``, cached per grid) at the chosen cells.
         """
-        if self.static:
-            return _stack_columns(
-                [column[context.pick][np.newaxis] for column in prepared], context
-            )
-        raise NotImplementedError
+        if not self.static:
+            raise NotImplementedError
+        for j, column in enumerate(prepared):
+            out[:, j] = column[context.pick]
 
 
 class CellCounts(FeatureFamily):
@@ -250,8 +250,8 @@ class CellCounts(FeatureFamily):
     def reach(self):
         return max(self.windows) * _WEEK
 
-    def columns(self, context, prepared):
-        return context.counts(self.windows)[:, context.pick].T
+    def columns(self, context, prepared, out):
+        out[:] = context.counts(self.windows)[:, context.pick].T
 
 
 class RingCounts(FeatureFamily):
@@ -287,9 +287,11 @@ class RingCounts(FeatureFamily):
     def reach(self):
         return max(self.windows) * _WEEK
 
-    def columns(self, context, prepared):
+    def columns(self, context, prepared, out):
         counts = context.counts(self.windows)
-        return _stack_columns(_ring_sums(counts, context.grid, self.rings, context.cells), context)
+        m = len(self.windows)
+        for i, ring in enumerate(_ring_sums(counts, context.grid, self.rings, context.cells)):
+            out[:, i * m : (i + 1) * m] = ring.T
 
 
 class NearRepeat(FeatureFamily):
@@ -332,11 +334,9 @@ class NearRepeat(FeatureFamily):
             for space, time in self.kernels.values()
         ]
 
-    def columns(self, context, prepared):
-        out = np.empty((context.size, len(self.kernels)), dtype=np.float64)
+    def columns(self, context, prepared, out):
         for j, scores in enumerate(prepared):
             out[:, j] = scores[context.row][context.pick]
-        return out
 
 
 class DaysSince(FeatureFamily):
@@ -366,16 +366,14 @@ class DaysSince(FeatureFamily):
     def reach(self):
         return DAYS_CAP * _DAY
 
-    def columns(self, context, prepared):
+    def columns(self, context, prepared, out):
         history, o = context.history, context.o
         last = np.full(context.n, -np.inf)
         lo, stop = history.start(o - DAYS_CAP * _DAY), context.stop
         np.maximum.at(last, history.cells[lo:stop], history.times[lo:stop].astype(np.float64))
-        out = np.empty((context.size, 2), dtype=np.float64)
         out[:, 0] = np.minimum((o - last[context.pick]) / _DAY, DAYS_CAP)
         ring1 = _ring1_max(last, context.grid, context.cells)
         out[:, 1] = np.minimum((o - ring1) / _DAY, DAYS_CAP)
-        return out
 
 
 class RelativeLevel(FeatureFamily):
@@ -409,13 +407,11 @@ class RelativeLevel(FeatureFamily):
     def reach(self):
         return max(self.windows, default=0) * _WEEK
 
-    def columns(self, context, prepared):
+    def columns(self, context, prepared, out):
         history, o, n = context.history, context.o, context.n
-        out = np.empty((context.size, len(self.windows)), dtype=np.float64)
         for j, w in enumerate(self.windows):
             counts = history.counts(history.start(o - w * _WEEK), context.stop, n)
             out[:, j] = _relative(counts.astype(np.float64), context.pick)
-        return out
 
 
 class SmoothedLevel(FeatureFamily):
@@ -454,18 +450,16 @@ class SmoothedLevel(FeatureFamily):
     def reach(self):
         return self.window * _WEEK if self.bandwidths else 0.0
 
-    def columns(self, context, prepared):
+    def columns(self, context, prepared, out):
         history, n = context.history, context.n
-        out = np.empty((context.size, len(self.bandwidths)), dtype=np.float64)
         if not self.bandwidths:
-            return out
+            return
         lo = history.start(context.o - self.window * _WEEK)
         window_counts = history.counts(lo, context.stop, n).astype(np.float64)
         mean = window_counts.sum() / n
         for j, h in enumerate(self.bandwidths):
             smooth = _gaussian_smooth(window_counts, context.grid, h, context.pick_ids)
             out[:, j] = smooth / mean if mean > 0 else smooth
-        return out
 
 
 class EventLayers(FeatureFamily):
@@ -521,20 +515,20 @@ class EventLayers(FeatureFamily):
         since, until = int(np.min(times)) - reach, int(np.max(times))
         return {name: _History(layer, grid, since, until) for name, layer in self.layers.items()}
 
-    def columns(self, context, prepared):
-        o = context.o
-        parts = []
+    def columns(self, context, prepared, out):
+        o, m = context.o, len(self.windows)
+        j = 0
         for name in self.layers:
             layer = prepared[name]
             stop = layer.stop(o)
-            counts = np.empty((len(self.windows), context.width), dtype=np.float64)
+            counts = np.empty((m, context.width), dtype=np.float64)
             for i, w in enumerate(self.windows):
                 counts[i] = layer.counts(layer.start(o - w * _WEEK), stop, context.width)
-            parts.append(counts[:, context.pick].T)
-            parts.append(
-                _stack_columns(_ring_sums(counts, context.grid, self.rings, context.cells), context)
-            )
-        return np.hstack(parts) if parts else np.empty((context.size, 0))
+            out[:, j : j + m] = counts[:, context.pick].T
+            j += m
+            for ring in _ring_sums(counts, context.grid, self.rings, context.cells):
+                out[:, j : j + m] = ring.T
+                j += m
 
 
 class PointLayers(FeatureFamily):
@@ -665,16 +659,14 @@ class ShiftCounts(FeatureFamily):
     def reach(self):
         return max(self.windows, default=0) * _WEEK
 
-    def columns(self, context, prepared):
+    def columns(self, context, prepared, out):
+        if not self.windows:
+            return
         counts, padded = context.shift_counts(self.windows)
         k, n_shifts, size = len(self.windows), counts.shape[1], context.size
-        out = np.empty((n_shifts, size, 2 * k), dtype=np.float64)
-        if not k:
-            return out
         ring1 = _ring_sums(padded.reshape(-1, padded.shape[2]), context.grid, (1,), context.cells)
         out[:, :, :k] = counts[:, :, context.pick].transpose(1, 2, 0)
         out[:, :, k:] = ring1[0].reshape(k, n_shifts, size).transpose(1, 2, 0)
-        return out
 
 
 class ShiftShares(FeatureFamily):
@@ -713,11 +705,11 @@ class ShiftShares(FeatureFamily):
     def reach(self):
         return max(self.windows, default=0) * _WEEK
 
-    def columns(self, context, prepared):
+    def columns(self, context, prepared, out):
         if self.prior is None or not self.windows:
-            return np.empty((context.n_shifts, context.size, 0))
+            return
         counts, _ = context.shift_counts(self.windows)
-        return _shrunk_shares(counts, self.prior, context.pick_ids).transpose(1, 2, 0)
+        out[:] = _shrunk_shares(counts, self.prior, context.pick_ids).transpose(1, 2, 0)
 
 
 class ShiftRatios(FeatureFamily):
@@ -760,10 +752,9 @@ class ShiftRatios(FeatureFamily):
     def reach(self):
         return self.window * _WEEK if self.bandwidths else 0.0
 
-    def columns(self, context, prepared):
-        out = np.empty((context.n_shifts, context.size, len(self.bandwidths)), dtype=np.float64)
+    def columns(self, context, prepared, out):
         if not self.bandwidths:
-            return out
+            return
         history, n = context.history, context.n
         weights = context.shift_weights()
         lo, stop = history.start(context.o - self.window * _WEEK), context.stop
@@ -777,7 +768,6 @@ class ShiftRatios(FeatureFamily):
         for j, h in enumerate(self.bandwidths):
             smooth = _gaussian_smooth(per_shift, context.grid, h)
             out[:, :, j] = _shift_ratios(smooth, per_shift.sum(axis=1), prior, context.pick_ids)
-        return out
 
 
 class BlockCalendar(FeatureFamily):
@@ -821,20 +811,16 @@ class BlockCalendar(FeatureFamily):
     def rows(self):
         return [(pattern, meaning) for pattern, _, meaning in self.table]
 
-    def columns(self, context, prepared):
+    def columns(self, context, prepared, out):
         blocks, local = context.blocks, context.local
         year_days = np.where(local.is_leap_year, 366.0, 365.0)
         angle = 2.0 * np.pi * (local.day_of_year.to_numpy() - 1) / year_days
-        return np.column_stack(
-            [
-                blocks.shift.astype(np.float64),
-                (blocks.end - blocks.start) / 3600.0,
-                local.day_of_week.to_numpy(dtype=np.float64),
-                np.sin(angle),
-                np.cos(angle),
-                (blocks.start - context.o) / _DAY,
-            ]
-        )
+        out[:, 0] = blocks.shift.astype(np.float64)
+        out[:, 1] = (blocks.end - blocks.start) / 3600.0
+        out[:, 2] = local.day_of_week.to_numpy(dtype=np.float64)
+        out[:, 3] = np.sin(angle)
+        out[:, 4] = np.cos(angle)
+        out[:, 5] = (blocks.start - context.o) / _DAY
 
 
 class Darkness(FeatureFamily):
@@ -862,12 +848,11 @@ class Darkness(FeatureFamily):
     def rows(self):
         return [(pattern, meaning) for pattern, _, meaning in self.table] if self.on else []
 
-    def columns(self, context, prepared):
-        if not self.on:
-            return np.empty((len(context.blocks), 0))
-        lon, lat = _lon_lat_centre(context.grid)
-        blocks = context.blocks
-        return darkness_share(blocks.start, blocks.end, lon, lat)[:, np.newaxis]
+    def columns(self, context, prepared, out):
+        if self.on:
+            lon, lat = _lon_lat_centre(context.grid)
+            blocks = context.blocks
+            out[:, 0] = darkness_share(blocks.start, blocks.end, lon, lat)
 
 
 FAMILIES = (
@@ -1173,7 +1158,8 @@ class FeatureBuilder(BaseEstimator):
         history = _History(events, grid, _reach(families, DAYS_CAP * _DAY, o), o)
         times = np.array([o])
         prepared = self._prepare(families, history, grid, times, o)
-        data = self._cell_values(families, prepared, _Origin(history, grid, o, None))
+        widths = [len(family.names()) for family in families]
+        data = self._cell_values(families, prepared, _Origin(history, grid, o, None), widths)
         return pd.DataFrame(
             data,
             columns=self.cell_feature_names_,
@@ -1188,16 +1174,13 @@ class FeatureBuilder(BaseEstimator):
             for family in families
         ]
 
-    def _cell_values(self, families, prepared, context) -> np.ndarray:
+    def _cell_values(self, families, prepared, context, widths) -> np.ndarray:
         """Cell features of one origin: the families' columns side by side."""
-        parts = [
-            family.columns(context, state) for family, state in zip(families, prepared, strict=True)
-        ]
-        out = np.empty((context.size, sum(p.shape[1] for p in parts)), dtype=np.float64)
+        out = np.empty((context.size, sum(widths)), dtype=np.float64)
         j = 0
-        for part in parts:
-            out[:, j : j + part.shape[1]] = part
-            j += part.shape[1]
+        for family, state, k in zip(families, prepared, widths, strict=True):
+            family.columns(context, state, out[:, j : j + k])
+            j += k
         return out
 
     def static_features(self, grid) -> pd.DataFrame:
@@ -1309,19 +1292,16 @@ class FeatureBuilder(BaseEstimator):
         history = _History(events, grid, _reach(families, 0.0, o), o)
         prepared = [family.prepare(history, grid, np.array([o]), o) for family in families]
         context = _Origin(history, grid, o, None, schedule=schedule)
-        return self._shift_values(families, prepared, context), names
+        widths = [len(family.names()) for family in families]
+        return self._shift_values(families, prepared, context, widths), names
 
-    def _shift_values(self, families, prepared, context) -> np.ndarray:
+    def _shift_values(self, families, prepared, context, widths) -> np.ndarray:
         """Shift features of one origin: the families' columns side by side."""
-        parts = [
-            family.columns(context, state) for family, state in zip(families, prepared, strict=True)
-        ]
-        width = sum(p.shape[2] for p in parts)
-        out = np.empty((context.n_shifts, context.size, width), dtype=np.float64)
+        out = np.empty((context.n_shifts, context.size, sum(widths)), dtype=np.float64)
         j = 0
-        for part in parts:
-            out[:, :, j : j + part.shape[2]] = part
-            j += part.shape[2]
+        for family, state, k in zip(families, prepared, widths, strict=True):
+            family.columns(context, state, out[:, :, j : j + k])
+            j += k
         return out
 
     # ------------------------------------------------------------------ many origins
@@ -1419,7 +1399,9 @@ class FeatureBuilder(BaseEstimator):
             _reach(shift_families, 0.0, int(shift_o.min())),
         )
         history = _History(events, grid, since, max(int(cell_o.max()), int(shift_o.max())))
-        no_shifts = not self.shift_feature_names_
+        cell_widths = [len(family.names()) for family in cell_families]
+        shift_widths = [len(family.names()) for family in shift_families]
+        no_shifts = not sum(shift_widths)
         for first in range(0, cell_o.size, _SCORE_BATCH):
             part = cell_o[first : first + _SCORE_BATCH]
             times = np.unique(part)  # ascending, as score_at wants
@@ -1432,13 +1414,15 @@ class FeatureBuilder(BaseEstimator):
                 chosen = None if cells is None else _Neighbours(grid, cells[first + i])
                 row = int(np.searchsorted(times, o))
                 context = _Origin(history, grid, o, chosen, row=row)
-                cell_feats = self._cell_values(cell_families, prepared, context)
+                cell_feats = self._cell_values(cell_families, prepared, context, cell_widths)
                 o_shift = int(shift_o[first + i])
                 context = _Origin(history, grid, o_shift, chosen, schedule=schedule)
                 if no_shifts:
                     shift_feats = np.zeros((schedule.n_shifts, context.size, 0))
                 else:
-                    shift_feats = self._shift_values(shift_families, shift_prepared, context)
+                    shift_feats = self._shift_values(
+                        shift_families, shift_prepared, context, shift_widths
+                    )
                 yield cell_feats, shift_feats
 
     # ------------------------------------------------------------------ block features
@@ -1494,7 +1478,12 @@ class FeatureBuilder(BaseEstimator):
             return pd.DataFrame(np.empty((0, len(names))), columns=names, index=index)
         local = pd.DatetimeIndex(pd.to_datetime(blocks.start, unit="s", utc=True)).tz_convert(tz)
         context = _Blocks(blocks, local, o, grid)
-        data = np.hstack([family.columns(context, None) for family in families])
+        data = np.empty((len(blocks), len(names)), dtype=np.float64)
+        j = 0
+        for family in families:
+            k = len(family.names())
+            family.columns(context, None, data[:, j : j + k])
+            j += k
         return pd.DataFrame(data, columns=names, index=index)
 
     # ------------------------------------------------------------------ assembly
@@ -1999,7 +1988,10 @@ class _Origin:
                         weights=weights[lo : self.stop, s],
                         minlength=self.width,
                     )
-            counts = np.ascontiguousarray(padded[:, :, : self.n])  # sums as without the zeros
+            # contiguous without the column of zeros: sums over it as over the full counts
+            counts = (
+                padded if self.width == self.n else np.ascontiguousarray(padded[:, :, : self.n])
+            )
             self._counts[key] = (counts, padded)
         return self._counts[key]
 
@@ -2009,13 +2001,6 @@ class _Blocks:
 
     def __init__(self, blocks, local, o: int, grid):
         self.blocks, self.local, self.o, self.grid = blocks, local, o, grid
-
-
-def _stack_columns(arrays, context) -> np.ndarray:
-    """Arrays of shape (m, n_chosen) as the columns of one (n_chosen, sum of m) array."""
-    if not arrays:
-        return np.empty((context.size, 0))
-    return np.vstack(arrays).T
 
 
 def _shift_prior(prior) -> float | None:
@@ -2109,14 +2094,13 @@ def _ring_sums(values: np.ndarray, grid, rings, cells=None) -> list[np.ndarray]:
     if not rings:
         return []
     if cells is not None:
-        per_cell = np.ascontiguousarray(values.T)  # (n_cells + 1, m): rows gather fast
         out = []
         for k in rings:
-            gathered = per_cell[cells.ring(int(k))]  # (8k, n_chosen, m)
-            total = np.zeros(gathered.shape[1:], dtype=np.float64)
-            for neighbour in gathered:
-                total += neighbour
-            out.append(total.T)
+            gathered = np.take(values, cells.ring(int(k)), axis=1)  # (m, 8k, n_chosen)
+            total = np.zeros((values.shape[0], cells.ids.size), dtype=np.float64)
+            for q in range(gathered.shape[1]):
+                total += gathered[:, q]
+            out.append(total)
         return out
     from caslite._kernels import threads_for
     from caslite._kernels.rings import ring_sums
