@@ -127,7 +127,7 @@ from caslite.nearrepeat import (
 )
 from caslite.shifts import Blocks, ShiftSchedule
 
-__all__ = ["DAYS_CAP", "FEATURES", "FeatureBuilder", "default_kernels"]
+__all__ = ["DAYS_CAP", "FAMILIES", "FEATURES", "FeatureBuilder", "FeatureFamily", "default_kernels"]
 
 _DAY = 86_400
 _WEEK = 7 * _DAY
