@@ -458,7 +458,9 @@ class SmoothedLevel(FeatureFamily):
         window_counts = history.counts(lo, context.stop, n).astype(np.float64)
         mean = window_counts.sum() / n
         for j, h in enumerate(self.bandwidths):
-            smooth = _gaussian_smooth(window_counts, context.grid, h, context.pick_ids)
+            smooth = _gaussian_smooth(
+                window_counts, context.grid, h, context.pick_ids, context.raster_index
+            )
             out[:, j] = smooth / mean if mean > 0 else smooth
 
 
@@ -766,7 +768,7 @@ class ShiftRatios(FeatureFamily):
         )
         prior = 0.0 if self.prior is None else self.prior
         for j, h in enumerate(self.bandwidths):
-            smooth = _gaussian_smooth(per_shift, context.grid, h)
+            smooth = _gaussian_smooth(per_shift, context.grid, h, None, context.raster_index)
             out[:, :, j] = _shift_ratios(smooth, per_shift.sum(axis=1), prior, context.pick_ids)
 
 
@@ -1973,6 +1975,11 @@ class _Origin:
     def shift_weights(self) -> np.ndarray:
         return self.history.shift_weights(self.schedule)
 
+    @property
+    def raster_index(self) -> np.ndarray:
+        """Each cell's position in the flattened raster (computed once per history)."""
+        return self.history.raster_index(self.grid)
+
     def shift_counts(self, windows) -> tuple[np.ndarray, np.ndarray]:
         """Events per shift and cell in each window: (W, n_shifts, n), and with ``width``."""
         key = ("shift", windows)
@@ -1994,6 +2001,11 @@ class _Origin:
             )
             self._counts[key] = (counts, padded)
         return self._counts[key]
+
+
+def _raster_index(grid) -> np.ndarray:
+    """Each cell's position in the grid's raster flattened row by row."""
+    return grid.cell_row.astype(np.int64) * grid.shape[1] + grid.cell_col.astype(np.int64)
 
 
 class _Blocks:
@@ -2037,8 +2049,8 @@ class _History:
         self.cells = cells[inside]
         self.times = known[first:stop][inside]
         self.picked = order[first:stop][inside]  # positions in the events' own order
-        self.layers = {}
         self._weights = None
+        self._raster_index = None
 
     def start(self, since) -> int:
         """Index of the first event known at or after ``since``."""
@@ -2051,6 +2063,12 @@ class _History:
     def counts(self, lo: int, hi: int, n: int) -> np.ndarray:
         """Events ``lo:hi`` per cell (int64, ``n`` cells)."""
         return np.bincount(self.cells[lo:hi], minlength=n)
+
+    def raster_index(self, grid) -> np.ndarray:
+        """:func:`_raster_index` of the grid, computed once."""
+        if self._raster_index is None:
+            self._raster_index = _raster_index(grid)
+        return self._raster_index
 
     def shift_weights(self, schedule) -> np.ndarray:
         """Each event's share in each shift (:func:`_shift_weights`), computed once."""
@@ -2154,7 +2172,7 @@ def _relative(counts: np.ndarray, cells=None) -> np.ndarray:
     return picked * (counts.size / total) if total > 0 else picked
 
 
-def _gaussian_smooth(values: np.ndarray, grid, bandwidth: float, cells=None) -> np.ndarray:
+def _gaussian_smooth(values: np.ndarray, grid, bandwidth: float, cells=None, flat=None):
     """Smooth ``values`` (n_cells,) over the raster with a Gaussian of ``bandwidth`` metres.
 
     The value of cell ``i`` is ``sum_j values[j] * g(dr) * g(dc)``, over the active cells
@@ -2164,12 +2182,13 @@ def _gaussian_smooth(values: np.ndarray, grid, bandwidth: float, cells=None) -> 
     (:func:`scipy.ndimage.gaussian_filter`). Mass falling on inactive or outside cells is lost.
     ``values`` of shape (m, n_cells) are smoothed row by row (one filter over a stack of
     rasters, the same arithmetic per raster); with ``cells`` (cell ids), only those cells'
-    values are returned.
+    values are returned. ``flat`` is each cell's position in the flattened raster, if known.
     """
     from scipy.ndimage import gaussian_filter
 
     n_rows, n_cols = grid.shape
-    flat = grid.cell_row.astype(np.int64) * n_cols + grid.cell_col.astype(np.int64)
+    if flat is None:
+        flat = _raster_index(grid)
     stack = values.ndim == 2
     m = values.shape[0] if stack else 1
     raster = np.zeros((m, n_rows * n_cols), dtype=np.float64)
