@@ -20,6 +20,9 @@ over ``C`` cells never recomputes anything per block:
 
 :meth:`FeatureBuilder.rows` assembles rows for any (block, cell) pairs and
 :meth:`FeatureBuilder.design_matrix` all rows of a horizon, block-major.
+:meth:`FeatureBuilder.origin_features` gives the cell and shift features of many origins at
+once (the training origins of a model), the same values bit for bit, sharing the work between
+origins.
 
 Feature names (``{w}`` a window in weeks, ``{k}`` a ring, ``{name}`` a kernel or layer name,
 ``{r}`` a radius in metres, ``{col}`` a polygon attribute). The table is generated from the
