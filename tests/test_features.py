@@ -1061,3 +1061,29 @@ def test_to_dict_is_the_stored_json_form():
         FeatureBuilder(event_layers={"x": Events([ORIGIN], [X0], [Y0], crs=CRS, tz=TZ)}).to_dict()
     with pytest.raises(ValueError, match="unknown type 'Mystery'"):
         FeatureBuilder.from_dict({"__type__": "FeatureBuilder", "params": {"__type__": "Mystery"}})
+
+
+def test_rows_from_chosen_cells_equal_rows_from_all_cells(rng_events):
+    # the way a model fits from origin_features: the cells of each origin's rows only
+    grid = make_grid()
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    builder = FeatureBuilder(windows_weeks=(2, 26), smooth_bandwidths=(150.0,))
+    rng = np.random.default_rng(3)
+    origins = [ORIGIN, ORIGIN - 9 * DAY]
+    picks = [rng.integers(0, 6 * grid.n_cells, 40) for _ in origins]  # block * n + cell
+    chosen = [np.unique(rows % grid.n_cells) for rows in picks]
+    pairs = builder.origin_features(rng_events, grid, schedule, origins, cells=chosen)
+    for o, rows, ids, (cell_feats, shift_feats) in zip(origins, picks, chosen, pairs, strict=True):
+        block_index, cell_index = np.divmod(rows, grid.n_cells)
+        blocks = schedule.horizon(o, "1D")
+        block_feats = builder.block_features(blocks, o, grid)
+        position = np.searchsorted(ids, cell_index)
+        got = builder.rows(cell_feats, shift_feats, block_feats, block_index, position)
+        expected = builder.rows(
+            builder.cell_features(rng_events, grid, o),
+            builder.shift_features(rng_events, grid, schedule, o)[0],
+            block_feats,
+            block_index,
+            cell_index,
+        )
+        np.testing.assert_array_equal(got, expected)
