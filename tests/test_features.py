@@ -891,3 +891,203 @@ def test_ring_sum_kernel_matches_dense_twin(k):
         np.testing.assert_array_equal(_ring_sums(values, grid, (k,))[0], got)
     finally:
         numba.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------------- many origins at once
+def _windowed_city(rng):
+    """Events with exact times and, for half of them, windows of up to three days."""
+    base = make_events(rng, n=600)
+    t_end = base.t + rng.integers(0, 3 * DAY, len(base)) * (rng.random(len(base)) < 0.5)
+    return Events(base.t, base.x, base.y, crs=CRS, tz=TZ, t_end=t_end)
+
+
+@pytest.mark.parametrize("windows", [False, True], ids=["exact", "aoristic"])
+def test_origin_features_equal_the_per_origin_methods_bit_for_bit(windows):
+    rng = np.random.default_rng(7)
+    events = _windowed_city(rng) if windows else make_events(rng, n=600)
+    grid = make_grid()
+    schedule = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ)
+    layer = make_events(np.random.default_rng(8), n=150)
+    ramps = geopandas.GeoDataFrame(geometry=[shapely.Point(X0 + 120, Y0 + 330)], crs=CRS)
+    builder = FeatureBuilder(
+        windows_weeks=(1, 4, 52), event_layers={"other": layer}, point_layers={"ramps": ramps},
+        smooth_bandwidths=(100.0, 250.0), shift_smooth_bandwidths=(300.0,),
+    )  # fmt: skip
+    # unordered, repeated, and one origin before every event
+    origins = [ORIGIN, ORIGIN - 5 * WEEK, ORIGIN - 3 * DAY + 7, ORIGIN, ORIGIN - 200 * WEEK]
+    pairs = list(builder.origin_features(events, grid, schedule, origins))
+    assert len(pairs) == len(origins)
+    for o, (cell_feats, shift_feats) in zip(origins, pairs, strict=True):
+        expected_cells = builder.cell_features(events, grid, o).to_numpy()
+        expected_shifts, _ = builder.shift_features(events, grid, schedule, o)
+        assert np.array_equal(cell_feats, expected_cells, equal_nan=True)
+        assert np.array_equal(shift_feats, expected_shifts, equal_nan=True)
+    chosen = [rng.choice(grid.n_cells, size, replace=False) for size in (1, 5, 30, 0, 12)]
+    subset = builder.origin_features(events, grid, schedule, origins, cells=chosen)
+    for (cell_feats, shift_feats), (all_cells, all_shifts), ids in zip(
+        subset, pairs, chosen, strict=True
+    ):
+        assert np.array_equal(cell_feats, all_cells[ids], equal_nan=True)
+        assert np.array_equal(shift_feats, all_shifts[:, ids], equal_nan=True)
+
+
+def test_origin_features_read_only_events_known_before_each_origin(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule.every(8, tz=TZ)
+    builder = FeatureBuilder(windows_weeks=(1, 26), shift_windows_weeks=(8,))
+    origins = [ORIGIN - 2 * WEEK, ORIGIN]
+    before = list(builder.origin_features(rng_events, grid, schedule, origins))
+    # events from the earlier origin on moved and multiplied: its features stay the same
+    late = rng_events.t >= origins[0]
+    t = np.concatenate([rng_events.t, rng_events.t[late]])
+    x = np.concatenate([rng_events.x, rng_events.x[late][::-1]])
+    y = np.concatenate([rng_events.y, rng_events.y[late]])
+    changed = Events(t, x, y, crs=CRS, tz=TZ)
+    after = next(builder.origin_features(changed, grid, schedule, origins))
+    assert np.array_equal(before[0][0], after[0]) and np.array_equal(before[0][1], after[1])
+
+
+def test_origin_features_refuse_cells_that_do_not_fit(rng_events):
+    grid = make_grid()
+    schedule = ShiftSchedule.every(8, tz=TZ)
+    builder = FeatureBuilder()
+    with pytest.raises(ValueError, match="cells has 1 arrays for 2 origins"):
+        builder.origin_features(rng_events, grid, schedule, [ORIGIN, ORIGIN], cells=[[0]])
+    with pytest.raises(ValueError, match=rf"cells must lie in 0 .. {grid.n_cells - 1}"):
+        builder.origin_features(rng_events, grid, schedule, [ORIGIN], cells=[[grid.n_cells]])
+    with pytest.raises(TypeError, match="integer cell ids"):
+        builder.origin_features(rng_events, grid, schedule, [ORIGIN], cells=[[0.5]])
+    with pytest.raises(TypeError, match="schedule must be a ShiftSchedule"):
+        builder.origin_features(rng_events, grid, "8h", [ORIGIN])
+
+
+# ---------------------------------------------------------------------- families as components
+def test_module_table_is_the_families_table():
+    import caslite.features as features
+
+    table = features._feature_table()
+    assert table in features.__doc__
+    rows = [line for line in table.splitlines() if line.startswith("``")]
+    assert [r.split("``")[1] for r in rows] == list(FEATURES)
+
+
+def test_names_describe_and_features_come_from_the_families():
+    from caslite.features import FAMILIES
+
+    builder = FeatureBuilder(event_layers={"shops": Events([ORIGIN], [X0], [Y0], crs=CRS, tz=TZ)})
+    described = builder.describe()
+    for group, names in (
+        ("cell", builder.cell_feature_names_),
+        ("shift", builder.shift_feature_names_),
+        ("block", builder.block_feature_names_),
+    ):
+        families = [f.from_builder(builder) for f in FAMILIES if f.group == group]
+        assert names == [name for f in families for name, _ in f.rows()]
+        assert described.loc[described["group"] == group, "name"].tolist() == names
+    assert set(FEATURES) == {pattern for f in FAMILIES for pattern, _, _ in f.table}
+
+
+def _toy_family():
+    """A toy family: events in the cell in the 3 days before the origin (``n_cell_3d``)."""
+    from caslite.features import FeatureFamily
+
+    class Recent(FeatureFamily):
+        table = (("n_cell_3d", "events in the cell in the 3 days before o", "3-day count"),)
+
+        @classmethod
+        def from_builder(cls, builder):
+            return cls()
+
+        def rows(self):
+            return [("n_cell_3d", "events in the cell in the 3 days before the origin")]
+
+        def reach(self):
+            return 3 * DAY
+
+        def columns(self, context, prepared, out):
+            history, o = context.history, context.o
+            lo = history.start(o - 3 * DAY)
+            out[:, 0] = history.counts(lo, context.stop, context.n)[context.pick]
+
+    return Recent
+
+
+def test_a_new_family_is_one_class(monkeypatch, rng_events):
+    import caslite.features as features
+
+    recent = _toy_family()
+    cell_families = [f for f in features.FAMILIES if f.group == "cell"]
+    others = [f for f in features.FAMILIES if f.group != "cell"]
+    monkeypatch.setattr(features, "FAMILIES", (*cell_families, recent, *others))
+    grid, active = make_grid(), l_mask()
+    schedule = ShiftSchedule.every(8, tz=TZ)
+    builder = FeatureBuilder(windows_weeks=(1, 4), kernels=None)
+    cells = builder.cell_feature_names_
+    assert cells[-1] == "n_cell_3d"
+    assert builder.feature_names_.index("n_cell_3d") == len(cells) - 1
+    meaning = builder.describe().set_index("name").loc["n_cell_3d"]
+    assert meaning["group"] == "cell" and "3 days" in meaning["meaning"]
+    assert "``n_cell_3d``" in features._feature_table(features.FAMILIES)
+    # its column, against a brute-force count, in the design matrix and at many origins
+    expected = np.zeros(grid.n_cells)
+    for ti, xi, yi in zip(rng_events.t, rng_events.x, rng_events.y, strict=True):
+        cell = ref_cell(xi, yi, active)
+        if ORIGIN - 3 * DAY <= ti < ORIGIN and cell is not None:
+            expected[grid.cell_of(xi, yi)] += 1
+    assert expected.sum() > 0
+    blocks = schedule.horizon(ORIGIN, "1D")
+    X, names, _, cell_index = builder.design_matrix(rng_events, grid, blocks, ORIGIN)
+    np.testing.assert_array_equal(X[:, names.index("n_cell_3d")], expected[cell_index])
+    ((cell_feats, _),) = builder.origin_features(rng_events, grid, schedule, [ORIGIN])
+    np.testing.assert_array_equal(cell_feats[:, -1], expected)
+
+
+def test_to_dict_is_the_stored_json_form():
+    from caslite._forms import encode
+
+    builder = FeatureBuilder(
+        windows_weeks=(1, 4), rings=[1], kernels={"nr_b": (BowersSpace(form="grid"), BowersTime())}
+    )
+    data = builder.to_dict()
+    assert data == {"params": builder.get_params(deep=False)}
+    stored = encode(builder, "features")  # what a model file holds
+    params = dict(stored["params"]["items"])
+    assert stored["__type__"] == "FeatureBuilder"
+    assert params["windows_weeks"] == {"__type__": "tuple", "items": [1, 4]}
+    assert params["rings"] == [1]
+    name, pair = params["kernels"]["items"][0]
+    assert name == "nr_b" and pair["__type__"] == "tuple"
+    assert [k["__type__"] for k in pair["items"]] == ["BowersSpace", "BowersTime"]
+    rebuilt = FeatureBuilder.from_dict(data)
+    assert rebuilt.get_params()["kernels"] == builder.get_params()["kernels"]
+    assert rebuilt.feature_names_ == builder.feature_names_
+    with pytest.raises(TypeError, match="event_layers; their incidents are not stored"):
+        FeatureBuilder(event_layers={"x": Events([ORIGIN], [X0], [Y0], crs=CRS, tz=TZ)}).to_dict()
+    with pytest.raises(ValueError, match="not the stored form of a FeatureBuilder"):
+        FeatureBuilder.from_dict({"__type__": "FeatureBuilder", "params": "windows"})
+
+
+def test_rows_from_chosen_cells_equal_rows_from_all_cells(rng_events):
+    # the way a model fits from origin_features: the cells of each origin's rows only
+    grid = make_grid()
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    builder = FeatureBuilder(windows_weeks=(2, 26), smooth_bandwidths=(150.0,))
+    rng = np.random.default_rng(3)
+    origins = [ORIGIN, ORIGIN - 9 * DAY]
+    picks = [rng.integers(0, 6 * grid.n_cells, 40) for _ in origins]  # block * n + cell
+    chosen = [np.unique(rows % grid.n_cells) for rows in picks]
+    pairs = builder.origin_features(rng_events, grid, schedule, origins, cells=chosen)
+    for o, rows, ids, (cell_feats, shift_feats) in zip(origins, picks, chosen, pairs, strict=True):
+        block_index, cell_index = np.divmod(rows, grid.n_cells)
+        blocks = schedule.horizon(o, "1D")
+        block_feats = builder.block_features(blocks, o, grid)
+        position = np.searchsorted(ids, cell_index)
+        got = builder.rows(cell_feats, shift_feats, block_feats, block_index, position)
+        expected = builder.rows(
+            builder.cell_features(rng_events, grid, o),
+            builder.shift_features(rng_events, grid, schedule, o)[0],
+            block_feats,
+            block_index,
+            cell_index,
+        )
+        np.testing.assert_array_equal(got, expected)

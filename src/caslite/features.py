@@ -20,18 +20,22 @@ over ``C`` cells never recomputes anything per block:
 
 :meth:`FeatureBuilder.rows` assembles rows for any (block, cell) pairs and
 :meth:`FeatureBuilder.design_matrix` all rows of a horizon, block-major.
+:meth:`FeatureBuilder.origin_features` gives the cell and shift features of many origins at
+once (the training origins of a model), the same values bit for bit, sharing the work between
+origins.
 
 Feature names (``{w}`` a window in weeks, ``{k}`` a ring, ``{name}`` a kernel or layer name,
-``{r}`` a radius in metres, ``{col}`` a polygon attribute); :data:`FEATURES` holds the same
-table and :meth:`FeatureBuilder.describe` lists the features of one configuration:
+``{r}`` a radius in metres, ``{col}`` a polygon attribute). The table is generated from the
+feature families (:data:`FAMILIES`, one :class:`FeatureFamily` each), as are :data:`FEATURES`
+and :meth:`FeatureBuilder.describe`, which lists the features of one configuration:
 
 ==============================  =====  ====================================================
 name                            group  meaning
 ==============================  =====  ====================================================
 ``n_cell_{w}w``                 cell   events in the cell known in the ``w`` weeks before o
 ``n_ring{k}_{w}w``              cell   events in the cells at Chebyshev distance exactly
-                                       ``k`` (ring 1: the 8 neighbours, ring 2: the next 16;
-                                       inactive or outside cells count 0), same window
+                                       ``k`` (ring 1: the 8 neighbours, ring 2: the next
+                                       16; inactive or outside cells count 0), same window
 ``nr_{name}``                   cell   near-repeat kernel score at o
                                        (:func:`caslite.nearrepeat.score_at`)
 ``days_since_cell``             cell   days from the last event known in the cell to o,
@@ -40,10 +44,10 @@ name                            group  meaning
 ``rel_cell_{w}w``               cell   ``n_cell_{w}w`` over its mean per active cell at o
                                        (0 without events): a level that transfers between
                                        quieter and busier years and shorter histories
-``kde_{h}m_{w}w``               cell   events known in the ``w`` weeks before o smoothed over
-                                       the raster by a Gaussian of ``h`` m (truncated at 3
-                                       ``h``; inactive cells hold no mass), over the mean
-                                       count per active cell
+``kde_{h}m_{w}w``               cell   events known in the ``w`` weeks before o smoothed
+                                       over the raster by a Gaussian of ``h`` m (truncated
+                                       at 3 ``h``; inactive cells hold no mass), over the
+                                       mean count per active cell
 ``ev_{name}_cell_{w}w``         cell   events of the event layer ``name`` (other incidents,
                                        e.g. commercial burglaries) in the cell, known in
                                        the ``w`` weeks before o
@@ -56,14 +60,13 @@ name                            group  meaning
                                        polygons
 ``poly_{name}_{col}``           cell   area-weighted mean of ``col`` over the polygons
                                        covering the cell square (NaN if none)
-``shift_n_cell_{w}w``           shift  events in the cell in this shift, known in the
-                                       ``w`` weeks before o (uncertain times split over
-                                       shifts by their window: aoristic)
+``shift_n_cell_{w}w``           shift  events in the cell in this shift, known in the ``w``
+                                       weeks before o (uncertain times split over shifts by
+                                       their window: aoristic)
 ``shift_n_ring1_{w}w``          shift  the same in the 8 neighbouring cells
-``shift_share_cell_{w}w``       shift  the cell's share of its events in this shift,
-                                       shrunk toward the area's share ``p_s``:
-                                       ``(n_cs + a p_s) / (n_c + a)``, ``a`` =
-                                       ``shift_prior`` events
+``shift_share_cell_{w}w``       shift  the cell's share of its events in this shift, shrunk
+                                       toward the area's share ``p_s``: ``(n_cs + a p_s) /
+                                       (n_c + a)``, ``a`` = ``shift_prior`` events
 ``shift_ratio_kde_{h}m_{w}w``   shift  the neighbourhood's share of its events in this
                                        shift over the area's: events of the ``w`` weeks
                                        before o per shift smoothed by a Gaussian of ``h``
@@ -73,11 +76,12 @@ name                            group  meaning
 ``shift``                       block  shift number (0 .. n_shifts - 1)
 ``block_hours``                 block  length of the block in hours (3 or 5 on a DST day)
 ``day_of_week``                 block  local day of week of the block start (Monday = 0)
-``doy_sin``, ``doy_cos``        block  local day of year of the block start on the unit
-                                       circle, ``2 pi (doy - 1) / days in year``
+``doy_sin``                     block  sine of the local day of year of the block start on
+                                       the unit circle, ``2 pi (doy - 1) / days in year``
+``doy_cos``                     block  the same, cosine
 ``lead_days``                   block  days from o to the block start
-``darkness``                    block  share of the block between civil dusk and civil
-                                       dawn (sun below -6 degrees) at the grid's centre
+``darkness``                    block  share of the block between civil dusk and civil dawn
+                                       (sun below -6 degrees) at the grid's centre
 ==============================  =====  ====================================================
 
 Examples
@@ -124,46 +128,13 @@ from caslite.nearrepeat import (
 )
 from caslite.shifts import Blocks, ShiftSchedule
 
-__all__ = ["DAYS_CAP", "FEATURES", "FeatureBuilder", "default_kernels"]
+__all__ = ["DAYS_CAP", "FAMILIES", "FEATURES", "FeatureBuilder", "FeatureFamily", "default_kernels"]
 
 _DAY = 86_400
 _WEEK = 7 * _DAY
 _SMOOTH_TRUNCATE = 3.0
 DAYS_CAP = 1095.0
 """Cap of the ``days_since_*`` features in days (3 years); a cell with no event gets the cap."""
-
-FEATURES = {
-    "n_cell_{w}w": "events in the cell known in the w weeks before the origin",
-    "n_ring{k}_{w}w": "events in the cells at Chebyshev distance exactly k, same window",
-    "nr_{name}": "near-repeat kernel score at the origin (caslite.nearrepeat.score_at)",
-    "days_since_cell": "days from the last event in the cell to the origin (capped at 3 years)",
-    "days_since_ring1": "days from the last event in the 8 neighbouring cells (capped)",
-    "rel_cell_{w}w": "events in the cell in the w weeks before the origin over their mean per cell",
-    "kde_{h}m_{w}w": "events of the w weeks before the origin smoothed by a Gaussian of h metres",
-    "ev_{name}_cell_{w}w": "events of the event layer in the cell in the w weeks before the origin",
-    "ev_{name}_ring{k}_{w}w": "events of the event layer in the cells of ring k, same window",
-    "pt_{name}_dist": "metres from the cell centre to the nearest point of the layer",
-    "pt_{name}_n{r}m": "points of the layer within r metres of the cell centre",
-    "poly_{name}_cover": "share of the cell square covered by the layer's polygons",
-    "poly_{name}_{col}": "area-weighted mean of column col over the polygons covering the cell",
-    "shift_n_cell_{w}w": "events in the cell in this shift in the w weeks before the origin",
-    "shift_n_ring1_{w}w": "events in the 8 neighbouring cells in this shift, same window",
-    "shift_share_cell_{w}w": "the cell's share of events in this shift, shrunk to the area's",
-    "shift_ratio_kde_{h}m_{w}w": (
-        "the neighbourhood's share of events in this shift (Gaussian of h metres, w weeks) "
-        "over the area's share"
-    ),
-    "shift": "shift number of the block (0 .. n_shifts - 1)",
-    "block_hours": "length of the block in hours",
-    "day_of_week": "local day of week of the block start (Monday = 0)",
-    "doy_sin": "sine of the local day of year of the block start (2 pi (doy - 1) / year)",
-    "doy_cos": "cosine of the local day of year of the block start",
-    "lead_days": "days from the origin to the block start",
-    "darkness": "share of the block between civil dusk and civil dawn (sun below -6 degrees)",
-}
-"""Feature name patterns and their meanings (see the module docstring)."""
-
-_BLOCK_BASE = ["shift", "block_hours", "day_of_week", "doy_sin", "doy_cos", "lead_days"]
 
 
 def default_kernels() -> dict:
@@ -193,6 +164,735 @@ def default_kernels() -> dict:
         ),
         "nr_bowers": (BowersSpace(form="grid"), BowersTime()),
     }
+
+
+# ---------------------------------------------------------------------- feature families
+class FeatureFamily:
+    """One family of features: its parameters, names, meanings, checks and computation.
+
+    :class:`FeatureBuilder` makes one instance of each class of :data:`FAMILIES` from its own
+    parameters (:meth:`from_builder`, which checks them) and concatenates their columns in
+    that order, group by group (cell, shift, then block features), as scikit-learn's
+    ``FeatureUnion`` concatenates its transformers. A family computes its columns from the
+    events known before an origin; everything that several families read (the events by
+    known time, the counts per window) is shared through the origin's context.
+
+    Attributes
+    ----------
+    group : {"cell", "shift", "block"}
+        The group of the family's columns (see the module docstring).
+    table : tuple of (str, str, str)
+        One row per name pattern: the pattern, its meaning in the module's feature table
+        and in :data:`FEATURES`.
+    static : bool
+        Cell features from the grid alone (layers), computed once per grid.
+    """
+
+    group = "cell"
+    table = ()
+    static = False
+
+    @classmethod
+    def from_builder(cls, builder) -> FeatureFamily:
+        """Make the family from a :class:`FeatureBuilder`'s parameters, checking them."""
+        raise NotImplementedError
+
+    def rows(self) -> list[tuple[str, str]]:
+        """``(name, meaning)`` of each column, in order (for :meth:`FeatureBuilder.describe`)."""
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        """Names of the family's columns, in order."""
+        return [name for name, _ in self.rows()]
+
+    def reach(self) -> float:
+        """Seconds before an origin that the family reads events from."""
+        return 0.0
+
+    def prepare(self, history, grid, times, before):
+        """Work shared by the origins ``times`` (e.g. kernel scores); None by default."""
+        return None
+
+    def columns(self, context, prepared, out: np.ndarray) -> None:
+        """Write the family's columns at one origin into ``out``.
+
+        ``out`` is the family's slice of the result: ``(n_chosen, k)`` for a cell family,
+        ``(n_shifts, n_chosen, k)`` for a shift family, ``(n_blocks, k)`` for a block family
+        (float64, ``k = len(names())``). A static family's columns are its
+        ``static_columns(grid)`` (``prepared``, cached per grid) at the chosen cells.
+        """
+        if not self.static:
+            raise NotImplementedError
+        for j, column in enumerate(prepared):
+            out[:, j] = column[context.pick]
+
+
+class CellCounts(FeatureFamily):
+    """Events in the cell over each window (``n_cell_{w}w``)."""
+
+    table = (
+        (
+            "n_cell_{w}w",
+            "events in the cell known in the ``w`` weeks before o",
+            "events in the cell known in the w weeks before the origin",
+        ),
+    )
+
+    def __init__(self, windows):
+        self.windows = windows
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_weeks(builder.windows_weeks, "windows_weeks", empty_ok=False))
+
+    def rows(self):
+        return [(f"n_cell_{_fmt(w)}w", f"events in the cell {_span(w)}") for w in self.windows]
+
+    def reach(self):
+        return max(self.windows) * _WEEK
+
+    def columns(self, context, prepared, out):
+        out[:] = context.counts(self.windows)[:, context.pick].T
+
+
+class RingCounts(FeatureFamily):
+    """Events in the cells of each Chebyshev ring over each window (``n_ring{k}_{w}w``)."""
+
+    table = (
+        (
+            "n_ring{k}_{w}w",
+            "events in the cells at Chebyshev distance exactly ``k`` (ring 1: the 8 neighbours, "
+            "ring 2: the next 16; inactive or outside cells count 0), same window",
+            "events in the cells at Chebyshev distance exactly k, same window",
+        ),
+    )
+
+    def __init__(self, windows, rings):
+        self.windows, self.rings = windows, rings
+
+    @classmethod
+    def from_builder(cls, builder):
+        windows = _weeks(builder.windows_weeks, "windows_weeks", empty_ok=False)
+        return cls(windows, _rings(builder.rings))
+
+    def rows(self):
+        return [
+            (
+                f"n_ring{k}_{_fmt(w)}w",
+                f"events in the cells at Chebyshev distance exactly {k} {_span(w)}",
+            )
+            for k in self.rings
+            for w in self.windows
+        ]
+
+    def reach(self):
+        return max(self.windows) * _WEEK
+
+    def columns(self, context, prepared, out):
+        counts = context.counts(self.windows)
+        m = len(self.windows)
+        for i, ring in enumerate(_ring_sums(counts, context.grid, self.rings, context.cells)):
+            out[:, i * m : (i + 1) * m] = ring.T
+
+
+class NearRepeat(FeatureFamily):
+    """Near-repeat kernel scores at the origin (``nr_{name}``)."""
+
+    table = (
+        (
+            "nr_{name}",
+            "near-repeat kernel score at o (:func:`caslite.nearrepeat.score_at`)",
+            "near-repeat kernel score at the origin (caslite.nearrepeat.score_at)",
+        ),
+    )
+
+    def __init__(self, kernels):
+        self.kernels = kernels
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_kernels(builder.kernels))
+
+    def rows(self):
+        return [
+            (name, f"near-repeat score at the origin: {space!r} x {time!r}")
+            for name, (space, time) in self.kernels.items()
+        ]
+
+    def prepare(self, history, grid, times, before):
+        """Return the scores of every cell at ``times`` (one array per kernel).
+
+        One origin (``before``) is scored as :func:`score_at` alone scores it, several at
+        once by the same direct sums: the same values.
+        """
+        if before is not None:
+            return [
+                score_at(*history.all, grid, times, space=space, time=time, before=before)
+                for space, time in self.kernels.values()
+            ]
+        return [
+            score_at(*history.all, grid, times, space=space, time=time, method="direct")
+            for space, time in self.kernels.values()
+        ]
+
+    def columns(self, context, prepared, out):
+        for j, scores in enumerate(prepared):
+            out[:, j] = scores[context.row][context.pick]
+
+
+class DaysSince(FeatureFamily):
+    """Days since the last event in the cell and in its neighbours."""
+
+    table = (
+        (
+            "days_since_cell",
+            "days from the last event known in the cell to o, capped at :data:`DAYS_CAP` "
+            "(3 years; never = cap)",
+            "days from the last event in the cell to the origin (capped at 3 years)",
+        ),
+        (
+            "days_since_ring1",
+            "the same for the 8 neighbouring cells (not the cell)",
+            "days from the last event in the 8 neighbouring cells (capped)",
+        ),
+    )
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls()
+
+    def rows(self):
+        return [(pattern, meaning) for pattern, _, meaning in self.table]
+
+    def reach(self):
+        return DAYS_CAP * _DAY
+
+    def columns(self, context, prepared, out):
+        history, o = context.history, context.o
+        last = np.full(context.n, -np.inf)
+        lo, stop = history.start(o - DAYS_CAP * _DAY), context.stop
+        np.maximum.at(last, history.cells[lo:stop], history.times[lo:stop].astype(np.float64))
+        out[:, 0] = np.minimum((o - last[context.pick]) / _DAY, DAYS_CAP)
+        ring1 = _ring1_max(last, context.grid, context.cells)
+        out[:, 1] = np.minimum((o - ring1) / _DAY, DAYS_CAP)
+
+
+class RelativeLevel(FeatureFamily):
+    """Events in the cell over their mean per active cell (``rel_cell_{w}w``)."""
+
+    table = (
+        (
+            "rel_cell_{w}w",
+            "``n_cell_{w}w`` over its mean per active cell at o (0 without events): a level "
+            "that transfers between quieter and busier years and shorter histories",
+            "events in the cell in the w weeks before the origin over their mean per cell",
+        ),
+    )
+
+    def __init__(self, windows):
+        self.windows = windows
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_weeks(builder.relative_windows_weeks, "relative_windows_weeks", empty_ok=True))
+
+    def rows(self):
+        return [
+            (
+                f"rel_cell_{_fmt(w)}w",
+                f"events in the cell {_span(w)}, over their mean per active cell",
+            )
+            for w in self.windows
+        ]
+
+    def reach(self):
+        return max(self.windows, default=0) * _WEEK
+
+    def columns(self, context, prepared, out):
+        history, o, n = context.history, context.o, context.n
+        for j, w in enumerate(self.windows):
+            counts = history.counts(history.start(o - w * _WEEK), context.stop, n)
+            out[:, j] = _relative(counts.astype(np.float64), context.pick)
+
+
+class SmoothedLevel(FeatureFamily):
+    """Events smoothed by a Gaussian, over their mean per cell (``kde_{h}m_{w}w``)."""
+
+    table = (
+        (
+            "kde_{h}m_{w}w",
+            "events known in the ``w`` weeks before o smoothed over the raster by a Gaussian "
+            "of ``h`` m (truncated at 3 ``h``; inactive cells hold no mass), over the mean "
+            "count per active cell",
+            "events of the w weeks before the origin smoothed by a Gaussian of h metres",
+        ),
+    )
+
+    def __init__(self, bandwidths, window):
+        self.bandwidths, self.window = bandwidths, window
+
+    @classmethod
+    def from_builder(cls, builder):
+        bandwidths = _metres(builder.smooth_bandwidths, "smooth_bandwidths")
+        window = (builder.smooth_window_weeks,)
+        return cls(bandwidths, _weeks(window, "smooth_window_weeks", empty_ok=False)[0])
+
+    def rows(self):
+        w = self.window
+        return [
+            (
+                f"kde_{_fmt(h)}m_{_fmt(w)}w",
+                f"events {_span(w)} smoothed by a Gaussian of {_fmt(h)} m over the cells, "
+                "over their mean per active cell",
+            )
+            for h in self.bandwidths
+        ]
+
+    def reach(self):
+        return self.window * _WEEK if self.bandwidths else 0.0
+
+    def columns(self, context, prepared, out):
+        history, n = context.history, context.n
+        if not self.bandwidths:
+            return
+        lo = history.start(context.o - self.window * _WEEK)
+        window_counts = history.counts(lo, context.stop, n).astype(np.float64)
+        mean = window_counts.sum() / n
+        for j, h in enumerate(self.bandwidths):
+            smooth = _gaussian_smooth(
+                window_counts, context.grid, h, context.pick_ids, context.raster_index
+            )
+            out[:, j] = smooth / mean if mean > 0 else smooth
+
+
+class EventLayers(FeatureFamily):
+    """Other incidents counted in the cell and its rings (``ev_{name}_*``)."""
+
+    table = (
+        (
+            "ev_{name}_cell_{w}w",
+            "events of the event layer ``name`` (other incidents, e.g. commercial "
+            "burglaries) in the cell, known in the ``w`` weeks before o",
+            "events of the event layer in the cell in the w weeks before the origin",
+        ),
+        (
+            "ev_{name}_ring{k}_{w}w",
+            "the same in the cells of ring ``k``",
+            "events of the event layer in the cells of ring k, same window",
+        ),
+    )
+
+    def __init__(self, layers, windows, rings):
+        self.layers, self.windows, self.rings = layers, windows, rings
+
+    @classmethod
+    def from_builder(cls, builder):
+        layers = _event_layers(builder.event_layers)
+        windows = _weeks(builder.event_windows_weeks, "event_windows_weeks", empty_ok=True)
+        return cls(layers, windows, _rings(builder.rings))
+
+    def rows(self):
+        rows = []
+        for name in self.layers:
+            for w in self.windows:
+                meaning = f"events of the layer {name!r} in the cell {_span(w)}"
+                rows.append((f"ev_{name}_cell_{_fmt(w)}w", meaning))
+            for k in self.rings:
+                for w in self.windows:
+                    meaning = (
+                        f"events of the layer {name!r} in the cells at Chebyshev distance "
+                        f"exactly {k} {_span(w)}"
+                    )
+                    rows.append((f"ev_{name}_ring{k}_{_fmt(w)}w", meaning))
+        return rows
+
+    def check(self, grid) -> None:
+        """Refuse a layer whose CRS is not the grid's."""
+        for name, layer in self.layers.items():
+            check_same_crs(layer.crs, grid.crs, f"event layer {name!r}", "the grid")
+
+    def prepare(self, history, grid, times, before):
+        """Each layer's incidents by known time, in cells, once for all ``times``."""
+        self.check(grid)
+        reach = max(self.windows, default=0) * _WEEK
+        since, until = int(np.min(times)) - reach, int(np.max(times))
+        return {name: _History(layer, grid, since, until) for name, layer in self.layers.items()}
+
+    def columns(self, context, prepared, out):
+        o, m = context.o, len(self.windows)
+        j = 0
+        for name in self.layers:
+            layer = prepared[name]
+            stop = layer.stop(o)
+            counts = np.empty((m, context.width), dtype=np.float64)
+            for i, w in enumerate(self.windows):
+                counts[i] = layer.counts(layer.start(o - w * _WEEK), stop, context.width)
+            out[:, j : j + m] = counts[:, context.pick].T
+            j += m
+            for ring in _ring_sums(counts, context.grid, self.rings, context.cells):
+                out[:, j : j + m] = ring.T
+                j += m
+
+
+class PointLayers(FeatureFamily):
+    """Distance to and count of the points of each point layer (``pt_{name}_*``)."""
+
+    static = True
+    table = (
+        (
+            "pt_{name}_dist",
+            "metres from the cell centre to the nearest point of the layer (NaN for an empty "
+            "layer)",
+            "metres from the cell centre to the nearest point of the layer",
+        ),
+        (
+            "pt_{name}_n{r}m",
+            "points of the layer within ``r`` m (``d <= r``) of the cell centre",
+            "points of the layer within r metres of the cell centre",
+        ),
+    )
+
+    def __init__(self, layers, radii):
+        self.layers, self.radii = layers, radii
+
+    @classmethod
+    def from_builder(cls, builder):
+        radii = _radii(builder.point_radii)
+        return cls(_point_layers(builder.point_layers), radii)
+
+    def rows(self):
+        rows = []
+        for name in self.layers:
+            rows.append((f"pt_{name}_dist", f"metres to the nearest point of {name!r}"))
+            for r in self.radii:
+                meaning = f"points of {name!r} within {_fmt(r)} m of the cell centre"
+                rows.append((f"pt_{name}_n{_fmt(r)}m", meaning))
+        return rows
+
+    def key(self):
+        """Return what the columns depend on besides the grid (the builder's cache key)."""
+        return tuple((k, id(v)) for k, v in self.layers.items()), self.radii
+
+    def static_columns(self, grid) -> list[np.ndarray]:
+        columns = []
+        for name, layer in self.layers.items():
+            columns += _point_columns(layer, name, grid, self.radii)
+        return columns
+
+
+class PolygonLayers(FeatureFamily):
+    """Cover and area-weighted attributes of each polygon layer (``poly_{name}_*``)."""
+
+    static = True
+    table = (
+        (
+            "poly_{name}_cover",
+            "share of the cell square covered by the layer's polygons",
+            "share of the cell square covered by the layer's polygons",
+        ),
+        (
+            "poly_{name}_{col}",
+            "area-weighted mean of ``col`` over the polygons covering the cell square (NaN if "
+            "none)",
+            "area-weighted mean of column col over the polygons covering the cell",
+        ),
+    )
+
+    def __init__(self, layers):
+        self.layers = layers
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_polygon_layers(builder.polygon_layers))
+
+    def rows(self):
+        rows = []
+        for name, (_, columns) in self.layers.items():
+            meaning = f"share of the cell square covered by polygons of {name!r}"
+            rows.append((f"poly_{name}_cover", meaning))
+            for c in columns:
+                meaning = f"area-weighted mean of {c!r} over the polygons of {name!r}"
+                rows.append((f"poly_{name}_{c}", meaning))
+        return rows
+
+    def key(self):
+        """Return what the columns depend on besides the grid (the builder's cache key)."""
+        return tuple((k, id(v[0]), tuple(v[1])) for k, v in self.layers.items())
+
+    def static_columns(self, grid) -> list[np.ndarray]:
+        columns = []
+        for name, (layer, names) in self.layers.items():
+            columns += _polygon_columns(layer, name, names, grid)
+        return columns
+
+
+class ShiftCounts(FeatureFamily):
+    """Events per shift in the cell and its 8 neighbours (``shift_n_*``)."""
+
+    group = "shift"
+    table = (
+        (
+            "shift_n_cell_{w}w",
+            "events in the cell in this shift, known in the ``w`` weeks before o (uncertain "
+            "times split over shifts by their window: aoristic)",
+            "events in the cell in this shift in the w weeks before the origin",
+        ),
+        (
+            "shift_n_ring1_{w}w",
+            "the same in the 8 neighbouring cells",
+            "events in the 8 neighbouring cells in this shift, same window",
+        ),
+    )
+
+    def __init__(self, windows):
+        self.windows = windows
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_weeks(builder.shift_windows_weeks, "shift_windows_weeks", empty_ok=True))
+
+    def rows(self):
+        rows = []
+        for where, label in (("cell", "the cell"), ("ring1", "the 8 neighbouring cells")):
+            for w in self.windows:
+                meaning = f"events in {label} in the block's shift {_span(w)}"
+                rows.append((f"shift_n_{where}_{_fmt(w)}w", meaning))
+        return rows
+
+    def reach(self):
+        return max(self.windows, default=0) * _WEEK
+
+    def columns(self, context, prepared, out):
+        if not self.windows:
+            return
+        counts, padded = context.shift_counts(self.windows)
+        k, n_shifts, size = len(self.windows), counts.shape[1], context.size
+        ring1 = _ring_sums(padded.reshape(-1, padded.shape[2]), context.grid, (1,), context.cells)
+        out[:, :, :k] = counts[:, :, context.pick].transpose(1, 2, 0)
+        out[:, :, k:] = ring1[0].reshape(k, n_shifts, size).transpose(1, 2, 0)
+
+
+class ShiftShares(FeatureFamily):
+    """The cell's share of its events in each shift, shrunk (``shift_share_cell_{w}w``)."""
+
+    group = "shift"
+    table = (
+        (
+            "shift_share_cell_{w}w",
+            "the cell's share of its events in this shift, shrunk toward the area's share "
+            "``p_s``: ``(n_cs + a p_s) / (n_c + a)``, ``a`` = ``shift_prior`` events",
+            "the cell's share of events in this shift, shrunk to the area's",
+        ),
+    )
+
+    def __init__(self, windows, prior):
+        self.windows, self.prior = windows, prior
+
+    @classmethod
+    def from_builder(cls, builder):
+        windows = _weeks(builder.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
+        return cls(windows, _shift_prior(builder.shift_prior))
+
+    def rows(self):
+        if self.prior is None:
+            return []
+        return [
+            (
+                f"shift_share_cell_{_fmt(w)}w",
+                f"share of the cell's events {_span(w)} that fall in the block's shift, "
+                f"shrunk toward the area's share by {_fmt(self.prior)} prior events",
+            )
+            for w in self.windows
+        ]
+
+    def reach(self):
+        return max(self.windows, default=0) * _WEEK
+
+    def columns(self, context, prepared, out):
+        if self.prior is None or not self.windows:
+            return
+        counts, _ = context.shift_counts(self.windows)
+        out[:] = _shrunk_shares(counts, self.prior, context.pick_ids).transpose(1, 2, 0)
+
+
+class ShiftRatios(FeatureFamily):
+    """The neighbourhood's shift profile over the area's (``shift_ratio_kde_{h}m_{w}w``)."""
+
+    group = "shift"
+    table = (
+        (
+            "shift_ratio_kde_{h}m_{w}w",
+            "the neighbourhood's share of its events in this shift over the area's: events of "
+            "the ``w`` weeks before o per shift smoothed by a Gaussian of ``h`` m, ``(m_cs + "
+            "a p_s) / ((m_c + a) p_s)``; above 1 where incidents nearby happen more often in "
+            "this shift than in the whole area",
+            "the neighbourhood's share of events in this shift (Gaussian of h metres, w weeks) "
+            "over the area's share",
+        ),
+    )
+
+    def __init__(self, bandwidths, window, prior):
+        self.bandwidths, self.window, self.prior = bandwidths, window, prior
+
+    @classmethod
+    def from_builder(cls, builder):
+        bandwidths = _metres(builder.shift_smooth_bandwidths, "shift_smooth_bandwidths")
+        window = (builder.shift_smooth_window_weeks,)
+        window = _weeks(window, "shift_smooth_window_weeks", empty_ok=False)[0]
+        return cls(bandwidths, window, _shift_prior(builder.shift_prior))
+
+    def rows(self):
+        w = self.window
+        return [
+            (
+                f"shift_ratio_kde_{_fmt(h)}m_{_fmt(w)}w",
+                f"share of the events {_span(w)} near the cell (Gaussian of {_fmt(h)} m) "
+                f"that fall in the block's shift, over the area's share",
+            )
+            for h in self.bandwidths
+        ]
+
+    def reach(self):
+        return self.window * _WEEK if self.bandwidths else 0.0
+
+    def columns(self, context, prepared, out):
+        if not self.bandwidths:
+            return
+        history, n = context.history, context.n
+        weights = context.shift_weights()
+        lo, stop = history.start(context.o - self.window * _WEEK), context.stop
+        per_shift = np.stack(
+            [
+                np.bincount(history.cells[lo:stop], weights=weights[lo:stop, s], minlength=n)
+                for s in range(context.n_shifts)
+            ]
+        )
+        prior = 0.0 if self.prior is None else self.prior
+        for j, h in enumerate(self.bandwidths):
+            smooth = _gaussian_smooth(per_shift, context.grid, h, None, context.raster_index)
+            out[:, :, j] = _shift_ratios(smooth, per_shift.sum(axis=1), prior, context.pick_ids)
+
+
+class BlockCalendar(FeatureFamily):
+    """Shift, length, day of week, season and lead time of each block."""
+
+    group = "block"
+    table = (
+        (
+            "shift",
+            "shift number (0 .. n_shifts - 1)",
+            "shift number of the block (0 .. n_shifts - 1)",
+        ),
+        (
+            "block_hours",
+            "length of the block in hours (3 or 5 on a DST day)",
+            "length of the block in hours",
+        ),
+        (
+            "day_of_week",
+            "local day of week of the block start (Monday = 0)",
+            "local day of week of the block start (Monday = 0)",
+        ),
+        (
+            "doy_sin",
+            "sine of the local day of year of the block start on the unit circle, "
+            "``2 pi (doy - 1) / days in year``",
+            "sine of the local day of year of the block start (2 pi (doy - 1) / year)",
+        ),
+        (
+            "doy_cos",
+            "the same, cosine",
+            "cosine of the local day of year of the block start",
+        ),
+        ("lead_days", "days from o to the block start", "days from the origin to the block start"),
+    )
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls()
+
+    def rows(self):
+        return [(pattern, meaning) for pattern, _, meaning in self.table]
+
+    def columns(self, context, prepared, out):
+        blocks, local = context.blocks, context.local
+        year_days = np.where(local.is_leap_year, 366.0, 365.0)
+        angle = 2.0 * np.pi * (local.day_of_year.to_numpy() - 1) / year_days
+        out[:, 0] = blocks.shift.astype(np.float64)
+        out[:, 1] = (blocks.end - blocks.start) / 3600.0
+        out[:, 2] = local.day_of_week.to_numpy(dtype=np.float64)
+        out[:, 3] = np.sin(angle)
+        out[:, 4] = np.cos(angle)
+        out[:, 5] = (blocks.start - context.o) / _DAY
+
+
+class Darkness(FeatureFamily):
+    """Share of each block between civil dusk and dawn (``darkness``)."""
+
+    group = "block"
+    table = (
+        (
+            "darkness",
+            "share of the block between civil dusk and civil dawn (sun below -6 degrees) at "
+            "the grid's centre",
+            "share of the block between civil dusk and civil dawn (sun below -6 degrees)",
+        ),
+    )
+
+    def __init__(self, on):
+        self.on = on
+
+    @classmethod
+    def from_builder(cls, builder):
+        if not isinstance(builder.darkness, (bool, np.bool_)):
+            raise TypeError(f"darkness must be True or False, got {builder.darkness!r}.")
+        return cls(bool(builder.darkness))
+
+    def rows(self):
+        return [(pattern, meaning) for pattern, _, meaning in self.table] if self.on else []
+
+    def columns(self, context, prepared, out):
+        if self.on:
+            lon, lat = _lon_lat_centre(context.grid)
+            blocks = context.blocks
+            out[:, 0] = darkness_share(blocks.start, blocks.end, lon, lat)
+
+
+FAMILIES = (
+    CellCounts,
+    RingCounts,
+    NearRepeat,
+    DaysSince,
+    RelativeLevel,
+    SmoothedLevel,
+    EventLayers,
+    PointLayers,
+    PolygonLayers,
+    ShiftCounts,
+    ShiftShares,
+    ShiftRatios,
+    BlockCalendar,
+    Darkness,
+)
+"""The feature families of :class:`FeatureBuilder`, in column order within each group."""
+
+
+def _feature_table(families=FAMILIES) -> str:
+    """Return the families' feature table as reStructuredText (the module docstring's)."""
+    import textwrap
+
+    rule = "=" * 30 + "  " + "=" * 5 + "  " + "=" * 52
+    lines = [rule, f"{'name':<30}  {'group':<5}  meaning", rule]
+    for family in families:
+        for pattern, meaning, _ in family.table:
+            wrapped = textwrap.wrap(meaning, 52, break_long_words=False, break_on_hyphens=False)
+            lines.append(f"{'``' + pattern + '``':<30}  {family.group:<5}  {wrapped[0]}")
+            lines += [" " * 39 + line for line in wrapped[1:]]
+    return "\n".join([*lines, rule])
+
+
+FEATURES = {pattern: meaning for family in FAMILIES for pattern, _, meaning in family.table}
+"""Feature name patterns and their meanings (see the module docstring), from :data:`FAMILIES`."""
 
 
 class FeatureBuilder(BaseEstimator):
@@ -310,86 +1010,29 @@ class FeatureBuilder(BaseEstimator):
         self.shift_smooth_window_weeks = shift_smooth_window_weeks
 
     # ------------------------------------------------------------------ names
+    def _families(self, group: str) -> list[FeatureFamily]:
+        """Return the families of one group, made from the parameters (which they check)."""
+        return [family.from_builder(self) for family in FAMILIES if family.group == group]
+
     @property
     def cell_feature_names_(self) -> list[str]:
         """Names of the cell features, in column order."""
-        windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
-        names = [f"n_cell_{_fmt(w)}w" for w in windows]
-        for k in _rings(self.rings):
-            names += [f"n_ring{k}_{_fmt(w)}w" for w in windows]
-        names += list(_kernels(self.kernels))
-        names += ["days_since_cell", "days_since_ring1"]
-        names += [f"rel_cell_{_fmt(w)}w" for w in self._relative_windows()]
-        smooth_w = _fmt(self._smooth_window())
-        names += [f"kde_{_fmt(h)}m_{smooth_w}w" for h in self._smooth_bandwidths()]
-        event_windows = self._event_windows()
-        for name in _event_layers(self.event_layers):
-            names += [f"ev_{name}_cell_{_fmt(w)}w" for w in event_windows]
-            for k in _rings(self.rings):
-                names += [f"ev_{name}_ring{k}_{_fmt(w)}w" for w in event_windows]
-        radii = _radii(self.point_radii)
-        for name in _point_layers(self.point_layers):
-            names += [f"pt_{name}_dist"] + [f"pt_{name}_n{_fmt(r)}m" for r in radii]
-        for name, (_, columns) in _polygon_layers(self.polygon_layers).items():
-            names += [f"poly_{name}_cover"] + [f"poly_{name}_{c}" for c in columns]
-        return names
+        return [name for family in self._families("cell") for name in family.names()]
 
     @property
     def shift_feature_names_(self) -> list[str]:
         """Names of the shift features, in column order."""
-        windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
-        names = [f"shift_n_cell_{_fmt(w)}w" for w in windows]
-        names += [f"shift_n_ring1_{_fmt(w)}w" for w in windows]
-        if self._shift_prior() is not None:
-            names += [f"shift_share_cell_{_fmt(w)}w" for w in windows]
-        smooth_w = _fmt(self._shift_smooth_window())
-        names += [f"shift_ratio_kde_{_fmt(h)}m_{smooth_w}w" for h in self._shift_bandwidths()]
-        return names
+        return [name for family in self._families("shift") for name in family.names()]
 
     @property
     def block_feature_names_(self) -> list[str]:
         """Names of the block features, in column order."""
-        if not isinstance(self.darkness, (bool, np.bool_)):
-            raise TypeError(f"darkness must be True or False, got {self.darkness!r}.")
-        return _BLOCK_BASE + (["darkness"] if self.darkness else [])
+        return [name for family in self._families("block") for name in family.names()]
 
     @property
     def feature_names_(self) -> list[str]:
         """Names of the design-matrix columns: cell, shift, then block features."""
         return self.cell_feature_names_ + self.shift_feature_names_ + self.block_feature_names_
-
-    def _event_windows(self) -> tuple[float, ...]:
-        return _weeks(self.event_windows_weeks, "event_windows_weeks", empty_ok=True)
-
-    def _relative_windows(self) -> tuple[float, ...]:
-        return _weeks(self.relative_windows_weeks, "relative_windows_weeks", empty_ok=True)
-
-    def _smooth_bandwidths(self) -> tuple[float, ...]:
-        return _metres(self.smooth_bandwidths, "smooth_bandwidths")
-
-    def _smooth_window(self) -> float:
-        return _weeks((self.smooth_window_weeks,), "smooth_window_weeks", empty_ok=False)[0]
-
-    def _shift_bandwidths(self) -> tuple[float, ...]:
-        return _metres(self.shift_smooth_bandwidths, "shift_smooth_bandwidths")
-
-    def _shift_smooth_window(self) -> float:
-        window = (self.shift_smooth_window_weeks,)
-        return _weeks(window, "shift_smooth_window_weeks", empty_ok=False)[0]
-
-    def _shift_prior(self) -> float | None:
-        prior = self.shift_prior
-        if prior is None:
-            return None
-        if (
-            isinstance(prior, bool)
-            or not isinstance(prior, numbers.Real)
-            or not (np.isfinite(prior) and prior > 0)
-        ):
-            raise ValueError(
-                f"shift_prior must be None or a positive number of prior events, got {prior!r}."
-            )
-        return float(prior)
 
     def describe(self) -> pd.DataFrame:
         """Return the features of this configuration with their group and meaning.
@@ -405,74 +1048,74 @@ class FeatureBuilder(BaseEstimator):
         >>> FeatureBuilder().describe().set_index("name").loc["n_ring2_8w", "meaning"]
         'events in the cells at Chebyshev distance exactly 2 in the 8 weeks before the origin'
         """
-        rows = []
-        windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
-        for w in windows:
-            rows.append((f"n_cell_{_fmt(w)}w", "cell", f"events in the cell {_span(w)}"))
-        for k in _rings(self.rings):
-            for w in windows:
-                meaning = f"events in the cells at Chebyshev distance exactly {k} {_span(w)}"
-                rows.append((f"n_ring{k}_{_fmt(w)}w", "cell", meaning))
-        for name, (space, time) in _kernels(self.kernels).items():
-            rows.append((name, "cell", f"near-repeat score at the origin: {space!r} x {time!r}"))
-        rows.append(("days_since_cell", "cell", FEATURES["days_since_cell"]))
-        rows.append(("days_since_ring1", "cell", FEATURES["days_since_ring1"]))
-        for w in self._relative_windows():
-            meaning = f"events in the cell {_span(w)}, over their mean per active cell"
-            rows.append((f"rel_cell_{_fmt(w)}w", "cell", meaning))
-        smooth_w = self._smooth_window()
-        for h in self._smooth_bandwidths():
-            meaning = (
-                f"events {_span(smooth_w)} smoothed by a Gaussian of {_fmt(h)} m over the cells, "
-                "over their mean per active cell"
-            )
-            rows.append((f"kde_{_fmt(h)}m_{_fmt(smooth_w)}w", "cell", meaning))
-        event_windows = self._event_windows()
-        for name in _event_layers(self.event_layers):
-            for w in event_windows:
-                meaning = f"events of the layer {name!r} in the cell {_span(w)}"
-                rows.append((f"ev_{name}_cell_{_fmt(w)}w", "cell", meaning))
-            for k in _rings(self.rings):
-                for w in event_windows:
-                    meaning = (
-                        f"events of the layer {name!r} in the cells at Chebyshev distance "
-                        f"exactly {k} {_span(w)}"
-                    )
-                    rows.append((f"ev_{name}_ring{k}_{_fmt(w)}w", "cell", meaning))
-        radii = _radii(self.point_radii)
-        for name in _point_layers(self.point_layers):
-            rows.append((f"pt_{name}_dist", "cell", f"metres to the nearest point of {name!r}"))
-            for r in radii:
-                meaning = f"points of {name!r} within {_fmt(r)} m of the cell centre"
-                rows.append((f"pt_{name}_n{_fmt(r)}m", "cell", meaning))
-        for name, (_, columns) in _polygon_layers(self.polygon_layers).items():
-            meaning = f"share of the cell square covered by polygons of {name!r}"
-            rows.append((f"poly_{name}_cover", "cell", meaning))
-            for c in columns:
-                meaning = f"area-weighted mean of {c!r} over the polygons of {name!r}"
-                rows.append((f"poly_{name}_{c}", "cell", meaning))
-        shift_windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
-        for where, label in (("cell", "the cell"), ("ring1", "the 8 neighbouring cells")):
-            for w in shift_windows:
-                meaning = f"events in {label} in the block's shift {_span(w)}"
-                rows.append((f"shift_n_{where}_{_fmt(w)}w", "shift", meaning))
-        prior = self._shift_prior()
-        if prior is not None:
-            for w in shift_windows:
-                meaning = (
-                    f"share of the cell's events {_span(w)} that fall in the block's shift, "
-                    f"shrunk toward the area's share by {_fmt(prior)} prior events"
-                )
-                rows.append((f"shift_share_cell_{_fmt(w)}w", "shift", meaning))
-        smooth_w = self._shift_smooth_window()
-        for h in self._shift_bandwidths():
-            meaning = (
-                f"share of the events {_span(smooth_w)} near the cell (Gaussian of {_fmt(h)} m) "
-                f"that fall in the block's shift, over the area's share"
-            )
-            rows.append((f"shift_ratio_kde_{_fmt(h)}m_{_fmt(smooth_w)}w", "shift", meaning))
-        rows += [(name, "block", FEATURES[name]) for name in self.block_feature_names_]
+        rows = [
+            (name, group, meaning)
+            for group in ("cell", "shift", "block")
+            for family in self._families(group)
+            for name, meaning in family.rows()
+        ]
         return pd.DataFrame(rows, columns=["name", "group", "meaning"])
+
+    # ------------------------------------------------------------------ JSON form
+    def to_dict(self) -> dict:
+        """Return the builder's stored form: its parameters, for model files.
+
+        :func:`caslite._forms.encode` turns the parameters (tuples, dicts, near-repeat
+        kernels) into JSON values. Static layers (GeoDataFrames) and event layers (incidents)
+        are not stored: a builder with them is refused.
+
+        Returns
+        -------
+        dict
+            ``{"params": get_params(deep=False)}``.
+
+        Raises
+        ------
+        TypeError
+            If the builder has point, polygon or event layers.
+
+        Examples
+        --------
+        >>> data = FeatureBuilder(windows_weeks=(4, 52)).to_dict()
+        >>> FeatureBuilder.from_dict(data).windows_weeks
+        (4, 52)
+        """
+        params = self.get_params(deep=False)
+        for layers in ("point_layers", "polygon_layers"):
+            if params[layers]:
+                raise TypeError(
+                    f"the feature builder has {layers}; static layers (GeoDataFrames) are not "
+                    "stored in caslite files. Save a model without them, or keep the layers "
+                    "and refit."
+                )
+        if params["event_layers"]:
+            raise TypeError(
+                "the feature builder has event_layers; their incidents are not stored in "
+                "caslite files. Save a model without them, or keep the layers and refit."
+            )
+        return {"params": params}
+
+    @classmethod
+    def from_dict(cls, data) -> FeatureBuilder:
+        """Rebuild a builder from :meth:`to_dict`'s form.
+
+        Parameters
+        ----------
+        data : dict
+            ``{"params": ...}``, the builder's parameters.
+
+        Returns
+        -------
+        FeatureBuilder
+
+        Raises
+        ------
+        ValueError
+            If ``data`` is not that form.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+            raise ValueError(f"not the stored form of a FeatureBuilder: {data!r:.80}")
+        return cls(**data["params"])
 
     # ------------------------------------------------------------------ cell features
     def cell_features(self, events, grid, origin) -> pd.DataFrame:
@@ -512,80 +1155,36 @@ class FeatureBuilder(BaseEstimator):
         >>> cells[["n_cell_2w", "n_ring1_2w", "days_since_cell"]].round(2).to_dict("list")
         {'n_cell_2w': [1.0, 0.0], 'n_ring1_2w': [0.0, 1.0], 'days_since_cell': [9.58, 1095.0]}
         """
-        windows = _weeks(self.windows_weeks, "windows_weeks", empty_ok=False)
-        rings = _rings(self.rings)
-        kernels = _kernels(self.kernels)
-        relative = self._relative_windows()
-        bandwidths = self._smooth_bandwidths()
-        smooth_window = self._smooth_window()
+        families = self._families("cell")
         _check_events_grid(events, grid)
         o = _origin_seconds(origin, events.tz)
-        known, x, y, _ = _known(events)
-        stop = int(np.searchsorted(known, o, side="left"))  # events known before o: [0, stop)
-        longest = max(windows + relative + ((smooth_window,) if bandwidths else ()))
-        reach = max(longest * _WEEK, DAYS_CAP * _DAY)
-        first = int(np.searchsorted(known, o - reach, side="left"))
-        cells = grid.cell_of(x[first:stop], y[first:stop])
-        times = known[first:stop]
-        inside = cells >= 0
-        cells, times = cells[inside], times[inside]
-
-        n = grid.n_cells
-        counts = np.empty((len(windows), n), dtype=np.float64)
-        for i, w in enumerate(windows):
-            lo = int(np.searchsorted(times, o - w * _WEEK, side="left"))
-            counts[i] = np.bincount(cells[lo:], minlength=n)
-        columns = list(counts)
-        for ring in _ring_sums(counts, grid, rings):
-            columns += list(ring)
-        for space, time in kernels.values():
-            score = score_at(known, x, y, grid, np.array([o]), space=space, time=time, before=o)
-            columns.append(score[0].astype(np.float64))
-        last = np.full(n, -np.inf)
-        lo = int(np.searchsorted(times, o - DAYS_CAP * _DAY, side="left"))
-        np.maximum.at(last, cells[lo:], times[lo:].astype(np.float64))
-        columns.append(np.minimum((o - last) / _DAY, DAYS_CAP))
-        columns.append(np.minimum((o - _ring1_max(last, grid)) / _DAY, DAYS_CAP))
-        for w in relative:
-            lo = int(np.searchsorted(times, o - w * _WEEK, side="left"))
-            columns.append(_relative(np.bincount(cells[lo:], minlength=n).astype(np.float64)))
-        if bandwidths:
-            lo = int(np.searchsorted(times, o - smooth_window * _WEEK, side="left"))
-            window_counts = np.bincount(cells[lo:], minlength=n).astype(np.float64)
-            mean = window_counts.sum() / n
-            for h in bandwidths:
-                smooth = _gaussian_smooth(window_counts, grid, h)
-                columns.append(smooth / mean if mean > 0 else smooth)
-        columns += self._event_columns(grid, o)
-        columns += self._static_columns(grid)
-        names = self.cell_feature_names_
+        history = _History(events, grid, _reach(families, DAYS_CAP * _DAY, o), o)
+        times = np.array([o])
+        prepared = self._prepare(families, history, grid, times, o)
+        widths = [len(family.names()) for family in families]
+        data = self._cell_values(families, prepared, _Origin(history, grid, o, None), widths)
         return pd.DataFrame(
-            np.column_stack(columns),
-            columns=names,
-            index=pd.RangeIndex(n, name="cell_id"),
+            data,
+            columns=self.cell_feature_names_,
+            index=pd.RangeIndex(grid.n_cells, name="cell_id"),
         )
 
-    def _event_columns(self, grid, o: int) -> list[np.ndarray]:
-        """Count each event layer's incidents known before ``o``: cell, then rings."""
-        windows = self._event_windows()
-        rings = _rings(self.rings)
-        columns = []
-        for name, layer in _event_layers(self.event_layers).items():
-            check_same_crs(layer.crs, grid.crs, f"event layer {name!r}", "the grid")
-            known, x, y, _ = _known(layer)
-            stop = int(np.searchsorted(known, o, side="left"))
-            first = int(np.searchsorted(known, o - max(windows, default=0) * _WEEK, side="left"))
-            cells = grid.cell_of(x[first:stop], y[first:stop])  # once, for the longest window
-            inside = cells >= 0
-            cells, times = cells[inside], known[first:stop][inside]
-            counts = np.empty((len(windows), grid.n_cells), dtype=np.float64)
-            for i, w in enumerate(windows):
-                lo = int(np.searchsorted(times, o - w * _WEEK, side="left"))
-                counts[i] = np.bincount(cells[lo:], minlength=grid.n_cells)
-            columns += list(counts)
-            for ring in _ring_sums(counts, grid, rings):
-                columns += list(ring)
-        return columns
+    def _prepare(self, families, history, grid, times, before) -> list:
+        """Return what each family shares between the origins ``times`` (static: per grid)."""
+        static = iter(self._static_parts(grid, families))
+        return [
+            next(static) if family.static else family.prepare(history, grid, times, before)
+            for family in families
+        ]
+
+    def _cell_values(self, families, prepared, context, widths) -> np.ndarray:
+        """Cell features of one origin: the families' columns side by side."""
+        out = np.empty((context.size, sum(widths)), dtype=np.float64)
+        j = 0
+        for family, state, k in zip(families, prepared, widths, strict=True):
+            family.columns(context, state, out[:, j : j + k])
+            j += k
+        return out
 
     def static_features(self, grid) -> pd.DataFrame:
         """Point- and polygon-layer features of every active cell (cached per grid).
@@ -620,33 +1219,27 @@ class FeatureBuilder(BaseEstimator):
         {'pt_ramps_dist': [100.0, 160.1], 'pt_ramps_n150m': [1.0, 0.0]}
         """
         columns = self._static_columns(grid)
-        names = [n for n in self.cell_feature_names_ if n.startswith(("pt_", "poly_"))]
+        names = [n for family in self._families("cell") if family.static for n in family.names()]
         data = np.column_stack(columns) if columns else np.empty((grid.n_cells, 0))
         return pd.DataFrame(data, columns=names, index=pd.RangeIndex(grid.n_cells, name="cell_id"))
 
     def _static_columns(self, grid) -> list[np.ndarray]:
-        points = _point_layers(self.point_layers)
-        polygons = _polygon_layers(self.polygon_layers)
-        radii = _radii(self.point_radii)
-        if not points and not polygons:
-            return []
-        key = (
-            id(grid),
-            tuple((k, id(v)) for k, v in points.items()),
-            tuple((k, id(v[0]), tuple(v[1])) for k, v in polygons.items()),
-            radii,
-        )
+        """Return the columns of the static families (point and polygon layers)."""
+        return [c for part in self._static_parts(grid, self._families("cell")) for c in part]
+
+    def _static_parts(self, grid, families) -> list[list[np.ndarray]]:
+        """Each static family's columns, cached per grid and layers."""
+        static = [family for family in families if family.static]
+        if not any(family.names() for family in static):
+            return [[] for _ in static]
+        key = (id(grid), tuple(family.key() for family in static))
         cache = getattr(self, "_static_cache", None)
         if cache is not None and cache[0] == key:
-            return list(cache[2])
-        columns = []
-        for name, layer in points.items():
-            columns += _point_columns(layer, name, grid, radii)
-        for name, (layer, names) in polygons.items():
-            columns += _polygon_columns(layer, name, names, grid)
+            return [list(part) for part in cache[2]]
+        parts = [family.static_columns(grid) for family in static]
         # Keep the grid and layers referenced so that their ids are not reused.
-        self._static_cache = (key, (grid, points, polygons), columns)
-        return list(columns)
+        self._static_cache = (key, (grid, [vars(family) for family in static]), parts)
+        return [list(part) for part in parts]
 
     # ------------------------------------------------------------------ shift features
     def shift_features(self, events, grid, schedule, origin) -> tuple[np.ndarray, list[str]]:
@@ -691,55 +1284,149 @@ class FeatureBuilder(BaseEstimator):
         >>> names, feats[:, 0, 0].tolist()  # both in the 23-07 shift
         (['shift_n_cell_8w', 'shift_n_ring1_8w'], [0.0, 0.0, 2.0])
         """
-        windows = _weeks(self.shift_windows_weeks, "shift_windows_weeks", empty_ok=True)
+        families = self._families("shift")
         names = self.shift_feature_names_
         _check_events_grid(events, grid)
         if not isinstance(schedule, ShiftSchedule):
             raise TypeError(f"schedule must be a ShiftSchedule, got {type(schedule).__name__}.")
         o = _origin_seconds(origin, schedule.tz)
-        n_shifts, n = schedule.n_shifts, grid.n_cells
-        out = np.zeros((n_shifts, n, len(names)), dtype=np.float64)
-        bandwidths = self._shift_bandwidths()
-        smooth_window = self._shift_smooth_window()
-        if not windows and not bandwidths:
-            return out, names
-        longest = max(windows + ((smooth_window,) if bandwidths else ()))
-        known, x, y, order = _known(events)
-        stop = int(np.searchsorted(known, o, side="left"))
-        first = int(np.searchsorted(known, o - longest * _WEEK, side="left"))
-        cells = grid.cell_of(x[first:stop], y[first:stop])
-        inside = cells >= 0
-        picked = order[first:stop][inside]  # positions in events' own order
-        cells, times = cells[inside], known[first:stop][inside]
-        weights = _shift_weights(events, picked, schedule)  # (n_picked, n_shifts)
+        if not names:
+            return np.zeros((schedule.n_shifts, grid.n_cells, 0)), names
+        history = _History(events, grid, _reach(families, 0.0, o), o)
+        prepared = [family.prepare(history, grid, np.array([o]), o) for family in families]
+        context = _Origin(history, grid, o, None, schedule=schedule)
+        widths = [len(family.names()) for family in families]
+        return self._shift_values(families, prepared, context, widths), names
 
-        counts = np.empty((len(windows), n_shifts, n), dtype=np.float64)
-        for i, w in enumerate(windows):
-            lo = int(np.searchsorted(times, o - w * _WEEK, side="left"))
-            for s in range(n_shifts):
-                counts[i, s] = np.bincount(cells[lo:], weights=weights[lo:, s], minlength=n)
-        flat = counts.reshape(-1, n)
-        ring1 = _ring_sums(flat, grid, (1,))[0].reshape(counts.shape)
-        k = len(windows)
-        out[:, :, :k] = counts.transpose(1, 2, 0)
-        out[:, :, k : 2 * k] = ring1.transpose(1, 2, 0)
-        prior = self._shift_prior()
-        if prior is not None:
-            out[:, :, 2 * k : 3 * k] = _shrunk_shares(counts, prior).transpose(1, 2, 0)
-        if bandwidths:
-            lo = int(np.searchsorted(times, o - smooth_window * _WEEK, side="left"))
-            per_shift = np.stack(
-                [
-                    np.bincount(cells[lo:], weights=weights[lo:, s], minlength=n)
-                    for s in range(n_shifts)
-                ]
-            )
-            for j, h in enumerate(bandwidths):
-                smooth = np.stack([_gaussian_smooth(c, grid, h) for c in per_shift])
-                out[:, :, len(names) - len(bandwidths) + j] = _shift_ratios(
-                    smooth, per_shift.sum(axis=1), 0.0 if prior is None else prior
+    def _shift_values(self, families, prepared, context, widths) -> np.ndarray:
+        """Shift features of one origin: the families' columns side by side."""
+        out = np.empty((context.n_shifts, context.size, sum(widths)), dtype=np.float64)
+        j = 0
+        for family, state, k in zip(families, prepared, widths, strict=True):
+            family.columns(context, state, out[:, :, j : j + k])
+            j += k
+        return out
+
+    # ------------------------------------------------------------------ many origins
+    def origin_features(self, events, grid, schedule, origins, *, cells=None):
+        """Cell and shift features at many origins, sharing the work between them.
+
+        The same values as :meth:`cell_features` and :meth:`shift_features` at each origin
+        (bit for bit), at a fraction of the cost of calling them one origin at a time: the
+        events are sorted by known time and placed in cells once, the shift weights and the
+        near-repeat footprints computed once, and each origin only searches its windows.
+
+        Parameters
+        ----------
+        events : caslite.Events
+            All incidents; at each origin, only those known before it are read.
+        grid : caslite.Grid
+            The cells; its CRS must equal the events' (and the layers').
+        schedule : caslite.ShiftSchedule
+            The shifts.
+        origins : array-like of int, str or datetime
+            Forecast origins in any order (naive: local time of the events for the cell
+            features, of the schedule for the shift features).
+        cells : sequence of array-like of int, optional
+            One array of cell ids per origin: the rows to return at that origin, in the order
+            given (e.g. the cells of a model's training rows). Default all active cells.
+
+        Yields
+        ------
+        cell_feats : ndarray of shape (n_cells, len(cell_feature_names_))
+            ``cell_features(events, grid, origin).to_numpy()`` (its rows ``cells[i]`` with
+            ``cells``).
+        shift_feats : ndarray of shape (n_shifts, n_cells, len(shift_feature_names_))
+            ``shift_features(events, grid, schedule, origin)[0]`` (its columns ``cells[i]``
+            with ``cells``).
+            One pair per origin, in the order of ``origins``.
+
+        Raises
+        ------
+        ValueError
+            If the CRSs differ, ``cells`` does not give one array per origin, or a cell id is
+            out of range.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from shapely.geometry import box
+        >>> from caslite import Events, Grid, ShiftSchedule
+        >>> frame = pd.DataFrame({"t": ["2024-03-01 10:00", "2024-03-08 22:00"],
+        ...                       "x": [60.0, 190.0], "y": [60.0, 60.0]})
+        >>> events = Events.from_frame(frame, crs="EPSG:28992", tz="Europe/Amsterdam")
+        >>> grid = Grid.from_area(box(0, 0, 375, 375), cell_size=125.0, crs="EPSG:28992")
+        >>> schedule = ShiftSchedule.every(4, tz="Europe/Amsterdam")
+        >>> builder = FeatureBuilder()
+        >>> pairs = list(builder.origin_features(events, grid, schedule,
+        ...                                      ["2024-03-11", "2024-03-04"]))
+        >>> [(c.shape, s.shape) for c, s in pairs]
+        [((9, 39), (6, 9, 10)), ((9, 39), (6, 9, 10))]
+        >>> one = builder.cell_features(events, grid, "2024-03-04").to_numpy()
+        >>> bool(np.array_equal(pairs[1][0], one))
+        True
+        >>> c, s = next(builder.origin_features(events, grid, schedule, ["2024-03-11"],
+        ...                                    cells=[[4, 0]]))
+        >>> c.shape, s.shape
+        ((2, 39), (6, 2, 10))
+        """
+        cell_families, shift_families = self._families("cell"), self._families("shift")
+        _check_events_grid(events, grid)
+        if not isinstance(schedule, ShiftSchedule):
+            raise TypeError(f"schedule must be a ShiftSchedule, got {type(schedule).__name__}.")
+        values = [origins] if np.ndim(origins) == 0 else list(origins)
+        cell_o = np.array([_origin_seconds(_scalar(v), events.tz) for v in values], np.int64)
+        shift_o = np.array([_origin_seconds(_scalar(v), schedule.tz) for v in values], np.int64)
+        if cells is not None:
+            cells = list(cells)
+            if len(cells) != len(values):
+                raise ValueError(
+                    f"cells has {len(cells)} arrays for {len(values)} origins; give one array "
+                    "of cell ids per origin (or cells=None for all cells)."
                 )
-        return out, names
+            cells = [_cell_ids(c, grid.n_cells) for c in cells]
+        for family in cell_families:
+            if isinstance(family, EventLayers):
+                family.check(grid)
+        return self._origin_pairs(
+            events, grid, schedule, cell_o, shift_o, cells, cell_families, shift_families
+        )
+
+    def _origin_pairs(self, events, grid, schedule, cell_o, shift_o, cells, cell_families,
+                      shift_families):  # fmt: skip
+        """Yield the pairs of :meth:`origin_features` (its arguments checked)."""
+        if not cell_o.size:
+            return
+        since = min(
+            _reach(cell_families, DAYS_CAP * _DAY, int(cell_o.min())),
+            _reach(shift_families, 0.0, int(shift_o.min())),
+        )
+        history = _History(events, grid, since, max(int(cell_o.max()), int(shift_o.max())))
+        cell_widths = [len(family.names()) for family in cell_families]
+        shift_widths = [len(family.names()) for family in shift_families]
+        no_shifts = not sum(shift_widths)
+        for first in range(0, cell_o.size, _SCORE_BATCH):
+            part = cell_o[first : first + _SCORE_BATCH]
+            times = np.unique(part)  # ascending, as score_at wants
+            prepared = self._prepare(cell_families, history, grid, times, None)
+            shift_times = np.unique(shift_o[first : first + _SCORE_BATCH])
+            shift_prepared = [
+                family.prepare(history, grid, shift_times, None) for family in shift_families
+            ]
+            for i, o in enumerate(part.tolist()):
+                chosen = None if cells is None else _Neighbours(grid, cells[first + i])
+                row = int(np.searchsorted(times, o))
+                context = _Origin(history, grid, o, chosen, row=row)
+                cell_feats = self._cell_values(cell_families, prepared, context, cell_widths)
+                o_shift = int(shift_o[first + i])
+                context = _Origin(history, grid, o_shift, chosen, schedule=schedule)
+                if no_shifts:
+                    shift_feats = np.zeros((schedule.n_shifts, context.size, 0))
+                else:
+                    shift_feats = self._shift_values(
+                        shift_families, shift_prepared, context, shift_widths
+                    )
+                yield cell_feats, shift_feats
 
     # ------------------------------------------------------------------ block features
     def block_features(self, blocks, origin, grid) -> pd.DataFrame:
@@ -777,6 +1464,7 @@ class FeatureBuilder(BaseEstimator):
         {'block_hours': [5.0, 4.0, 4.0, 4.0, 4.0, 4.0], 'day_of_week': [6.0, 6.0, 6.0, 6.0, \
 6.0, 6.0], 'darkness': [1.0, 0.72, 0.0, 0.0, 0.52, 1.0]}
         """
+        families = self._families("block")
         names = self.block_feature_names_
         if not isinstance(blocks, Blocks):
             raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
@@ -788,22 +1476,18 @@ class FeatureBuilder(BaseEstimator):
                 f"origin {o}, UTC seconds); features must only see events before every block "
                 "they describe. Use blocks of the origin's horizon, schedule.horizon(origin)."
             )
+        index = pd.Index(blocks.ids, name="block_id")
+        if not len(blocks):
+            return pd.DataFrame(np.empty((0, len(names))), columns=names, index=index)
         local = pd.DatetimeIndex(pd.to_datetime(blocks.start, unit="s", utc=True)).tz_convert(tz)
-        year_days = np.where(local.is_leap_year, 366.0, 365.0)
-        angle = 2.0 * np.pi * (local.day_of_year.to_numpy() - 1) / year_days
-        columns = [
-            blocks.shift.astype(np.float64),
-            (blocks.end - blocks.start) / 3600.0,
-            local.day_of_week.to_numpy(dtype=np.float64),
-            np.sin(angle),
-            np.cos(angle),
-            (blocks.start - o) / _DAY,
-        ]
-        if self.darkness:
-            lon, lat = _lon_lat_centre(grid)
-            columns.append(darkness_share(blocks.start, blocks.end, lon, lat))
-        data = np.column_stack(columns) if len(blocks) else np.empty((0, len(names)))
-        return pd.DataFrame(data, columns=names, index=pd.Index(blocks.ids, name="block_id"))
+        context = _Blocks(blocks, local, o, grid)
+        data = np.empty((len(blocks), len(names)), dtype=np.float64)
+        j = 0
+        for family in families:
+            k = len(family.names())
+            family.columns(context, None, data[:, j : j + k])
+            j += k
+        return pd.DataFrame(data, columns=names, index=index)
 
     # ------------------------------------------------------------------ assembly
     def rows(self, cell_feats, shift_feats, block_feats, block_index, cell_index) -> np.ndarray:
@@ -1172,12 +1856,172 @@ def _origin_seconds(origin, tz) -> int:
     return int(to_utc_seconds(origin, tz, "origin"))
 
 
+_SCORE_BATCH = 32
+"""Origins whose near-repeat scores :meth:`FeatureBuilder.origin_features` computes at once."""
+
+
+def _scalar(value):
+    """Return a numpy integer origin as a Python int (other values unchanged)."""
+    return value.item() if isinstance(value, np.generic) and value.dtype.kind in "iu" else value
+
+
+def _cell_ids(values, n_cells: int) -> np.ndarray:
+    chosen = np.asarray(values).ravel()
+    if chosen.dtype.kind not in "iu":
+        raise TypeError(f"cells must hold integer cell ids, got dtype {chosen.dtype}.")
+    chosen = chosen.astype(np.int64)
+    _check_index(chosen, n_cells, "cells")
+    return chosen
+
+
 def _known(events):
     """Return ``known, x, y, order``: known times ascending and the events' positions."""
     if not events.has_windows:
         return events.t, events.x, events.y, np.arange(len(events))
     order = np.argsort(events.t_end, kind="stable")
     return events.t_end[order], events.x[order], events.y[order], order
+
+
+def _reach(families, least: float, o: int) -> float:
+    """Return the earliest known time that ``families`` read at origin ``o``."""
+    return o - max([least] + [family.reach() for family in families])
+
+
+class _Origin:
+    """What the cell and shift families of one origin share.
+
+    The events (a :class:`_History`), the origin ``o``, the chosen cells (a
+    :class:`_Neighbours`, or None for all), the row of ``o`` in the times the families
+    prepared for, the schedule (for shift features), and the counts per window (cached).
+    With chosen cells, the counts have a last column of zeros (the value of an absent ring
+    neighbour): ``width`` is ``n + 1``.
+    """
+
+    def __init__(self, history, grid, o: int, cells, *, row: int = 0, schedule=None):
+        self.history, self.grid, self.o, self.cells, self.row = history, grid, o, cells, row
+        self.schedule = schedule
+        self.n_shifts = 0 if schedule is None else schedule.n_shifts
+        self.n = grid.n_cells
+        self.pick_ids = None if cells is None else cells.ids
+        self.pick = slice(None) if cells is None else cells.ids
+        self.size = self.n if cells is None else cells.ids.size
+        self.width = self.n if cells is None else self.n + 1
+        self.stop = history.stop(o)
+        self._counts = {}
+
+    def counts(self, windows) -> np.ndarray:
+        """Events per cell known in each window before ``o``: (len(windows), width)."""
+        if windows not in self._counts:
+            history, o = self.history, self.o
+            counts = np.empty((len(windows), self.width), dtype=np.float64)
+            for i, w in enumerate(windows):
+                counts[i] = history.counts(history.start(o - w * _WEEK), self.stop, self.width)
+            self._counts[windows] = counts
+        return self._counts[windows]
+
+    def shift_weights(self) -> np.ndarray:
+        return self.history.shift_weights(self.schedule)
+
+    @property
+    def raster_index(self) -> np.ndarray:
+        """Each cell's position in the flattened raster (computed once per history)."""
+        return self.history.raster_index(self.grid)
+
+    def shift_counts(self, windows) -> tuple[np.ndarray, np.ndarray]:
+        """Events per shift and cell in each window: (W, n_shifts, n), and with ``width``."""
+        key = ("shift", windows)
+        if key not in self._counts:
+            history, o, n_shifts = self.history, self.o, self.n_shifts
+            weights = self.shift_weights()  # (n_events, n_shifts)
+            padded = np.empty((len(windows), n_shifts, self.width), dtype=np.float64)
+            for i, w in enumerate(windows):
+                lo = history.start(o - w * _WEEK)
+                for s in range(n_shifts):
+                    padded[i, s] = np.bincount(
+                        history.cells[lo : self.stop],
+                        weights=weights[lo : self.stop, s],
+                        minlength=self.width,
+                    )
+            # contiguous without the column of zeros: sums over it as over the full counts
+            counts = (
+                padded if self.width == self.n else np.ascontiguousarray(padded[:, :, : self.n])
+            )
+            self._counts[key] = (counts, padded)
+        return self._counts[key]
+
+
+def _raster_index(grid) -> np.ndarray:
+    """Each cell's position in the grid's raster flattened row by row."""
+    return grid.cell_row.astype(np.int64) * grid.shape[1] + grid.cell_col.astype(np.int64)
+
+
+class _Blocks:
+    """What the block families read: the blocks, their local starts, the origin, the grid."""
+
+    def __init__(self, blocks, local, o: int, grid):
+        self.blocks, self.local, self.o, self.grid = blocks, local, o, grid
+
+
+def _shift_prior(prior) -> float | None:
+    if prior is None:
+        return None
+    if (
+        isinstance(prior, bool)
+        or not isinstance(prior, numbers.Real)
+        or not (np.isfinite(prior) and prior > 0)
+    ):
+        raise ValueError(
+            f"shift_prior must be None or a positive number of prior events, got {prior!r}."
+        )
+    return float(prior)
+
+
+class _History:
+    """Events known in ``[since, until)`` that fall in the grid's cells, by known time.
+
+    Sorting by known time and finding each event's cell is done once here, so that every
+    origin then only searches its windows (``start``, ``stop``) and counts (``counts``).
+    ``all`` keeps every event's known time and position (the near-repeat scores read events
+    outside the grid as well).
+    """
+
+    def __init__(self, events, grid, since, until):
+        known, x, y, order = _known(events)
+        first = int(np.searchsorted(known, since, side="left"))
+        stop = int(np.searchsorted(known, until, side="left"))
+        cells = grid.cell_of(x[first:stop], y[first:stop])
+        inside = cells >= 0
+        self.events = events
+        self.all = (known, x, y)
+        self.cells = cells[inside]
+        self.times = known[first:stop][inside]
+        self.picked = order[first:stop][inside]  # positions in the events' own order
+        self._weights = None
+        self._raster_index = None
+
+    def start(self, since) -> int:
+        """Index of the first event known at or after ``since``."""
+        return int(np.searchsorted(self.times, since, side="left"))
+
+    def stop(self, until) -> int:
+        """Index after the last event known before ``until``."""
+        return int(np.searchsorted(self.times, until, side="left"))
+
+    def counts(self, lo: int, hi: int, n: int) -> np.ndarray:
+        """Events ``lo:hi`` per cell (int64, ``n`` cells)."""
+        return np.bincount(self.cells[lo:hi], minlength=n)
+
+    def raster_index(self, grid) -> np.ndarray:
+        """:func:`_raster_index` of the grid, computed once."""
+        if self._raster_index is None:
+            self._raster_index = _raster_index(grid)
+        return self._raster_index
+
+    def shift_weights(self, schedule) -> np.ndarray:
+        """Each event's share in each shift (:func:`_shift_weights`), computed once."""
+        if self._weights is None:
+            self._weights = _shift_weights(self.events, self.picked, schedule)
+        return self._weights
 
 
 def _shift_weights(events, picked: np.ndarray, schedule) -> np.ndarray:
@@ -1202,16 +2046,27 @@ def _shift_weights(events, picked: np.ndarray, schedule) -> np.ndarray:
     return weights
 
 
-def _ring_sums(values: np.ndarray, grid, rings) -> list[np.ndarray]:
+def _ring_sums(values: np.ndarray, grid, rings, cells=None) -> list[np.ndarray]:
     """Sum ``values`` (m, n_cells) over each Chebyshev ring: one (m, n_cells) array per ring.
 
     A cell's ring ``k`` is the border of the ``(2k + 1)``-square of raster cells around it;
     inactive cells add nothing (numba kernel :func:`caslite._kernels.rings.ring_sums`, each
     cell reading its neighbours in a fixed order: sums of integers are exact, and the result
-    does not depend on the number of threads).
+    does not depend on the number of threads). With ``cells`` (a :class:`_Neighbours` of some
+    cell ids), only those cells' sums, (m, n_chosen) per ring, added in the kernel's order
+    (the same values); ``values`` then has a last column of zeros, (m, n_cells + 1).
     """
     if not rings:
         return []
+    if cells is not None:
+        out = []
+        for k in rings:
+            gathered = np.take(values, cells.ring(int(k)), axis=1)  # (m, 8k, n_chosen)
+            total = np.zeros((values.shape[0], cells.ids.size), dtype=np.float64)
+            for q in range(gathered.shape[1]):
+                total += gathered[:, q]
+            out.append(total)
+        return out
     from caslite._kernels import threads_for
     from caslite._kernels.rings import ring_sums
 
@@ -1224,13 +2079,47 @@ def _ring_sums(values: np.ndarray, grid, rings) -> list[np.ndarray]:
     return out
 
 
-def _relative(counts: np.ndarray) -> np.ndarray:
-    """Return ``counts`` over their mean (0 everywhere when there is no event)."""
+class _Neighbours:
+    """Chosen cell ids and, per ring ``k``, their neighbours in the order of the ring kernel.
+
+    ``ring(k)`` is an array (8k, n_chosen): row ``q`` holds the neighbour at the ``q``-th
+    offset ``(dr, dc)`` of the ring, or ``n_cells`` (a column of zeros, or of the value of an
+    absent neighbour) where it is outside the raster or inactive.
+    """
+
+    def __init__(self, grid, ids: np.ndarray):
+        self.grid = grid
+        self.ids = ids
+        self._rings = {}
+
+    def ring(self, k: int) -> np.ndarray:
+        if k not in self._rings:
+            grid = self.grid
+            n_rows, n_cols = grid.shape
+            row = grid.cell_row[self.ids].astype(np.int64)
+            col = grid.cell_col[self.ids].astype(np.int64)
+            offsets = []
+            for dr in range(-k, k + 1):
+                step = 1 if abs(dr) == k else 2 * k  # inner rows: only the two border columns
+                offsets += [(dr, dc) for dc in range(-k, k + 1, step)]
+            dr, dc = np.array(offsets).T
+            r, c = row[None, :] + dr[:, None], col[None, :] + dc[:, None]
+            inside = (r >= 0) & (r < n_rows) & (c >= 0) & (c < n_cols)
+            ids = np.full(r.shape, -1, dtype=np.int64)
+            ids[inside] = grid._raster_to_cell[r[inside] * n_cols + c[inside]]
+            ids[ids < 0] = grid.n_cells
+            self._rings[k] = ids
+        return self._rings[k]
+
+
+def _relative(counts: np.ndarray, cells=None) -> np.ndarray:
+    """Return ``counts`` over their mean (0 everywhere when there is no event), at ``cells``."""
     total = counts.sum()
-    return counts * (counts.size / total) if total > 0 else counts
+    picked = counts if cells is None else counts[cells]
+    return picked * (counts.size / total) if total > 0 else picked
 
 
-def _gaussian_smooth(values: np.ndarray, grid, bandwidth: float) -> np.ndarray:
+def _gaussian_smooth(values: np.ndarray, grid, bandwidth: float, cells=None, flat=None):
     """Smooth ``values`` (n_cells,) over the raster with a Gaussian of ``bandwidth`` metres.
 
     The value of cell ``i`` is ``sum_j values[j] * g(dr) * g(dc)``, over the active cells
@@ -1238,24 +2127,36 @@ def _gaussian_smooth(values: np.ndarray, grid, bandwidth: float) -> np.ndarray:
     steps between the cell centres), with ``g`` the one-dimensional Gaussian of ``bandwidth /
     cell_size`` cells normalised to sum 1 over the truncated support
     (:func:`scipy.ndimage.gaussian_filter`). Mass falling on inactive or outside cells is lost.
+    ``values`` of shape (m, n_cells) are smoothed row by row (one filter over a stack of
+    rasters, the same arithmetic per raster); with ``cells`` (cell ids), only those cells'
+    values are returned. ``flat`` is each cell's position in the flattened raster, if known.
     """
     from scipy.ndimage import gaussian_filter
 
-    raster = np.zeros(grid.shape, dtype=np.float64)
-    rr, cc = grid.cell_row.astype(np.int64), grid.cell_col.astype(np.int64)
-    raster[rr, cc] = values
+    n_rows, n_cols = grid.shape
+    if flat is None:
+        flat = _raster_index(grid)
+    stack = values.ndim == 2
+    m = values.shape[0] if stack else 1
+    raster = np.zeros((m, n_rows * n_cols), dtype=np.float64)
+    raster[:, flat] = values
+    if cells is not None:
+        flat = flat[cells]
+    sigma = bandwidth / grid.cell_size
     smooth = gaussian_filter(
-        raster, sigma=bandwidth / grid.cell_size, mode="constant", cval=0.0,
+        raster.reshape(m, n_rows, n_cols), sigma=(0.0, sigma, sigma), mode="constant", cval=0.0,
         truncate=_SMOOTH_TRUNCATE,
     )  # fmt: skip
-    return np.maximum(smooth[rr, cc], 0.0)
+    out = np.maximum(smooth.reshape(m, -1)[:, flat], 0.0)
+    return out if stack else out[0]
 
 
-def _shrunk_shares(counts: np.ndarray, prior: float) -> np.ndarray:
+def _shrunk_shares(counts: np.ndarray, prior: float, cells=None) -> np.ndarray:
     """Per-cell shift shares shrunk toward the area's: ``(n_cs + a p_s) / (n_c + a)``.
 
     ``counts`` is (n_windows, n_shifts, n_cells); ``p_s`` is the share of shift ``s`` among
     all the window's events in active cells (uniform when there is none), ``a`` the prior.
+    With ``cells`` (cell ids), the shares of those cells only (the sums over all).
     """
     n_shifts = counts.shape[1]
     total = counts.sum(axis=(1, 2))  # (n_windows,)
@@ -1263,29 +2164,40 @@ def _shrunk_shares(counts: np.ndarray, prior: float) -> np.ndarray:
     safe = np.where(total > 0, total, 1.0)
     p = np.where(total[:, None] > 0, area / safe[:, None], 1.0 / n_shifts)
     per_cell = counts.sum(axis=1, keepdims=True)  # (n_windows, 1, n_cells)
+    if cells is not None:
+        counts, per_cell = counts[:, :, cells], per_cell[:, :, cells]
     return (counts + prior * p[:, :, None]) / (per_cell + prior)
 
 
-def _shift_ratios(smooth: np.ndarray, area: np.ndarray, prior: float) -> np.ndarray:
+def _shift_ratios(smooth: np.ndarray, area: np.ndarray, prior: float, cells=None) -> np.ndarray:
     """Smoothed shift shares over the area's: ``(m_cs + a p_s) / ((m_c + a) p_s)``.
 
     ``smooth`` is (n_shifts, n_cells), the smoothed per-shift counts ``m_cs``; ``area`` the
     area's count per shift, giving ``p_s``. Where a shift has no event in the area, or a cell
     no smoothed mass and no prior, the ratio is 1 (no evidence of a different profile).
+    With ``cells`` (cell ids), the ratios of those cells only.
     """
     total = area.sum()
     if total <= 0:
-        return np.ones_like(smooth)
+        return np.ones_like(smooth if cells is None else smooth[:, cells])
     p = area / total
     per_cell = smooth.sum(axis=0)
+    if cells is not None:
+        smooth, per_cell = smooth[:, cells], per_cell[cells]
     denominator = (per_cell[None, :] + prior) * p[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = (smooth + prior * p[:, None]) / denominator
     return np.where(denominator > 0, ratio, 1.0)
 
 
-def _ring1_max(values: np.ndarray, grid) -> np.ndarray:
-    """Maximum of ``values`` (n_cells,) over each cell's 8 neighbours (-inf where none)."""
+def _ring1_max(values: np.ndarray, grid, cells=None) -> np.ndarray:
+    """Maximum of ``values`` (n_cells,) over each cell's 8 neighbours (-inf where none).
+
+    With ``cells`` (a :class:`_Neighbours`), only at those cells.
+    """
+    if cells is not None:
+        padded = np.append(values, -np.inf)  # the value of an absent neighbour
+        return padded[cells.ring(1)].max(axis=0)
     n_rows, n_cols = grid.shape
     raster = np.full((n_rows + 2, n_cols + 2), -np.inf)
     rr = grid.cell_row.astype(np.int64) + 1

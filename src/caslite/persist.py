@@ -512,25 +512,9 @@ def _model_summary(state: dict, grid_spec: dict, events_spec: dict) -> dict:
 def _encode(value, where: str):
     """Return the JSON form of a value (:func:`caslite._forms.encode`) that :func:`_decode` reads.
 
-    A feature builder with static layers or event layers is refused: their GeoDataFrames and
-    incidents have no place in a file.
+    A feature builder with static layers or event layers is refused (by its ``to_dict``): their
+    GeoDataFrames and incidents have no place in a file.
     """
-    builders = value.values() if isinstance(value, dict) else [value]
-    for builder in builders:
-        if isinstance(builder, FeatureBuilder):
-            params = builder.get_params(deep=False)
-            for layers in ("point_layers", "polygon_layers"):
-                if params[layers]:
-                    raise TypeError(
-                        f"the feature builder has {layers}; static layers (GeoDataFrames) are "
-                        "not stored in caslite files. Save a model without them, or keep the "
-                        "layers and refit."
-                    )
-            if params["event_layers"]:
-                raise TypeError(
-                    "the feature builder has event_layers; their incidents are not stored in "
-                    "caslite files. Save a model without them, or keep the layers and refit."
-                )
     return encode(value, where)
 
 
@@ -550,7 +534,10 @@ def _decode(value):
     if kind == "Generator":
         return None
     if kind == "FeatureBuilder":
-        return FeatureBuilder(**_decode(value["params"]))
+        try:
+            return FeatureBuilder.from_dict({"params": _decode(value["params"])})
+        except (TypeError, ValueError) as error:
+            raise CasliteFileError(str(error)) from error
     if kind == "ShiftSchedule":
         return ShiftSchedule.from_dict({k: value[k] for k in ("starts", "tz", "labels")})
     if kind in _KERNELS:
