@@ -328,7 +328,7 @@ def table(city: City, variant: str, year: int, role: str, done: dict, retrain_ev
         f"{retrain_every} origins; CPU {done['cpu']:.0f} s.",
         "",
         "| method | HR 1% | HR 3% | HR 5% | PAI 1% | PAI 3% | PAI 5% | forecast / observed "
-        "| fit+update s |",
+        "| fit s (wall) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     means = scores.groupby(["method", "coverage"], sort=False)[["hit_rate", "pai"]].mean()
