@@ -67,6 +67,7 @@ import pandas as pd
 from shapely.geometry import box
 from sklearn.base import BaseEstimator, clone
 
+from benchmarks.paired import paired_interval
 from benchmarks.report import TrueIntensity
 from caslite import Events, Grid, RiskModel, ShiftSchedule
 from caslite.datasets import simulate_city
@@ -239,13 +240,6 @@ def thinned(city: City, seed: int, per_year: float = 1000.0) -> City:
 
 
 # ---------------------------------------------------------------------- one table
-def paired_interval(diff: np.ndarray, rng: np.random.Generator, n: int = 2000):
-    """90 % percentile bootstrap interval of the mean of paired differences over origins."""
-    picks = rng.integers(0, diff.size, size=(n, diff.size))
-    means = diff[picks].mean(axis=1)
-    return float(np.quantile(means, 0.05)), float(np.quantile(means, 0.95))
-
-
 def run_year(city: City, variant: str, year: int, args) -> dict:
     """Backtest every method on one city, variant and year; return scores and calibration."""
     schedule = ShiftSchedule.every(4, tz=city.tz)
