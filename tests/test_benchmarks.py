@@ -181,3 +181,29 @@ def test_second_pass_with_a_competing_load():
 
     cells = _loaded_cells(row, "smoke")
     assert len(cells) == len(LOADED_HEADER) and cells[0] == "city-bowers"
+
+
+def test_multicity_quick_profile(tmp_path):
+    # the multi-city accuracy benchmark's smoke run: one table per variant; its best baseline,
+    # ratio and calibration totals checked against the scores it wrote (the backtest's counts)
+    import pandas as pd
+    from benchmarks import multicity
+
+    assert multicity.main(["--quick", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "multicity.md").read_text()
+    for variant in ("dense", "thinned"):
+        assert f"### synthetic, {variant}, 2023 (confirmation year)" in text
+        scores = pd.read_csv(tmp_path / f"scores-synthetic-{variant}-2023.csv")
+        assert set(scores["method"]) == set(multicity.methods(None, 0)) | {multicity.CEILING}
+        at = scores[np.isclose(scores["coverage"], 0.03)].set_index("method")["hit_rate"]
+        best = at.drop([multicity.RISK, multicity.CEILING]).idxmax()
+        ratio = at[multicity.RISK] / at[best]
+        assert f"| 3% | {best} | {at[best]:.3f} | {at[multicity.RISK]:.3f} | {ratio:.2f} |" in text
+        curve = pd.read_csv(tmp_path / f"reliability-synthetic-{variant}-2023.csv")
+        risk = curve[curve["method"] == multicity.RISK]
+        observed = float((risk["n"] * risk["mean_observed"]).sum())
+        assert observed == pytest.approx(scores["events"].iloc[0])  # one origin
+        predicted = (risk["n"] * risk["mean_predicted"]).sum()
+        assert f"ratio {predicted / observed:.3f}" in text
+        assert (tmp_path / f"reliability-synthetic-{variant}.png").stat().st_size > 0
+    assert "thinned: " in text and "CPU" in text

@@ -41,10 +41,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from caslite.models.etas import GridETAS
     from caslite.models.registry import available_forecasters, make_forecaster
     from caslite.models.risk import RiskModel, TooLittleDataError
+    from caslite.models.strong import LongRunCounts, LongRunETAS, LongRunNearRepeatBlend
 
 __all__ = [
     "Forecaster",
     "GridETAS",
+    "LongRunCounts",
+    "LongRunETAS",
+    "LongRunNearRepeatBlend",
     "NaiveCounts",
     "ProspectiveHotSpot",
     "RetrospectiveKDE",
@@ -60,6 +64,9 @@ __all__ = [
 _MODULE_OF = {
     "Forecaster": "caslite.models._base",
     "GridETAS": "caslite.models.etas",
+    "LongRunCounts": "caslite.models.strong",
+    "LongRunETAS": "caslite.models.strong",
+    "LongRunNearRepeatBlend": "caslite.models.strong",
     "NaiveCounts": "caslite.models.baselines",
     "ProspectiveHotSpot": "caslite.models.baselines",
     "RetrospectiveKDE": "caslite.models.baselines",
@@ -70,5 +77,5 @@ _MODULE_OF = {
     "make_forecaster": "caslite.models.registry",
 }
 __getattr__, __dir__ = _attach(
-    __name__, globals(), _MODULE_OF, ("baselines", "etas", "registry", "risk")
+    __name__, globals(), _MODULE_OF, ("baselines", "etas", "registry", "risk", "strong")
 )

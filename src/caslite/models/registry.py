@@ -291,3 +291,24 @@ register(
     label="self-exciting grid (ETAS, EM)",
     expected_counts=True,
 )
+register(
+    "longrun-counts",
+    "caslite.models.strong.LongRunCounts",
+    description="each cell's share of all past incidents x the last year's rate",
+    label="counts, all history",
+    expected_counts=True,
+)
+register(
+    "etas-all",
+    "caslite.models.strong.LongRunETAS",
+    description="self-exciting grid fitted on all history (background floored above 0)",
+    label="self-exciting grid, all history",
+    expected_counts=True,
+)
+register(
+    "blend",
+    "caslite.models.strong.LongRunNearRepeatBlend",
+    description="long-run counts + near-repeat score, weights fitted on earlier horizons",
+    label="blend: long-run counts + near-repeat",
+    expected_counts=True,
+)
