@@ -222,7 +222,7 @@ def test_blend_recovers_known_weights():
         (LongRunCounts(level_weeks=0), "level_weeks must be a positive"),
         (LongRunNearRepeatBlend(n_past=0), "n_past must be a positive integer"),
         (LongRunNearRepeatBlend(horizon_days=-1), "horizon_days must be a positive"),
-        (LongRunETAS(floor_share=-0.1), "floor_share must be a number between 0 and 1"),
+        (LongRunETAS(floor_share=-0.1), r"floor_share must be a number in \[0, 1\], got -0.1"),
     ],
 )
 def test_bad_parameters_are_named(toy, model, match):

@@ -292,14 +292,14 @@ register(
     expected_counts=True,
 )
 register(
-    "longrun-counts",
+    "longrun",
     "caslite.models.strong.LongRunCounts",
     description="each cell's share of all past incidents x the last year's rate",
     label="counts, all history",
     expected_counts=True,
 )
 register(
-    "etas-all",
+    "etas_all",
     "caslite.models.strong.LongRunETAS",
     description="self-exciting grid fitted on all history (background floored above 0)",
     label="self-exciting grid, all history",
