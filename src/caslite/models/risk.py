@@ -1359,8 +1359,9 @@ def _openmp_threads(n_threads):
 class _IterationLines(io.TextIOBase):
     """A text stream that moves a progress bar by one per line ``[i/n] ...``.
 
-    scikit-learn's gradient boosting, with ``verbose=1``, prints one such line per iteration
-    to standard output; other lines (binning, the fit time) are dropped.
+    scikit-learn's gradient boosting, with ``verbose=2``, prints one such line per iteration
+    to standard output (older versions did at ``verbose=1``, 1.9 does only at 2); other
+    lines (binning, the fit time) are dropped.
     """
 
     _ITERATION = re.compile(r"\s*\[\d+/\d+\]")
@@ -1374,7 +1375,9 @@ class _IterationLines(io.TextIOBase):
 
     def write(self, text: str) -> int:
         *lines, self._pending = (self._pending + text).split("\n")
-        self.bar.update(sum(1 for line in lines if self._ITERATION.match(line)))
+        done = sum(1 for line in lines if self._ITERATION.match(line))
+        if done:
+            self.bar.update(done)
         return len(text)
 
 
@@ -1387,7 +1390,7 @@ def _tree_progress(estimator, bar):
     if bar.disable:
         yield
         return
-    estimator.set_params(verbose=1)
+    estimator.set_params(verbose=2)
     before = bar.n
     try:
         with contextlib.redirect_stdout(_IterationLines(bar)):
