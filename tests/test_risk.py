@@ -45,6 +45,7 @@ from caslite.models.risk import (
     _block_term,
     _LevelCounter,
     _shift_reference,
+    _sum_by_shift,
     _tree_progress,
 )
 
@@ -644,6 +645,19 @@ def test_tree_fitting_shows_progress(events, grid, capsys):
     assert "fitting trees" in err
     assert "14/14" in err  # both bags, every iteration
     assert "[1/7]" not in err + capsys.readouterr().out  # scikit-learn's own lines hidden
+
+
+@pytest.mark.parametrize("irregular", [False, True])
+def test_sum_by_shift_equals_the_rows_of_each_shift_added_in_order(irregular):
+    rng = np.random.default_rng(4)
+    shift = np.tile(np.arange(6), 5)
+    if irregular:  # a horizon from 08:00: the days start at shift 2
+        shift = np.roll(shift, -2)
+    counts = rng.random((shift.size, 37)) * rng.integers(0, 3, (shift.size, 37))
+    expected = np.zeros((6, 37))
+    for b, s in enumerate(shift):  # plain loop: each block added to its shift, in order
+        expected[s] += counts[b]
+    np.testing.assert_array_equal(_sum_by_shift(counts, shift, 6), expected)
 
 
 class _CountingBar:

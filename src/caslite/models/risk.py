@@ -1204,11 +1204,24 @@ def _count_targets(known, grid, horizons, spread, *, by_shift: bool) -> _Targets
     for h in horizons:
         counts = count_events(known, grid, h, shift_rates=spread)
         block_totals.append(counts.sum(axis=1))
-        by_shift_counts = np.zeros((n_shifts, n_cells))
-        for s in range(n_shifts):  # (a row-wise np.add.at is ~100x slower)
-            by_shift_counts[s] = counts[h.shift == s].sum(axis=0)
-        nonzero.append(_nonzero(by_shift_counts))
+        nonzero.append(_nonzero(_sum_by_shift(counts, h.shift, n_shifts)))
     return _Targets(sizes, nonzero, block_totals)
+
+
+def _sum_by_shift(counts: np.ndarray, shift: np.ndarray, n_shifts: int) -> np.ndarray:
+    """Sum the rows of ``counts`` (blocks, cells) by the shift of each block: (shifts, cells).
+
+    Each shift's blocks are added in their order. When the blocks run through the shifts
+    in turn from shift 0 (a horizon from midnight, no clock change), that is a sum over the
+    first axis of ``counts`` seen as (days, shifts, cells), without copying rows out.
+    """
+    days = len(shift) // n_shifts
+    if days * n_shifts == len(shift) and np.array_equal(shift, np.tile(np.arange(n_shifts), days)):
+        return counts.reshape(days, n_shifts, -1).sum(axis=0)
+    out = np.zeros((n_shifts, counts.shape[1]))
+    for s in range(n_shifts):  # (a row-wise np.add.at is ~100x slower)
+        out[s] = counts[shift == s].sum(axis=0)
+    return out
 
 
 def _block_profile(builder, known, grid, schedule, origins, horizons, block_totals):
