@@ -135,12 +135,12 @@ class RiskModel(BaseEstimator):
         the smaller variance where it matters.
     max_negatives : int, default 200_000
         Target number of event-free rows under ``negative_rate="auto"``. More rows cost fit
-        time and memory, and forecast no better once drawn by importance: on five years of
-        Toronto (42,000 cells of 125 m, 232 training origins) the trees and rows of the
-        default (237,000 rows) took about 13 s of CPU besides the features, those of the
-        former default of 500,000 (537,000 rows) 25 s, at the same hit rates (the paired
-        comparisons are in the model documentation). With several bags (``n_bags``) each
-        draws about ``max_negatives / n_bags``.
+        time and memory: on five years of Toronto (42,000 cells of 125 m, 232 training
+        origins) the default's 237,000 rows took 15 s of CPU besides the features and 0.73 GB
+        peak memory, the former default of 500,000 (537,000 rows) 25 s and 1.09 GB, at about
+        the same hit rates (paired comparisons on three data sets in the model
+        documentation). With several bags (``n_bags``) each draws about
+        ``max_negatives / n_bags``.
     n_bags : int, default 1
         Number of tree ensembles whose forecasts are averaged (bagging over the event-free
         rows). Each is fitted on every training row with an event and its own independent
