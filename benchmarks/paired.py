@@ -1,8 +1,9 @@
 """Paired accuracy comparison of two risk-model settings on the same origins.
 
 ``python -m benchmarks.paired run [--data toronto|stlouis|synthetic] [--year Y]
-[--retrain-every K] [--origins N] --name NAME [--params JSON] [--seed S] [--out DIR]`` and
-``python -m benchmarks.paired compare [--data ...] [--year Y] --a NAME --b NAME [--out DIR]``
+[--retrain-every K] [--origins N] [--city-seed C] --name NAME [--params JSON] [--seed S]
+[--out DIR]`` and ``python -m benchmarks.paired compare [--data ...] [--year Y] [--city-seed C]
+--a NAME --b NAME [--out DIR]``
 
 Each setting (a JSON object of :class:`caslite.RiskModel` parameters, ``{}`` for the defaults)
 is backtested (:func:`caslite.evaluation.backtest`) by its own ``run``, on origins every 14
@@ -21,7 +22,8 @@ Data:
 - ``stlouis``: residential rows of ``../shared/data/stlouis/burglary.csv`` as
   :mod:`benchmarks.shift_profile` reads them; the grid likewise;
 - ``synthetic``: the simulated city of :mod:`benchmarks.shift_profile` (8 km, three years,
-  a quarter of the times heaped at 00:00 / 12:00, a tenth date-only); the year must be 2022
+  a quarter of the times heaped at 00:00 / 12:00, a tenth date-only), simulated with
+  ``--city-seed`` (default 0; its results are named ``synthetic<C>``); the year must be 2022
   or 2023.
 """
 
@@ -56,7 +58,7 @@ class _CpuTimed(RiskModel):
         return self
 
 
-def load(name: str, year: int):
+def load(name: str, year: int, city_seed: int = 0):
     """Events, grid and time zone of a data set (the grid over events before the year)."""
     if name == "toronto":
         from benchmarks.accuracy import TZ, load_residential
@@ -70,7 +72,7 @@ def load(name: str, year: int):
     elif name == "synthetic":
         from benchmarks.shift_profile import synthetic_city
 
-        events, grid, tz, _ = synthetic_city(seed=0)
+        events, grid, tz, _ = synthetic_city(seed=city_seed)
         return events, grid, tz
     else:
         raise ValueError(f"unknown data set {name!r}; choose toronto, stlouis or synthetic.")
@@ -87,7 +89,7 @@ def paired_interval(diff: np.ndarray, rng: np.random.Generator, n: int = 2000):
 
 def run(args) -> str:
     """Backtest one setting; write its scores and fit times; return a one-line summary."""
-    events, grid, tz = load(args.data, args.year)
+    events, grid, tz = load(args.data, args.year, args.city_seed)
     model = _CpuTimed(random_state=args.seed, **json.loads(args.params))
     start = pd.Timestamp(f"{args.year}-01-01")
     end = start + pd.Timedelta(days=14 * (args.origins or 26))
@@ -114,11 +116,16 @@ def run(args) -> str:
         "forecast_over_observed": float(totals["sum_predicted"] / totals["sum_observed"]),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{args.data}-{args.year}-{args.name}"
+    stem = args.out / f"{_data_name(args.data, args.city_seed)}-{args.year}-{args.name}"
     result.scores.to_csv(stem.with_suffix(".csv"), index=False)
     stem.with_suffix(".json").write_text(json.dumps(info, indent=1))
     hr = result.scores[np.isclose(result.scores["coverage"], 0.03)]["hit_rate"].mean()
     return f"{stem.name}: hit rate at 3 % {hr:.4f}, fit CPU s {info['fit_cpu_s']}"
+
+
+def _data_name(data: str, city_seed: int) -> str:
+    """The data set's name in result files: ``synthetic<C>`` for a simulated city."""
+    return f"synthetic{city_seed}" if data == "synthetic" else data
 
 
 def compare(out: Path, data: str, year: int, a: str, b: str) -> str:
@@ -170,13 +177,17 @@ def main(argv=None) -> int:
     parser.add_argument("--a", default="old", help="compare: the reference setting's name")
     parser.add_argument("--b", default="new", help="compare: the other setting's name")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--city-seed", type=int, default=0, help="synthetic: the simulated city's seed"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results-paired")
     args = parser.parse_args(argv)
     if args.command == "run":
         print(run(args))
     else:
-        text = compare(args.out, args.data, args.year, args.a, args.b)
-        (args.out / f"{args.data}-{args.year}-{args.a}-vs-{args.b}.md").write_text(text + "\n")
+        data = _data_name(args.data, args.city_seed)
+        text = compare(args.out, data, args.year, args.a, args.b)
+        (args.out / f"{data}-{args.year}-{args.a}-vs-{args.b}.md").write_text(text + "\n")
         print(text)
     return 0
 

@@ -40,7 +40,14 @@ from caslite import (
 )
 from caslite.datasets import simulate_city
 from caslite.evaluation import count_events, top_cells
-from caslite.models.risk import _Activity, _block_term, _LevelCounter, _shift_reference
+from caslite.models.risk import (
+    _Activity,
+    _block_term,
+    _LevelCounter,
+    _shift_reference,
+    _sum_by_shift,
+    _tree_progress,
+)
 
 DAY = 86_400
 CELL = 250.0
@@ -638,6 +645,44 @@ def test_tree_fitting_shows_progress(events, grid, capsys):
     assert "fitting trees" in err
     assert "14/14" in err  # both bags, every iteration
     assert "[1/7]" not in err + capsys.readouterr().out  # scikit-learn's own lines hidden
+
+
+@pytest.mark.parametrize("irregular", [False, True])
+def test_sum_by_shift_equals_the_rows_of_each_shift_added_in_order(irregular):
+    rng = np.random.default_rng(4)
+    shift = np.tile(np.arange(6), 5)
+    if irregular:  # a horizon from 08:00: the days start at shift 2
+        shift = np.roll(shift, -2)
+    counts = rng.random((shift.size, 37)) * rng.integers(0, 3, (shift.size, 37))
+    expected = np.zeros((6, 37))
+    for b, s in enumerate(shift):  # plain loop: each block added to its shift, in order
+        expected[s] += counts[b]
+    np.testing.assert_array_equal(_sum_by_shift(counts, shift, 6), expected)
+
+
+class _CountingBar:
+    """A stand-in for a tqdm bar that records each update."""
+
+    disable = False
+
+    def __init__(self, total):
+        self.n, self.total, self.steps = 0, total, []
+
+    def update(self, k):
+        self.steps.append(k)
+        self.n += k
+
+
+def test_tree_progress_moves_once_per_iteration(capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = rng.poisson(np.exp(X[:, 0]))
+    estimator = HistGradientBoostingRegressor(loss="poisson", max_iter=6, early_stopping=False)
+    bar = _CountingBar(total=6)
+    with _tree_progress(estimator, bar):
+        estimator.fit(X, y)
+    assert bar.steps[:6] == [1] * 6 and bar.n == 6  # one step per tree, while it fits
+    assert estimator.verbose == 0 and capsys.readouterr().out == ""
 
 
 # ---------------------------------------------------------------------- 7. Forecast

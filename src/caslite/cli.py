@@ -573,7 +573,7 @@ def _risk_arguments(command, model: str) -> None:
     """Add the risk model's options (read by :func:`_risk_options`) to a command."""
     command.add_argument(
         "--max-negatives", type=_max_negatives, default=None, metavar="N",
-        help=f"event-free training rows {model} keeps (default 500,000, drawn by "
+        help=f"event-free training rows {model} keeps (default 200,000, drawn by "
         "importance; fewer fit faster in less memory and forecast a little worse)",
     )  # fmt: skip
     command.add_argument(

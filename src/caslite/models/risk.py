@@ -37,6 +37,7 @@ either on cell and shift features or on block features, never both (interaction 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import logging
@@ -133,13 +134,14 @@ class RiskModel(Forecaster):
         way the weighted Poisson loss is an unbiased estimate of the loss on every row
         (Horvitz-Thompson), so the expected counts stay unbiased; importance sampling has
         the smaller variance where it matters.
-    max_negatives : int, default 500_000
+    max_negatives : int, default 200_000
         Target number of event-free rows under ``negative_rate="auto"``. More rows cost fit
         time and memory: on five years of Toronto (42,000 cells of 125 m, 232 training
-        origins, 537,000 rows) the default fitted in 54 s of CPU with 1.1 GB peak memory on
-        a loaded 2-core machine; the former default of 2,000,000 uniform rows in two bags
-        took about 100 s and 3.7 GB on a quiet one. With several bags (``n_bags``) each
-        draws about ``max_negatives / n_bags``.
+        origins) the default's 237,000 rows took 15 s of CPU besides the features and 0.73 GB
+        peak memory, the former default of 500,000 (537,000 rows) 25 s and 1.09 GB, at about
+        the same hit rates (paired comparisons on three data sets in the model
+        documentation). With several bags (``n_bags``) each draws about
+        ``max_negatives / n_bags``.
     n_bags : int, default 1
         Number of tree ensembles whose forecasts are averaged (bagging over the event-free
         rows). Each is fitted on every training row with an event and its own independent
@@ -288,7 +290,7 @@ class RiskModel(Forecaster):
         interactions="additive",
         negative_rate="auto",
         negative_sampling="importance",
-        max_negatives=500_000,
+        max_negatives=200_000,
         n_bags=1,
         max_iter=200,
         learning_rate=0.05,
@@ -366,42 +368,92 @@ class RiskModel(Forecaster):
         thinning_seed = int(rng.integers(2**63)) if _is_share(self.discovered) else None
         known, dropped = _reported(events.before(o), self.discovered, thinning_seed)
         origins = self._training_origins(known, schedule, o)
-
         horizons = [schedule.horizon(int(ok), self.horizon) for ok in origins]
-        rates, n_exact = exact_shift_rates(known, grid, schedule, start=int(origins.min()), end=o)
+        rates, n_exact = self._time_of_day(known, grid, schedule, int(origins.min()), o)
         shift_flat = n_exact < self.min_exact_times
-        if shift_flat:
+        exposure = self._uses_exposure()
+        spread = None if shift_flat else rates  # how windows are spread over the blocks
+        targets = _count_targets(known, grid, horizons, spread, by_shift=exposure)
+        self._check_enough(targets, known, grid, len(origins))
+        block_model, shift_exposure = None, None
+        if exposure:
+            block_model, shift_exposure = _block_profile(
+                builder, known, grid, schedule, origins, horizons, targets.block_totals
+            )
+        draw = self._negative_draw(targets, known, grid, origins, horizons, shift_exposure)
+        rows = _sample_rows(targets, draw, shift_exposure, grid.n_cells, int(self.n_bags), rng)
+        X = self._training_matrix(builder, known, grid, schedule, origins, horizons, rows.picked)
+        if self.progress:
+            logger.info(
+                "RiskModel: %d training rows (%d with events) from %d origins, %d events; "
+                "fitting %d trees",
+                rows.y.size,
+                targets.n_positive,
+                len(origins),
+                len(known),
+                self.max_iter,
+            )
+        # Unit weights are passed as None: scikit-learn bins weighted data much more slowly.
+        unweighted = draw.rate == 1.0 and not exposure and not draw.importance
+        estimators, scorers = self._fit_ensembles(builder, X, rows, unweighted, rng)
+
+        self.estimators_ = estimators
+        self.estimator_ = estimators[0]
+        self._scorers = scorers
+        self.feature_names_ = list(builder.feature_names_)
+        self.features_ = builder
+        self.schedule_ = schedule
+        self.fit_origin_ = o
+        self.origin_ = o
+        self.events_ = known
+        self.grid_ = grid
+        self.thinning_seed_ = thinning_seed
+        self.block_model_ = block_model
+        self.training_ = {
+            "origins": np.asarray(origins, dtype=np.int64),
+            "n_rows": int(rows.y.size),
+            "n_positive": targets.n_positive,
+            "negative_rate": float(draw.rate),
+            "negative_sampling": "importance" if draw.importance else "uniform",
+            "n_bags": len(rows.bag_rows),
+            "bag_rows": np.array(
+                [sum(r.size for r in rows_b) for rows_b in rows.bag_rows], dtype=np.int64
+            ),
+            "events": len(known),
+            "first_event": int(known.t.min()),
+            "last_event": int(known.t.max()),
+            "scorer": "sklearn" if scorers[0] is None else "compiled",
+            "discovered_dropped": dropped,
+            "rows": "origin, shift, cell" if exposure else "origin, block, cell",
+            "exact_times": n_exact,
+            "shift_rates": rates,
+            "shift_flat": bool(shift_flat),
+        }
+        return self
+
+    def _time_of_day(self, known, grid, schedule, start: int, o: int):
+        """Return the exact-time incidents' rate per hour of each shift, and their number.
+
+        Warns when they are fewer than ``min_exact_times`` (the forecast is then shift-flat).
+        """
+        rates, n_exact = exact_shift_rates(known, grid, schedule, start=start, end=o)
+        if n_exact < self.min_exact_times:
             warn_user(
                 f"only {n_exact} of the incidents in the grid's cells during the training span "
-                f"(from {_local(int(origins.min()), events.tz)} to the origin) have an exact "
+                f"(from {_local(start, known.tz)} to the origin) have an exact "
                 f"time; the model needs min_exact_times={self.min_exact_times} of them to learn "
                 "how risk falls over the shifts of the day, so the forecast is shift-flat: each "
                 "cell's risk is spread over the shifts in proportion to their hours. Give "
                 "incidents with their times of day, or lower min_exact_times= knowingly."
             )
-        spread = None if shift_flat else rates  # how windows are spread over the blocks
-        exposure = self._uses_exposure()
-        if exposure:  # rows (origin, shift, cell); the area's total per block for the profile
-            n_shifts = schedule.n_shifts
-            sizes = np.full(len(horizons), n_shifts * grid.n_cells, dtype=np.int64)
-            targets, block_totals = [], []
-            for h in horizons:
-                counts = count_events(known, grid, h, shift_rates=spread)
-                block_totals.append(counts.sum(axis=1))
-                by_shift = np.zeros((n_shifts, grid.n_cells))
-                for s in range(n_shifts):  # (a row-wise np.add.at is ~100x slower)
-                    by_shift[s] = counts[h.shift == s].sum(axis=0)
-                targets.append(_nonzero(by_shift))
-        else:
-            sizes = np.array([len(h) * grid.n_cells for h in horizons], dtype=np.int64)
-            targets = [  # sparse
-                _nonzero(count_events(known, grid, h, shift_rates=spread)) for h in horizons
-            ]
-        n_positive = int(sum(index.size for index, _ in targets))
-        if n_positive == 0:
+        return rates, n_exact
+
+    def _check_enough(self, targets, known, grid, n_origins: int) -> None:
+        """Raise TooLittleDataError if the targets hold no event or the events are too few."""
+        if targets.n_positive == 0:
             raise TooLittleDataError(
                 f"none of the {len(known)} events known before the origin falls in a cell of the "
-                f"grid during the {len(origins)} training horizons; there is nothing to learn. "
+                f"grid during the {n_origins} training horizons; there is nothing to learn. "
                 "Check that the grid covers the events, or give more history."
             )
         n_inside = int(np.count_nonzero(grid.cell_of(known.x, known.y) >= 0))
@@ -413,76 +465,36 @@ class RiskModel(Forecaster):
                 "a larger area, pool quiet categories, lower min_events=, or use a baseline "
                 "such as caslite.NaiveCounts."
             )
-        n_negative = int(sizes.sum()) - n_positive
-        rate = self._negative_rate(n_negative)
-        block_model, shift_exposure = None, None
-        if exposure:
-            level = _LevelCounter(known, grid)
-            frames = [
-                builder.block_features(h, int(ok), grid)
-                for ok, h in zip(origins, horizons, strict=True)
-            ]
-            levels = [level.at(int(ok)) for ok in origins]
-            covered = int(horizons[0].end.max()) - int(horizons[-1].start.min())
-            season = covered >= 2 * 365 * _DAY  # origins are latest first
-            block_model = _fit_block_profile(
-                frames, levels, block_totals, schedule.n_shifts, season
-            )
-            shift_exposure = []
-            for frame_k, level_k, h in zip(frames, levels, horizons, strict=True):
-                expected = np.exp(_block_term(block_model, frame_k, level_k))
-                shift_exposure.append(np.bincount(h.shift, expected, minlength=schedule.n_shifts))
-            reference = _shift_reference(builder, schedule.n_shifts)
-        importance = self.negative_sampling == "importance" and rate < 1.0
-        if importance:  # each row's prior expected events, up to a constant factor
-            activity = _Activity(known, grid)
-            priors = []
-            for k, (ok, h) in enumerate(zip(origins, horizons, strict=True)):
-                per_row = shift_exposure[k] if exposure else np.ones(len(h))
-                priors.append((per_row, activity.at(int(ok))))
-            scale = _importance_scale(priors, targets, rate * n_negative)
-            rate = min(1.0, _expected_kept(priors, targets, scale) / max(n_negative, 1))
 
-        if self.progress:
-            from tqdm.auto import tqdm
-        else:
-            from tqdm import tqdm
-        n_bags = int(self.n_bags)
-        bag_rows = [[] for _ in range(n_bags)]  # each bag's rows of X
-        picked, ys, ws = [], [], []  # first draw every origin's rows (cheap) ...
-        offset = 0
-        for k, (size, (positive, values)) in enumerate(zip(sizes, targets, strict=True)):
-            drawn_by_bag = []
-            if importance:  # row i kept with probability p_i, then weighs 1 / p_i
-                keep = _keep_probability(*priors[k], scale)
-            for _ in range(n_bags):  # each bag draws its own event-free rows
-                if importance:
-                    drawn = np.flatnonzero(rng.random(size) < keep)
-                else:
-                    n_draw = rng.binomial(size, rate) if rate < 1.0 else size
-                    drawn = np.sort(rng.choice(size, size=n_draw, replace=False))
-                drawn_by_bag.append(drawn[~np.isin(drawn, positive, assume_unique=True)])
-            negative = drawn_by_bag[0] if n_bags == 1 else np.unique(np.concatenate(drawn_by_bag))
-            for rows_b, drawn in zip(bag_rows, drawn_by_bag, strict=True):
-                own = positive.size + np.searchsorted(negative, drawn)
-                rows_b.append(offset + np.concatenate([np.arange(positive.size), own]))
-            offset += positive.size + negative.size
-            rows = np.concatenate([positive, negative])
-            picked.append(rows)
-            target = np.concatenate([values, np.zeros(negative.size)])
-            inverse = 1.0 / keep[negative] if importance else np.full(negative.size, 1 / rate)
-            weight = np.concatenate([np.ones(positive.size), inverse])
-            if exposure:  # Poisson with exposure e: target y / e, weight e
-                e = shift_exposure[k][rows // grid.n_cells]
-                target, weight = target / e, weight * e
-            ys.append(target)
-            ws.append(weight)
-        y = np.concatenate(ys)
-        w = np.concatenate(ws)
-        del ys, ws
-        # ... then fill one matrix with their features, origin by origin (no second copy)
-        X = np.empty((offset, len(builder.feature_names_)), dtype=np.float64)
-        bar = tqdm(
+    def _negative_draw(self, targets, known, grid, origins, horizons, shift_exposure):
+        """How the event-free rows are drawn: the rate, and each row's prior if by importance.
+
+        ``shift_exposure`` is the two-stage fit's expected events per shift of each training
+        horizon (None for the other fits: every block then has the prior 1).
+        """
+        n_negative = int(targets.sizes.sum()) - targets.n_positive
+        rate = self._negative_rate(n_negative)
+        if self.negative_sampling != "importance" or rate >= 1.0:
+            return _NegativeDraw(rate)
+        activity = _Activity(known, grid)  # each row's prior expected events, up to a factor
+        priors = []
+        for k, (ok, h) in enumerate(zip(origins, horizons, strict=True)):
+            per_row = shift_exposure[k] if shift_exposure is not None else np.ones(len(h))
+            priors.append((per_row, activity.at(int(ok))))
+        scale = _importance_scale(priors, targets.nonzero, rate * n_negative)
+        rate = min(1.0, _expected_kept(priors, targets.nonzero, scale) / max(n_negative, 1))
+        return _NegativeDraw(rate, priors, scale)
+
+    def _training_matrix(self, builder, known, grid, schedule, origins, horizons, picked):
+        """Return the drawn rows' features: one matrix, filled origin by origin (no copy).
+
+        ``picked`` holds each training origin's rows: ``block * n_cells + cell`` (``shift``
+        instead of ``block`` in the two-stage fit, whose rows see no other block feature).
+        """
+        X = np.empty((sum(r.size for r in picked), len(builder.feature_names_)), dtype=np.float64)
+        exposure = self._uses_exposure()
+        reference = _shift_reference(builder, schedule.n_shifts) if exposure else None
+        bar = _tqdm(self.progress)(
             zip(origins, horizons, picked, strict=True),
             total=len(origins),
             disable=not self.progress,
@@ -499,30 +511,23 @@ class RiskModel(Forecaster):
                 cell_feats, shift_feats, block_feats, block_index, cell_index
             )
             start += rows.size
-        names = builder.feature_names_
+        return X
 
-        if self.progress:
-            logger.info(
-                "RiskModel: %d training rows (%d with events) from %d origins, %d events; "
-                "fitting %d trees",
-                y.size,
-                n_positive,
-                len(origins),
-                len(known),
-                self.max_iter,
-            )
-        # Unit weights are passed as None: scikit-learn bins weighted data much more slowly.
-        unweighted = rate == 1.0 and not exposure and not importance
+    def _fit_ensembles(self, builder, X, rows, unweighted: bool, rng):
+        """Fit one tree ensemble per bag; return them and their compiled scorers (or Nones)."""
+        names = builder.feature_names_
+        y, w = rows.y, rows.w
         if self.loss == "log_loss":
             y = (y > 0).astype(np.int64)
+        n_bags = len(rows.bag_rows)
         estimators, scorers = [], []
-        trees = tqdm(
+        trees = _tqdm(self.progress)(
             total=n_bags * int(self.max_iter),
             disable=not self.progress,
             desc="fitting trees",
             unit="tree",
         )
-        for rows_b in bag_rows:
+        for rows_b in rows.bag_rows:
             estimator = self._make_estimator(builder, rng)
             if n_bags == 1:  # every row, without a copy
                 frame, y_b, w_b = pd.DataFrame(X, columns=names, copy=False), y, w
@@ -540,40 +545,7 @@ class RiskModel(Forecaster):
         trees.close()
         if any(scorer is None for scorer in scorers):  # one scorer for all bags
             scorers = [None] * n_bags
-
-        self.estimators_ = estimators
-        self.estimator_ = estimators[0]
-        self._scorers = scorers
-        self.feature_names_ = list(names)
-        self.features_ = builder
-        self.schedule_ = schedule
-        self.fit_origin_ = o
-        self.origin_ = o
-        self.events_ = known
-        self.grid_ = grid
-        self.thinning_seed_ = thinning_seed
-        self.block_model_ = block_model
-        self.training_ = {
-            "origins": np.asarray(origins, dtype=np.int64),
-            "n_rows": int(y.size),
-            "n_positive": n_positive,
-            "negative_rate": float(rate),
-            "negative_sampling": "importance" if importance else "uniform",
-            "n_bags": n_bags,
-            "bag_rows": np.array(
-                [sum(r.size for r in rows_b) for rows_b in bag_rows], dtype=np.int64
-            ),
-            "events": len(known),
-            "first_event": int(known.t.min()),
-            "last_event": int(known.t.max()),
-            "scorer": "sklearn" if scorers[0] is None else "compiled",
-            "discovered_dropped": dropped,
-            "rows": "origin, shift, cell" if exposure else "origin, block, cell",
-            "exact_times": n_exact,
-            "shift_rates": rates,
-            "shift_flat": bool(shift_flat),
-        }
-        return self
+        return estimators, scorers
 
     def _check_params(self) -> None:
         check_random_state(self.random_state)
@@ -1423,6 +1395,158 @@ def _nonzero(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return index, flat[index]
 
 
+@dataclasses.dataclass
+class _Targets:
+    """The training rows' targets, sparse, per training origin (latest first)."""
+
+    sizes: np.ndarray  #: rows of each origin: (shifts or blocks) * cells
+    nonzero: list  #: each origin's rows with events: flat positions (ascending), counts
+    block_totals: list | None  #: the area's events per block (two-stage fit), else None
+
+    @property
+    def n_positive(self) -> int:
+        return int(sum(index.size for index, _ in self.nonzero))
+
+
+def _count_targets(known, grid, horizons, spread, *, by_shift: bool) -> _Targets:
+    """Count the events of each training horizon per row (``spread``: :func:`count_events`).
+
+    ``by_shift``: rows (shift, cell), each the sum of the shift's blocks, and the area's total
+    per block kept for the block profile (the two-stage fit); else rows (block, cell).
+    """
+    n_cells = grid.n_cells
+    if not by_shift:
+        sizes = np.array([len(h) * n_cells for h in horizons], dtype=np.int64)
+        nonzero = [_nonzero(count_events(known, grid, h, shift_rates=spread)) for h in horizons]
+        return _Targets(sizes, nonzero, None)
+    n_shifts = horizons[0].schedule.n_shifts
+    sizes = np.full(len(horizons), n_shifts * n_cells, dtype=np.int64)
+    nonzero, block_totals = [], []
+    for h in horizons:
+        counts = count_events(known, grid, h, shift_rates=spread)
+        block_totals.append(counts.sum(axis=1))
+        nonzero.append(_nonzero(_sum_by_shift(counts, h.shift, n_shifts)))
+    return _Targets(sizes, nonzero, block_totals)
+
+
+def _sum_by_shift(counts: np.ndarray, shift: np.ndarray, n_shifts: int) -> np.ndarray:
+    """Sum the rows of ``counts`` (blocks, cells) by the shift of each block: (shifts, cells).
+
+    Each shift's blocks are added in their order. When the blocks run through the shifts
+    in turn from shift 0 (a horizon from midnight, no clock change), that is a sum over the
+    first axis of ``counts`` seen as (days, shifts, cells), without copying rows out.
+    """
+    days = len(shift) // n_shifts
+    if days * n_shifts == len(shift) and np.array_equal(shift, np.tile(np.arange(n_shifts), days)):
+        return counts.reshape(days, n_shifts, -1).sum(axis=0)
+    out = np.zeros((n_shifts, counts.shape[1]))
+    for s in range(n_shifts):  # (a row-wise np.add.at is ~100x slower)
+        out[s] = counts[shift == s].sum(axis=0)
+    return out
+
+
+def _block_profile(builder, known, grid, schedule, origins, horizons, block_totals):
+    """Fit the block profile of the two-stage fit; return it and the exposures.
+
+    The exposure of a horizon's cell rows is its expected events per shift under the profile.
+    """
+    level = _LevelCounter(known, grid)
+    frames = [
+        builder.block_features(h, int(ok), grid) for ok, h in zip(origins, horizons, strict=True)
+    ]
+    levels = [level.at(int(ok)) for ok in origins]
+    covered = int(horizons[0].end.max()) - int(horizons[-1].start.min())
+    season = covered >= 2 * 365 * _DAY  # origins are latest first
+    block_model = _fit_block_profile(frames, levels, block_totals, schedule.n_shifts, season)
+    shift_exposure = []
+    for frame_k, level_k, h in zip(frames, levels, horizons, strict=True):
+        expected = np.exp(_block_term(block_model, frame_k, level_k))
+        shift_exposure.append(np.bincount(h.shift, expected, minlength=schedule.n_shifts))
+    return block_model, shift_exposure
+
+
+@dataclasses.dataclass
+class _NegativeDraw:
+    """How event-free rows are kept: uniformly at ``rate``, or by importance.
+
+    By importance (``priors`` given) row ``i`` of origin ``k`` is kept with probability
+    :func:`_keep_probability` of ``priors[k]`` at ``scale``; ``rate`` is then the expected
+    share kept.
+    """
+
+    rate: float
+    priors: list | None = None
+    scale: float | None = None
+
+    @property
+    def importance(self) -> bool:
+        return self.priors is not None
+
+    def keep(self, k: int) -> np.ndarray:
+        return _keep_probability(*self.priors[k], self.scale)
+
+
+@dataclasses.dataclass
+class _TrainingRows:
+    """The drawn training rows: per origin their positions, then targets and weights of all."""
+
+    picked: list  #: per origin, flat row positions: its rows with events, then the drawn rest
+    y: np.ndarray
+    w: np.ndarray
+    bag_rows: list  #: per bag, per origin, the bag's rows of the training matrix
+
+
+def _sample_rows(targets, draw, shift_exposure, n_cells, n_bags, rng) -> _TrainingRows:
+    """Keep every row with an event and draw event-free ones; weigh the drawn by 1 / p.
+
+    Each bag draws its own event-free rows; rows drawn by several bags are kept once.
+    ``shift_exposure`` (two-stage fit): Poisson with exposure ``e`` is fitted as target
+    ``y / e`` with weight ``e``.
+    """
+    bag_rows = [[] for _ in range(n_bags)]  # each bag's rows of X
+    picked, ys, ws = [], [], []
+    offset = 0
+    rate = draw.rate
+    for k, (size, (positive, values)) in enumerate(
+        zip(targets.sizes, targets.nonzero, strict=True)
+    ):
+        drawn_by_bag = []
+        if draw.importance:  # row i kept with probability p_i, then weighs 1 / p_i
+            keep = draw.keep(k)
+        for _ in range(n_bags):  # each bag draws its own event-free rows
+            if draw.importance:
+                drawn = np.flatnonzero(rng.random(size) < keep)
+            else:
+                n_draw = rng.binomial(size, rate) if rate < 1.0 else size
+                drawn = np.sort(rng.choice(size, size=n_draw, replace=False))
+            drawn_by_bag.append(drawn[~np.isin(drawn, positive, assume_unique=True)])
+        negative = drawn_by_bag[0] if n_bags == 1 else np.unique(np.concatenate(drawn_by_bag))
+        for rows_b, drawn in zip(bag_rows, drawn_by_bag, strict=True):
+            own = positive.size + np.searchsorted(negative, drawn)
+            rows_b.append(offset + np.concatenate([np.arange(positive.size), own]))
+        offset += positive.size + negative.size
+        rows = np.concatenate([positive, negative])
+        picked.append(rows)
+        target = np.concatenate([values, np.zeros(negative.size)])
+        inverse = 1.0 / keep[negative] if draw.importance else np.full(negative.size, 1 / rate)
+        weight = np.concatenate([np.ones(positive.size), inverse])
+        if shift_exposure is not None:  # Poisson with exposure e: target y / e, weight e
+            e = shift_exposure[k][rows // n_cells]
+            target, weight = target / e, weight * e
+        ys.append(target)
+        ws.append(weight)
+    return _TrainingRows(picked, np.concatenate(ys), np.concatenate(ws), bag_rows)
+
+
+def _tqdm(progress: bool):
+    """Return tqdm's notebook-aware bar when progress is shown, else the plain one (disabled)."""
+    if progress:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
+
+
 def _on_wall_clock(candidates, o, horizon, step, schedule) -> np.ndarray:
     """Put training origins on the fit origin's local time of day when steps are whole days.
 
@@ -1470,8 +1594,9 @@ def _openmp_threads(n_threads):
 class _IterationLines(io.TextIOBase):
     """A text stream that moves a progress bar by one per line ``[i/n] ...``.
 
-    scikit-learn's gradient boosting, with ``verbose=1``, prints one such line per iteration
-    to standard output; other lines (binning, the fit time) are dropped.
+    scikit-learn's gradient boosting, with ``verbose=2``, prints one such line per iteration
+    to standard output (older versions did at ``verbose=1``, 1.9 does only at 2); other
+    lines (binning, the fit time) are dropped.
     """
 
     _ITERATION = re.compile(r"\s*\[\d+/\d+\]")
@@ -1485,7 +1610,9 @@ class _IterationLines(io.TextIOBase):
 
     def write(self, text: str) -> int:
         *lines, self._pending = (self._pending + text).split("\n")
-        self.bar.update(sum(1 for line in lines if self._ITERATION.match(line)))
+        done = sum(1 for line in lines if self._ITERATION.match(line))
+        if done:
+            self.bar.update(done)
         return len(text)
 
 
@@ -1498,7 +1625,7 @@ def _tree_progress(estimator, bar):
     if bar.disable:
         yield
         return
-    estimator.set_params(verbose=1)
+    estimator.set_params(verbose=2)
     before = bar.n
     try:
         with contextlib.redirect_stdout(_IterationLines(bar)):
