@@ -31,7 +31,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from caslite._kernels import JIT_OPTIONS
 
@@ -324,6 +325,35 @@ def _step_units(s, ti, cut, param, window, time_units):
     return time_units[int(math.floor(float(dt) / param))]
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """Compute ``a * b + c`` rounded once (LLVM's ``fma``: one instruction where the CPU has it)."""
+    signature = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, sig, args):
+        return builder.fma(*args)
+
+    return signature, codegen
+
+
+@njit(**JIT_OPTIONS)
+def _divide(x, d, reciprocal):
+    """``x / d`` correctly rounded, from ``reciprocal = 1 / d`` (rounded) without a division.
+
+    Two corrections with the exact residual ``x - q d`` (an ``fma``) turn ``x * reciprocal``
+    into the correctly rounded quotient: the first makes it faithful (within one unit in
+    the last place), the second, by Markstein's theorem (Muller et al., *Handbook of
+    Floating-Point Arithmetic*, 2018, section 4.7), rounds it correctly when
+    ``reciprocal`` is ``1 / d`` rounded to nearest. For finite ``x`` and ``d`` without
+    underflow or overflow (the kernels use whole numbers below 2**53 over a whole-number
+    denominator). Three vectorizable operations where a division costs several cycles per
+    value; ``tests/test_nearrepeat.py`` checks it against ``/``.
+    """
+    q = x * reciprocal
+    q = _fma(_fma(-q, d, x), reciprocal, q)
+    return _fma(_fma(-q, d, x), reciprocal, q)
+
+
 @njit(**JIT_OPTIONS)
 def _raster_spots(x, y, x0, y0, size, n_rows, n_cols, half):
     """Cell of every event in the raster padded by ``half`` cells on every side.
@@ -433,9 +463,10 @@ def _score_steps_raster(
     stepped down or left since the previous block (found as in :func:`_score_steps`, each
     event a bounded number of times) are summed per raster cell, each such cell adds its
     squares (four corners each, whatever their size), and one pass over the raster writes
-    the active cells as ``field / denominator``. Integer sums are exact, and the field stays
-    below 2**53 (checked by the caller), so it converts to float64 exactly: cells with
-    nothing in range are exactly zero, and each score is its exact sum rounded once.
+    the active cells as ``field / denominator`` (correctly rounded by :func:`_divide`).
+    Integer sums are exact, and the field stays below 2**53 (checked by the caller), so it
+    converts to float64 exactly: cells with nothing in range are exactly zero, and each
+    score is its exact sum rounded once.
 
     ``spot[i]`` is event ``i``'s raster cell in a raster padded by ``h = len(square_units)
     - 1`` cells on every side: ``(row + h) * (n_cols + 2h) + col + h``, or -1 (the event
@@ -457,6 +488,7 @@ def _score_steps_raster(
     field = np.zeros(n_cols, dtype=np.int64)  # the field in raster row r
     now = np.zeros(n, dtype=np.int64)  # weight units of each event at the previous instant
     bound = np.zeros(n_steps, dtype=np.int64)  # bound[j]: prefix with step >= j (j >= 1)
+    reciprocal = 1.0 / denominator
     hi = 0  # events with t_i < min(s, cut): [0, hi)
     lo = 0  # events beyond the window: [0, lo)
     for b in range(n_blocks):
@@ -508,7 +540,7 @@ def _score_steps_raster(
             if row_start[r + 1] - first == n_cols:  # every cell of the row is active
                 row_out = out_row[first : first + n_cols]
                 for c in range(n_cols):
-                    row_out[c] = float(field[c]) / denominator
+                    row_out[c] = _divide(float(field[c]), denominator, reciprocal)
             else:
                 for k in range(first, row_start[r + 1]):
-                    out_row[k] = float(field[cell_col[k]]) / denominator
+                    out_row[k] = _divide(float(field[cell_col[k]]), denominator, reciprocal)
