@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 class Target:
     """A limit on one measured quantity of a case (checked in the ``full`` profile).
 
-    ``quantity`` is one of ``"best_s"`` (seconds), ``"floor_ratio"`` (best / floor),
+    ``quantity`` is one of ``"best_s"`` (seconds), ``"best_cpu_s"`` (CPU seconds of the
+    process, every thread, least over the timed calls), ``"floor_ratio"`` (best / floor),
     ``"peak_beyond_output_bytes"`` (bytes), ``"peak_rss_bytes"`` (bytes: the process's whole
     peak resident set during the call) or ``"twin_speedup"`` (at least ``limit``).
     """
@@ -39,6 +40,8 @@ class Target:
 def _lookup(row: dict, quantity: str):
     if quantity == "best_s":
         return row["timing"]["best_s"]
+    if quantity == "best_cpu_s":
+        return row["timing"].get("best_cpu_s")
     if quantity == "floor_ratio":
         return (row.get("floor") or {}).get("ratio")
     if quantity == "peak_beyond_output_bytes":
@@ -75,6 +78,14 @@ class Prepared:
         Correctness checks of the output of ``run``: a list of ``{name, passed, detail}``.
     repeats : int
         Timed repeats after the warm-up.
+    twin_loaded : callable, optional
+        What the second pass, with a competing load, runs instead of ``twin``: the same
+        timings, without re-checking what does not depend on the load (e.g. every other
+        method's agreement, checked in the quiet pass). Default ``twin``.
+    peak_on_first_call : bool
+        Measure the peak memory in the fresh interpreter on the cold first call itself
+        rather than on a second, warm one (for a call of minutes: an upper bound, as the
+        cold call also loads the compiled kernels).
     """
 
     workload: dict
@@ -87,6 +98,8 @@ class Prepared:
     twin: Callable[[], dict]
     checks: Callable[[object], list]
     repeats: int
+    twin_loaded: Callable[[], dict] | None = None
+    peak_on_first_call: bool = False
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ def _measure_loaded(case, prep, profile, n_processes, row, log) -> dict:
                 "cpu_ratio": timing["best_cpu_s"] / floor_cpu if floor_cpu > 0 else None,
             }
         log(f"[{case.name}] numpy twin on the small workload, with the competing load")
-        twin = prep.twin()
+        twin = (prep.twin_loaded or prep.twin)()
     figures = {**row, "timing": timing, "floor": floor, "twin": twin}
     return {
         "processes": n_processes,
@@ -291,7 +291,7 @@ def run_suite(profile="full", only=None, log=None, load=0, loaded=0) -> dict:
     started = _dt.datetime.now(_dt.timezone.utc)
     t0, cpu0 = time.perf_counter(), time.process_time()
     rows = []
-    with harness.competing_load(load) as busy:
+    with harness.shared_folder(), harness.competing_load(load) as busy:
         n_busy = len(busy)
         if n_busy:
             log(f"competing load: {n_busy} busy-loop processes")
