@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -181,3 +182,39 @@ def test_second_pass_with_a_competing_load():
 
     cells = _loaded_cells(row, "smoke")
     assert len(cells) == len(LOADED_HEADER) and cells[0] == "city-bowers"
+
+
+def test_prepared_once_per_suite_run(tmp_path, monkeypatch):
+    # what a case prepares untimed is made by the first process of a suite run and loaded by
+    # the others (the memory measurement's fresh interpreter); outside a run, made every time
+    from benchmarks import harness
+
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"model": np.arange(3)}
+
+    monkeypatch.delenv(harness.SHARED_ENV, raising=False)
+    harness.made_once("key", make)
+    harness.made_once("key", make)
+    assert len(calls) == 2
+    with harness.shared_folder() as folder:
+        first = harness.made_once("key", make)
+        again = harness.made_once("key", make)
+        other = harness.made_once("other key", make)
+        assert len(calls) == 4  # "key" once, "other key" once
+        np.testing.assert_array_equal(again["model"], first["model"])
+        assert other is not first and len(list(folder.glob("*.pickle"))) == 2
+    assert not folder.exists() and harness.SHARED_ENV not in os.environ
+
+
+def test_the_loaded_pass_times_the_twin_without_rechecking_every_method():
+    # the quiet pass checks every method against the twin; the loaded pass only re-times
+    from benchmarks.profiles import PROFILES
+    from benchmarks.suite import get_case
+
+    prep = get_case("city-exp").prepare(PROFILES["smoke"])
+    quiet, loaded = prep.twin(), prep.twin_loaded()
+    assert set(quiet["methods_checked"]) == {"direct", "recursive"}
+    assert loaded["methods_checked"] == {} and loaded["agree"] and loaded["twin_s"] > 0
