@@ -218,3 +218,17 @@ def test_the_loaded_pass_times_the_twin_without_rechecking_every_method():
     quiet, loaded = prep.twin(), prep.twin_loaded()
     assert set(quiet["methods_checked"]) == {"direct", "recursive"}
     assert loaded["methods_checked"] == {} and loaded["agree"] and loaded["twin_s"] > 0
+
+
+def test_idle_estimate_by_hand():
+    # CPU seconds count as wall seconds, those of a pass with one busy process per core
+    # (3 processes on 2 cores: two thirds of a core each) 3/2 times, plus half a second each
+    from benchmarks.suite import idle_estimate
+
+    rows = [
+        {"name": "a", "loaded": {"duration": {"wall_s": 9.0, "cpu_s": 4.0}}},
+        {"name": "b", "loaded": {"duration": {"wall_s": 1.0, "cpu_s": 2.0}}},
+        {"name": "c", "skipped": "no data"},
+    ]
+    assert idle_estimate(rows, 100.0, 2) == pytest.approx(100.0 - 6.0 + 6.0 * 1.5 + 1.0)
+    assert idle_estimate([], 10.0, 2) == 10.0
