@@ -86,6 +86,14 @@ class Prepared:
         Measure the peak memory in the fresh interpreter on the cold first call itself
         rather than on a second, warm one (for a call of minutes: an upper bound, as the
         cold call also loads the compiled kernels).
+    warm_up : bool
+        Call ``run`` once untimed before the timed repeats. False for a call of minutes
+        whose cold first call was taken by the fresh interpreter of the memory measurement
+        (its kernels are compiled and cached): the first call here is then timed.
+    fingerprint : callable, optional
+        A digest of a result (``run``'s output) that equal results share; the fresh
+        interpreter reports the digest of its own result as ``reference_fingerprint``, set
+        here before ``checks`` runs, so that a check can compare two processes' results.
     """
 
     workload: dict
@@ -100,6 +108,9 @@ class Prepared:
     repeats: int
     twin_loaded: Callable[[], dict] | None = None
     peak_on_first_call: bool = False
+    warm_up: bool = True
+    fingerprint: Callable[[object], str] | None = None
+    reference_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -40,28 +40,36 @@ KIB = 1024
 
 
 # ---------------------------------------------------------------------- timing
-def time_repeats(fn, repeats: int) -> dict:
+def time_repeats(fn, repeats: int, keep_result: bool = False) -> dict:
     """Time ``repeats`` calls of an ``fn`` that is already warm (no warm-up call).
 
-    Returns the fields of :func:`time_call` without ``first_call_s`` and ``result``.
+    Returns the fields of :func:`time_call` without ``first_call_s`` (and without
+    ``result`` unless ``keep_result``: then the last call's output).
     """
     times, cpu_times = [], []
+    out = None
     for _ in range(max(1, repeats)):
+        del out
         c0, t0 = time.process_time(), time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
-        del out
-    return {
+    timing = {
         "best_s": min(times),
         "times_s": times,
         "best_cpu_s": min(cpu_times),
         "cpu_times_s": cpu_times,
     }
+    if keep_result:
+        timing["result"] = out
+    return timing
 
 
-def time_call(fn, repeats: int) -> dict:
+def time_call(fn, repeats: int, warm_up: bool = True) -> dict:
     """Warm up ``fn`` once (first-call time), then time ``repeats`` calls; keep the best.
+
+    With ``warm_up=False`` the first of the ``repeats`` (at least one) timed calls is also
+    the first call (for a call of minutes whose kernels a fresh interpreter compiled).
 
     Returns
     -------
@@ -71,6 +79,9 @@ def time_call(fn, repeats: int) -> dict:
         ``best_cpu_s``, says what the call costs when the wall clock also counts waiting
         for a core) and the last ``result``.
     """
+    if not warm_up:
+        timing = time_repeats(fn, max(1, repeats), keep_result=True)
+        return {"first_call_s": timing["times_s"][0], **timing}
     t0 = time.perf_counter()
     result = fn()
     first = time.perf_counter() - t0

@@ -30,6 +30,8 @@ def measure(case_name: str, profile_name: str) -> dict:
         cold = time.perf_counter() - t0
         row = harness.memory_row(rise, prep.output_bytes(out), cold, where="subprocess")
         row["first_call_rise_note"] = "peak of the cold call (an upper bound of a warm one's)"
+        if prep.fingerprint is not None:
+            row["fingerprint"] = prep.fingerprint(out)
         return row
     t0 = time.perf_counter()
     out = prep.run()
@@ -38,6 +40,8 @@ def measure(case_name: str, profile_name: str) -> dict:
     out, rise = harness.measure_peak(prep.run)
     row = harness.memory_row(rise, prep.output_bytes(out), cold, where="subprocess")
     row["first_call_rise_note"] = "cold call not included in the peak"
+    if prep.fingerprint is not None:
+        row["fingerprint"] = prep.fingerprint(out)
     return row
 
 

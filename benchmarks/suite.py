@@ -142,9 +142,11 @@ def run_case(case, profile, log=print, loaded=0) -> dict:
             before = _children_cpu()
             memory = harness.memory_in_subprocess(case.name, profile.name)
             child_cpu = _children_cpu() - before
+            prep.reference_fingerprint = memory.pop("fingerprint", None)
 
-        log(f"[{case.name}] timing: warm-up + {prep.repeats} repeats")
-        timing = harness.time_call(prep.run, prep.repeats)
+        warm_up = prep.warm_up or memory is None  # no cold call elsewhere: warm up here
+        log(f"[{case.name}] timing: {'warm-up + ' if warm_up else ''}{prep.repeats} repeats")
+        timing = harness.time_call(prep.run, prep.repeats, warm_up=warm_up)
         result = timing.pop("result")
         row["timing"] = timing
         row["throughput"] = {

@@ -232,3 +232,34 @@ def test_idle_estimate_by_hand():
     ]
     assert idle_estimate(rows, 100.0, 2) == pytest.approx(100.0 - 6.0 + 6.0 * 1.5 + 1.0)
     assert idle_estimate([], 10.0, 2) == 10.0
+
+
+def test_the_fit_is_compared_across_two_processes():
+    # the Toronto fit's cold call in the fresh interpreter reports a digest of its model's
+    # predictions; the benchmark process's fit (same seed) must match it, and a different
+    # digest fails the check
+    from benchmarks import memory
+    from benchmarks.profiles import PROFILES
+    from benchmarks.suite import get_case
+
+    row = memory.measure("risk-toronto-fit", "smoke")
+    assert row["first_call_rise_note"].startswith("peak of the cold call")
+    prep = get_case("risk-toronto-fit").prepare(PROFILES["smoke"])
+    assert prep.warm_up is False and prep.peak_on_first_call
+    model = prep.run()
+    for reference, expected in [(row["fingerprint"], True), ("0" * 64, False)]:
+        prep.reference_fingerprint = reference
+        same = [c for c in prep.checks(model) if c["name"] == "same seed, same model"]
+        assert same[0]["passed"] is expected
+        assert "fresh interpreter" in same[0]["detail"]
+
+
+def test_time_call_without_a_warm_up():
+    from benchmarks.harness import time_call
+
+    calls = []
+    timing = time_call(lambda: calls.append(1) or len(calls), 2, warm_up=False)
+    assert len(calls) == 2 and timing["result"] == 2
+    assert timing["first_call_s"] == timing["times_s"][0] and len(timing["times_s"]) == 2
+    timing = time_call(lambda: calls.append(1) or len(calls), 2)
+    assert len(calls) == 5 and len(timing["times_s"]) == 2  # one warm-up, two timed
