@@ -11,8 +11,7 @@ class Target:
     """A limit on one measured quantity of a case (checked in the ``full`` profile).
 
     ``quantity`` is one of ``"best_s"`` (seconds), ``"best_cpu_s"`` (CPU seconds of the
-    process in its best call: what a call costs when a busy machine stretches the wall clock),
-    ``"floor_ratio"`` (best / floor),
+    process, every thread, least over the timed calls), ``"floor_ratio"`` (best / floor),
     ``"peak_beyond_output_bytes"`` (bytes), ``"peak_rss_bytes"`` (bytes: the process's whole
     peak resident set during the call) or ``"twin_speedup"`` (at least ``limit``).
     """
@@ -79,6 +78,22 @@ class Prepared:
         Correctness checks of the output of ``run``: a list of ``{name, passed, detail}``.
     repeats : int
         Timed repeats after the warm-up.
+    twin_loaded : callable, optional
+        What the second pass, with a competing load, runs instead of ``twin``: the same
+        timings, without re-checking what does not depend on the load (e.g. every other
+        method's agreement, checked in the quiet pass). Default ``twin``.
+    peak_on_first_call : bool
+        Measure the peak memory in the fresh interpreter on the cold first call itself
+        rather than on a second, warm one (for a call of minutes: an upper bound, as the
+        cold call also loads the compiled kernels).
+    warm_up : bool
+        Call ``run`` once untimed before the timed repeats. False for a call of minutes
+        whose cold first call was taken by the fresh interpreter of the memory measurement
+        (its kernels are compiled and cached): the first call here is then timed.
+    fingerprint : callable, optional
+        A digest of a result (``run``'s output) that equal results share; the fresh
+        interpreter reports the digest of its own result as ``reference_fingerprint``, set
+        here before ``checks`` runs, so that a check can compare two processes' results.
     """
 
     workload: dict
@@ -91,6 +106,11 @@ class Prepared:
     twin: Callable[[], dict]
     checks: Callable[[object], list]
     repeats: int
+    twin_loaded: Callable[[], dict] | None = None
+    peak_on_first_call: bool = False
+    warm_up: bool = True
+    fingerprint: Callable[[object], str] | None = None
+    reference_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import os
+import pickle
 import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -37,28 +40,36 @@ KIB = 1024
 
 
 # ---------------------------------------------------------------------- timing
-def time_repeats(fn, repeats: int) -> dict:
+def time_repeats(fn, repeats: int, keep_result: bool = False) -> dict:
     """Time ``repeats`` calls of an ``fn`` that is already warm (no warm-up call).
 
-    Returns the fields of :func:`time_call` without ``first_call_s`` and ``result``.
+    Returns the fields of :func:`time_call` without ``first_call_s`` (and without
+    ``result`` unless ``keep_result``: then the last call's output).
     """
     times, cpu_times = [], []
+    out = None
     for _ in range(max(1, repeats)):
+        del out
         c0, t0 = time.process_time(), time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
-        del out
-    return {
+    timing = {
         "best_s": min(times),
         "times_s": times,
         "best_cpu_s": min(cpu_times),
         "cpu_times_s": cpu_times,
     }
+    if keep_result:
+        timing["result"] = out
+    return timing
 
 
-def time_call(fn, repeats: int) -> dict:
+def time_call(fn, repeats: int, warm_up: bool = True) -> dict:
     """Warm up ``fn`` once (first-call time), then time ``repeats`` calls; keep the best.
+
+    With ``warm_up=False`` the first of the ``repeats`` (at least one) timed calls is also
+    the first call (for a call of minutes whose kernels a fresh interpreter compiled).
 
     Returns
     -------
@@ -68,6 +79,9 @@ def time_call(fn, repeats: int) -> dict:
         ``best_cpu_s``, says what the call costs when the wall clock also counts waiting
         for a core) and the last ``result``.
     """
+    if not warm_up:
+        timing = time_repeats(fn, max(1, repeats), keep_result=True)
+        return {"first_call_s": timing["times_s"][0], **timing}
     t0 = time.perf_counter()
     result = fn()
     first = time.perf_counter() - t0
@@ -211,6 +225,54 @@ def memory_row(rise: dict, output_bytes: int, cold_first_call_s=None, where="in-
         "where": where,
         "cold_first_call_s": cold_first_call_s,
     }
+
+
+SHARED_ENV = "CASLITE_BENCHMARK_SHARED"
+"""Environment variable naming the folder where one suite run keeps what its processes share."""
+
+
+@contextlib.contextmanager
+def shared_folder():
+    """A temporary folder for one suite run, named in :data:`SHARED_ENV` for its children.
+
+    The fresh interpreters of the memory measurement inherit it, so that what a case
+    prepares untimed (a fitted model) is made once per run. Removed, and the variable
+    restored, when the block ends.
+    """
+    previous = os.environ.get(SHARED_ENV)
+    with tempfile.TemporaryDirectory(prefix="caslite-benchmarks-") as folder:
+        os.environ[SHARED_ENV] = folder
+        try:
+            yield Path(folder)
+        finally:
+            if previous is None:
+                os.environ.pop(SHARED_ENV, None)
+            else:
+                os.environ[SHARED_ENV] = previous
+
+
+def made_once(key: str, make):
+    """``make()``, or what an earlier process of the same suite run made for ``key``.
+
+    Within a suite run (:func:`shared_folder`) the first process that needs ``key`` calls
+    ``make`` and pickles the result; the others (the fresh interpreters of the memory
+    measurement) load it. Outside a suite run it simply calls ``make``. Only for untimed
+    preparation whose result is deterministic (a model fitted with a fixed seed).
+    """
+    folder = os.environ.get(SHARED_ENV)
+    if not folder or not Path(folder).is_dir():
+        return make()
+    name = hashlib.sha256(key.encode()).hexdigest()[:24] + ".pickle"
+    path = Path(folder) / name
+    if path.exists():
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    value = make()
+    partial = path.with_suffix(".partial")
+    with open(partial, "wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(path)  # complete files only
+    return value
 
 
 def memory_in_subprocess(case: str, profile: str, timeout: float = 900.0) -> dict:

@@ -173,6 +173,9 @@ def _prepare(profile) -> Prepared:
         twin=twin,
         checks=checks,
         repeats=profile.repeats_knox,
+        # seconds a call: with the cold call taken by the fresh interpreter of the memory
+        # measurement (kernels compiled and cached there), the first call here is timed
+        warm_up=False,
     )
 
 

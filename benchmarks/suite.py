@@ -104,7 +104,7 @@ def _measure_loaded(case, prep, profile, n_processes, row, log) -> dict:
                 "cpu_ratio": timing["best_cpu_s"] / floor_cpu if floor_cpu > 0 else None,
             }
         log(f"[{case.name}] numpy twin on the small workload, with the competing load")
-        twin = prep.twin()
+        twin = (prep.twin_loaded or prep.twin)()
     figures = {**row, "timing": timing, "floor": floor, "twin": twin}
     return {
         "processes": n_processes,
@@ -120,8 +120,9 @@ def run_case(case, profile, log=print, loaded=0) -> dict:
     """Measure one case: timing, throughput, floor, twin, memory, checks and targets.
 
     With ``loaded`` > 0 the timing, floor and twin are measured a second time with that many
-    busy-loop processes running (``row["loaded"]``). ``row["duration"]`` holds the case's own
-    wall and CPU seconds (the fresh interpreter of the memory measurement included).
+    busy-loop processes running (``row["loaded"]``, with its own ``duration``).
+    ``row["duration"]`` holds the case's own wall and CPU seconds (the fresh interpreter of
+    the memory measurement included).
     """
     row = {"name": case.name, "group": case.group, "description": case.description}
     reason = _unavailable(case, profile)
@@ -141,9 +142,11 @@ def run_case(case, profile, log=print, loaded=0) -> dict:
             before = _children_cpu()
             memory = harness.memory_in_subprocess(case.name, profile.name)
             child_cpu = _children_cpu() - before
+            prep.reference_fingerprint = memory.pop("fingerprint", None)
 
-        log(f"[{case.name}] timing: warm-up + {prep.repeats} repeats")
-        timing = harness.time_call(prep.run, prep.repeats)
+        warm_up = prep.warm_up or memory is None  # no cold call elsewhere: warm up here
+        log(f"[{case.name}] timing: {'warm-up + ' if warm_up else ''}{prep.repeats} repeats")
+        timing = harness.time_call(prep.run, prep.repeats, warm_up=warm_up)
         result = timing.pop("result")
         row["timing"] = timing
         row["throughput"] = {
@@ -195,7 +198,12 @@ def run_case(case, profile, log=print, loaded=0) -> dict:
             for target in _twin_targets(case)
         ]
         if loaded:
+            loaded_wall, loaded_cpu = time.perf_counter(), time.process_time()
             row["loaded"] = _measure_loaded(case, prep, profile, loaded, row, log)
+            row["loaded"]["duration"] = {
+                "wall_s": time.perf_counter() - loaded_wall,
+                "cpu_s": time.process_time() - loaded_cpu,
+            }
             twin = row["loaded"]["twin"]
             checks.append(
                 {
@@ -263,6 +271,22 @@ def summarize(rows) -> dict:
     }
 
 
+def idle_estimate(rows, cpu_s: float, cores: int) -> float:
+    """Seconds the run would take on an idle machine, estimated from its CPU seconds.
+
+    Every CPU second counts as a second of wall time (as if nothing ran in parallel: an
+    upper bound for the quiet parts), except in the passes with a competing load, where the
+    case shares ``cores`` cores with one busy-loop process per core and so gets
+    ``cores / (cores + 1)`` of a core: their CPU seconds count ``(cores + 1) / cores``
+    times, plus the half second the busy processes are given to start. On a busy machine
+    the wall clock measures the other work as well; this estimate does not.
+    """
+    loaded = [row["loaded"]["duration"] for row in rows if "duration" in row.get("loaded", {})]
+    loaded_cpu = sum(d["cpu_s"] for d in loaded)
+    cores = max(int(cores or 1), 1)
+    return cpu_s - loaded_cpu + loaded_cpu * (cores + 1) / cores + 0.5 * len(loaded)
+
+
 def run_suite(profile="full", only=None, log=None, load=0, loaded=0) -> dict:
     """Run the suite and return its results (``machine``, ``cases``, ``summary``).
 
@@ -291,7 +315,7 @@ def run_suite(profile="full", only=None, log=None, load=0, loaded=0) -> dict:
     started = _dt.datetime.now(_dt.timezone.utc)
     t0, cpu0 = time.perf_counter(), time.process_time()
     rows = []
-    with harness.competing_load(load) as busy:
+    with harness.shared_folder(), harness.competing_load(load) as busy:
         n_busy = len(busy)
         if n_busy:
             log(f"competing load: {n_busy} busy-loop processes")
@@ -304,12 +328,14 @@ def run_suite(profile="full", only=None, log=None, load=0, loaded=0) -> dict:
     machine["second_pass_load_processes"] = loaded
     children = sum(row.get("duration", {}).get("memory_subprocess_cpu_s", 0.0) for row in rows)
     machine["tracemalloc_sees_numba_allocations"] = harness.tracemalloc_sees_numba()
+    cpu_s = time.process_time() - cpu0 + children
     return {
         "suite": "caslite benchmarks",
         "profile": profile,
         "started_utc": started.isoformat(timespec="seconds"),
         "duration_s": time.perf_counter() - t0,
-        "cpu_s": time.process_time() - cpu0 + children,
+        "cpu_s": cpu_s,
+        "idle_estimate_s": idle_estimate(rows, cpu_s, machine["usable_cores"]),
         "machine": machine,
         "cases": rows,
         "summary": summarize(rows),
@@ -408,6 +434,8 @@ def format_table(results) -> str:
             lines.append("| " + " | ".join(_loaded_cells(row, results["profile"])) + " |")
     lines.append("")
     cpu = f" ({results['cpu_s']:.0f} s CPU)" if "cpu_s" in results else ""
+    if results.get("idle_estimate_s") is not None:
+        cpu += f", about {results['idle_estimate_s']:.0f} s on an idle machine (from CPU time)"
     lines.append(
         f"profile {results['profile']}, {results['duration_s']:.0f} s{cpu}; {m['cpu']}, "
         f"{m['usable_cores']} cores, numba {m['numba']} ({m['numba_threads']} threads, "

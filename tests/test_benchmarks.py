@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -207,3 +208,84 @@ def test_multicity_quick_profile(tmp_path):
         assert f"ratio {predicted / observed:.3f}" in text
         assert (tmp_path / f"reliability-synthetic-{variant}.png").stat().st_size > 0
     assert "thinned: " in text and "CPU" in text
+
+
+def test_prepared_once_per_suite_run(tmp_path, monkeypatch):
+    # what a case prepares untimed is made by the first process of a suite run and loaded by
+    # the others (the memory measurement's fresh interpreter); outside a run, made every time
+    from benchmarks import harness
+
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"model": np.arange(3)}
+
+    monkeypatch.delenv(harness.SHARED_ENV, raising=False)
+    harness.made_once("key", make)
+    harness.made_once("key", make)
+    assert len(calls) == 2
+    with harness.shared_folder() as folder:
+        first = harness.made_once("key", make)
+        again = harness.made_once("key", make)
+        other = harness.made_once("other key", make)
+        assert len(calls) == 4  # "key" once, "other key" once
+        np.testing.assert_array_equal(again["model"], first["model"])
+        assert other is not first and len(list(folder.glob("*.pickle"))) == 2
+    assert not folder.exists() and harness.SHARED_ENV not in os.environ
+
+
+def test_the_loaded_pass_times_the_twin_without_rechecking_every_method():
+    # the quiet pass checks every method against the twin; the loaded pass only re-times
+    from benchmarks.profiles import PROFILES
+    from benchmarks.suite import get_case
+
+    prep = get_case("city-exp").prepare(PROFILES["smoke"])
+    quiet, loaded = prep.twin(), prep.twin_loaded()
+    assert set(quiet["methods_checked"]) == {"direct", "recursive"}
+    assert loaded["methods_checked"] == {} and loaded["agree"] and loaded["twin_s"] > 0
+
+
+def test_idle_estimate_by_hand():
+    # CPU seconds count as wall seconds, those of a pass with one busy process per core
+    # (3 processes on 2 cores: two thirds of a core each) 3/2 times, plus half a second each
+    from benchmarks.suite import idle_estimate
+
+    rows = [
+        {"name": "a", "loaded": {"duration": {"wall_s": 9.0, "cpu_s": 4.0}}},
+        {"name": "b", "loaded": {"duration": {"wall_s": 1.0, "cpu_s": 2.0}}},
+        {"name": "c", "skipped": "no data"},
+    ]
+    assert idle_estimate(rows, 100.0, 2) == pytest.approx(100.0 - 6.0 + 6.0 * 1.5 + 1.0)
+    assert idle_estimate([], 10.0, 2) == 10.0
+
+
+def test_the_fit_is_compared_across_two_processes():
+    # the Toronto fit's cold call in the fresh interpreter reports a digest of its model's
+    # predictions; the benchmark process's fit (same seed) must match it, and a different
+    # digest fails the check
+    from benchmarks import memory
+    from benchmarks.profiles import PROFILES
+    from benchmarks.suite import get_case
+
+    row = memory.measure("risk-toronto-fit", "smoke")
+    assert row["first_call_rise_note"].startswith("peak of the cold call")
+    prep = get_case("risk-toronto-fit").prepare(PROFILES["smoke"])
+    assert prep.warm_up is False and prep.peak_on_first_call
+    model = prep.run()
+    for reference, expected in [(row["fingerprint"], True), ("0" * 64, False)]:
+        prep.reference_fingerprint = reference
+        same = [c for c in prep.checks(model) if c["name"] == "same seed, same model"]
+        assert same[0]["passed"] is expected
+        assert "fresh interpreter" in same[0]["detail"]
+
+
+def test_time_call_without_a_warm_up():
+    from benchmarks.harness import time_call
+
+    calls = []
+    timing = time_call(lambda: calls.append(1) or len(calls), 2, warm_up=False)
+    assert len(calls) == 2 and timing["result"] == 2
+    assert timing["first_call_s"] == timing["times_s"][0] and len(timing["times_s"]) == 2
+    timing = time_call(lambda: calls.append(1) or len(calls), 2)
+    assert len(calls) == 5 and len(timing["times_s"]) == 2  # one warm-up, two timed

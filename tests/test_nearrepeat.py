@@ -318,6 +318,25 @@ def test_step_starts_honour_the_float_test():
         assert float(starts[n_steps]) > window >= float(starts[n_steps] - 1)
 
 
+def test_divide_without_division_is_correctly_rounded():
+    # The raster kernel's quotient (a product and two fma corrections) equals IEEE
+    # division, the correctly rounded reference, for whole numbers up to 2**53 over the
+    # denominators the kernel uses (ring x step weights) and others: odd, even, prime.
+    rng = np.random.default_rng(53)
+    denominators = [105 * 2520, 3, 7, 2520, 33075, 1_048_575, 999_983, 2**20 + 1]
+    for d in map(float, denominators):
+        x = np.concatenate(
+            [
+                np.floor(rng.random(4_000) * 2.0 ** rng.integers(1, 54, 4_000)),
+                d * rng.integers(0, 2**20, 500) + rng.integers(-1, 2, 500),  # near multiples
+                [0.0, 1.0, d, 2.0**53 - 1, 2.0**52, 2.0**52 + 1],
+            ]
+        )
+        x = x[(x >= 0) & (x < 2.0**53)]
+        got = np.array([kernels._divide(v, d, 1.0 / d) for v in x])
+        np.testing.assert_array_equal(got, x / d)
+
+
 def test_chunked_footprints_give_the_same_scores(grid, monkeypatch):
     rng = np.random.default_rng(4)
     t, x, y = random_events(grid, 120, rng)

@@ -37,6 +37,7 @@ Two modes:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -435,6 +436,11 @@ def _as_seconds(values, name: str) -> np.ndarray:
     return arr
 
 
+def _check_finite(x, y) -> None:
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("event coordinates x and y must be finite (no NaN or Inf).")
+
+
 def _block_starts(blocks) -> np.ndarray:
     """Start instants of ``blocks`` (a Blocks, or int64 UTC seconds)."""
     from caslite.shifts import Blocks
@@ -462,7 +468,7 @@ def _known_times(events):
     window, the earliest moment it can have been reported, so no score sees an event before
     it could have been known.
     """
-    if not events.has_windows:
+    if not len(events) or not _k._any_differs(events.t_end, events.t):  # no windows
         return events.t, events.x, events.y
     order = np.argsort(events.t_end, kind="stable")
     return events.t_end[order], events.x[order], events.y[order]
@@ -539,6 +545,18 @@ def score_at(
     >>> out.round(4).reshape(3, 3).tolist()  # 1/(1+2 half-cells) * 1/(1+1 week) next door
     [[0.5, 0.1667, 0.1], [0.1667, 0.1667, 0.1], [0.1, 0.1, 0.1]]
     """
+    return _score(t, x, y, grid, times, space=space, time=time, before=before, method=method,
+                  dtype=dtype, events_checked=False)  # fmt: skip
+
+
+def _score(t, x, y, grid, times, *, space, time, before, method, dtype, events_checked):
+    """:func:`score_at`; with ``events_checked`` the arrays are those of an :class:`Events`.
+
+    Events hold time-sorted int64 times and finite coordinates (their constructor checks
+    both), so only the coordinates of the events that can count are checked again here,
+    not the order of every time: a forecast from a long history then costs what its window
+    holds, not what the whole history does.
+    """
     _check_kernels(space, time)
     _check_grid(grid)
     dtype = _check_dtype(dtype)
@@ -549,15 +567,18 @@ def score_at(
             f"method='recursive' needs ExponentialTime, or BowersTime with at most "
             f"{_MAX_STEPS} steps in its window; got {time!r}. Use method='direct'."
         )
-    t = _as_seconds(t, "event times t")
+    if events_checked:
+        t = np.ascontiguousarray(t, dtype=np.int64)
+    else:
+        t = _as_seconds(t, "event times t")
     x = np.ascontiguousarray(x, dtype=np.float64).ravel()
     y = np.ascontiguousarray(y, dtype=np.float64).ravel()
     if not len(x) == len(y) == len(t):
         raise ValueError(
             f"t, x and y must have one value per event; got lengths {len(t)}, {len(x)}, {len(y)}."
         )
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("event coordinates x and y must be finite (no NaN or Inf).")
+    if not events_checked:
+        _check_finite(x, y)
     times = _as_seconds(np.atleast_1d(times), "times")
     cut = np.iinfo(np.int64).max if before is None else before
     if isinstance(cut, bool) or not isinstance(cut, (int, np.integer)):
@@ -571,12 +592,6 @@ def score_at(
     size = float(grid.cell_size)
     kind, param, radius, grid_form = space._codes(size)
     t_kind, t_param, window = time._codes()
-    n_rows, n_cols = (int(n) for n in grid.shape)
-    raster_to_cell = np.ascontiguousarray(grid._raster_to_cell)
-    cell_x = np.ascontiguousarray(grid.x, dtype=np.float64)
-    cell_y = np.ascontiguousarray(grid.y, dtype=np.float64)
-    geometry = (float(grid.x0), float(grid.y0), size, n_rows, n_cols, raster_to_cell)
-    kernel = (kind, param, radius, grid_form)
 
     # Events that can count at all: t < min(cut, last time), t >= first time - window.
     last = min(cut, int(times[-1]))
@@ -598,6 +613,14 @@ def score_at(
         _score_raster(*events, grid, times, cut, time, units, out)
         return out
 
+    if events_checked:
+        _check_finite(x[first:stop], y[first:stop])
+    n_rows, n_cols = (int(n) for n in grid.shape)
+    raster_to_cell = np.ascontiguousarray(grid._raster_to_cell)
+    cell_x = np.ascontiguousarray(grid.x, dtype=np.float64)
+    cell_y = np.ascontiguousarray(grid.y, dtype=np.float64)
+    geometry = (float(grid.x0), float(grid.y0), size, n_rows, n_cols, raster_to_cell)
+    kernel = (kind, param, radius, grid_form)
     out = np.zeros(shape, dtype=dtype)
 
     visits = (stop - first) * (2.0 * radius / size + 3.0) ** 2  # raster cells per event
@@ -644,6 +667,25 @@ def _exact_units(space, time, cell_size, n_events):
     its fraction, so the sum of whole numbers is the exact sum of the fractions, rounded
     once when divided by the denominator.
     """
+    units = _unit_fractions(space, time, float(cell_size))
+    if units is None:
+        return None
+    square_units, time_units, denominator, largest = units
+    # every sum in the kernel is at most n_events * time_denominator * sum(|square_units|)
+    # (a field value at most n_events * denominator): twice that must stay below 2**53,
+    # where float64 stops holding every whole number (the kernel's int64 sums are exact
+    # far beyond; the field is converted to float64)
+    if 4 * max(n_events, 1) * max(largest, denominator) >= 2**53:
+        return None
+    return square_units.copy(), time_units.copy(), denominator
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_fractions(space, time, cell_size):
+    """:func:`_exact_units` without the bound on sums, plus that bound's ``largest``.
+
+    Cached: the kernel specs are frozen, hashable values.
+    """
     kind, param, radius, _ = space._codes(cell_size)
     _, step, window = time._codes()
     scalar = getattr(_k._space_weight, "py_func", _k._space_weight)
@@ -664,13 +706,9 @@ def _exact_units(space, time, cell_size, n_events):
     ring_units = np.array([int(f * space_denominator) for f in fractions] + [0], dtype=np.int64)
     square_units = -np.diff(ring_units)
     denominator = space_denominator * time_denominator
-    # every sum in the kernel is at most n_events * time_denominator * sum(|square_units|)
-    # (a field value at most n_events * denominator): twice that must stay below 2**53
     largest = int(np.abs(square_units).sum()) * time_denominator
-    if 4 * max(n_events, 1) * max(largest, denominator) >= 2**53:
-        return None
     time_units = np.array([time_denominator // (1 + j) for j in range(n_steps)], dtype=np.int64)
-    return square_units, time_units, denominator
+    return square_units, time_units, denominator, largest
 
 
 def _choose_raster(t, times, cut, window, grid, units, time) -> str:
@@ -695,13 +733,10 @@ def _score_raster(t, x, y, grid, times, cut, time, units, out) -> None:
     half = len(square_units) - 1
     size = float(grid.cell_size)
     n_rows, n_cols = (int(n) for n in grid.shape)
-    row = np.floor((y - float(grid.y0)) / size)
-    col = np.floor((x - float(grid.x0)) / size)
-    # events more than ``half`` cells outside the raster touch no cell
-    near = (row >= -half) & (row <= n_rows - 1 + half) & (col >= -half) & (col <= n_cols - 1 + half)
-    if not near.all():
-        t, row, col = t[near], row[near], col[near]
-    spot = (row.astype(np.int64) + half) * (n_cols + 2 * half) + col.astype(np.int64) + half
+    # events more than ``half`` cells outside the raster touch no cell (spot -1)
+    spot, n_bad = _k._raster_spots(x, y, float(grid.x0), float(grid.y0), size, n_rows, n_cols, half)
+    if n_bad:
+        _check_finite(x, y)
     row_start = np.searchsorted(grid.cell_row, np.arange(n_rows + 1)).astype(np.int64)
     _, step, window = time._codes()
     _k._score_steps_raster(
@@ -857,9 +892,9 @@ def score_forecast(
                 "seconds); a forecast may not see events inside its own horizon. Use "
                 "score_history for scores that move with each block."
             )
-    return score_at(
+    return _score(
         *_known_times(events), grid, starts,
-        space=space, time=time, before=origin, method=method, dtype=dtype,
+        space=space, time=time, before=origin, method=method, dtype=dtype, events_checked=True,
     )  # fmt: skip
 
 
@@ -917,7 +952,7 @@ def score_history(
     """
     _check_events(events, grid)
     starts = _block_starts(blocks)
-    return score_at(
+    return _score(
         *_known_times(events), grid, starts,
-        space=space, time=time, method=method, dtype=dtype,
+        space=space, time=time, before=None, method=method, dtype=dtype, events_checked=True,
     )  # fmt: skip

@@ -16,8 +16,9 @@ in two stages:
 
 Grid-form space weights with the Bowers time kernel skip the footprints when the weights are
 fractions (the Bowers weights are): an event's weights then depend only on its raster cell,
-so :func:`_score_steps_raster` adds the changes of weight as whole-number squares to a
-difference array on the raster, exactly, and writes each block in one pass.
+so :func:`_score_steps_raster` adds the changes of weight as whole-number squares (four
+corners each) to a two-dimensional difference array on the raster, exactly, and writes each
+block in one pass.
 
 Codes: space kind 0 exponential ``exp(-d / p)``, 1 Gaussian ``exp(-d^2 / 2p^2)``,
 2 Bowers ``1 / (1 + d / p)``; time kind 0 exponential ``exp(-dt / p)``, 1 Bowers
@@ -30,7 +31,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from caslite._kernels import JIT_OPTIONS
 
@@ -323,22 +325,92 @@ def _step_units(s, ti, cut, param, window, time_units):
     return time_units[int(math.floor(float(dt) / param))]
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """Compute ``a * b + c`` rounded once (LLVM's ``fma``: one instruction where the CPU has it)."""
+    signature = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, sig, args):
+        return builder.fma(*args)
+
+    return signature, codegen
+
+
+@njit(**JIT_OPTIONS)
+def _divide(x, d, reciprocal):
+    """``x / d`` correctly rounded, from ``reciprocal = 1 / d`` (rounded) without a division.
+
+    Two corrections with the exact residual ``x - q d`` (an ``fma``) turn ``x * reciprocal``
+    into the correctly rounded quotient: the first makes it faithful (within one unit in
+    the last place), the second, by Markstein's theorem (Muller et al., *Handbook of
+    Floating-Point Arithmetic*, 2018, section 4.7), rounds it correctly when
+    ``reciprocal`` is ``1 / d`` rounded to nearest. For finite ``x`` and ``d`` without
+    underflow or overflow (the kernels use whole numbers below 2**53 over a whole-number
+    denominator). Three vectorizable operations where a division costs several cycles per
+    value; ``tests/test_nearrepeat.py`` checks it against ``/``.
+    """
+    q = x * reciprocal
+    q = _fma(_fma(-q, d, x), reciprocal, q)
+    return _fma(_fma(-q, d, x), reciprocal, q)
+
+
+@njit(**JIT_OPTIONS)
+def _raster_spots(x, y, x0, y0, size, n_rows, n_cols, half):
+    """Cell of every event in the raster padded by ``half`` cells on every side.
+
+    ``spot[i] = (row + half) * (n_cols + 2 half) + col + half``, or -1 for an event more than
+    ``half`` cells outside the raster (it touches no cell). Returns ``(spot, n_bad)``, the
+    number of events with a NaN or infinite coordinate (they get -1 as well).
+    """
+    n = len(x)
+    spot = np.empty(n, dtype=np.int64)
+    width = n_cols + 2 * half
+    n_bad = 0
+    for i in range(n):
+        if not (math.isfinite(x[i]) and math.isfinite(y[i])):
+            n_bad += 1
+            spot[i] = -1
+            continue
+        row = math.floor((y[i] - y0) / size)
+        col = math.floor((x[i] - x0) / size)
+        if row < -half or row > n_rows - 1 + half or col < -half or col > n_cols - 1 + half:
+            spot[i] = -1
+        else:
+            spot[i] = (int(row) + half) * width + int(col) + half
+    return spot, n_bad
+
+
+@njit(**JIT_OPTIONS)
+def _any_differs(a, b):
+    """Whether ``a[i] != b[i]`` for some ``i`` (equal lengths); stops within 4096 of the first."""
+    n = len(a)
+    for start in range(0, n, 4096):
+        differs = False
+        for i in range(start, min(start + 4096, n)):  # no exit inside: vectorized
+            differs |= a[i] != b[i]
+        if differs:
+            return True
+    return False
+
+
 @njit(**JIT_OPTIONS)
 def _collect_changes(s, first, last, t, spot, cut, param, window, time_units, now, pending,
                      touched, n_touched):  # fmt: skip
     """Bring events ``first:last`` to their weight at ``s``; add the changes to ``pending``.
 
     ``pending`` holds the change of weight units per (padded) raster cell, ``spot[i]`` the
-    cell of event ``i``; a cell whose change was zero is appended to ``touched``. Returns the
-    new length of ``touched``.
+    cell of event ``i`` (-1: none, skipped); a cell whose change was zero is appended to
+    ``touched``. Returns the new length of ``touched``.
     """
     for i in range(first, last):
+        where = spot[i]
+        if where < 0:
+            continue
         w = _step_units(s, t[i], cut, param, window, time_units)
         delta = w - now[i]
         if delta == 0:
             continue
         now[i] = w
-        where = spot[i]
         if pending[where] == 0:
             touched[n_touched] = where
             n_touched += 1
@@ -347,17 +419,18 @@ def _collect_changes(s, first, last, t, spot, cut, param, window, time_units, no
 
 
 @njit(**JIT_OPTIONS)
-def _add_squares(row, col, n_rows, n_cols, square_units, scale, diff):
+def _add_corners(row, col, n_rows, n_cols, square_units, scale, diff):
     """Add ``scale * square_units[k]`` to every raster cell within ``k`` cells of ``(row, col)``.
 
-    For every ``k`` the square of half-width ``k`` (clipped to the raster) is added to the
-    difference array ``diff`` (shape ``(n_rows + 1, n_cols)``) along rows: its columns at
-    its first row, minus at the row after its last; the running sum down each column is
-    the field.
+    For every ``k`` the square of half-width ``k`` (clipped to the raster) goes to the
+    two-dimensional difference array ``diff`` (int64, shape ``(n_rows + 1, n_cols + 1)``) as
+    its four corners: plus at its first row and column, minus after its last column and
+    after its last row, plus after both. The running sum down the rows and then along each
+    row is the field.
     """
     for k in range(len(square_units)):
-        v = float(scale * square_units[k])
-        if v == 0.0:
+        v = scale * square_units[k]
+        if v == 0:
             continue
         r0 = max(row - k, 0)
         r1 = min(row + k, n_rows - 1)
@@ -367,9 +440,10 @@ def _add_squares(row, col, n_rows, n_cols, square_units, scale, diff):
             continue
         top = diff[r0]
         below = diff[r1 + 1]
-        for c in range(c0, c1 + 1):
-            top[c] += v
-            below[c] -= v
+        top[c0] += v
+        top[c1 + 1] -= v
+        below[c0] -= v
+        below[c1 + 1] += v
 
 
 @njit(**JIT_OPTIONS)
@@ -383,34 +457,38 @@ def _score_steps_raster(
     with time weight ``time_units[j]`` adds ``time_units[j] * square_units[k]`` to every
     cell within ``k`` cells of it (Chebyshev), for every ``k`` (``square_units[k]`` is the
     ring weight ``k`` minus the ring weight ``k + 1``, so that the squares add up to the ring
-    weights). The field is kept as a difference array along the rows: a square adds its
-    value to its columns at its first row and subtracts it at the row after its last, and
-    the running sum down each column is the field. At each block the events whose weight
-    entered, stepped down or left since the previous block (found as in
-    :func:`_score_steps`, each event a bounded number of times) are summed per raster cell,
-    each such cell adds its squares, and one pass down the raster writes the active cells as
-    ``field / denominator``. Every value is a whole number below 2**53 held in float64, so
-    every sum is exact: cells with nothing in range are exactly zero, and each score is its
-    exact sum rounded once.
+    weights). The field is kept as a two-dimensional difference array of int64: a square
+    adds its value at its four corners (:func:`_add_corners`), and the running sums down the
+    rows and along each row are the field. At each block the events whose weight entered,
+    stepped down or left since the previous block (found as in :func:`_score_steps`, each
+    event a bounded number of times) are summed per raster cell, each such cell adds its
+    squares (four corners each, whatever their size), and one pass over the raster writes
+    the active cells as ``field / denominator`` (correctly rounded by :func:`_divide`).
+    Integer sums are exact, and the field stays below 2**53 (checked by the caller), so it
+    converts to float64 exactly: cells with nothing in range are exactly zero, and each
+    score is its exact sum rounded once.
 
     ``spot[i]`` is event ``i``'s raster cell in a raster padded by ``h = len(square_units)
-    - 1`` cells on every side: ``(row + h) * (n_cols + 2h) + col + h``. Active cells are
-    numbered row by row: those of raster row ``r`` are ``row_start[r]:row_start[r + 1]``, in
-    columns ``cell_col``. ``step_start[j]`` (``j >= 1``) is the shortest whole-second lag
-    with ``floor(lag / param) >= j``, ``step_start[len(time_units)]`` the shortest beyond
-    ``window``. Blocks must be in ascending order of ``starts``.
+    - 1`` cells on every side: ``(row + h) * (n_cols + 2h) + col + h``, or -1 (the event
+    touches no cell). Active cells are numbered row by row: those of raster row ``r`` are
+    ``row_start[r]:row_start[r + 1]``, in columns ``cell_col``. ``step_start[j]`` (``j >=
+    1``) is the shortest whole-second lag with ``floor(lag / param) >= j``,
+    ``step_start[len(time_units)]`` the shortest beyond ``window``. Blocks must be in
+    ascending order of ``starts``.
     """
     n_blocks = out.shape[0]
     n = len(t)
     n_steps = len(time_units)
     half = len(square_units) - 1
     width = n_cols + 2 * half
-    diff = np.zeros((n_rows + 1, n_cols))  # whole numbers below 2**53: exact in float64
+    diff = np.zeros((n_rows + 1, n_cols + 1), dtype=np.int64)
     pending = np.zeros((n_rows + 2 * half) * width, dtype=np.int64)
     touched = np.empty(n, dtype=np.int64)
-    column = np.zeros(n_cols)
+    column = np.zeros(n_cols, dtype=np.int64)  # column[c]: sum of diff[:r + 1, c]
+    field = np.zeros(n_cols, dtype=np.int64)  # the field in raster row r
     now = np.zeros(n, dtype=np.int64)  # weight units of each event at the previous instant
     bound = np.zeros(n_steps, dtype=np.int64)  # bound[j]: prefix with step >= j (j >= 1)
+    reciprocal = 1.0 / denominator
     hi = 0  # events with t_i < min(s, cut): [0, hi)
     lo = 0  # events beyond the window: [0, lo)
     for b in range(n_blocks):
@@ -444,20 +522,25 @@ def _score_steps_raster(
             change = pending[where]
             pending[where] = 0
             if change != 0:
-                _add_squares(
+                _add_corners(
                     where // width - half, where % width - half, n_rows, n_cols, square_units,
                     change, diff,
                 )  # fmt: skip
-        column[:] = 0.0  # column[c]: the sum of diff[:r + 1, c], the field in row r
+        column[:] = 0
         out_row = out[b]
         for r in range(n_rows):
             diff_row = diff[r]
             for c in range(n_cols):
                 column[c] += diff_row[c]
+            running = 0
+            for c in range(n_cols):
+                running += column[c]
+                field[c] = running
             first = row_start[r]
             if row_start[r + 1] - first == n_cols:  # every cell of the row is active
+                row_out = out_row[first : first + n_cols]
                 for c in range(n_cols):
-                    out_row[first + c] = column[c] / denominator
+                    row_out[c] = _divide(float(field[c]), denominator, reciprocal)
             else:
                 for k in range(first, row_start[r + 1]):
-                    out_row[k] = column[cell_col[k]] / denominator
+                    out_row[k] = _divide(float(field[cell_col[k]]), denominator, reciprocal)
