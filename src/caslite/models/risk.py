@@ -501,14 +501,17 @@ class RiskModel(Forecaster):
             desc="training rows",
             unit="origin",
         )
+        # features of the drawn rows' cells only, computed for all origins in one pass
+        chosen = [np.unique(rows % grid.n_cells) for rows in picked]
+        features = builder.origin_features(known, grid, schedule, origins, cells=chosen)
         start = 0
-        for ok, blocks, rows in bar:
+        for (ok, blocks, rows), ids, (cell_feats, shift_feats) in zip(
+            bar, chosen, features, strict=True
+        ):
             block_index, cell_index = np.divmod(rows, grid.n_cells)
-            cell_feats = builder.cell_features(known, grid, int(ok))
-            shift_feats, _ = builder.shift_features(known, grid, schedule, int(ok))
             block_feats = reference if exposure else builder.block_features(blocks, int(ok), grid)
             X[start : start + rows.size] = builder.rows(
-                cell_feats, shift_feats, block_feats, block_index, cell_index
+                cell_feats, shift_feats, block_feats, block_index, np.searchsorted(ids, cell_index)
             )
             start += rows.size
         return X
