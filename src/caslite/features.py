@@ -116,7 +116,13 @@ from sklearn.base import BaseEstimator
 from caslite._core import check_events_grid, ring_sums
 from caslite._solar import darkness_share
 from caslite._time import DAY, HOUR, WEEK, to_utc_seconds
-from caslite._validation import ArgumentTypeError, check_int, check_number, check_same_crs
+from caslite._validation import (
+    ArgumentTypeError,
+    check_bool,
+    check_int,
+    check_number,
+    check_same_crs,
+)
 from caslite.nearrepeat import (
     BowersSpace,
     BowersTime,
@@ -842,9 +848,7 @@ class Darkness(FeatureFamily):
 
     @classmethod
     def from_builder(cls, builder):
-        if not isinstance(builder.darkness, (bool, np.bool_)):
-            raise TypeError(f"darkness must be True or False, got {builder.darkness!r}.")
-        return cls(bool(builder.darkness))
+        return cls(check_bool(builder.darkness, "darkness"))
 
     def rows(self):
         return [(pattern, meaning) for pattern, _, meaning in self.table] if self.on else []
