@@ -841,7 +841,7 @@ def test_estimator_contract_and_parameter_checks():
         ({"windows_weeks": ()}, "windows_weeks is empty"),
         ({"windows_weeks": (0,)}, "positive finite"),
         ({"windows_weeks": (2, 2)}, "repeats"),
-        ({"rings": (0,)}, "rings must hold positive integers"),
+        ({"rings": (0,)}, r"rings\[0\] must be a positive integer, got 0"),
         ({"kernels": "bowers"}, "kernels='bowers'"),
         ({"point_radii": (-1,)}, "point_radii"),
         ({"relative_windows_weeks": (0,)}, "relative_windows_weeks"),

@@ -233,11 +233,7 @@ def test_layers_point_down():
 
 
 #: Known exceptions, each to be removed by the change its comment names.
-PRIVATE_IMPORTS_ALLOWED = {
-    # predict checks the horizon before fitting with the model's own reason; make the reason
-    # public in models/risk.py (now being rewritten) and import that.
-    ("caslite.predict", "caslite.models.risk", "_SHORT_HORIZON"),
-}
+PRIVATE_IMPORTS_ALLOWED: set[tuple[str, str, str]] = set()
 
 
 def _private_imports(modules: dict[str, Path]) -> list[tuple[str, str, str, int]]:

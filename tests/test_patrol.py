@@ -85,7 +85,7 @@ def test_errors():
         select_hot_cells([1.0, 2.0], 0.5, exploration=1.0)
     with pytest.raises(ValueError, match="got -0.1"):
         select_hot_cells([1.0, 2.0], 0.5, exploration=-0.1)
-    with pytest.raises(ValueError, match=r"coverage=1.5 .* \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"coverage must be .* \(0, 1\], got 1.5"):
         select_hot_cells([1.0, 2.0], 1.5, exploration=0.1)
     with pytest.raises(ValueError, match="area has shape"):
         select_hot_cells([1.0, 2.0], 0.5, area=[1.0], exploration=0.1)

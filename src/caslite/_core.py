@@ -17,12 +17,11 @@ shared with the metrics, the features and the models; this module is private to 
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse
 
-from caslite._validation import check_same_crs
+from caslite._time import DAY, HOUR
+from caslite._validation import check_int, check_same_crs, check_share
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.shifts import Blocks
@@ -251,7 +250,7 @@ def exact_shift_rates(events, grid, schedule, *, start=None, end=None) -> tuple[
     shift = schedule.shift_of(schedule.block_of(t[use]))
     counts = np.bincount(shift, minlength=n_shifts).astype(np.float64)
     starts = schedule.start_seconds
-    hours = np.diff(np.append(starts, starts[0] + 86_400)) / 3600.0
+    hours = np.diff(np.append(starts, starts[0] + DAY)) / float(HOUR)
     n_exact = int(use.sum())
     if n_exact == 0:
         return np.full(n_shifts, 1.0 / n_shifts), 0
@@ -352,9 +351,8 @@ def top_cells(risk, coverage=None, *, k=None, area=None) -> np.ndarray:
     if k is not None:
         if area is not None:
             raise TypeError("area is only used with coverage; with k, drop area=.")
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-            raise TypeError(f"k must be an integer number of cells, got {k!r}.")
-        if not 1 <= k <= n_cells:
+        check_int(k, "k", example=min(10, n_cells))
+        if k > n_cells:
             raise ValueError(f"k={k} must be between 1 and the number of cells, {n_cells}.")
         return order[: int(k)]
     coverage = check_coverage(coverage)
@@ -437,11 +435,6 @@ def as_area_array(area, n_cells: int) -> np.ndarray | None:
 
 def check_coverage(coverage) -> float:
     """Return a coverage (share of the area) as a float in (0, 1], or raise."""
-    if isinstance(coverage, (bool, np.bool_)) or not isinstance(coverage, numbers.Real):
-        raise TypeError(f"coverage must be a number in (0, 1], got {coverage!r}.")
-    coverage = float(coverage)
-    if not 0 < coverage <= 1:
-        raise ValueError(
-            f"coverage={coverage!r} must be a share of the area in (0, 1], e.g. 0.05 for 5%."
-        )
-    return coverage
+    return check_share(
+        coverage, "coverage", "(0, 1]", what="a share of the area", example="0.05 for 5%"
+    )

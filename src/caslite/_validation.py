@@ -351,7 +351,8 @@ def check_int(value, name: str, minimum: int = 1, *, example=None) -> int:
     ...
     ValueError: n_bags must be a positive integer, got 0 (e.g. n_bags=5).
     """
-    expected = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+    named = {0: "a non-negative integer", 1: "a positive integer"}
+    expected = named.get(minimum, f"an integer of at least {minimum}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise _wrong_kind(value, name, "an integer")
     if value < minimum:

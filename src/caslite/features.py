@@ -105,7 +105,6 @@ Examples
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 import pandas as pd
@@ -114,9 +113,16 @@ import shapely
 from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator
 
+from caslite._core import check_events_grid, ring_sums
 from caslite._solar import darkness_share
-from caslite._time import to_utc_seconds
-from caslite._validation import check_same_crs
+from caslite._time import DAY, HOUR, WEEK, to_utc_seconds
+from caslite._validation import (
+    ArgumentTypeError,
+    check_bool,
+    check_int,
+    check_number,
+    check_same_crs,
+)
 from caslite.nearrepeat import (
     BowersSpace,
     BowersTime,
@@ -130,8 +136,6 @@ from caslite.shifts import Blocks, ShiftSchedule
 
 __all__ = ["DAYS_CAP", "FAMILIES", "FEATURES", "FeatureBuilder", "FeatureFamily", "default_kernels"]
 
-_DAY = 86_400
-_WEEK = 7 * _DAY
 _SMOOTH_TRUNCATE = 3.0
 DAYS_CAP = 1095.0
 """Cap of the ``days_since_*`` features in days (3 years); a cell with no event gets the cap."""
@@ -249,7 +253,7 @@ class CellCounts(FeatureFamily):
         return [(f"n_cell_{_fmt(w)}w", f"events in the cell {_span(w)}") for w in self.windows]
 
     def reach(self):
-        return max(self.windows) * _WEEK
+        return max(self.windows) * WEEK
 
     def columns(self, context, prepared, out):
         out[:] = context.counts(self.windows)[:, context.pick].T
@@ -286,7 +290,7 @@ class RingCounts(FeatureFamily):
         ]
 
     def reach(self):
-        return max(self.windows) * _WEEK
+        return max(self.windows) * WEEK
 
     def columns(self, context, prepared, out):
         counts = context.counts(self.windows)
@@ -365,16 +369,16 @@ class DaysSince(FeatureFamily):
         return [(pattern, meaning) for pattern, _, meaning in self.table]
 
     def reach(self):
-        return DAYS_CAP * _DAY
+        return DAYS_CAP * DAY
 
     def columns(self, context, prepared, out):
         history, o = context.history, context.o
         last = np.full(context.n, -np.inf)
-        lo, stop = history.start(o - DAYS_CAP * _DAY), context.stop
+        lo, stop = history.start(o - DAYS_CAP * DAY), context.stop
         np.maximum.at(last, history.cells[lo:stop], history.times[lo:stop].astype(np.float64))
-        out[:, 0] = np.minimum((o - last[context.pick]) / _DAY, DAYS_CAP)
+        out[:, 0] = np.minimum((o - last[context.pick]) / DAY, DAYS_CAP)
         ring1 = _ring1_max(last, context.grid, context.cells)
-        out[:, 1] = np.minimum((o - ring1) / _DAY, DAYS_CAP)
+        out[:, 1] = np.minimum((o - ring1) / DAY, DAYS_CAP)
 
 
 class RelativeLevel(FeatureFamily):
@@ -406,12 +410,12 @@ class RelativeLevel(FeatureFamily):
         ]
 
     def reach(self):
-        return max(self.windows, default=0) * _WEEK
+        return max(self.windows, default=0) * WEEK
 
     def columns(self, context, prepared, out):
         history, o, n = context.history, context.o, context.n
         for j, w in enumerate(self.windows):
-            counts = history.counts(history.start(o - w * _WEEK), context.stop, n)
+            counts = history.counts(history.start(o - w * WEEK), context.stop, n)
             out[:, j] = _relative(counts.astype(np.float64), context.pick)
 
 
@@ -449,13 +453,13 @@ class SmoothedLevel(FeatureFamily):
         ]
 
     def reach(self):
-        return self.window * _WEEK if self.bandwidths else 0.0
+        return self.window * WEEK if self.bandwidths else 0.0
 
     def columns(self, context, prepared, out):
         history, n = context.history, context.n
         if not self.bandwidths:
             return
-        lo = history.start(context.o - self.window * _WEEK)
+        lo = history.start(context.o - self.window * WEEK)
         window_counts = history.counts(lo, context.stop, n).astype(np.float64)
         mean = window_counts.sum() / n
         for j, h in enumerate(self.bandwidths):
@@ -514,7 +518,7 @@ class EventLayers(FeatureFamily):
     def prepare(self, history, grid, times, before):
         """Each layer's incidents by known time, in cells, once for all ``times``."""
         self.check(grid)
-        reach = max(self.windows, default=0) * _WEEK
+        reach = max(self.windows, default=0) * WEEK
         since, until = int(np.min(times)) - reach, int(np.max(times))
         return {name: _History(layer, grid, since, until) for name, layer in self.layers.items()}
 
@@ -526,7 +530,7 @@ class EventLayers(FeatureFamily):
             stop = layer.stop(o)
             counts = np.empty((m, context.width), dtype=np.float64)
             for i, w in enumerate(self.windows):
-                counts[i] = layer.counts(layer.start(o - w * _WEEK), stop, context.width)
+                counts[i] = layer.counts(layer.start(o - w * WEEK), stop, context.width)
             out[:, j : j + m] = counts[:, context.pick].T
             j += m
             for ring in _ring_sums(counts, context.grid, self.rings, context.cells):
@@ -660,7 +664,7 @@ class ShiftCounts(FeatureFamily):
         return rows
 
     def reach(self):
-        return max(self.windows, default=0) * _WEEK
+        return max(self.windows, default=0) * WEEK
 
     def columns(self, context, prepared, out):
         if not self.windows:
@@ -706,7 +710,7 @@ class ShiftShares(FeatureFamily):
         ]
 
     def reach(self):
-        return max(self.windows, default=0) * _WEEK
+        return max(self.windows, default=0) * WEEK
 
     def columns(self, context, prepared, out):
         if self.prior is None or not self.windows:
@@ -753,14 +757,14 @@ class ShiftRatios(FeatureFamily):
         ]
 
     def reach(self):
-        return self.window * _WEEK if self.bandwidths else 0.0
+        return self.window * WEEK if self.bandwidths else 0.0
 
     def columns(self, context, prepared, out):
         if not self.bandwidths:
             return
         history, n = context.history, context.n
         weights = context.shift_weights()
-        lo, stop = history.start(context.o - self.window * _WEEK), context.stop
+        lo, stop = history.start(context.o - self.window * WEEK), context.stop
         per_shift = np.stack(
             [
                 np.bincount(history.cells[lo:stop], weights=weights[lo:stop, s], minlength=n)
@@ -819,11 +823,11 @@ class BlockCalendar(FeatureFamily):
         year_days = np.where(local.is_leap_year, 366.0, 365.0)
         angle = 2.0 * np.pi * (local.day_of_year.to_numpy() - 1) / year_days
         out[:, 0] = blocks.shift.astype(np.float64)
-        out[:, 1] = (blocks.end - blocks.start) / 3600.0
+        out[:, 1] = (blocks.end - blocks.start) / float(HOUR)
         out[:, 2] = local.day_of_week.to_numpy(dtype=np.float64)
         out[:, 3] = np.sin(angle)
         out[:, 4] = np.cos(angle)
-        out[:, 5] = (blocks.start - context.o) / _DAY
+        out[:, 5] = (blocks.start - context.o) / DAY
 
 
 class Darkness(FeatureFamily):
@@ -844,9 +848,7 @@ class Darkness(FeatureFamily):
 
     @classmethod
     def from_builder(cls, builder):
-        if not isinstance(builder.darkness, (bool, np.bool_)):
-            raise TypeError(f"darkness must be True or False, got {builder.darkness!r}.")
-        return cls(bool(builder.darkness))
+        return cls(check_bool(builder.darkness, "darkness"))
 
     def rows(self):
         return [(pattern, meaning) for pattern, _, meaning in self.table] if self.on else []
@@ -1156,9 +1158,9 @@ class FeatureBuilder(BaseEstimator):
         {'n_cell_2w': [1.0, 0.0], 'n_ring1_2w': [0.0, 1.0], 'days_since_cell': [9.58, 1095.0]}
         """
         families = self._families("cell")
-        _check_events_grid(events, grid)
+        check_events_grid(events, grid)
         o = _origin_seconds(origin, events.tz)
-        history = _History(events, grid, _reach(families, DAYS_CAP * _DAY, o), o)
+        history = _History(events, grid, _reach(families, DAYS_CAP * DAY, o), o)
         times = np.array([o])
         prepared = self._prepare(families, history, grid, times, o)
         widths = [len(family.names()) for family in families]
@@ -1286,7 +1288,7 @@ class FeatureBuilder(BaseEstimator):
         """
         families = self._families("shift")
         names = self.shift_feature_names_
-        _check_events_grid(events, grid)
+        check_events_grid(events, grid)
         if not isinstance(schedule, ShiftSchedule):
             raise TypeError(f"schedule must be a ShiftSchedule, got {type(schedule).__name__}.")
         o = _origin_seconds(origin, schedule.tz)
@@ -1371,7 +1373,7 @@ class FeatureBuilder(BaseEstimator):
         ((2, 39), (6, 2, 10))
         """
         cell_families, shift_families = self._families("cell"), self._families("shift")
-        _check_events_grid(events, grid)
+        check_events_grid(events, grid)
         if not isinstance(schedule, ShiftSchedule):
             raise TypeError(f"schedule must be a ShiftSchedule, got {type(schedule).__name__}.")
         values = [origins] if np.ndim(origins) == 0 else list(origins)
@@ -1398,7 +1400,7 @@ class FeatureBuilder(BaseEstimator):
         if not cell_o.size:
             return
         since = min(
-            _reach(cell_families, DAYS_CAP * _DAY, int(cell_o.min())),
+            _reach(cell_families, DAYS_CAP * DAY, int(cell_o.min())),
             _reach(shift_families, 0.0, int(shift_o.min())),
         )
         history = _History(events, grid, since, max(int(cell_o.max()), int(shift_o.max())))
@@ -1704,55 +1706,55 @@ def _span(weeks) -> str:
     return f"in the {_fmt(weeks)} week{'' if weeks == 1 else 's'} before the origin"
 
 
-def _weeks(values, name: str, *, empty_ok: bool) -> tuple[float, ...]:
+def _sequence(values, name: str, what: str) -> tuple:
+    """Return ``values`` as a tuple (None: empty), or raise naming ``name`` and ``what``."""
+    if values is None:
+        return ()
     try:
-        weeks = tuple(values)
+        return tuple(values)
     except TypeError:
-        raise TypeError(f"{name} must be a sequence of weeks, got {values!r}.") from None
-    bad = [w for w in weeks if isinstance(w, bool) or not isinstance(w, numbers.Real)]
-    if bad or any(not (np.isfinite(w) and w > 0) for w in weeks):
-        raise ValueError(f"{name} must hold positive finite numbers of weeks, got {values!r}.")
+        raise ArgumentTypeError(f"{name} must be a sequence of {what}, got {values!r}.") from None
+
+
+def _unique(values: tuple, given, name: str, what: str) -> tuple:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name}={given!r} repeats a {what}; each must be unique.")
+    return values
+
+
+def _weeks(values, name: str, *, empty_ok: bool) -> tuple[float, ...]:
+    """Positive finite window lengths in weeks, as given (an int stays an int)."""
+    if values is None:
+        raise ArgumentTypeError(f"{name} must be a sequence of weeks, got None.")
+    weeks = _sequence(values, name, "weeks")
+    for i, w in enumerate(weeks):
+        check_number(w, f"{name}[{i}]", positive=True, unit="weeks")
     if not weeks and not empty_ok:
         raise ValueError(f"{name} is empty; give at least one window such as (4, 52).")
-    if len(set(weeks)) != len(weeks):
-        raise ValueError(f"{name}={values!r} repeats a window; each must be unique.")
-    return weeks
+    return _unique(weeks, values, name, "window")
 
 
 def _metres(values, name: str) -> tuple[float, ...]:
-    try:
-        metres = tuple(values) if values is not None else ()
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of metres, got {values!r}.") from None
-    if any(
-        isinstance(m, bool) or not isinstance(m, numbers.Real) or not (np.isfinite(m) and m > 0)
-        for m in metres
-    ):
-        raise ValueError(f"{name} must hold positive finite metres such as (250,), got {values!r}.")
-    if len(set(metres)) != len(metres):
-        raise ValueError(f"{name}={values!r} repeats a value; each must be unique.")
-    return tuple(float(m) for m in metres)
+    metres = _sequence(values, name, "metres")
+    metres = tuple(
+        check_number(m, f"{name}[{i}]", positive=True, unit="metres") for i, m in enumerate(metres)
+    )
+    return _unique(metres, values, name, "value")
 
 
 def _rings(values) -> tuple[int, ...]:
-    rings = tuple(values) if values is not None else ()
-    if any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 for k in rings):
-        raise ValueError(f"rings must hold positive integers such as (1, 2), got {values!r}.")
-    if len(set(rings)) != len(rings):
-        raise ValueError(f"rings={values!r} repeats a ring; each must be unique.")
-    return tuple(int(k) for k in rings)
+    rings = _sequence(values, "rings", "rings")
+    rings = tuple(check_int(k, f"rings[{i}]") for i, k in enumerate(rings))
+    return _unique(rings, values, "rings", "ring")
 
 
 def _radii(values) -> tuple[float, ...]:
-    radii = tuple(values) if values is not None else ()
-    if any(
-        isinstance(r, bool) or not isinstance(r, numbers.Real) or not (np.isfinite(r) and r > 0)
-        for r in radii
-    ):
-        raise ValueError(f"point_radii must hold positive metres, got {values!r}.")
-    if len(set(radii)) != len(radii):
-        raise ValueError(f"point_radii={values!r} repeats a radius; each must be unique.")
-    return tuple(float(r) for r in radii)
+    radii = _sequence(values, "point_radii", "metres")
+    radii = tuple(
+        check_number(r, f"point_radii[{i}]", positive=True, unit="metres")
+        for i, r in enumerate(radii)
+    )
+    return _unique(radii, values, "point_radii", "radius")
 
 
 def _kernels(value) -> dict:
@@ -1839,17 +1841,6 @@ def _polygon_layers(value) -> dict:
 
 
 # ---------------------------------------------------------------------- helpers
-def _check_events_grid(events, grid) -> None:
-    from caslite.events import Events
-    from caslite.grid import Grid
-
-    if not isinstance(events, Events):
-        raise TypeError(f"events must be caslite Events, got {type(events).__name__}.")
-    if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a caslite Grid, got {type(grid).__name__}.")
-    check_same_crs(events.crs, grid.crs, "events", "the grid")
-
-
 def _origin_seconds(origin, tz) -> int:
     if isinstance(origin, float):
         raise TypeError("origin must be int64 UTC seconds or a time, not a float.")
@@ -1915,7 +1906,7 @@ class _Origin:
             history, o = self.history, self.o
             counts = np.empty((len(windows), self.width), dtype=np.float64)
             for i, w in enumerate(windows):
-                counts[i] = history.counts(history.start(o - w * _WEEK), self.stop, self.width)
+                counts[i] = history.counts(history.start(o - w * WEEK), self.stop, self.width)
             self._counts[windows] = counts
         return self._counts[windows]
 
@@ -1935,7 +1926,7 @@ class _Origin:
             weights = self.shift_weights()  # (n_events, n_shifts)
             padded = np.empty((len(windows), n_shifts, self.width), dtype=np.float64)
             for i, w in enumerate(windows):
-                lo = history.start(o - w * _WEEK)
+                lo = history.start(o - w * WEEK)
                 for s in range(n_shifts):
                     padded[i, s] = np.bincount(
                         history.cells[lo : self.stop],
@@ -1965,15 +1956,7 @@ class _Blocks:
 def _shift_prior(prior) -> float | None:
     if prior is None:
         return None
-    if (
-        isinstance(prior, bool)
-        or not isinstance(prior, numbers.Real)
-        or not (np.isfinite(prior) and prior > 0)
-    ):
-        raise ValueError(
-            f"shift_prior must be None or a positive number of prior events, got {prior!r}."
-        )
-    return float(prior)
+    return check_number(prior, "shift_prior", positive=True, unit="prior events", example=10.0)
 
 
 class _History:
@@ -2067,16 +2050,7 @@ def _ring_sums(values: np.ndarray, grid, rings, cells=None) -> list[np.ndarray]:
                 total += gathered[:, q]
             out.append(total)
         return out
-    from caslite._kernels import threads_for
-    from caslite._kernels.rings import ring_sums
-
-    per_cell = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)  # (n_cells, m)
-    lookup = (grid._raster_to_cell, *grid.shape, grid.cell_row, grid.cell_col)
-    out = []
-    for k in rings:
-        with threads_for(per_cell.size * 8.0 * k):  # 8k neighbours per cell and column
-            out.append(np.ascontiguousarray(ring_sums(per_cell, *lookup, int(k)).T))
-    return out
+    return ring_sums(values, grid, rings)
 
 
 class _Neighbours:

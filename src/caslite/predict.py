@@ -21,7 +21,7 @@ from caslite._validation import (
 )
 from caslite.events import Events
 from caslite.grid import Grid
-from caslite.models.risk import _SHORT_HORIZON, MIN_HORIZON, RiskModel, TooLittleDataError
+from caslite.models.risk import MIN_HORIZON, SHORT_HORIZON, RiskModel, TooLittleDataError
 from caslite.shifts import ShiftSchedule
 
 __all__ = ["predict"]
@@ -135,7 +135,7 @@ def predict(
     """
     check_instant(origin, "origin")
     check_random_state(random_state)
-    as_duration(horizon, "horizon", minimum=MIN_HORIZON, reason=_SHORT_HORIZON)
+    as_duration(horizon, "horizon", minimum=MIN_HORIZON, reason=SHORT_HORIZON)
     dayfirst = events_options.get("dayfirst")
     if isinstance(incidents, Events):  # it still says how to read the origin
         events_options.pop("dayfirst", None)

@@ -57,6 +57,7 @@ from caslite._core import as_risk_array as _risk_array
 from caslite._core import check_coverage as _coverage
 from caslite._core import count_events, exact_shift_rates, top_cells
 from caslite._core import cumulative_area as _cumulative_area
+from caslite._validation import check_bool, check_int, check_share
 from caslite.grid import Grid
 
 __all__ = [
@@ -294,12 +295,8 @@ def near_hit_rate(risk, counts, coverage, grid, *, rings=1, area=None, per_block
             f"risk has {risk.shape[-1]} cells (shape {risk.shape}) but the grid has "
             f"{grid.n_cells} active cells; pass the grid the forecast was made on."
         )
-    if isinstance(rings, (bool, np.bool_)) or not isinstance(rings, numbers.Integral):
-        raise TypeError(f"rings must be a whole number of cells, got {rings!r}.")
-    if rings < 0:
-        raise ValueError(f"rings={rings} must be >= 0 (0 counts the hot spots only).")
-    if not isinstance(per_block, (bool, np.bool_)):
-        raise TypeError(f"per_block must be True or False, got {per_block!r}.")
+    check_int(rings, "rings", minimum=0, example="1 (0 counts the hot spots only)")
+    check_bool(per_block, "per_block")
     coverage = _coverage(coverage)
     weights = _area_array(area, risk.shape[-1])
     risk, counts = _scored_rows(risk, counts, per_block)
@@ -575,14 +572,8 @@ def bootstrap_interval(
             f"values has {values.size} value(s); a bootstrap interval over forecast origins "
             "needs at least 2 origins."
         )
-    if isinstance(confidence, (bool, np.bool_)) or not isinstance(confidence, numbers.Real):
-        raise TypeError(f"confidence must be a number in (0, 1), got {confidence!r}.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence={confidence!r} must be in (0, 1), e.g. 0.9 for 90%.")
-    if isinstance(n_resamples, (bool, np.bool_)) or not isinstance(n_resamples, numbers.Integral):
-        raise TypeError(f"n_resamples must be a whole number, got {n_resamples!r}.")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples={n_resamples} must be >= 1.")
+    check_share(confidence, "confidence", "(0, 1)", example="0.9 for 90%")
+    check_int(n_resamples, "n_resamples", example=2000)
     result = scipy.stats.bootstrap(
         (values,),
         np.mean,
@@ -613,8 +604,7 @@ def _scores(risk, counts, coverages, area, per_block, *, best) -> _Scores:
     risk = _risk_array(risk)
     counts = _counts_array(counts)
     _check_pair(risk, counts, "risk")
-    if not isinstance(per_block, (bool, np.bool_)):
-        raise TypeError(f"per_block must be True or False, got {per_block!r}.")
+    check_bool(per_block, "per_block")
     if np.ndim(coverages) > 1:
         raise ValueError(f"coverages must be a number or a 1-d sequence, got {coverages!r}.")
     coverage = np.array(

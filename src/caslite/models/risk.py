@@ -51,12 +51,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from caslite._core import count_events, exact_shift_rates
 from caslite._forms import CasliteFileError, record, stored_instant
-from caslite._time import to_utc_seconds
+from caslite._time import DAY, HOUR, WEEK, to_utc_seconds
 from caslite._validation import (
+    ArgumentTypeError,
     as_duration,
+    check_bool,
     check_instant,
+    check_int,
     check_random_state,
     check_same_crs,
+    check_share,
     warn_user,
 )
 from caslite.events import Events
@@ -70,12 +74,12 @@ __all__ = ["RiskModel", "TooLittleDataError"]
 
 logger = logging.getLogger("caslite")
 
-_DAY = 86_400
-_WEEK = 7 * _DAY
 #: The shortest horizon the model trains on: a day, so that every training horizon holds
 #: every shift of the day (the additive fit learns each shift's share from them).
 MIN_HORIZON = "1D"
-_SHORT_HORIZON = (
+#: Why a horizon shorter than :data:`MIN_HORIZON` is refused, and what to do instead: the
+#: ``reason`` of the horizon check, shared by :class:`RiskModel` and :func:`caslite.predict`.
+SHORT_HORIZON = (
     " (every training horizon must hold every shift of the day): forecast horizon='1D' and "
     "use its first shifts (Forecast.top(per='block') ranks the cells of each shift)"
 )
@@ -365,7 +369,7 @@ class RiskModel(Forecaster):
         schedule = self._schedule_for(events)
         o = self._origin_seconds(origin, events)
         rng = np.random.default_rng(self.random_state)
-        thinning_seed = int(rng.integers(2**63)) if _is_share(self.discovered) else None
+        thinning_seed = int(rng.integers(2**63)) if not isinstance(self.discovered, str) else None
         known, dropped = _reported(events.before(o), self.discovered, thinning_seed)
         origins = self._training_origins(known, schedule, o)
         horizons = [schedule.horizon(int(ok), self.horizon) for ok in origins]
@@ -558,64 +562,40 @@ class RiskModel(Forecaster):
             raise ValueError(
                 f"interactions must be 'additive' or 'full', got {self.interactions!r}."
             )
-        rate = self.negative_rate
-        if not (isinstance(rate, str) and rate == "auto"):
-            if (
-                isinstance(rate, bool)
-                or not isinstance(rate, numbers.Real)
-                or not 0.0 < float(rate) <= 1.0
-            ):
-                raise ValueError(f"negative_rate must be 'auto' or in (0, 1], got {rate!r}.")
-        maximum = self.max_negatives
-        if isinstance(maximum, bool) or not isinstance(maximum, numbers.Integral) or maximum < 1:
-            raise ValueError(
-                f"max_negatives must be a positive integer, got {self.max_negatives!r}."
-            )
+        _choice_or_share(self.negative_rate, "negative_rate", ("auto",), "(0, 1]", example=None)
+        check_int(self.max_negatives, "max_negatives")
         if self.negative_sampling not in ("importance", "uniform"):
             raise ValueError(
                 "negative_sampling must be 'importance' or 'uniform', got "
                 f"{self.negative_sampling!r}."
             )
-        bags = self.n_bags
-        if isinstance(bags, bool) or not isinstance(bags, numbers.Integral) or bags < 1:
-            raise ValueError(
-                f"n_bags must be a positive integer (1 for a single ensemble), got {bags!r}."
-            )
-        as_duration(self.horizon, "horizon", minimum=MIN_HORIZON, reason=_SHORT_HORIZON)
-        _positive_timedelta(self.warmup, "warmup")
+        check_int(self.n_bags, "n_bags", example="1 for a single ensemble")
+        as_duration(self.horizon, "horizon", minimum=MIN_HORIZON, reason=SHORT_HORIZON)
+        as_duration(self.warmup, "warmup")
         self._train_step()
         if self.train_span is not None:
-            _positive_timedelta(self.train_span, "train_span")
-        if not isinstance(self.early_stopping, bool | np.bool_):
-            raise TypeError(f"early_stopping must be True or False, got {self.early_stopping!r}.")
-        threads = self.n_threads
-        if threads is not None and (
-            isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
-        ):
-            raise ValueError(
-                f"n_threads must be a positive integer or None (scikit-learn's default, every "
-                f"core), got {threads!r}."
-            )
-        if not isinstance(self.progress, bool | np.bool_):
-            raise TypeError(f"progress must be True or False, got {self.progress!r}.")
-        minimum = self.min_events
-        if isinstance(minimum, bool) or not isinstance(minimum, numbers.Integral) or minimum < 1:
-            raise ValueError(f"min_events must be a positive integer, got {minimum!r}.")
-        exact = self.min_exact_times
-        if isinstance(exact, bool) or not isinstance(exact, numbers.Integral) or exact < 0:
-            raise ValueError(f"min_exact_times must be a non-negative integer, got {exact!r}.")
-        shrinkage = self.shift_shrinkage
-        if not (isinstance(shrinkage, str) and shrinkage == "auto") and not _is_share(shrinkage):
-            raise ValueError(
-                f"shift_shrinkage must be 'auto' or a number in [0, 1] (0: each cell's own "
-                f"shift profile as the trees learnt it, 1: the area's), got {shrinkage!r}."
-            )
-        rule = self.discovered
-        if not (isinstance(rule, str) and rule in ("keep", "exclude")) and not _is_share(rule):
-            raise ValueError(
-                f"discovered must be 'keep', 'exclude' or a share in [0, 1] of discovered "
-                f"incidents to keep, got {rule!r}."
-            )
+            as_duration(self.train_span, "train_span")
+        check_bool(self.early_stopping, "early_stopping")
+        if self.n_threads is not None:
+            check_int(self.n_threads, "n_threads", example="None for every core")
+        check_bool(self.progress, "progress")
+        check_int(self.min_events, "min_events")
+        check_int(self.min_exact_times, "min_exact_times", minimum=0)
+        _choice_or_share(
+            self.shift_shrinkage,
+            "shift_shrinkage",
+            ("auto",),
+            "[0, 1]",
+            what="a number",
+            example="0.5, halfway from each cell's own shift profile (0) to the area's (1)",
+        )
+        _choice_or_share(
+            self.discovered,
+            "discovered",
+            ("keep", "exclude"),
+            "[0, 1]",
+            example="0.8 to keep 80% of the discovered incidents",
+        )
 
     def _uses_exposure(self) -> bool:
         """Whether the fit is the two-stage one: block profile, then cells with exposure."""
@@ -623,9 +603,9 @@ class RiskModel(Forecaster):
 
     def _train_step(self) -> pd.Timedelta:
         if isinstance(self.train_step, str) and self.train_step == "auto":
-            horizon = _positive_timedelta(self.horizon, "horizon")
+            horizon = as_duration(self.horizon, "horizon")
             return min(max(horizon, pd.Timedelta(days=1)), pd.Timedelta(days=7))
-        return _positive_timedelta(self.train_step, "train_step")
+        return as_duration(self.train_step, "train_step")
 
     def _schedule_for(self, events) -> ShiftSchedule:
         if self.schedule is None:
@@ -638,9 +618,9 @@ class RiskModel(Forecaster):
 
     def _training_origins(self, known, schedule, o) -> np.ndarray:
         """Training origins, latest first: each horizon ends by ``o``."""
-        horizon = _positive_timedelta(self.horizon, "horizon")
+        horizon = as_duration(self.horizon, "horizon")
         step = int(self._train_step().total_seconds())
-        warmup = int(_positive_timedelta(self.warmup, "warmup").total_seconds())
+        warmup = int(as_duration(self.warmup, "warmup").total_seconds())
         if len(known) == 0:
             raise TooLittleDataError(
                 "no event is known before the origin; the model needs at least "
@@ -648,14 +628,14 @@ class RiskModel(Forecaster):
             )
         earliest = int(known.t.min()) + warmup
         if self.train_span is not None:
-            span = int(_positive_timedelta(self.train_span, "train_span").total_seconds())
+            span = int(as_duration(self.train_span, "train_span").total_seconds())
             earliest = max(earliest, o - span)
         latest = o - int(horizon.total_seconds())
         excess = int(schedule.horizon(latest, self.horizon).end.max()) - o
         if excess > 0:  # a horizon across a clock change can be an hour longer
             latest -= excess
         if latest < earliest:
-            have = (o - int(known.t.min())) / _DAY
+            have = (o - int(known.t.min())) / DAY
             raise TooLittleDataError(
                 f"the events known before the origin span {have:.0f} days; the model needs "
                 f"at least {_days(warmup)} of warm-up plus one {self.horizon} horizon "
@@ -1307,7 +1287,7 @@ def _shift_flat(log_rate: np.ndarray, blocks) -> np.ndarray:
     per_shift = np.zeros((n_shifts, rate.shape[1]))
     for s in range(n_shifts):
         per_shift[s] = rate[blocks.shift == s].sum(axis=0)
-    hours = np.bincount(blocks.shift, (blocks.end - blocks.start) / 3600.0, minlength=n_shifts)
+    hours = np.bincount(blocks.shift, (blocks.end - blocks.start) / float(HOUR), minlength=n_shifts)
     wanted = per_shift.sum(axis=0) * (hours / hours.sum())[:, np.newaxis]
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(per_shift > 0, wanted / per_shift, 1.0)
@@ -1459,7 +1439,7 @@ def _block_profile(builder, known, grid, schedule, origins, horizons, block_tota
     ]
     levels = [level.at(int(ok)) for ok in origins]
     covered = int(horizons[0].end.max()) - int(horizons[-1].start.min())
-    season = covered >= 2 * 365 * _DAY  # origins are latest first
+    season = covered >= 2 * 365 * DAY  # origins are latest first
     block_model = _fit_block_profile(frames, levels, block_totals, schedule.n_shifts, season)
     shift_exposure = []
     for frame_k, level_k, h in zip(frames, levels, horizons, strict=True):
@@ -1557,13 +1537,13 @@ def _on_wall_clock(candidates, o, horizon, step, schedule) -> np.ndarray:
     start an hour off the block starts (and never have ``lead_days == 0``); whole-day
     horizons and steps are therefore counted in local calendar days, as the schedule does.
     """
-    whole_days = horizon % pd.Timedelta(days=1) == pd.Timedelta(0) and step % _DAY == 0
+    whole_days = horizon % pd.Timedelta(days=1) == pd.Timedelta(0) and step % DAY == 0
     if not whole_days or candidates.size == 0:
         return candidates
     tz = schedule.tz
     local = pd.Timestamp(o, unit="s", tz="UTC").tz_convert(tz).tz_localize(None)
     k = np.arange(candidates.size)
-    naive = local - horizon - pd.to_timedelta(k * (step // _DAY), unit="D")
+    naive = local - horizon - pd.to_timedelta(k * (step // DAY), unit="D")
     placed = pd.DatetimeIndex(naive).tz_localize(
         tz, ambiguous=np.zeros(k.size, dtype=bool), nonexistent="shift_forward"
     )
@@ -1685,7 +1665,7 @@ class _Activity:
     def at(self, origin: int) -> np.ndarray:
         from caslite._core import ring_sums as _ring_sums
 
-        lo, hi = np.searchsorted(self.known, [origin - _ACTIVITY_WEEKS * _WEEK, origin])
+        lo, hi = np.searchsorted(self.known, [origin - _ACTIVITY_WEEKS * WEEK, origin])
         counts = np.bincount(self.cells[lo:hi], minlength=self.grid.n_cells).astype(np.float64)
         ring = _ring_sums(counts[np.newaxis], self.grid, (1,))[0][0]
         return (counts + ring / 8.0 + _ACTIVITY_FLOOR).astype(np.float32)
@@ -1765,9 +1745,9 @@ class _LevelCounter:
         first = known[0] if known.size else origin
         out = []
         for weeks in _LEVEL_WEEKS:
-            start = origin - weeks * _WEEK
+            start = origin - weeks * WEEK
             n = known.size - int(np.searchsorted(known, start, side="left"))
-            days = max((origin - max(start, first)) / _DAY, 1.0)
+            days = max((origin - max(start, first)) / DAY, 1.0)
             out.append(np.log((n + 0.5) / days))
         return np.array(out)
 
@@ -1849,20 +1829,26 @@ def _block_group(builder) -> set:
     return set(builder.block_feature_names_) - {"shift"}
 
 
-def _positive_timedelta(value, name: str) -> pd.Timedelta:
-    return as_duration(value, name)
-
-
 def _days(seconds: int) -> str:
-    return f"{seconds / _DAY:.0f} days"
+    return f"{seconds / DAY:.0f} days"
 
 
-def _is_share(value) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Real)
-        and bool(0.0 <= float(value) <= 1.0)
-    )
+def _choice_or_share(value, name: str, choices: tuple, interval: str, *, example, what="a share"):
+    """Return ``value`` if it is one of the strings ``choices``, else check it is a share.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is neither one of ``choices`` nor a real number.
+    ValueError
+        If ``value`` is a number outside ``interval``.
+    """
+    if isinstance(value, str) and value in choices:
+        return value
+    expected = ", ".join(repr(choice) for choice in choices) + f" or {what}"
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ArgumentTypeError(f"{name} must be {expected} in {interval}, got {value!r}.")
+    return check_share(value, name, interval, what=expected, example=example)
 
 
 def _reported(events, rule, seed):

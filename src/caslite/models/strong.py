@@ -17,14 +17,12 @@ calibration, not only by hit rate), and all are deterministic.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.optimize
 from sklearn.utils.validation import check_is_fitted
 
 from caslite._time import DAY, WEEK, to_utc_seconds
-from caslite._validation import check_number, check_reaches_grid, check_share
+from caslite._validation import check_int, check_number, check_reaches_grid, check_share
 from caslite.events import Events
 from caslite.grid import Grid
 from caslite.models._base import Forecaster
@@ -469,12 +467,7 @@ class LongRunNearRepeatBlend(Forecaster):
             cell, or none falls in the horizons of the weight fit.
         """
         self._check_fit_input(events, grid)
-        if (
-            isinstance(self.n_past, bool)
-            or not isinstance(self.n_past, numbers.Integral)
-            or self.n_past < 1
-        ):
-            raise ValueError(f"n_past must be a positive integer, got {self.n_past!r}.")
+        check_int(self.n_past, "n_past")
         days = check_number(self.horizon_days, "horizon_days", positive=True, unit="days")
         horizon = days * float(DAY)
         level_weeks = check_number(self.level_weeks, "level_weeks", positive=True, unit="weeks")
