@@ -100,6 +100,25 @@ PINNED = {
         "init_theta": 0.1,
         "init_omega_days": 7.0,
     },
+    "longrun": {"floor_share": 0.02, "history_start": None, "level_weeks": 52},
+    "etas_all": {
+        "floor_share": 0.02,
+        "history_start": None,
+        "init_omega_days": 7.0,
+        "init_theta": 0.1,
+        "max_iter": 1000,
+        "tol": 1e-6,
+        "window_days": None,
+    },
+    "blend": {
+        "floor_share": 0.02,
+        "history_start": None,
+        "horizon_days": 14,
+        "level_weeks": 52,
+        "n_past": 8,
+        "space": None,
+        "time": None,
+    },
 }
 
 

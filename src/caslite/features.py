@@ -1335,10 +1335,10 @@ class FeatureBuilder(BaseEstimator):
 
         Yields
         ------
-        cell_feats : ndarray of shape (n_cells, len(cell_feature_names_))
+        cell_feats : ndarray of shape (n_cells, len(``cell_feature_names_``))
             ``cell_features(events, grid, origin).to_numpy()`` (its rows ``cells[i]`` with
             ``cells``).
-        shift_feats : ndarray of shape (n_shifts, n_cells, len(shift_feature_names_))
+        shift_feats : ndarray of shape (n_shifts, n_cells, len(``shift_feature_names_``))
             ``shift_features(events, grid, schedule, origin)[0]`` (its columns ``cells[i]``
             with ``cells``).
             One pair per origin, in the order of ``origins``.

@@ -239,11 +239,11 @@ class LongRunETAS(GridETAS):
     window_days_ : float
         The observation period used, days.
     background_ : ndarray of float64, shape (grid.n_cells,)
-        Background rate of each cell after the floor, events per day.
-    theta_, omega_, decay_days_, excitation_, n_iter_, log_likelihood_, converged_, \
-n_events_, n_outside_, origin_, grid_
-        As in :class:`GridETAS` (the log-likelihood is that of the background before the
-        floor).
+        Background rate of each cell after the floor, events per day. The other fitted
+        attributes (``theta_``, ``omega_``, ``decay_days_``, ``excitation_``, ``n_iter_``,
+        ``log_likelihood_``, ``converged_``, ``n_events_``, ``n_outside_``, ``origin_``,
+        ``grid_``) are as in :class:`GridETAS` (the log-likelihood is that of the background
+        before the floor).
 
     Examples
     --------
