@@ -27,6 +27,22 @@ class CasliteFileError(ValueError):
     """Raised when a file is not a caslite file, is damaged, or has another format version."""
 
 
+_NOT_SCALAR = object()
+
+
+def _scalar(value):
+    """Return None, a bool, str, int or float (numpy's included) as plain Python, else a marker."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return _NOT_SCALAR
+
+
 def encode(value, where: str):
     """Return a JSON form of a parameter value from which the file reader rebuilds it exactly.
 
@@ -60,14 +76,9 @@ def encode(value, where: str):
     >>> encode(ShiftSchedule(["07:00", "19:00"], tz="Europe/Amsterdam"), "schedule")["starts"]
     ['07:00', '19:00']
     """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
+    scalar = _scalar(value)
+    if scalar is not _NOT_SCALAR:
+        return scalar
     if isinstance(value, tuple):
         return {"__type__": "tuple", "items": [encode(v, where) for v in value]}
     if isinstance(value, list):
@@ -100,14 +111,9 @@ def record(value):
     >>> record({"a": np.arange(3), "b": (1, None)})
     {'a': [0, 1, 2], 'b': [1, None]}
     """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
+    scalar = _scalar(value)
+    if scalar is not _NOT_SCALAR:
+        return scalar
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= 10_000:
         return value.tolist()
     if isinstance(value, (list, tuple)):
@@ -128,15 +134,10 @@ def plain(value, where: str):
     TypeError
         If the value is not such a scalar; ``where`` names it.
     """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    raise TypeError(f"{where} is a {type(value).__name__}, which caslite files cannot store.")
+    scalar = _scalar(value)
+    if scalar is _NOT_SCALAR:
+        raise TypeError(f"{where} is a {type(value).__name__}, which caslite files cannot store.")
+    return scalar
 
 
 def stored_instant(value, what: str) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.optimize
-from sklearn.utils.validation import check_is_fitted
 
 from caslite._time import DAY, WEEK, to_utc_seconds
 from caslite._validation import check_int, check_number, check_reaches_grid, check_share
@@ -202,7 +201,7 @@ class LongRunCounts(Forecaster):
         ndarray of shape (len(blocks), grid.n_cells)
             ``rate_`` times each block's length in seconds.
         """
-        check_is_fitted(self, "rate_")
+        self._check_fitted()
         self._check_blocks(blocks)
         return _constant_rate(self.rate_, blocks)
 
@@ -541,6 +540,6 @@ class LongRunNearRepeatBlend(Forecaster):
         ndarray of shape (len(blocks), grid.n_cells)
             ``expected_`` spread over the horizon in proportion to each block's length.
         """
-        check_is_fitted(self, "expected_")
+        self._check_fitted()
         self._check_blocks(blocks)
         return _constant_rate(self.expected_ / self.horizon_seconds_, blocks)
