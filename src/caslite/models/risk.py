@@ -67,6 +67,7 @@ from caslite.events import Events
 from caslite.features import FeatureBuilder
 from caslite.grid import Grid
 from caslite.models._base import Forecaster
+from caslite.models._binning import fit_weighted
 from caslite.models._trees import CompiledEnsemble, StoredEnsemble
 from caslite.shifts import Blocks, ShiftSchedule
 
@@ -543,7 +544,7 @@ class RiskModel(Forecaster):
                 frame = pd.DataFrame(X[chosen], columns=names, copy=False)
                 y_b, w_b = y[chosen], w[chosen]
             with _tree_progress(estimator, trees), _openmp_threads(self.n_threads):
-                estimator.fit(frame, y_b, sample_weight=None if unweighted else w_b)
+                fit_weighted(estimator, frame, y_b, None if unweighted else w_b)
             estimators.append(estimator)
             with _openmp_threads(self.n_threads):
                 sample = frame.iloc[:: max(1, len(frame) // 2000)]
