@@ -116,3 +116,32 @@ def test_unweighted_and_unsupported_fits_are_scikit_learns_own():
     theirs = HistGradientBoostingRegressor(**params).fit(frame, y)
     ours = fit_weighted(HistGradientBoostingRegressor(**params), frame, y, None)
     _assert_same_fit(ours, theirs, frame)
+
+
+def test_risk_model_forecast_equals_the_one_with_scikit_learns_own_binning(monkeypatch):
+    """A whole fit through the risk model: the same forecast, bit for bit."""
+    from threadpoolctl import threadpool_limits
+
+    from caslite import Events, Grid, RiskModel
+    from caslite.datasets import simulate_city
+    from caslite.models import risk
+
+    city = simulate_city(
+        start="2023-01-01", end="2024-01-01", size=2000.0, background_rate=6.0, random_state=1
+    )
+    events = Events.from_frame(city.events, crs=city.crs, tz=city.tz)
+    grid = Grid.from_events(events, cell_size=125.0)
+    params = dict(max_iter=15, train_step="14D", max_negatives=5_000, random_state=0)
+
+    def forecast():
+        model = RiskModel(**params).fit(events, grid, origin="2023-12-01")
+        assert model.training_["negative_sampling"] == "importance"
+        return model.predict(model.schedule_.horizon("2023-12-01", "7D"))
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        fast = forecast()
+        monkeypatch.setattr(
+            risk, "fit_weighted", lambda est, frame, y, w: est.fit(frame, y, sample_weight=w)
+        )
+        plain = forecast()
+    np.testing.assert_array_equal(fast, plain)

@@ -139,11 +139,12 @@ def _column_edges(train_values, weights, val_values, levels, weighted_percentile
     data, data_weights = train_values[kept], weights[kept]
     order = np.argsort(data)  # as scikit-learn sorts before its percentiles
     data, data_weights = data[order], data_weights[order]
-    if np.unique(data).size <= levels.size + 1:  # midpoints of the distinct values: cheap
+    if np.count_nonzero(np.diff(data)) + 1 <= levels.size + 1:  # distinct values: midpoints
         return None
     thresholds = np.unique(weighted_percentile(data, data_weights, levels, average=True))
     np.clip(thresholds, a_min=None, a_max=almost_inf, out=thresholds)
-    present = np.unique(np.searchsorted(thresholds, data, side="left"))
+    bins = np.searchsorted(thresholds, data, side="left")  # ascending, as the data are
+    present = bins[np.concatenate(([True], np.diff(bins) != 0))]
     return thresholds, present
 
 
