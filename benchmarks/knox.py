@@ -176,6 +176,7 @@ def _prepare(profile) -> Prepared:
         # seconds a call: with the cold call taken by the fresh interpreter of the memory
         # measurement (kernels compiled and cached there), the first call here is timed
         warm_up=False,
+        peak_on_first_call=True,  # its peak is small; a second call there would add seconds
     )
 
 
