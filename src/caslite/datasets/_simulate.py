@@ -505,7 +505,8 @@ class SyntheticCity:
             The forecast origin: UTC seconds, or a date or time (naive values are local
             times in :attr:`tz`). Only events before it are used.
         observed : array-like of bool, shape (n_events,), optional
-            Which rows of :attr:`events` the forecaster knows (default: all).
+            Which rows of :attr:`events` the forecaster knows (default: all); only those
+            before ``origin`` are used.
         keep_share : float, default 1.0
             Probability with which each event is observed, in ``(0, 1]``; the forecast is of
             the observed events (``keep_share`` times the expected events).
@@ -551,11 +552,12 @@ class SyntheticCity:
                     f"observed must be a boolean mask with one value per event ({len(self)}), "
                     f"got dtype {observed.dtype} and shape {observed.shape}."
                 )
-            if keep_share == 1.0 and not observed.all():
+            missing = int(np.count_nonzero(~observed & (self.t_utc < t0)))
+            if keep_share == 1.0 and missing:
                 raise ValueError(
-                    f"observed leaves out {int((~observed).sum())} events but keep_share=1 says "
-                    "every event is observed; pass the probability of observing an event as "
-                    "keep_share."
+                    f"observed leaves out {missing} events before the origin but keep_share=1 "
+                    "says every event is observed; pass the probability of observing an event "
+                    "as keep_share."
                 )
         t0 = min(max(t0, float(self.hour_edges[0])), float(self.hour_edges[-1]))
         before = observed & (self.t_utc < t0)
