@@ -78,7 +78,7 @@ class TrueIntensity(BaseEstimator):
 
     It sees the whole simulated history (including events inside the horizon, which trigger
     near repeats there), so no forecaster from the origin can match it; it is a bound, not a
-    method.
+    method. :class:`HonestCeiling` is the best forecast from the origin itself.
     """
 
     def __init__(self, *, city=None):
