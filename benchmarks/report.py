@@ -159,6 +159,30 @@ class HonestCeiling(BaseEstimator):
         )
 
 
+class TrueBackground(BaseEstimator):
+    """The simulator's background alone (no near repeats), times the share kept: a reference.
+
+    It shows how much of the honest ceiling the background explains, that is how much a
+    forecast can gain on the synthetic city from near repeats at all.
+    """
+
+    def __init__(self, *, city=None, keep_share=1.0):
+        self.city = city
+        self.keep_share = keep_share
+
+    def fit(self, events, grid, *, origin):
+        """Keep the grid (the truth needs no fitting)."""
+        self.grid_ = grid
+        return self
+
+    def predict(self, blocks):
+        """Expected background events per block and cell."""
+        half = self.grid_.cell_size / 2
+        return self.keep_share * self.city.background_counts(
+            self.grid_.x - half, self.grid_.y - half, self.grid_.cell_size, blocks.start, blocks.end
+        )
+
+
 def baselines(random_state: int = 0) -> dict:
     """The baselines compared with the risk model, by label: every registered baseline.
 

@@ -195,7 +195,7 @@ def test_multicity_quick_profile(tmp_path):
     for variant in ("dense", "thinned"):
         assert f"### synthetic, {variant}, 2023 (confirmation year)" in text
         scores = pd.read_csv(tmp_path / f"scores-synthetic-{variant}-2023.csv")
-        ceilings = {multicity.CEILING, multicity.HONEST}
+        ceilings = {multicity.CEILING, multicity.HONEST, multicity.BACKGROUND}
         if variant == "thinned":
             ceilings.add(multicity.HONEST_ALL)
         assert set(scores["method"]) == set(multicity.methods(None, 0)) | ceilings
