@@ -216,6 +216,31 @@ def test_multicity_quick_profile(tmp_path):
         assert f"ratio {predicted / observed:.3f}" in text
         assert (tmp_path / f"reliability-synthetic-{variant}.png").stat().st_size > 0
     assert "thinned: " in text and "CPU" in text
+    assert f'expected events of "{multicity.HONEST}"' in text  # dense: the honest ceiling
+    assert f'expected events of "{multicity.HONEST_ALL}"' in text  # thinned: the bound
+
+
+def test_expected_hit_rates_by_hand():
+    # 100 equal cells: 1, 3 and 5 % are the top 1, 3 and 5 cells; a method's hot cells are
+    # scored on the reference's expected events, averaged over origins
+    from benchmarks import multicity
+
+    rng = np.random.default_rng(0)
+    totals = []
+    by_hand = {c: [] for c in multicity.COVERAGES}
+    for origin in (0, 1):
+        expected = rng.gamma(0.5, 1.0, 100)
+        predicted = rng.permutation(100).astype(float)
+        totals += [(multicity.HONEST, origin, expected, None), ("m", origin, predicted, None)]
+        totals.append((multicity.CEILING, origin, expected, None))  # sees the horizon: left out
+        for c, k in zip(multicity.COVERAGES, (1, 3, 5), strict=True):
+            top = np.argsort(-predicted)[:k]
+            by_hand[c].append(expected[top].sum() / expected.sum())
+    means = multicity.expected_hit_rates(totals, multicity.HONEST, np.ones(100))
+    assert set(means.index.get_level_values("method")) == {"m", multicity.HONEST}
+    for c in multicity.COVERAGES:
+        assert means.loc[("m", c)] == pytest.approx(np.mean(by_hand[c]))
+        assert means.loc[(multicity.HONEST, c)] >= means.loc[("m", c)]
 
 
 def test_honest_ceiling_forecaster():
