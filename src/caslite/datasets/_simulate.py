@@ -498,24 +498,26 @@ class SyntheticCity:
         on the background raster, with each raster square's mass taken as uniform within it.
         That spatial step is the only approximation: it adds ``resolution**2 / 12`` to the
         kernel's variance per generation of in-horizon descendants (0.5 % for the defaults)
-        and touches only those descendants (a fifth of the forecast at branching ratio 0.3 over
-        14 days).
+        and touches only those descendants (a sixth of the forecast at branching ratio 0.3
+        over 14 days).
 
         **Observed subsets (a thinned city).** When each event is observed independently with
         probability ``p = keep_share`` and only the ``observed`` ones are known, the honest
-        forecast of the observed events is ``p E[N | observed events before t0]``: the future
+        forecast of the observed events is ``p E[N | observed events before t0]``: future
         events are observed with probability ``p`` whatever happened before, and the history
-        enters through the triggering state at ``t0``, of which the observed events' part is
-        known exactly and the unobserved events' part is not. The unobserved events form a
-        process of intensity ``(1 - p) lambda``, so this method replaces their part by the
-        mean-field solution ``dh/dt = -omega h + theta omega (1 - p) Phi(mu g + h_obs + h)`` from
-        ``start`` to ``t0`` (``h_obs``: the kernels of the observed events, ``Phi``: the spatial
-        kernel). That is the exact expectation of the unobserved part given the observed
-        events *up to the information the observed events carry about the unobserved ones*
-        (an observed event may be the child of an unseen burglary nearby, which a full
-        posterior would count): the forecast is unbiased over realisations but is not the
-        exact posterior mean; :meth:`forecast_counts` with every event observed (the full
-        history, scaled by ``p``) bounds it from above.
+        enters only through the triggering state at ``t0``, whose observed part is known
+        exactly. The unobserved events form a process of intensity ``(1 - p) lambda``; their
+        part of the state is replaced by its mean-field value, the solution of ``dh/dt =
+        -omega h + theta omega (1 - p) Phi(mu g + h_obs + h)`` from ``start`` to ``t0``
+        (``h_obs``: the observed events' kernels, ``Phi``: the spatial kernel on the city),
+        solved in closed form in the eigenbasis of the kernel on the raster. It leaves out what
+        the observed events reveal about unseen ones nearby (an observed event may be the
+        child of an unseen burglary whose other children a full posterior would expect), so
+        it is unbiased over realisations but not the exact posterior mean, which has no closed
+        form. Ranking by the forecast from every simulated event before ``t0`` (``observed``
+        left out, times ``p``) earns at least as many hits in expectation as any forecast
+        from the observed events: a bound above; the exact honest forecast lies between the
+        two.
 
         Parameters
         ----------
