@@ -44,7 +44,8 @@ sees the kept events only (the thinned-out ones by their mean-field expectation,
 forecast from the whole simulated history before the origin, kept or not: a bound above the
 exact honest ceiling, which lies between the two. A last row, the background alone
 (:class:`benchmarks.report.TrueBackground`), shows how much of the ceiling needs no near
-repeats.
+repeats. And the expected hit rates: every method's hot cells scored on the honest ceiling's
+expected events (thinned: the bound's), free of the sampling noise of the events.
 
 Per city, variant and year, a table: hit rate and PAI at 1, 3 and 5 % of the area (mean over
 origins), the forecast total over the observed events; the best baseline at each coverage
