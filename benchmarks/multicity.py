@@ -33,9 +33,19 @@ Gaussian KDE (150 m, 104 weeks), the grid self-exciting model at its 365-day def
 (:class:`caslite.models.GridETAS`) and on all history
 (:class:`caslite.models.strong.LongRunETAS`), and the blend of long-run counts and the
 near-repeat score (:class:`caslite.models.strong.LongRunNearRepeatBlend`). On the synthetic
-city, the simulator's own expected counts (:class:`benchmarks.report.TrueIntensity`, times the
-share kept when thinned) are a ceiling, never a baseline: they see the events inside the
-horizon too.
+city, two ceilings, never baselines: the simulator's own expected counts
+(:class:`benchmarks.report.TrueIntensity`, times the share kept when thinned), which see the
+events inside the horizon too (not a forecast), and the honest ceiling
+(:class:`benchmarks.report.HonestCeiling`): the expected counts given the true parameters and
+only the events known before the origin, with the expected near repeats of the events still to
+come in the horizon, the best forecast the true parameters allow. Thinned, the honest ceiling
+sees the kept events only (the thinned-out ones by their mean-field expectation, see
+:meth:`caslite.datasets.SyntheticCity.forecast_counts`), and a third row gives the same
+forecast from the whole simulated history before the origin, kept or not: a bound above the
+exact honest ceiling, which lies between the two. A last row, the background alone
+(:class:`benchmarks.report.TrueBackground`), shows how much of the ceiling needs no near
+repeats. And the expected hit rates: every method's hot cells scored on the honest ceiling's
+expected events (thinned: the bound's), free of the sampling noise of the events.
 
 Per city, variant and year, a table: hit rate and PAI at 1, 3 and 5 % of the area (mean over
 origins), the forecast total over the observed events; the best baseline at each coverage
@@ -68,7 +78,7 @@ from shapely.geometry import box
 from sklearn.base import BaseEstimator, clone
 
 from benchmarks.paired import paired_interval
-from benchmarks.report import TrueIntensity
+from benchmarks.report import HonestCeiling, TrueBackground, TrueIntensity
 from caslite import Events, Grid, RiskModel, ShiftSchedule
 from caslite.datasets import simulate_city
 from caslite.evaluation import backtest, count_events
@@ -83,6 +93,13 @@ RISK = "risk model (defaults)"
 RANKINGS = ("counts, 52 weeks", "KDE 150 m, 104 weeks")
 #: the simulator's own expected counts: a bound on the synthetic city, not a baseline
 CEILING = "true intensity (ceiling, not a baseline)"
+#: the best forecast from the origin the true parameters allow: a bound, not a baseline
+HONEST = "honest ceiling: true parameters, events before the origin only"
+#: thinned: the same from every simulated event before the origin, also those thinned out
+HONEST_ALL = "honest ceiling from the unthinned history (bound)"
+#: the background alone: how much of the honest ceiling needs no near repeats (a reference)
+BACKGROUND = "true background only, no near repeats (a reference)"
+CEILINGS = (CEILING, HONEST, HONEST_ALL, BACKGROUND)
 CALIBRATION_TOLERANCE = 0.15
 #: bin edges of predicted events per cell and horizon for the reliability curve
 RELIABILITY_EDGES = np.concatenate([[0.0], np.geomspace(1e-3, 10.0, 13), [np.inf]])
@@ -251,6 +268,15 @@ def run_year(city: City, variant: str, year: int, args) -> dict:
     if city.simulated is not None:
         ceiling = ScaledTrueIntensity(city=city.simulated, scale=city.scale)
         models[CEILING] = Recorded(model=ceiling, name=CEILING, run=run)
+        kept = np.zeros(len(city.simulated.events), dtype=bool)
+        kept[city.events.data.index.to_numpy()] = True  # the simulated rows of the events
+        honest = HonestCeiling(city=city.simulated, observed=kept, keep_share=city.scale)
+        models[HONEST] = Recorded(model=honest, name=HONEST, run=run)
+        if city.scale < 1.0:
+            bound = HonestCeiling(city=city.simulated, keep_share=city.scale, history="all")
+            models[HONEST_ALL] = Recorded(model=bound, name=HONEST_ALL, run=run)
+        background = TrueBackground(city=city.simulated, keep_share=city.scale)
+        models[BACKGROUND] = Recorded(model=background, name=BACKGROUND, run=run)
     start = pd.Timestamp(f"{year}-01-01")
     end = start + pd.Timedelta(days=28 * (args.origins - 1) + 14)
     cpu = time.process_time()
@@ -290,7 +316,7 @@ def best_baselines(scores: pd.DataFrame, counts_only: bool = False) -> dict:
 
     With ``counts_only``, only the baselines that forecast expected events.
     """
-    baselines = scores[~scores["method"].isin([RISK, CEILING])]
+    baselines = scores[~scores["method"].isin([RISK, *CEILINGS])]
     if counts_only:
         baselines = baselines[~baselines["method"].isin(RANKINGS)]
     means = baselines.groupby(["coverage", "method"], sort=False)["hit_rate"].mean()
@@ -327,6 +353,71 @@ def reliability(totals, method: str) -> pd.DataFrame:
         }
     )
     return frame[frame["n"] > 0].reset_index(drop=True)
+
+
+def expected_hit_rates(totals, reference: str, area) -> pd.DataFrame:
+    """Each method's hit rate in expectation under ``reference``'s expected counts.
+
+    Per origin, the cells a method ranks highest (horizon totals, ranked as the backtest does:
+    :func:`caslite.evaluation.metrics.hit_rate`) are scored on the reference's expected
+    events instead of the observed ones: ``sum of E[N] over the hot cells / sum of E[N]``.
+    When the reference is the expectation given all that any method knows at the origin, this
+    is each method's expected hits over expected events, free of the sampling noise of the
+    events themselves; a mean over origins. The rows: every method but the reference and the
+    true intensity (which sees the horizon).
+    """
+    from caslite.evaluation.metrics import hit_rate
+
+    truth = {origin: p for name, origin, p, _ in totals if name == reference}
+    rows = []
+    for name, origin, predicted, _ in totals:
+        if name in (reference, CEILING):
+            continue
+        for c in COVERAGES:
+            rows.append((name, c, hit_rate(predicted, truth[origin], c, area=area)))
+    for expected in truth.values():
+        for c in COVERAGES:
+            rows.append((reference, c, hit_rate(expected, expected, c, area=area)))
+    frame = pd.DataFrame(rows, columns=["method", "coverage", "expected_hit_rate"])
+    return frame.groupby(["method", "coverage"], sort=False)["expected_hit_rate"].mean()
+
+
+def expected_markdown(totals, reference: str, area) -> str:
+    """The expected hit rates under ``reference``, and each ceiling over the best baseline."""
+    means = expected_hit_rates(totals, reference, area)
+    methods = list(dict.fromkeys(means.index.get_level_values("method")))
+    baselines = [m for m in methods if m not in (RISK, *CEILINGS)]
+    lines = [
+        f"Expected hit rates (the hot cells of each method scored on the expected events of "
+        f'"{reference}", mean over origins; no sampling noise of the events):',
+        "",
+        "| method | E-HR 1% | E-HR 3% | E-HR 5% | over the best baseline (1 / 3 / 5 %) |",
+        "|---|---|---|---|---|",
+    ]
+    best = {c: max(baselines, key=lambda m, c=c: means.loc[(m, c)]) for c in COVERAGES}
+    for name in methods:
+        hr = [means.loc[(name, c)] for c in COVERAGES]
+        ratio = " / ".join(
+            f"{means.loc[(name, c)] / means.loc[(best[c], c)]:.3f}" for c in COVERAGES
+        )
+        lines.append(f"| {name} | " + " | ".join(f"{h:.4f}" for h in hr) + f" | {ratio} |")
+    lines += ["", "Best baseline in expectation: " + ", ".join(
+        f"{c:.0%} {best[c]}" for c in COVERAGES
+    ) + ".", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _paired_row(scores: pd.DataFrame, method: str, base_name: str, coverage: float, rng) -> str:
+    """One row: the best baseline's hit rate, the method's, their ratio and paired interval."""
+    at = scores[np.isclose(scores["coverage"], coverage)].set_index("origin")
+    mine = at.loc[at["method"] == method, "hit_rate"]
+    base = at.loc[at["method"] == base_name, "hit_rate"].reindex(mine.index)
+    diff = (mine - base).to_numpy()
+    lo, hi = paired_interval(diff, rng)
+    return (
+        f"| {coverage:.0%} | {base_name} | {base.mean():.3f} | {mine.mean():.3f} "
+        f"| {mine.mean() / base.mean():.2f} | {diff.mean():+.3f} ({lo:+.3f} to {hi:+.3f}) |"
+    )
 
 
 def table(city: City, variant: str, year: int, role: str, done: dict, retrain_every: int) -> str:
@@ -366,15 +457,23 @@ def table(city: City, variant: str, year: int, role: str, done: dict, retrain_ev
         "|---|---|---|---|---|---|",
     ]
     for c in COVERAGES:
-        at = scores[np.isclose(scores["coverage"], c)].set_index("origin")
-        risk = at.loc[at["method"] == RISK, "hit_rate"]
-        base = at.loc[at["method"] == best[c], "hit_rate"].reindex(risk.index)
-        diff = (risk - base).to_numpy()
-        lo, hi = paired_interval(diff, rng)
-        lines.append(
-            f"| {c:.0%} | {best[c]} | {base.mean():.3f} | {risk.mean():.3f} "
-            f"| {risk.mean() / base.mean():.2f} | {diff.mean():+.3f} ({lo:+.3f} to {hi:+.3f}) |"
-        )
+        lines.append(_paired_row(scores, RISK, best[c], c, rng))
+    ceilings = [name for name in CEILINGS if name in set(scores["method"])]
+    if ceilings:
+        lines += [
+            "",
+            "| coverage | ceiling or reference | best baseline | its HR | its HR (this row) "
+            "| this / best | this - best (90% CI) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name in ceilings:
+            for c in COVERAGES:
+                row = _paired_row(scores, name, best[c], c, rng)
+                lines.append(f"| {c:.0%} | {name} |" + row.split("|", 2)[2])
+    reference = HONEST_ALL if HONEST_ALL in set(scores["method"]) else HONEST
+    if reference in set(scores["method"]):
+        area = np.asarray(city.grid.area_fraction)
+        lines += ["", expected_markdown(done["totals"], reference, area)]
     ratio = calib.loc[RISK, "ratio"]
     ok = "yes" if abs(ratio - 1.0) <= CALIBRATION_TOLERANCE else "no"
     lines += [

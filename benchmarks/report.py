@@ -78,7 +78,7 @@ class TrueIntensity(BaseEstimator):
 
     It sees the whole simulated history (including events inside the horizon, which trigger
     near repeats there), so no forecaster from the origin can match it; it is a bound, not a
-    method.
+    method. :class:`HonestCeiling` is the best forecast from the origin itself.
     """
 
     def __init__(self, *, city=None):
@@ -93,6 +93,92 @@ class TrueIntensity(BaseEstimator):
         """Exact expected events per block and cell of the simulated process."""
         half = self.grid_.cell_size / 2
         return self.city.expected_counts(
+            self.grid_.x - half, self.grid_.y - half, self.grid_.cell_size, blocks.start, blocks.end
+        )
+
+
+class HonestCeiling(BaseEstimator):
+    """The best forecast from the origin that the simulator's true parameters allow.
+
+    ``E[events per block and cell | the events known before the origin]``
+    (:meth:`caslite.datasets.SyntheticCity.forecast_counts`): the kernels of the known events,
+    the background, and the expected near repeats of the events still to come inside the
+    horizon. Ranking cells by it maximises the expected hits, so its hit rate bounds what a
+    forecast can achieve on the synthetic city (up to the approximation stated there for a
+    thinned city). It uses the simulated instants of the observed events before the origin,
+    also those whose recorded time is only a day that ends at the origin (which a backtest
+    withholds until the day has passed): a few events of the last day per origin, more than a
+    forecaster knows, as befits a bound.
+
+    Parameters
+    ----------
+    city : SyntheticCity
+        The simulated city.
+    observed : array-like of bool, optional
+        Which rows of ``city.events`` a forecaster sees (the kept ones of a thinned city);
+        default all.
+    keep_share : float, default 1.0
+        Probability with which each simulated event was kept (a thinned city); the forecast is
+        of the kept events.
+    history : {"observed", "all"}, default "observed"
+        ``"observed"``: the honest ceiling; ``"all"``: from every simulated event before the
+        origin, also those thinned out, which no forecaster sees (a bound above the honest
+        ceiling of a thinned city).
+    """
+
+    def __init__(self, *, city=None, observed=None, keep_share=1.0, history="observed"):
+        self.city = city
+        self.observed = observed
+        self.keep_share = keep_share
+        self.history = history
+
+    def fit(self, events, grid, *, origin):
+        """Keep the grid and the origin (the truth needs no fitting)."""
+        if self.history not in ("observed", "all"):
+            raise ValueError(f"history must be 'observed' or 'all', got {self.history!r}.")
+        self.grid_ = grid
+        self.origin_ = origin
+        return self
+
+    def predict(self, blocks):
+        """Expected (kept) events per block and cell given the history before the origin."""
+        half = self.grid_.cell_size / 2
+        if self.history == "all":
+            observed, share, scale = None, 1.0, self.keep_share
+        else:
+            observed, share, scale = self.observed, self.keep_share, 1.0
+        return scale * self.city.forecast_counts(
+            self.grid_.x - half,
+            self.grid_.y - half,
+            self.grid_.cell_size,
+            blocks.start,
+            blocks.end,
+            origin=self.origin_,
+            observed=observed,
+            keep_share=share,
+        )
+
+
+class TrueBackground(BaseEstimator):
+    """The simulator's background alone (no near repeats), times the share kept: a reference.
+
+    It shows how much of the honest ceiling the background explains, that is how much a
+    forecast can gain on the synthetic city from near repeats at all.
+    """
+
+    def __init__(self, *, city=None, keep_share=1.0):
+        self.city = city
+        self.keep_share = keep_share
+
+    def fit(self, events, grid, *, origin):
+        """Keep the grid (the truth needs no fitting)."""
+        self.grid_ = grid
+        return self
+
+    def predict(self, blocks):
+        """Expected background events per block and cell."""
+        half = self.grid_.cell_size / 2
+        return self.keep_share * self.city.background_counts(
             self.grid_.x - half, self.grid_.y - half, self.grid_.cell_size, blocks.start, blocks.end
         )
 

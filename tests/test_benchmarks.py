@@ -195,11 +195,19 @@ def test_multicity_quick_profile(tmp_path):
     for variant in ("dense", "thinned"):
         assert f"### synthetic, {variant}, 2023 (confirmation year)" in text
         scores = pd.read_csv(tmp_path / f"scores-synthetic-{variant}-2023.csv")
-        assert set(scores["method"]) == set(multicity.methods(None, 0)) | {multicity.CEILING}
+        ceilings = {multicity.CEILING, multicity.HONEST, multicity.BACKGROUND}
+        if variant == "thinned":
+            ceilings.add(multicity.HONEST_ALL)
+        assert set(scores["method"]) == set(multicity.methods(None, 0)) | ceilings
         at = scores[np.isclose(scores["coverage"], 0.03)].set_index("method")["hit_rate"]
-        best = at.drop([multicity.RISK, multicity.CEILING]).idxmax()
+        best = at.drop([multicity.RISK, *ceilings]).idxmax()
         ratio = at[multicity.RISK] / at[best]
         assert f"| 3% | {best} | {at[best]:.3f} | {at[multicity.RISK]:.3f} | {ratio:.2f} |" in text
+        honest = at[multicity.HONEST]
+        assert (
+            f"| 3% | {multicity.HONEST} | {best} | {at[best]:.3f} | {honest:.3f} "
+            f"| {honest / at[best]:.2f} |"
+        ) in text
         curve = pd.read_csv(tmp_path / f"reliability-synthetic-{variant}-2023.csv")
         risk = curve[curve["method"] == multicity.RISK]
         observed = float((risk["n"] * risk["mean_observed"]).sum())
@@ -208,6 +216,60 @@ def test_multicity_quick_profile(tmp_path):
         assert f"ratio {predicted / observed:.3f}" in text
         assert (tmp_path / f"reliability-synthetic-{variant}.png").stat().st_size > 0
     assert "thinned: " in text and "CPU" in text
+    assert f'expected events of "{multicity.HONEST}"' in text  # dense: the honest ceiling
+    assert f'expected events of "{multicity.HONEST_ALL}"' in text  # thinned: the bound
+
+
+def test_expected_hit_rates_by_hand():
+    # 100 equal cells: 1, 3 and 5 % are the top 1, 3 and 5 cells; a method's hot cells are
+    # scored on the reference's expected events, averaged over origins
+    from benchmarks import multicity
+
+    rng = np.random.default_rng(0)
+    totals = []
+    by_hand = {c: [] for c in multicity.COVERAGES}
+    for origin in (0, 1):
+        expected = rng.gamma(0.5, 1.0, 100)
+        predicted = rng.permutation(100).astype(float)
+        totals += [(multicity.HONEST, origin, expected, None), ("m", origin, predicted, None)]
+        totals.append((multicity.CEILING, origin, expected, None))  # sees the horizon: left out
+        for c, k in zip(multicity.COVERAGES, (1, 3, 5), strict=True):
+            top = np.argsort(-predicted)[:k]
+            by_hand[c].append(expected[top].sum() / expected.sum())
+    means = multicity.expected_hit_rates(totals, multicity.HONEST, np.ones(100))
+    assert set(means.index.get_level_values("method")) == {"m", multicity.HONEST}
+    for c in multicity.COVERAGES:
+        assert means.loc[("m", c)] == pytest.approx(np.mean(by_hand[c]))
+        assert means.loc[(multicity.HONEST, c)] >= means.loc[("m", c)]
+
+
+def test_honest_ceiling_forecaster():
+    # the benchmark's wrapper of SyntheticCity.forecast_counts: its grid cells, its origin, and
+    # the unthinned-history bound as the share kept times the full-history forecast
+    from benchmarks.report import HonestCeiling
+    from shapely.geometry import box
+
+    from caslite import Grid, ShiftSchedule
+    from caslite.datasets import simulate_city
+
+    city = simulate_city(start="2023-01-01", end="2023-03-01", size=1000.0, random_state=2)
+    grid = Grid.from_area(box(*city.bounds), cell_size=125.0, crs=city.crs)
+    origin = "2023-02-01"
+    blocks = ShiftSchedule.every(4, tz=city.tz).horizon(origin, "2D")
+    kept = np.random.default_rng(0).random(len(city)) < 0.5
+    honest = HonestCeiling(city=city, observed=kept, keep_share=0.5).fit(None, grid, origin=origin)
+    bound = HonestCeiling(city=city, keep_share=0.5, history="all").fit(None, grid, origin=origin)
+    full = city.forecast_counts(
+        grid.x - 62.5, grid.y - 62.5, 125.0, blocks.start, blocks.end, origin=origin
+    )
+    np.testing.assert_allclose(bound.predict(blocks), 0.5 * full, rtol=1e-12)
+    thin = city.forecast_counts(
+        grid.x - 62.5, grid.y - 62.5, 125.0, blocks.start, blocks.end, origin=origin,
+        observed=kept, keep_share=0.5,
+    )  # fmt: skip
+    np.testing.assert_allclose(honest.predict(blocks), thin, rtol=1e-12)
+    with pytest.raises(ValueError, match="history must be 'observed' or 'all', got 'kept'"):
+        HonestCeiling(city=city, history="kept").fit(None, grid, origin=origin)
 
 
 def test_prepared_once_per_suite_run(tmp_path, monkeypatch):
