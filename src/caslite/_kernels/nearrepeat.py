@@ -432,32 +432,24 @@ def _add_scaled(typingctx, target, i, source, j, scale):
 
 
 @njit(**JIT_OPTIONS)
-def _collect_changes(first, last, units, entering, spot, line, now, pending, link, head):
-    """Bring events ``first:last`` to ``units`` of weight; add the changes to ``pending``.
+def _steps_below(i, bound):
+    """Count the prefixes ``bound[1:]`` (largest first) that hold event ``i``: its step."""
+    step = 0
+    for j in range(1, len(bound)):
+        step += i < bound[j]
+    return step
 
-    Entering events (weight 0 until now) take ``units``; the others step down to ``units``
-    unless already at or below it. ``pending`` holds the change of weight units per padded
-    raster cell (event ``i`` at ``spot[i]``, -1: none, skipped); a cell not listed yet is
-    put at the head of the list of its raster line ``line[i]`` (``head``, ``link``).
-    """
-    for i in range(first, last):
-        where = spot[i]
-        if where < 0:
-            continue
-        w = units if entering else min(now[i], units)
-        delta = w - now[i]
-        if delta == 0:
-            continue
-        now[i] = w
-        # list the cell if not listed yet, without a branch (whether it is listed is as good
-        # as random, and a mispredicted branch costs more than the two stores)
-        ln = line[i]
-        listed = link[where]
-        fresh = listed == _UNLISTED
-        top = head[ln]
-        link[where] = top if fresh else listed
-        head[ln] = where if fresh else top
-        pending[where] += delta
+
+@njit(**JIT_OPTIONS)
+def _sort_small(values, n):
+    """Sort ``values[:n]`` in place (insertion sort: a few dozen values)."""
+    for k in range(1, n):
+        v = values[k]
+        m = k - 1
+        while m >= 0 and values[m] > v:
+            values[m + 1] = values[m]
+            m -= 1
+        values[m + 1] = v
 
 
 @njit(**JIT_OPTIONS)
@@ -477,9 +469,12 @@ def _score_steps_raster(
     score is its exact sum rounded once.
 
     At each block the events whose weight entered, stepped down or left since the previous
-    block are summed per raster cell (each event is visited a bounded number of times: for
-    each step ``j`` the events with ``lag >= step_start[j]`` are a prefix of the time-sorted
-    events that only grows, found by ``searchsorted``), then one pass down the raster adds
+    block are summed per raster cell. For each step ``j`` the events with ``lag >=
+    step_start[j]`` are a prefix of the time-sorted events that only grows (found by
+    ``searchsorted``); between consecutive ends of the old and new prefixes every event's
+    weight changed by the same amount, so only the runs of events whose weight changed are
+    visited (each event a bounded number of times), with no per-event test or division.
+    Then one pass down the raster adds
     the stamp of every changed cell, scaled by its change (one vector operation per stamp
     row and group of lanes, :func:`_add_scaled`), and writes each raster row as soon as no
     later stamp can reach it: ``field / denominator`` for its active cells, correctly
@@ -507,8 +502,12 @@ def _score_steps_raster(
     pending = np.zeros(n_lines * stride, dtype=np.int64)
     link = np.full(n_lines * stride, _UNLISTED, dtype=np.int64)
     head = np.full(n_lines, -1, dtype=np.int64)
-    now = np.zeros(n, dtype=np.int64)  # weight units of each event at the previous instant
-    bound = np.zeros(n_steps + 1, dtype=np.int64)  # bound[j]: prefix with step >= j (j >= 1)
+    weight = np.zeros(n_steps + 1, dtype=np.int64)  # units of each step; 0 beyond the window
+    weight[:n_steps] = time_units
+    # bound[j] (j >= 1): the events with step >= j, a prefix of the time-sorted events
+    bound = np.zeros(n_steps + 1, dtype=np.int64)
+    before = np.zeros(n_steps + 1, dtype=np.int64)  # bound at the previous block
+    edges = np.empty(2 * n_steps + 2, dtype=np.int64)
     reciprocal = 1.0 / denominator
     hi = 0  # events with t_i < min(s, cut): [0, hi)
     for b in range(n_blocks):
@@ -517,23 +516,41 @@ def _score_steps_raster(
         old_hi = hi
         while hi < n and t[hi] < limit:
             hi += 1
-        # events counted before: leaving (j = n_steps), then stepping down, highest step
-        # first, so that an event that crossed several steps takes the last one
-        for j in range(n_steps, 0, -1):
-            first = bound[j]
-            last = first + np.searchsorted(t[first:hi], s - step_start[j], side="right")
-            units = time_units[j] if j < n_steps else 0
-            _collect_changes(
-                first, min(last, old_hi), units, False, spot, line, now, pending, link, head
-            )
-            bound[j] = last
-        # entering events: those with step j are [bound[j + 1], bound[j]) within [old_hi, hi)
-        for j in range(n_steps):
-            upper = hi if j == 0 else bound[j]
-            _collect_changes(
-                max(bound[j + 1], old_hi), upper, time_units[j], True, spot, line, now,
-                pending, link, head,
-            )  # fmt: skip
+        for j in range(1, n_steps + 1):
+            before[j] = bound[j]
+            edge = s - step_start[j]
+            bound[j] += np.searchsorted(t[bound[j] : hi], edge, side="right")
+        # Between consecutive edges of the old and new prefixes every event had the same
+        # weight at the previous block (none from old_hi on) and has the same weight now:
+        # add the difference, if any, for each such run of events.
+        for j in range(1, n_steps + 1):
+            edges[2 * j - 2] = before[j]
+            edges[2 * j - 1] = bound[j]
+        edges[2 * n_steps] = old_hi
+        edges[2 * n_steps + 1] = hi
+        _sort_small(edges, len(edges))
+        for k in range(len(edges) - 1):
+            first = edges[k]
+            last = edges[k + 1]
+            if first == last:
+                continue
+            was = 0 if first >= old_hi else weight[_steps_below(first, before)]
+            delta = weight[_steps_below(first, bound)] - was
+            if delta == 0:
+                continue
+            for i in range(first, last):
+                where = spot[i]
+                if where < 0:
+                    continue
+                # list the cell if not listed yet, without a branch (whether it is listed
+                # is as good as random, and a mispredicted branch costs more than two stores)
+                ln = line[i]
+                listed = link[where]
+                fresh = listed == _UNLISTED
+                top = head[ln]
+                link[where] = top if fresh else listed
+                head[ln] = where if fresh else top
+                pending[where] += delta
         out_row = out[b]
         for ln in range(n_lines):
             node = head[ln]
