@@ -731,10 +731,11 @@ def _score_raster(t, x, y, grid, times, cut, time, units, out) -> None:
     size = float(grid.cell_size)
     n_rows, n_cols = (int(n) for n in grid.shape)
     stamp = _stamp(ring_units)
-    # rows of the padded raster: room for a stamp's last group of lanes, whole lanes
-    stride = -(-(n_cols + 2 * half + stamp.shape[1]) // _k.LANES) * _k.LANES
+    # rows of the padded raster: room for a stamp's last group of lanes, in whole words of
+    # the kernel's bit map
+    stride = -(-(n_cols + 2 * half + stamp.shape[1]) // _k.WORD) * _k.WORD
     # events more than ``half`` cells outside the raster touch no cell (spot -1)
-    spot, line, n_bad = _k._raster_spots(
+    spot, n_bad = _k._raster_spots(
         x, y, float(grid.x0), float(grid.y0), size, n_rows, n_cols, half, stride
     )
     if n_bad:
@@ -742,7 +743,7 @@ def _score_raster(t, x, y, grid, times, cut, time, units, out) -> None:
     row_start = np.searchsorted(grid.cell_row, np.arange(n_rows + 1)).astype(np.int64)
     _, step, window = time._codes()
     _k._score_steps_raster(
-        times, cut, np.ascontiguousarray(t), spot, line,
+        times, cut, np.ascontiguousarray(t), spot,
         np.array(_step_starts(step, window, len(time_units))), time_units, stamp,
         float(denominator), row_start, grid.cell_col.astype(np.int64), n_rows, n_cols, stride,
         out,

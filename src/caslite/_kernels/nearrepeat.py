@@ -350,30 +350,26 @@ def _divide(x, d, reciprocal):
 def _raster_spots(x, y, x0, y0, size, n_rows, n_cols, half, stride):
     """Cell of every event in the raster padded by ``half`` cells on every side.
 
-    ``spot[i] = (row + half) * stride + col + half`` and ``line[i] = row + half`` (``stride
-    >= n_cols + 2 half``), or -1 for an event more than ``half`` cells outside the raster (it
-    touches no cell). Returns ``(spot, line, n_bad)``, ``n_bad`` the number of events with a
-    NaN or infinite coordinate (they get -1 as well).
+    ``spot[i] = (row + half) * stride + col + half`` (``stride >= n_cols + 2 half``), or -1
+    for an event more than ``half`` cells outside the raster (it touches no cell). Returns
+    ``(spot, n_bad)``, ``n_bad`` the number of events with a NaN or infinite coordinate
+    (they get -1 as well).
     """
     n = len(x)
     spot = np.empty(n, dtype=np.int64)
-    line = np.empty(n, dtype=np.int64)
     n_bad = 0
     for i in range(n):
         if not (math.isfinite(x[i]) and math.isfinite(y[i])):
             n_bad += 1
             spot[i] = -1
-            line[i] = -1
             continue
         row = math.floor((y[i] - y0) / size)
         col = math.floor((x[i] - x0) / size)
         if row < -half or row > n_rows - 1 + half or col < -half or col > n_cols - 1 + half:
             spot[i] = -1
-            line[i] = -1
         else:
-            line[i] = int(row) + half
-            spot[i] = line[i] * stride + int(col) + half
-    return spot, line, n_bad
+            spot[i] = (int(row) + half) * stride + int(col) + half
+    return spot, n_bad
 
 
 @njit(**JIT_OPTIONS)
@@ -392,7 +388,8 @@ def _any_differs(a, b):
 LANES = 8
 """Values per vector operation of :func:`_add_scaled` (LLVM's ``<8 x double>``)."""
 
-_UNLISTED = -2  # a raster cell with no pending change (lists end with -1)
+WORD = 64
+"""Cells per word of the kernel's bit map of changed cells (``uint64``)."""
 
 
 @intrinsic
@@ -431,6 +428,19 @@ def _add_scaled(typingctx, target, i, source, j, scale):
     return signature, codegen
 
 
+@intrinsic
+def _trailing_zeros(typingctx, bits):
+    """Index of the lowest set bit of a nonzero ``uint64`` (LLVM's ``cttz``, one instruction)."""
+    if bits != types.uint64:
+        return None
+    signature = types.int64(types.uint64)
+
+    def codegen(context, builder, sig, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return signature, codegen
+
+
 @njit(**JIT_OPTIONS)
 def _steps_below(i, bound):
     """Count the prefixes ``bound[1:]`` (largest first) that hold event ``i``: its step."""
@@ -454,8 +464,8 @@ def _sort_small(values, n):
 
 @njit(**JIT_OPTIONS)
 def _score_steps_raster(
-    starts, cut, t, spot, line, step_start, time_units, stamp, denominator, row_start,
-    cell_col, n_rows, n_cols, stride, out,
+    starts, cut, t, spot, step_start, time_units, stamp, denominator, row_start, cell_col,
+    n_rows, n_cols, stride, out,
 ):  # fmt: skip
     """Write the scores to ``out`` for grid-form space weights and the Bowers time kernel.
 
@@ -474,16 +484,16 @@ def _score_steps_raster(
     ``searchsorted``); between consecutive ends of the old and new prefixes every event's
     weight changed by the same amount, so only the runs of events whose weight changed are
     visited (each event a bounded number of times), with no per-event test or division.
-    Then one pass down the raster adds
-    the stamp of every changed cell, scaled by its change (one vector operation per stamp
-    row and group of lanes, :func:`_add_scaled`), and writes each raster row as soon as no
-    later stamp can reach it: ``field / denominator`` for its active cells, correctly
-    rounded by :func:`_divide`. The changes wait in per-line lists, so the rows a pass
-    touches stay in the first-level cache.
+    The changed cells are marked in a bit map (``changed``). Then one pass down the raster
+    finds them line by line, left to right, adds the stamp of each, scaled by its change
+    (one vector operation per stamp row and group of lanes, :func:`_add_scaled`), and writes
+    each raster row as soon as no later stamp can reach it: ``field / denominator`` for its
+    active cells, correctly rounded by :func:`_divide`. The rows the pass works on stay in
+    the first-level cache.
 
     ``spot[i]`` is event ``i``'s cell in the raster padded by ``h`` cells, ``(row + h) *
-    stride + col + h`` (also the offset of its stamp in ``field``), ``line[i] = row + h``, or
-    both -1 (the event touches no cell); ``stride >= n_cols + 2h + stamp.shape[1] - 1``.
+    stride + col + h`` (also the offset of its stamp in ``field``), or -1 (the event touches
+    no cell); ``stride >= n_cols + 2h + stamp.shape[1] - 1`` is a multiple of :data:`WORD`.
     Active cells are numbered row by row: those of raster row ``r`` are ``row_start[r]:
     row_start[r + 1]``, in columns ``cell_col``. ``step_start[j]`` (``j >= 1``) is the
     shortest whole-second lag with ``floor(lag / param) >= j``, ``step_start[len(
@@ -500,8 +510,7 @@ def _score_steps_raster(
     flat_stamp = stamp.ravel()
     field = np.zeros((n_lines + 2 * half) * stride)
     pending = np.zeros(n_lines * stride, dtype=np.int64)
-    link = np.full(n_lines * stride, _UNLISTED, dtype=np.int64)
-    head = np.full(n_lines, -1, dtype=np.int64)
+    changed = np.zeros(n_lines * stride // WORD, dtype=np.uint64)  # bit map of pending
     weight = np.zeros(n_steps + 1, dtype=np.int64)  # units of each step; 0 beyond the window
     weight[:n_steps] = time_units
     # bound[j] (j >= 1): the events with step >= j, a prefix of the time-sorted events
@@ -542,25 +551,21 @@ def _score_steps_raster(
                 where = spot[i]
                 if where < 0:
                     continue
-                # list the cell if not listed yet, without a branch (whether it is listed
-                # is as good as random, and a mispredicted branch costs more than two stores)
-                ln = line[i]
-                listed = link[where]
-                fresh = listed == _UNLISTED
-                top = head[ln]
-                link[where] = top if fresh else listed
-                head[ln] = where if fresh else top
+                changed[where // WORD] |= np.uint64(1) << np.uint64(where % WORD)
                 pending[where] += delta
         out_row = out[b]
         for ln in range(n_lines):
-            node = head[ln]
-            head[ln] = -1
-            while node >= 0:
-                after = link[node]
-                link[node] = _UNLISTED
-                change = pending[node]
-                pending[node] = 0
-                if change != 0:
+            # the changed cells of the line, left to right (a line is whole words)
+            for word in range(ln * stride // WORD, (ln + 1) * stride // WORD):
+                bits = changed[word]
+                changed[word] = 0
+                while bits:
+                    node = word * WORD + _trailing_zeros(bits)
+                    bits &= bits - np.uint64(1)
+                    change = pending[node]
+                    pending[node] = 0
+                    if change == 0:
+                        continue
                     scale = float(change)
                     for dy in range(size):
                         for g in range(n_groups):
@@ -568,7 +573,6 @@ def _score_steps_raster(
                                 field, node + dy * stride + g * LANES, flat_stamp,
                                 (dy * n_groups + g) * LANES, scale,
                             )  # fmt: skip
-                node = after
             r = ln - 2 * half  # stamps from later lines start below raster row r
             if r < 0:
                 continue
