@@ -567,6 +567,10 @@ def _score_steps_raster(
                     if change == 0:
                         continue
                     scale = float(change)
+                    if n_groups == 1:  # a loop of one group costs more than its work
+                        for dy in range(size):
+                            _add_scaled(field, node + dy * stride, flat_stamp, dy * LANES, scale)
+                        continue
                     for dy in range(size):
                         for g in range(n_groups):
                             _add_scaled(
