@@ -794,8 +794,10 @@ def _window_start(t, times, window) -> np.ndarray:
     """Index of the first event that may be within ``window`` seconds before each time."""
     if math.isinf(window):
         return np.zeros(len(times), dtype=np.int64)
-    # One second of slack: the kernel applies the exact test ``s - t_i <= window``.
-    return np.searchsorted(t, np.floor(times - window) - 1, side="left")
+    # One second of slack: the kernel applies the exact test ``s - t_i <= window``. Whole
+    # seconds as int64, like ``t``: float keys would make numpy convert all of ``t``.
+    keys = (np.floor(times - window) - 1).astype(np.int64)
+    return np.searchsorted(t, keys, side="left")
 
 
 def _chunks(sizes, offset):
