@@ -602,7 +602,7 @@ def _score(t, x, y, grid, times, *, space, time, before, method, dtype, events_c
     units = None
     bowers = t_kind == _k.TIME_BOWERS and _recursive_ok(time)
     if method in ("auto", "recursive") and grid_form and bowers:
-        # grid-form weights depend on the event's cell only: whole-number squares on the
+        # grid-form weights depend on the event's cell only: whole-number stamps on the
         # raster when the weights are fractions (the Bowers weights are)
         units = _exact_units(space, time, size, stop - first)
     if units is not None and method == "auto":
@@ -709,7 +709,7 @@ def _unit_fractions(space, time, cell_size):
 
 
 def _choose_raster(t, times, cut, window, grid, units, time) -> str:
-    """Pick "recursive" (whole-number squares on the raster) when cheaper than "direct"."""
+    """Pick "recursive" (whole-number stamps on the raster) when cheaper than "direct"."""
     if len(times) < 2:
         return "direct"
     footprint = (2 * len(units[0]) - 1) ** 2
@@ -717,8 +717,10 @@ def _choose_raster(t, times, cut, window, grid, units, time) -> str:
     hi = np.searchsorted(t, np.minimum(times, cut), side="left")
     # Scattered footprint entries cost about twice a streamed raster value (measured).
     direct = 2.0 * float(np.sum(hi - lo)) * footprint
-    # Each block writes every active cell; an event's squares are added when it enters, at
-    # each step down and when it leaves (two rows of each square).
+    # Each block writes every active cell; an event's change is added when it enters, at
+    # each step down and when it leaves (its cell's stamp then costs about as much as the
+    # two rows of each square did when this estimate was measured; kept, so "auto" chooses
+    # as before).
     visits = 2.0 + time.window_days / time.step_days
     raster = 2.0 * len(times) * grid.n_cells + 4.0 * visits * len(t) * len(units[0])
     return "recursive" if raster < direct else "direct"
