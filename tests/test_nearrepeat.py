@@ -229,8 +229,10 @@ def raster_calls(monkeypatch):
 @pytest.mark.parametrize(
     "space",
     [BowersSpace(form="grid"), BowersSpace(unit=100.0, radius=250.0, form="grid"),
+     BowersSpace(unit=62.5, radius=1250.0, form="grid"), BowersSpace(radius=0.0, form="grid"),
      GaussianSpace(sigma=100.0, radius=300.0, form="grid")],
-    ids=["bowers", "bowers-unit-100", "gauss-not-a-fraction"],
+    ids=["bowers", "bowers-unit-100", "bowers-21-columns", "bowers-radius-0",
+         "gauss-not-a-fraction"],
 )  # fmt: skip
 @pytest.mark.parametrize(
     "time",
@@ -239,8 +241,9 @@ def raster_calls(monkeypatch):
 )
 @pytest.mark.parametrize("masked", [False, True], ids=["square", "masked"])
 def test_grid_form_recursive_on_the_raster(grid, masked_grid, raster_calls, space, time, masked):
-    # Grid-form weights that are fractions (Bowers) run on the raster in whole numbers;
-    # others (Gaussian) on the footprints. Both must equal the twin, with exact zeros, across
+    # Grid-form weights that are fractions (Bowers) run on the raster in whole numbers
+    # (stamps of 7 columns, 5, 21 (three groups of vector lanes) and 1); others (Gaussian)
+    # on the footprints. Both must equal the twin, with exact zeros, across
     # instants close together, far apart, repeated and on step boundaries, with a cut, for
     # events inside, beside and far outside the raster.
     the_grid = masked_grid if masked else grid
@@ -316,6 +319,28 @@ def test_step_starts_honour_the_float_test():
             lag = int(starts[j])
             assert np.floor(float(lag) / step) >= j > np.floor(float(lag - 1) / step)
         assert float(starts[n_steps]) > window >= float(starts[n_steps] - 1)
+
+
+def test_add_scaled_is_the_vector_form_of_a_scaled_add():
+    # The raster kernel's stamp operation on eight values at once equals numpy's
+    # ``target[i:i + 8] += scale * source[j:j + 8]`` bit for bit, at any offsets, and
+    # touches nothing else.
+    import numba
+
+    @numba.njit
+    def add(target, i, source, j, scale):
+        kernels._add_scaled(target, i, source, j, scale)
+
+    rng = np.random.default_rng(8)
+    for _ in range(50):
+        target = rng.normal(size=40) * 10.0 ** rng.integers(-3, 12)
+        source = np.floor(rng.normal(size=30) * 1e6)
+        i, j = int(rng.integers(0, 33)), int(rng.integers(0, 23))
+        scale = float(rng.normal() * 10.0 ** rng.integers(-3, 9))
+        expected = target.copy()
+        expected[i : i + kernels.LANES] += scale * source[j : j + kernels.LANES]
+        add(target, i, source, j, scale)
+        np.testing.assert_array_equal(target, expected)
 
 
 def test_divide_without_division_is_correctly_rounded():

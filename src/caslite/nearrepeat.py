@@ -602,7 +602,7 @@ def _score(t, x, y, grid, times, *, space, time, before, method, dtype, events_c
     units = None
     bowers = t_kind == _k.TIME_BOWERS and _recursive_ok(time)
     if method in ("auto", "recursive") and grid_form and bowers:
-        # grid-form weights depend on the event's cell only: whole-number squares on the
+        # grid-form weights depend on the event's cell only: whole-number stamps on the
         # raster when the weights are fractions (the Bowers weights are)
         units = _exact_units(space, time, size, stop - first)
     if units is not None and method == "auto":
@@ -657,32 +657,31 @@ def _score(t, x, y, grid, times, *, space, time, before, method, dtype, events_c
 def _exact_units(space, time, cell_size, n_events):
     """Grid-form space weights and Bowers time weights as whole numbers over one denominator.
 
-    Returns ``(square_units, time_units, denominator)``: ``square_units[k]`` is the space
-    weight of ring ``k`` (``k`` cells from the event's cell, Chebyshev) minus that of ring
-    ``k + 1``, times the space denominator, so that squares of half-width ``k`` add up to
-    the ring weights; ``time_units[j]`` is the weight of step ``j`` times the time
-    denominator. None when a weight is not a fraction with a small denominator (an
-    exponential kernel, say) or a sum could reach 2**53 (where float64 stops holding every
-    whole number). A float weight is accepted only when it is the correctly rounded value of
-    its fraction, so the sum of whole numbers is the exact sum of the fractions, rounded
-    once when divided by the denominator.
+    Returns ``(ring_units, time_units, denominator)``: ``ring_units[k]`` is the space weight
+    of ring ``k`` (``k`` cells from the event's cell, Chebyshev) times the space
+    denominator, ``time_units[j]`` the weight of step ``j`` times the time denominator. None
+    when a weight is not a fraction with a small denominator (an exponential kernel, say)
+    or a sum could reach 2**53 (where float64 stops holding every whole number). A float
+    weight is accepted only when it is the correctly rounded value of its fraction, so the
+    sum of whole numbers is the exact sum of the fractions, rounded once when divided by the
+    denominator.
     """
     units = _unit_fractions(space, time, float(cell_size))
     if units is None:
         return None
-    square_units, time_units, denominator, largest = units
-    # every sum in the kernel is at most n_events * time_denominator * sum(|square_units|)
-    # (a field value at most n_events * denominator): twice that must stay below 2**53,
-    # where float64 stops holding every whole number (the kernel's int64 sums are exact
-    # far beyond; the field is converted to float64)
-    if 4 * max(n_events, 1) * max(largest, denominator) >= 2**53:
+    ring_units, time_units, denominator = units
+    # An event adds at most ``denominator`` to a cell, so a field value is at most
+    # n_events * denominator, and while a block's changes are being added at most twice
+    # that: with a margin of two it must stay below 2**53, where float64 stops holding
+    # every whole number (the kernel keeps the field in float64).
+    if 4 * max(n_events, 1) * denominator >= 2**53:
         return None
-    return square_units.copy(), time_units.copy(), denominator
+    return ring_units.copy(), time_units.copy(), denominator
 
 
 @functools.lru_cache(maxsize=64)
 def _unit_fractions(space, time, cell_size):
-    """:func:`_exact_units` without the bound on sums, plus that bound's ``largest``.
+    """:func:`_exact_units` without the bound on sums.
 
     Cached: the kernel specs are frozen, hashable values.
     """
@@ -703,16 +702,14 @@ def _unit_fractions(space, time, cell_size):
     n_steps = int(math.floor(window / step)) + 1
     time_denominator = math.lcm(*range(1, n_steps + 1))
     space_denominator = math.lcm(*(f.denominator for f in fractions))
-    ring_units = np.array([int(f * space_denominator) for f in fractions] + [0], dtype=np.int64)
-    square_units = -np.diff(ring_units)
+    ring_units = np.array([int(f * space_denominator) for f in fractions], dtype=np.int64)
     denominator = space_denominator * time_denominator
-    largest = int(np.abs(square_units).sum()) * time_denominator
     time_units = np.array([time_denominator // (1 + j) for j in range(n_steps)], dtype=np.int64)
-    return square_units, time_units, denominator, largest
+    return ring_units, time_units, denominator
 
 
 def _choose_raster(t, times, cut, window, grid, units, time) -> str:
-    """Pick "recursive" (whole-number squares on the raster) when cheaper than "direct"."""
+    """Pick "recursive" (whole-number stamps on the raster) when cheaper than "direct"."""
     if len(times) < 2:
         return "direct"
     footprint = (2 * len(units[0]) - 1) ** 2
@@ -720,38 +717,64 @@ def _choose_raster(t, times, cut, window, grid, units, time) -> str:
     hi = np.searchsorted(t, np.minimum(times, cut), side="left")
     # Scattered footprint entries cost about twice a streamed raster value (measured).
     direct = 2.0 * float(np.sum(hi - lo)) * footprint
-    # Each block writes every active cell; an event's squares are added when it enters, at
-    # each step down and when it leaves (two rows of each square).
+    # Each block writes every active cell; an event's change is added when it enters, at
+    # each step down and when it leaves (its cell's stamp then costs about as much as the
+    # two rows of each square did when this estimate was measured; kept, so "auto" chooses
+    # as before).
     visits = 2.0 + time.window_days / time.step_days
     raster = 2.0 * len(times) * grid.n_cells + 4.0 * visits * len(t) * len(units[0])
     return "recursive" if raster < direct else "direct"
 
 
 def _score_raster(t, x, y, grid, times, cut, time, units, out) -> None:
-    """Write the grid-form x Bowers scores to ``out`` from whole-number squares."""
-    square_units, time_units, denominator = units
-    half = len(square_units) - 1
+    """Write the grid-form x Bowers scores to ``out`` from whole-number stamps."""
+    ring_units, time_units, denominator = units
+    half = len(ring_units) - 1
     size = float(grid.cell_size)
     n_rows, n_cols = (int(n) for n in grid.shape)
+    stamp = _stamp(ring_units)
+    # rows of the padded raster: room for a stamp's last group of lanes, in whole words of
+    # the kernel's bit map
+    stride = -(-(n_cols + 2 * half + stamp.shape[1]) // _k.WORD) * _k.WORD
     # events more than ``half`` cells outside the raster touch no cell (spot -1)
-    spot, n_bad = _k._raster_spots(x, y, float(grid.x0), float(grid.y0), size, n_rows, n_cols, half)
+    spot, n_bad = _k._raster_spots(
+        x, y, float(grid.x0), float(grid.y0), size, n_rows, n_cols, half, stride
+    )
     if n_bad:
         _check_finite(x, y)
     row_start = np.searchsorted(grid.cell_row, np.arange(n_rows + 1)).astype(np.int64)
     _, step, window = time._codes()
     _k._score_steps_raster(
-        times, cut, np.ascontiguousarray(t), spot, step, window,
-        _step_starts(step, window, len(time_units)), time_units, square_units,
-        float(denominator), row_start, grid.cell_col.astype(np.int64), n_rows, n_cols, out,
+        times, cut, np.ascontiguousarray(t), spot,
+        np.array(_step_starts(step, window, len(time_units))), time_units, stamp,
+        float(denominator), row_start, grid.cell_col.astype(np.int64), n_rows, n_cols, stride,
+        out,
     )  # fmt: skip
 
 
-def _step_starts(step, window, n_steps) -> np.ndarray:
+def _stamp(ring_units) -> np.ndarray:
+    """Lay the ring units out around an event's cell: ``2h + 1`` rows padded to whole lanes.
+
+    ``stamp[dy, dx] = ring_units[max(|dy - h|, |dx - h|)]`` for ``dx <= 2h``, zero beyond.
+    """
+    half = len(ring_units) - 1
+    width = 2 * half + 1
+    lanes = -(-width // _k.LANES) * _k.LANES
+    offset = np.abs(np.arange(width) - half)
+    stamp = np.zeros((width, lanes))
+    stamp[:, :width] = ring_units[np.maximum.outer(offset, offset)]
+    return stamp
+
+
+@functools.lru_cache(maxsize=64)
+def _step_starts(step, window, n_steps) -> tuple:
     """Shortest whole-second lags at which the Bowers weight reaches each step, and leaves.
 
     ``out[j]`` (``1 <= j < n_steps``) is the least ``lag`` with ``floor(float(lag) / step)
-    >= j``, the kernel's own test (so float rounding of the division is honoured exactly);
-    ``out[n_steps]`` the least ``lag`` with ``float(lag) > window``; ``out[0]`` is 1.
+    >= j``, the weight's own test in float64 (so float rounding of the division is honoured
+    exactly); ``out[n_steps]`` the least ``lag`` with ``float(lag) > window``; ``out[0]`` is
+    1. A tuple, cached: the raster kernel finds every change of weight from these lags
+    alone.
     """
 
     def least(test, guess):
@@ -766,15 +789,17 @@ def _step_starts(step, window, n_steps) -> np.ndarray:
     for j in range(1, n_steps):
         out[j] = least(lambda lag, j=j: math.floor(float(lag) / step) >= j, j * step)
     out[n_steps] = least(lambda lag: float(lag) > window, window)
-    return out
+    return tuple(int(lag) for lag in out)
 
 
 def _window_start(t, times, window) -> np.ndarray:
     """Index of the first event that may be within ``window`` seconds before each time."""
     if math.isinf(window):
         return np.zeros(len(times), dtype=np.int64)
-    # One second of slack: the kernel applies the exact test ``s - t_i <= window``.
-    return np.searchsorted(t, np.floor(times - window) - 1, side="left")
+    # One second of slack: the kernel applies the exact test ``s - t_i <= window``. Whole
+    # seconds as int64, like ``t``: float keys would make numpy convert all of ``t``.
+    keys = (np.floor(times - window) - 1).astype(np.int64)
+    return np.searchsorted(t, keys, side="left")
 
 
 def _chunks(sizes, offset):

@@ -16,9 +16,9 @@ in two stages:
 
 Grid-form space weights with the Bowers time kernel skip the footprints when the weights are
 fractions (the Bowers weights are): an event's weights then depend only on its raster cell,
-so :func:`_score_steps_raster` adds the changes of weight as whole-number squares (four
-corners each) to a two-dimensional difference array on the raster, exactly, and writes each
-block in one pass.
+so :func:`_score_steps_raster` sums the changes of weight per raster cell in whole
+numbers, adds each changed cell's stamp (its ring weights, one vector operation per row) to
+the field on the raster, exactly, and writes each block in the same pass down the raster.
 
 Codes: space kind 0 exponential ``exp(-d / p)``, 1 Gaussian ``exp(-d^2 / 2p^2)``,
 2 Bowers ``1 / (1 + d / p)``; time kind 0 exponential ``exp(-dt / p)``, 1 Bowers
@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
@@ -316,15 +317,6 @@ def _score_steps(starts, cut, t, ptr, cells, weights, param, window, out):
             out[b, c] += acc[c]
 
 
-@njit(**JIT_OPTIONS)
-def _step_units(s, ti, cut, param, window, time_units):
-    """Bowers time weight of an event at ``ti`` at instant ``s`` in integer units (0: none)."""
-    dt = s - ti
-    if dt <= 0 or ti >= cut or float(dt) > window:
-        return 0
-    return time_units[int(math.floor(float(dt) / param))]
-
-
 @intrinsic
 def _fma(typingctx, a, b, c):
     """Compute ``a * b + c`` rounded once (LLVM's ``fma``: one instruction where the CPU has it)."""
@@ -355,16 +347,16 @@ def _divide(x, d, reciprocal):
 
 
 @njit(**JIT_OPTIONS)
-def _raster_spots(x, y, x0, y0, size, n_rows, n_cols, half):
+def _raster_spots(x, y, x0, y0, size, n_rows, n_cols, half, stride):
     """Cell of every event in the raster padded by ``half`` cells on every side.
 
-    ``spot[i] = (row + half) * (n_cols + 2 half) + col + half``, or -1 for an event more than
-    ``half`` cells outside the raster (it touches no cell). Returns ``(spot, n_bad)``, the
-    number of events with a NaN or infinite coordinate (they get -1 as well).
+    ``spot[i] = (row + half) * stride + col + half`` (``stride >= n_cols + 2 half``), or -1
+    for an event more than ``half`` cells outside the raster (it touches no cell). Returns
+    ``(spot, n_bad)``, ``n_bad`` the number of events with a NaN or infinite coordinate
+    (they get -1 as well).
     """
     n = len(x)
     spot = np.empty(n, dtype=np.int64)
-    width = n_cols + 2 * half
     n_bad = 0
     for i in range(n):
         if not (math.isfinite(x[i]) and math.isfinite(y[i])):
@@ -376,7 +368,7 @@ def _raster_spots(x, y, x0, y0, size, n_rows, n_cols, half):
         if row < -half or row > n_rows - 1 + half or col < -half or col > n_cols - 1 + half:
             spot[i] = -1
         else:
-            spot[i] = (int(row) + half) * width + int(col) + half
+            spot[i] = (int(row) + half) * stride + int(col) + half
     return spot, n_bad
 
 
@@ -393,154 +385,207 @@ def _any_differs(a, b):
     return False
 
 
-@njit(**JIT_OPTIONS)
-def _collect_changes(s, first, last, t, spot, cut, param, window, time_units, now, pending,
-                     touched, n_touched):  # fmt: skip
-    """Bring events ``first:last`` to their weight at ``s``; add the changes to ``pending``.
+LANES = 8
+"""Values per vector operation of :func:`_add_scaled` (LLVM's ``<8 x double>``)."""
 
-    ``pending`` holds the change of weight units per (padded) raster cell, ``spot[i]`` the
-    cell of event ``i`` (-1: none, skipped); a cell whose change was zero is appended to
-    ``touched``. Returns the new length of ``touched``.
+WORD = 64
+"""Cells per word of the kernel's bit map of changed cells (``uint64``)."""
+
+
+@intrinsic
+def _add_scaled(typingctx, target, i, source, j, scale):
+    """``target[i:i + LANES] += scale * source[j:j + LANES]`` as one vector operation.
+
+    ``target`` and ``source`` are C-contiguous float64 arrays read at flat offsets ``i`` and
+    ``j``; no bounds checks (the caller keeps both ranges inside the arrays). LLVM's
+    ``<8 x double>`` operations: one AVX-512 instruction each (two AVX, four SSE2) where a
+    loop over a short runtime range would pay its set-up for every row. The product and
+    the sum are rounded separately, as ``target[k] += scale * source[k]``.
     """
-    for i in range(first, last):
-        where = spot[i]
-        if where < 0:
-            continue
-        w = _step_units(s, t[i], cut, param, window, time_units)
-        delta = w - now[i]
-        if delta == 0:
-            continue
-        now[i] = w
-        if pending[where] == 0:
-            touched[n_touched] = where
-            n_touched += 1
-        pending[where] += delta  # back to zero: appended again if it changes once more
-    return n_touched
+    arrays = (target, source)
+    if not all(
+        isinstance(a, types.Array) and a.dtype == types.float64 and a.layout == "C" for a in arrays
+    ):
+        return None
+    signature = types.void(target, types.intp, source, types.intp, types.float64)
+
+    def codegen(context, builder, sig, args):
+        vector = ir.VectorType(ir.DoubleType(), LANES)
+        pointers = []
+        for array_type, array, offset in [(sig.args[0], args[0], args[1]),
+                                          (sig.args[2], args[2], args[3])]:  # fmt: skip
+            data = context.make_array(array_type)(context, builder, value=array).data
+            pointers.append(builder.bitcast(builder.gep(data, [offset]), vector.as_pointer()))
+        lane = ir.Constant(ir.IntType(32), 0)
+        spread = builder.insert_element(ir.Constant(vector, ir.Undefined), args[4], lane)
+        mask = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+        spread = builder.shuffle_vector(spread, ir.Constant(vector, ir.Undefined), mask)
+        value = builder.load(pointers[0], align=8)
+        term = builder.fmul(spread, builder.load(pointers[1], align=8))
+        builder.store(builder.fadd(value, term), pointers[0], align=8)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def _trailing_zeros(typingctx, bits):
+    """Index of the lowest set bit of a nonzero ``uint64`` (LLVM's ``cttz``, one instruction)."""
+    if bits != types.uint64:
+        return None
+    signature = types.int64(types.uint64)
+
+    def codegen(context, builder, sig, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return signature, codegen
 
 
 @njit(**JIT_OPTIONS)
-def _add_corners(row, col, n_rows, n_cols, square_units, scale, diff):
-    """Add ``scale * square_units[k]`` to every raster cell within ``k`` cells of ``(row, col)``.
+def _steps_below(i, bound):
+    """Count the prefixes ``bound[1:]`` (largest first) that hold event ``i``: its step."""
+    step = 0
+    for j in range(1, len(bound)):
+        step += i < bound[j]
+    return step
 
-    For every ``k`` the square of half-width ``k`` (clipped to the raster) goes to the
-    two-dimensional difference array ``diff`` (int64, shape ``(n_rows + 1, n_cols + 1)``) as
-    its four corners: plus at its first row and column, minus after its last column and
-    after its last row, plus after both. The running sum down the rows and then along each
-    row is the field.
-    """
-    for k in range(len(square_units)):
-        v = scale * square_units[k]
-        if v == 0:
-            continue
-        r0 = max(row - k, 0)
-        r1 = min(row + k, n_rows - 1)
-        c0 = max(col - k, 0)
-        c1 = min(col + k, n_cols - 1)
-        if r0 > r1 or c0 > c1:
-            continue
-        top = diff[r0]
-        below = diff[r1 + 1]
-        top[c0] += v
-        top[c1 + 1] -= v
-        below[c0] -= v
-        below[c1 + 1] += v
+
+@njit(**JIT_OPTIONS)
+def _sort_small(values, n):
+    """Sort ``values[:n]`` in place (insertion sort: a few dozen values)."""
+    for k in range(1, n):
+        v = values[k]
+        m = k - 1
+        while m >= 0 and values[m] > v:
+            values[m + 1] = values[m]
+            m -= 1
+        values[m + 1] = v
 
 
 @njit(**JIT_OPTIONS)
 def _score_steps_raster(
-    starts, cut, t, spot, param, window, step_start, time_units, square_units, denominator,
-    row_start, cell_col, n_rows, n_cols, out,
+    starts, cut, t, spot, step_start, time_units, stamp, denominator, row_start, cell_col,
+    n_rows, n_cols, stride, out,
 ):  # fmt: skip
     """Write the scores to ``out`` for grid-form space weights and the Bowers time kernel.
 
     The weights are whole numbers over ``denominator``: an event in raster cell ``(r, c)``
-    with time weight ``time_units[j]`` adds ``time_units[j] * square_units[k]`` to every
-    cell within ``k`` cells of it (Chebyshev), for every ``k`` (``square_units[k]`` is the
-    ring weight ``k`` minus the ring weight ``k + 1``, so that the squares add up to the ring
-    weights). The field is kept as a two-dimensional difference array of int64: a square
-    adds its value at its four corners (:func:`_add_corners`), and the running sums down the
-    rows and along each row are the field. At each block the events whose weight entered,
-    stepped down or left since the previous block (found as in :func:`_score_steps`, each
-    event a bounded number of times) are summed per raster cell, each such cell adds its
-    squares (four corners each, whatever their size), and one pass over the raster writes
-    the active cells as ``field / denominator`` (correctly rounded by :func:`_divide`).
-    Integer sums are exact, and the field stays below 2**53 (checked by the caller), so it
-    converts to float64 exactly: cells with nothing in range are exactly zero, and each
+    with time weight ``time_units[j]`` adds ``time_units[j] * ring_units[k]`` to every cell
+    ``k`` cells from it (Chebyshev); ``stamp`` holds those ring units around the event's
+    cell, ``(2h + 1)`` rows of ``2h + 1`` values padded with zeros to whole groups of
+    :data:`LANES`. The field is kept on the raster padded by ``2h`` cells on every side
+    (``field``, rows of ``stride`` values), as float64 whole numbers: exact while below
+    2**53 (checked by the caller), so cells with nothing in range are exactly zero and each
     score is its exact sum rounded once.
 
-    ``spot[i]`` is event ``i``'s raster cell in a raster padded by ``h = len(square_units)
-    - 1`` cells on every side: ``(row + h) * (n_cols + 2h) + col + h``, or -1 (the event
-    touches no cell). Active cells are numbered row by row: those of raster row ``r`` are
-    ``row_start[r]:row_start[r + 1]``, in columns ``cell_col``. ``step_start[j]`` (``j >=
-    1``) is the shortest whole-second lag with ``floor(lag / param) >= j``,
-    ``step_start[len(time_units)]`` the shortest beyond ``window``. Blocks must be in
-    ascending order of ``starts``.
+    At each block the events whose weight entered, stepped down or left since the previous
+    block are summed per raster cell. For each step ``j`` the events with ``lag >=
+    step_start[j]`` are a prefix of the time-sorted events that only grows (found by
+    ``searchsorted``); between consecutive ends of the old and new prefixes every event's
+    weight changed by the same amount, so only the runs of events whose weight changed are
+    visited (each event a bounded number of times), with no per-event test or division.
+    The changed cells are marked in a bit map (``changed``). Then one pass down the raster
+    finds them line by line, left to right, adds the stamp of each, scaled by its change
+    (one vector operation per stamp row and group of lanes, :func:`_add_scaled`), and writes
+    each raster row as soon as no later stamp can reach it: ``field / denominator`` for its
+    active cells, correctly rounded by :func:`_divide`. The rows the pass works on stay in
+    the first-level cache.
+
+    ``spot[i]`` is event ``i``'s cell in the raster padded by ``h`` cells, ``(row + h) *
+    stride + col + h`` (also the offset of its stamp in ``field``), or -1 (the event touches
+    no cell); ``stride >= n_cols + 2h + stamp.shape[1] - 1`` is a multiple of :data:`WORD`.
+    Active cells are numbered row by row: those of raster row ``r`` are ``row_start[r]:
+    row_start[r + 1]``, in columns ``cell_col``. ``step_start[j]`` (``j >= 1``) is the
+    shortest whole-second lag with ``floor(lag / param) >= j``, ``step_start[len(
+    time_units)]`` the shortest beyond the window. Blocks must be in ascending order of
+    ``starts``.
     """
     n_blocks = out.shape[0]
     n = len(t)
     n_steps = len(time_units)
-    half = len(square_units) - 1
-    width = n_cols + 2 * half
-    diff = np.zeros((n_rows + 1, n_cols + 1), dtype=np.int64)
-    pending = np.zeros((n_rows + 2 * half) * width, dtype=np.int64)
-    touched = np.empty(n, dtype=np.int64)
-    column = np.zeros(n_cols, dtype=np.int64)  # column[c]: sum of diff[:r + 1, c]
-    field = np.zeros(n_cols, dtype=np.int64)  # the field in raster row r
-    now = np.zeros(n, dtype=np.int64)  # weight units of each event at the previous instant
-    bound = np.zeros(n_steps, dtype=np.int64)  # bound[j]: prefix with step >= j (j >= 1)
+    size = stamp.shape[0]  # 2h + 1
+    half = (size - 1) // 2
+    n_groups = stamp.shape[1] // LANES
+    n_lines = n_rows + 2 * half  # raster rows an event's stamp can start from
+    flat_stamp = stamp.ravel()
+    field = np.zeros((n_lines + 2 * half) * stride)
+    pending = np.zeros(n_lines * stride, dtype=np.int64)
+    changed = np.zeros(n_lines * stride // WORD, dtype=np.uint64)  # bit map of pending
+    weight = np.zeros(n_steps + 1, dtype=np.int64)  # units of each step; 0 beyond the window
+    weight[:n_steps] = time_units
+    # bound[j] (j >= 1): the events with step >= j, a prefix of the time-sorted events
+    bound = np.zeros(n_steps + 1, dtype=np.int64)
+    before = np.zeros(n_steps + 1, dtype=np.int64)  # bound at the previous block
+    edges = np.empty(2 * n_steps + 2, dtype=np.int64)
     reciprocal = 1.0 / denominator
     hi = 0  # events with t_i < min(s, cut): [0, hi)
-    lo = 0  # events beyond the window: [0, lo)
     for b in range(n_blocks):
         s = starts[b]
         limit = min(s, cut)
-        new_hi = hi
-        while new_hi < n and t[new_hi] < limit:
-            new_hi += 1
-        n_touched = _collect_changes(
-            s, hi, new_hi, t, spot, cut, param, window, time_units, now, pending, touched, 0
-        )
-        old_hi = hi  # events from old_hi on just entered: their weight is already current
-        hi = new_hi
-        for j in range(1, n_steps):
-            # events with step >= j: t_i <= s - step_start[j], a prefix that only grows
-            first = bound[j]
-            last = first + np.searchsorted(t[first:hi], s - step_start[j], side="right")
-            n_touched = _collect_changes(
-                s, first, min(last, old_hi), t, spot, cut, param, window, time_units, now,
-                pending, touched, n_touched,
-            )  # fmt: skip
-            bound[j] = last
-        new_lo = lo + np.searchsorted(t[lo:hi], s - step_start[n_steps], side="right")
-        n_touched = _collect_changes(
-            s, lo, new_lo, t, spot, cut, param, window, time_units, now, pending, touched,
-            n_touched,
-        )  # fmt: skip
-        lo = new_lo
-        for k in range(n_touched):
-            where = touched[k]
-            change = pending[where]
-            pending[where] = 0
-            if change != 0:
-                _add_corners(
-                    where // width - half, where % width - half, n_rows, n_cols, square_units,
-                    change, diff,
-                )  # fmt: skip
-        column[:] = 0
+        old_hi = hi
+        while hi < n and t[hi] < limit:
+            hi += 1
+        for j in range(1, n_steps + 1):
+            before[j] = bound[j]
+            edge = s - step_start[j]
+            bound[j] += np.searchsorted(t[bound[j] : hi], edge, side="right")
+        # Between consecutive edges of the old and new prefixes every event had the same
+        # weight at the previous block (none from old_hi on) and has the same weight now:
+        # add the difference, if any, for each such run of events.
+        for j in range(1, n_steps + 1):
+            edges[2 * j - 2] = before[j]
+            edges[2 * j - 1] = bound[j]
+        edges[2 * n_steps] = old_hi
+        edges[2 * n_steps + 1] = hi
+        _sort_small(edges, len(edges))
+        for k in range(len(edges) - 1):
+            first = edges[k]
+            last = edges[k + 1]
+            if first == last:
+                continue
+            was = 0 if first >= old_hi else weight[_steps_below(first, before)]
+            delta = weight[_steps_below(first, bound)] - was
+            if delta == 0:
+                continue
+            for i in range(first, last):
+                where = spot[i]
+                if where < 0:
+                    continue
+                changed[where // WORD] |= np.uint64(1) << np.uint64(where % WORD)
+                pending[where] += delta
         out_row = out[b]
-        for r in range(n_rows):
-            diff_row = diff[r]
-            for c in range(n_cols):
-                column[c] += diff_row[c]
-            running = 0
-            for c in range(n_cols):
-                running += column[c]
-                field[c] = running
+        for ln in range(n_lines):
+            # the changed cells of the line, left to right (a line is whole words)
+            for word in range(ln * stride // WORD, (ln + 1) * stride // WORD):
+                bits = changed[word]
+                changed[word] = 0
+                while bits:
+                    node = word * WORD + _trailing_zeros(bits)
+                    bits &= bits - np.uint64(1)
+                    change = pending[node]
+                    pending[node] = 0
+                    if change == 0:
+                        continue
+                    scale = float(change)
+                    if n_groups == 1:  # a loop of one group costs more than its work
+                        for dy in range(size):
+                            _add_scaled(field, node + dy * stride, flat_stamp, dy * LANES, scale)
+                        continue
+                    for dy in range(size):
+                        for g in range(n_groups):
+                            _add_scaled(
+                                field, node + dy * stride + g * LANES, flat_stamp,
+                                (dy * n_groups + g) * LANES, scale,
+                            )  # fmt: skip
+            r = ln - 2 * half  # stamps from later lines start below raster row r
+            if r < 0:
+                continue
+            row_field = field[(r + 2 * half) * stride + 2 * half :]
             first = row_start[r]
             if row_start[r + 1] - first == n_cols:  # every cell of the row is active
                 row_out = out_row[first : first + n_cols]
                 for c in range(n_cols):
-                    row_out[c] = _divide(float(field[c]), denominator, reciprocal)
+                    row_out[c] = _divide(row_field[c], denominator, reciprocal)
             else:
                 for k in range(first, row_start[r + 1]):
-                    out_row[k] = _divide(float(field[cell_col[k]]), denominator, reciprocal)
+                    out_row[k] = _divide(row_field[cell_col[k]], denominator, reciprocal)
