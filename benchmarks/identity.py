@@ -72,6 +72,7 @@ PINNED = {
         "loss": "poisson",
         "max_iter": 200,
         "max_leaf_nodes": 31,
+        "max_bins": 255,
         "max_negatives": 500000,
         "min_events": 50,
         "min_exact_times": 100,
