@@ -186,6 +186,94 @@ def test_smoothed_counts_match_a_plain_loop(rng_events, bandwidth):
     )
 
 
+def ref_shrunk(counts, bandwidth, active, truncate=3.0):
+    """Plain-loop empirical Bayes (Poisson-gamma) shrinkage toward the other cells around.
+
+    ``m_c``: mean count of the other active cells weighted by the 2-d Gaussian of
+    ``ref_smooth``; ``1 / a = max(0, sum((n - m)^2 - n)) / sum(m)``; result ``(n + a m) / (1
+    + a)`` over the mean count per active cell.
+    """
+    sigma = bandwidth / S
+    half = int(truncate * sigma + 0.5)
+    g = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    g /= g.sum()
+    cells = active_cells(active)
+    n = np.array([counts.get(cell, 0) for cell in cells], dtype=float)
+    m = np.empty(len(cells))
+    for i, (r, c) in enumerate(cells):
+        weights = total = 0.0
+        for j, (r2, c2) in enumerate(cells):
+            if (r2, c2) != (r, c) and abs(r2 - r) <= half and abs(c2 - c) <= half:
+                w = g[r2 - r + half] * g[c2 - c + half]
+                weights += w
+                total += w * n[j]
+        m[i] = total / weights if weights > 0 else n.mean()
+    inverse_a = max(0.0, float(np.sum((n - m) ** 2 - n))) / m.sum()
+    a = np.inf if inverse_a == 0 else 1 / inverse_a
+    shrunk = m if np.isinf(a) else (n + a * m) / (1 + a)
+    return shrunk / n.mean()
+
+
+@pytest.mark.parametrize("bandwidth", [60.0, 150.0, 400.0])
+def test_shrunk_levels_match_a_plain_loop(rng_events, bandwidth):
+    grid, active = make_grid(), l_mask()
+    builder = FeatureBuilder(kernels=None, shrink_bandwidths=(bandwidth,), shrink_window_weeks=52)
+    feats = builder.cell_features(rng_events, grid, ORIGIN)
+    ref = ref_counts(rng_events, ORIGIN, 52, active)
+    expected = ref_shrunk(ref, bandwidth, active)
+    np.testing.assert_allclose(feats[f"eb_{bandwidth:g}m_52w"].to_numpy(), expected, rtol=1e-9)
+
+
+def test_shrunk_levels_by_hand():
+    # One row of three cells, a bandwidth of 1 cell: the Gaussian's weights (truncated at 3
+    # cells and normalised) are g0 = 1 / s, g1 = e^(-1/2) / s, g2 = e^(-2) / s. Every cell's
+    # neighbourhood mean is the weighted mean of the other two cells.
+    grid = Grid(x0=X0, y0=Y0, cell_size=S, n_cols=3, n_rows=1, crs=CRS)
+    counts = [6, 0, 0]
+    t = np.full(sum(counts), ORIGIN - DAY)
+    events = Events(t, np.full(6, X0 + 50.0), np.full(6, Y0 + 50.0), crs=CRS, tz=TZ)
+    builder = FeatureBuilder(kernels=None, shrink_bandwidths=(S,), shrink_window_weeks=1)
+    got = builder.cell_features(events, grid, ORIGIN)[f"eb_{S:g}m_1w"].to_numpy()
+    g1, g2 = np.exp(-0.5), np.exp(-2.0)
+    m = np.array([0.0, 6.0 * g1 / (2 * g1), 6.0 * g2 / (g1 + g2)])  # m = (0, 3, 6 g2/(g1+g2))
+    n = np.array([6.0, 0.0, 0.0])
+    inverse_a = ((n - m) ** 2 - n).sum() / m.sum()
+    expected = (inverse_a * n + m) / (inverse_a + 1) / 2.0  # mean count per cell: 2
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # Equal counts everywhere spread no more than Poisson: every cell gets its neighbourhood's.
+    flat = Events(np.full(3, ORIGIN - DAY), X0 + 50.0 + S * np.arange(3), np.full(3, Y0 + 50.0),
+                  crs=CRS, tz=TZ)  # fmt: skip
+    level = builder.cell_features(flat, grid, ORIGIN)[f"eb_{S:g}m_1w"].to_numpy()
+    np.testing.assert_allclose(level, [1.0, 1.0, 1.0], rtol=1e-12)
+    nothing = events.select(np.zeros(len(events), dtype=bool))
+    assert (builder.cell_features(nothing, grid, ORIGIN)[f"eb_{S:g}m_1w"] == 0).all()
+
+
+def test_decayed_levels_match_a_plain_loop(rng_events):
+    grid, active = make_grid(), l_mask()
+    half_lives = (2, 52)
+    feats = FeatureBuilder(kernels=None, decay_half_lives_weeks=half_lives).cell_features(
+        rng_events, grid, ORIGIN
+    )
+    cells = active_cells(active)
+    for h in half_lives:
+        total = {}
+        for ti, xi, yi in zip(rng_events.t, rng_events.x, rng_events.y, strict=True):
+            cell = ref_cell(xi, yi, active)
+            if ti < ORIGIN and cell is not None:
+                total[cell] = total.get(cell, 0.0) + 0.5 ** ((ORIGIN - ti) / (h * WEEK))
+        decayed = np.array([total.get(cell, 0.0) for cell in cells])
+        expected = decayed / decayed.mean()
+        np.testing.assert_allclose(feats[f"decay_cell_{h}w"].to_numpy(), expected, rtol=1e-9)
+    # An event of one half-life ago weighs half as much as one of just now.
+    two = Events([ORIGIN - 52 * WEEK, ORIGIN - 1], [X0 + 50.0, X0 + 150.0], [Y0 + 50.0] * 2,
+                 crs=CRS, tz=TZ)  # fmt: skip
+    level = FeatureBuilder(kernels=None, decay_half_lives_weeks=(52,)).cell_features(
+        two, grid, ORIGIN
+    )["decay_cell_52w"]
+    assert level.iloc[0] / level.iloc[1] == pytest.approx(0.5, rel=1e-6)
+
+
 def test_ring_sizes_on_the_mask():
     # One event in every active cell, none elsewhere: a ring count is the number of active
     # cells in that ring (8 and 16 in the interior, fewer at edges and at the L's corner).
@@ -721,6 +809,8 @@ def test_no_leakage_from_events_at_or_after_the_origin(rng_events):
         relative_windows_weeks=(1, 520),
         smooth_bandwidths=(100.0, 300.0),
         shift_prior=5.0,
+        shrink_bandwidths=(150.0,),
+        decay_half_lives_weeks=(1, 104),
     )
     base = rng_events.select(rng_events.t < ORIGIN)
     rng = np.random.default_rng(11)
@@ -850,6 +940,10 @@ def test_estimator_contract_and_parameter_checks():
         ({"shift_prior": 0}, "shift_prior"),
         ({"shift_smooth_bandwidths": (0.0,)}, "shift_smooth_bandwidths"),
         ({"shift_smooth_window_weeks": -1}, "shift_smooth_window_weeks"),
+        ({"shrink_bandwidths": (0.0,)}, "shrink_bandwidths"),
+        ({"shrink_window_weeks": np.inf}, "shrink_window_weeks"),
+        ({"decay_half_lives_weeks": (-52,)}, "decay_half_lives_weeks"),
+        ({"decay_half_lives_weeks": (52, 52)}, "repeats"),
     ]:
         with pytest.raises(ValueError, match=match):
             _ = FeatureBuilder(**bad).feature_names_
@@ -912,6 +1006,7 @@ def test_origin_features_equal_the_per_origin_methods_bit_for_bit(windows):
     builder = FeatureBuilder(
         windows_weeks=(1, 4, 52), event_layers={"other": layer}, point_layers={"ramps": ramps},
         smooth_bandwidths=(100.0, 250.0), shift_smooth_bandwidths=(300.0,),
+        shrink_bandwidths=(150.0, 400.0), decay_half_lives_weeks=(4, 104),
     )  # fmt: skip
     # unordered, repeated, and one origin before every event
     origins = [ORIGIN, ORIGIN - 5 * WEEK, ORIGIN - 3 * DAY + 7, ORIGIN, ORIGIN - 200 * WEEK]

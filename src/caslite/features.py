@@ -48,6 +48,16 @@ name                            group  meaning
                                        over the raster by a Gaussian of ``h`` m (truncated
                                        at 3 ``h``; inactive cells hold no mass), over the
                                        mean count per active cell
+``eb_{h}m_{w}w``                cell   events in the cell known in the ``w`` weeks before
+                                       o, shrunk toward its neighbourhood (empirical Bayes,
+                                       Poisson-gamma): ``(n_c + a m_c) / (1 + a)``, ``m_c``
+                                       the mean count of the other active cells weighted by
+                                       a Gaussian of ``h`` m, ``a`` fitted at o by the
+                                       method of moments; over the mean count per active
+                                       cell
+``decay_cell_{h}w``             cell   events in the cell known before o, each weighted
+                                       ``2^(-age / h)`` (half-life ``h`` weeks), over the
+                                       mean of that sum per active cell (0 without events)
 ``ev_{name}_cell_{w}w``         cell   events of the event layer ``name`` (other incidents,
                                        e.g. commercial burglaries) in the cell, known in
                                        the ``w`` weeks before o
@@ -469,6 +479,109 @@ class SmoothedLevel(FeatureFamily):
             out[:, j] = smooth / mean if mean > 0 else smooth
 
 
+class ShrunkLevel(FeatureFamily):
+    """Each cell's long-run count shrunk toward its neighbourhood (``eb_{h}m_{w}w``)."""
+
+    table = (
+        (
+            "eb_{h}m_{w}w",
+            "events in the cell known in the ``w`` weeks before o, shrunk toward its "
+            "neighbourhood (empirical Bayes, Poisson-gamma): ``(n_c + a m_c) / (1 + a)``, "
+            "``m_c`` the mean count of the other active cells weighted by a Gaussian of "
+            "``h`` m, ``a`` fitted at o by the method of moments; over the mean count per "
+            "active cell",
+            "events in the cell in the w weeks before the origin, shrunk toward the cells "
+            "around it (empirical Bayes, Gaussian neighbourhood of h metres)",
+        ),
+    )
+
+    def __init__(self, bandwidths, window):
+        self.bandwidths, self.window = bandwidths, window
+
+    @classmethod
+    def from_builder(cls, builder):
+        bandwidths = _metres(builder.shrink_bandwidths, "shrink_bandwidths")
+        window = (builder.shrink_window_weeks,)
+        return cls(bandwidths, _weeks(window, "shrink_window_weeks", empty_ok=False)[0])
+
+    def rows(self):
+        w = self.window
+        return [
+            (
+                f"eb_{_fmt(h)}m_{_fmt(w)}w",
+                f"events in the cell {_span(w)} shrunk toward the cells within a Gaussian of "
+                f"{_fmt(h)} m (empirical Bayes), over their mean per active cell",
+            )
+            for h in self.bandwidths
+        ]
+
+    def reach(self):
+        return self.window * WEEK if self.bandwidths else 0.0
+
+    def prepare(self, history, grid, times, before):
+        """Return, per bandwidth, the smoothed mask of active cells and the centre weight."""
+        flat = history.raster_index(grid)
+        return [
+            (_gaussian_smooth(np.ones(grid.n_cells), grid, h, None, flat), _centre_weight(grid, h))
+            for h in self.bandwidths
+        ]
+
+    def columns(self, context, prepared, out):
+        history, n = context.history, context.n
+        if not self.bandwidths:
+            return
+        lo = history.start(context.o - self.window * WEEK)
+        counts = history.counts(lo, context.stop, n).astype(np.float64)
+        for j, (h, (mass, centre)) in enumerate(zip(self.bandwidths, prepared, strict=True)):
+            smooth = _gaussian_smooth(counts, context.grid, h, None, context.raster_index)
+            shrunk = _shrunk_level(counts, smooth, mass, centre)
+            out[:, j] = _relative_to(shrunk[context.pick], counts)
+
+
+class DecayedLevel(FeatureFamily):
+    """Events in the cell weighted by an exponential decay of their age (``decay_cell_{h}w``)."""
+
+    table = (
+        (
+            "decay_cell_{h}w",
+            "events in the cell known before o, each weighted ``2^(-age / h)`` (half-life "
+            "``h`` weeks), over the mean of that sum per active cell (0 without events)",
+            "events in the cell before the origin weighted by an exponential decay of their "
+            "age (half-life h weeks), over the mean per cell",
+        ),
+    )
+
+    def __init__(self, half_lives):
+        self.half_lives = half_lives
+
+    @classmethod
+    def from_builder(cls, builder):
+        return cls(_weeks(builder.decay_half_lives_weeks, "decay_half_lives_weeks", empty_ok=True))
+
+    def rows(self):
+        return [
+            (
+                f"decay_cell_{_fmt(h)}w",
+                f"events in the cell before the origin weighted by a decay of half-life "
+                f"{_fmt(h)} weeks, over their mean per active cell",
+            )
+            for h in self.half_lives
+        ]
+
+    def reach(self):
+        return np.inf if self.half_lives else 0.0
+
+    def columns(self, context, prepared, out):
+        history, n = context.history, context.n
+        if not self.half_lives:
+            return
+        cells = history.cells[: context.stop]
+        age = (context.o - history.times[: context.stop]).astype(np.float64) / WEEK
+        for j, h in enumerate(self.half_lives):
+            decayed = np.bincount(cells, weights=np.exp2(-age / h), minlength=n)
+            out[:, j] = _relative(decayed, context.pick)
+
+
 class EventLayers(FeatureFamily):
     """Other incidents counted in the cell and its rings (``ev_{name}_*``)."""
 
@@ -867,6 +980,8 @@ FAMILIES = (
     DaysSince,
     RelativeLevel,
     SmoothedLevel,
+    ShrunkLevel,
+    DecayedLevel,
     EventLayers,
     PointLayers,
     PolygonLayers,
@@ -954,6 +1069,22 @@ class FeatureBuilder(BaseEstimator):
         and busy centres differ in when they are burgled).
     shift_smooth_window_weeks : float, default 208
         Window in weeks of the events smoothed for the ``shift_ratio_kde_*`` features.
+    shrink_bandwidths : sequence of float, default ()
+        Gaussian bandwidths in metres of the neighbourhoods of the ``eb_{h}m_{w}w``
+        features (empty for none): each cell's count over ``shrink_window_weeks`` shrunk
+        toward the Gaussian-weighted mean count of the other cells around it, by empirical
+        Bayes (a Poisson count with a gamma prior around the neighbourhood's mean, whose
+        strength is fitted at each origin by the method of moments from the spread of the
+        counts about their neighbourhoods), over the mean count per active cell. Where cells
+        are few events apart from their neighbours, the level leans on the neighbourhood;
+        where they differ far beyond Poisson noise, on the cell's own count.
+    shrink_window_weeks : float, default 520
+        Window in weeks of the counts shrunk for the ``eb_*`` features.
+    decay_half_lives_weeks : sequence of float, default ()
+        Half-lives in weeks of the ``decay_cell_{h}w`` features (empty for none): every
+        event in the cell known before the origin, weighted ``2 ** (-age / h)`` (age in
+        weeks), over the mean of that sum per active cell; a long memory that still favours
+        the recent years (e.g. ``(52, 104, 208)``).
 
     Attributes
     ----------
@@ -993,6 +1124,9 @@ class FeatureBuilder(BaseEstimator):
         shift_prior=10.0,
         shift_smooth_bandwidths=(1000.0,),
         shift_smooth_window_weeks=208,
+        shrink_bandwidths=(),
+        shrink_window_weeks=520,
+        decay_half_lives_weeks=(),
     ):
         self.windows_weeks = windows_weeks
         self.rings = rings
@@ -1010,6 +1144,9 @@ class FeatureBuilder(BaseEstimator):
         self.shift_prior = shift_prior
         self.shift_smooth_bandwidths = shift_smooth_bandwidths
         self.shift_smooth_window_weeks = shift_smooth_window_weeks
+        self.shrink_bandwidths = shrink_bandwidths
+        self.shrink_window_weeks = shrink_window_weeks
+        self.decay_half_lives_weeks = decay_half_lives_weeks
 
     # ------------------------------------------------------------------ names
     def _families(self, group: str) -> list[FeatureFamily]:
@@ -2091,6 +2228,49 @@ def _relative(counts: np.ndarray, cells=None) -> np.ndarray:
     total = counts.sum()
     picked = counts if cells is None else counts[cells]
     return picked * (counts.size / total) if total > 0 else picked
+
+
+def _centre_weight(grid, bandwidth: float) -> float:
+    """Weight of a cell on itself in :func:`_gaussian_smooth` (the kernel's centre value)."""
+    from scipy.ndimage import gaussian_filter
+
+    sigma = bandwidth / grid.cell_size
+    half = int(_SMOOTH_TRUNCATE * sigma + 0.5)
+    impulse = np.zeros((2 * half + 1, 2 * half + 1))
+    impulse[half, half] = 1.0
+    smooth = gaussian_filter(impulse, sigma=sigma, mode="constant", truncate=_SMOOTH_TRUNCATE)
+    return float(smooth[half, half])
+
+
+def _shrunk_level(counts, smooth, mass, centre: float) -> np.ndarray:
+    """Return counts per cell shrunk toward their neighbourhood (empirical Bayes, gamma prior).
+
+    Each cell's count ``n_c`` is taken as Poisson with a mean drawn from a gamma law around
+    its neighbourhood's mean count ``m_c``, with a variance ``m_c / a`` (the prior holds ``a``
+    cell-periods of the neighbourhood's rate): the posterior mean is
+    ``(n_c + a m_c) / (1 + a)``. ``m_c`` is the Gaussian-weighted mean count of the *other*
+    active cells (the cell's own weight ``centre`` taken out of the smoothed counts
+    ``smooth`` and of the smoothed mask ``mass``; the mean count of all cells where no other
+    cell is in reach). ``1 / a`` is estimated by the method of moments, ``E[(n_c - m_c)^2 -
+    n_c] = m_c / a`` summed over the cells, and clipped at 0 (no spread beyond Poisson: every
+    cell gets ``m_c``).
+    """
+    if not counts.size or counts.sum() <= 0:
+        return np.zeros_like(counts)
+    others = mass - centre
+    reach = others > 1e-9 * np.maximum(mass, 1.0)
+    mean = np.full(counts.shape, counts.mean())
+    mean[reach] = np.maximum(smooth[reach] - centre * counts[reach], 0.0) / others[reach]
+    excess = float(np.sum((counts - mean) ** 2 - counts))
+    spread = max(excess, 0.0) / float(mean.sum()) if mean.sum() > 0 else 0.0
+    # (n + a m) / (1 + a) with a = 1 / spread, written for spread = 0 too
+    return (spread * counts + mean) / (spread + 1.0)
+
+
+def _relative_to(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Return ``values`` over the mean of ``counts`` (``values`` unchanged without events)."""
+    total = counts.sum()
+    return values * (counts.size / total) if total > 0 else values
 
 
 def _gaussian_smooth(values: np.ndarray, grid, bandwidth: float, cells=None, flat=None):
