@@ -44,7 +44,6 @@ from caslite.models.risk import (
     _Activity,
     _block_term,
     _LevelCounter,
-    _LongRunShare,
     _shift_reference,
     _sum_by_shift,
     _tree_progress,
@@ -111,10 +110,6 @@ def brute_force(model, blocks, *, shrink=True) -> np.ndarray:
         level = _LevelCounter(model.events_, model.grid_).at(model.origin_)
         block_frame = frame[model.features_.block_feature_names_]
         risk = risk * np.exp(_block_term(model.block_model_, block_frame, level))
-    if model.offset != "area":  # times the cell's long-run share (a plain loop)
-        rings = {"long_run": 0, "long_run_pooled": 1, "long_run_wide": 2}[model.offset]
-        share = hand_long_run_share(model.events_, model.grid_, model.origin_, rings)
-        risk = risk * share[c]
     out = np.full((len(blocks), model.grid_.n_cells), np.nan)
     out[b, c] = risk
     assert not np.isnan(out).any()
@@ -341,7 +336,7 @@ def test_cells_without_history_share_a_row_with_area_features(area_features):
 
 # ---------------------------------------------------------------------- 3. fast path
 @pytest.mark.parametrize(
-    "name", ["base", "single", "full", "logloss", "area_features", "event_layer", "offset"]
+    "name", ["base", "single", "full", "logloss", "area_features", "event_layer"]
 )
 @pytest.mark.parametrize("horizon", ["7D", "15D"])
 def test_predict_equals_scoring_every_row(request, name, horizon):
@@ -561,76 +556,6 @@ def hand_activity(events, grid, ok) -> np.ndarray:
                 if (dr or dc) and (r + dr, c + dc) in ids:
                     ring[ids[(r + dr, c + dc)]] += 1
     return own + ring / 8 + 0.5
-
-
-def hand_long_run_share(events, grid, ok, rings) -> np.ndarray:
-    """Each cell's events known before ``ok``, plus ``1 / 8k`` of each event in its ring ``k``
-    (``k = 1 .. rings``), as a share: 98 %, plus 2 % spread evenly. By a plain loop."""
-    ids = cell_ids(grid)
-    counts = np.zeros(grid.n_cells)
-    known = events.t_end < ok
-    for xi, yi in zip(events.x[known], events.y[known], strict=True):
-        r, c = int(np.floor((yi - grid.y0) / CELL)), int(np.floor((xi - grid.x0) / CELL))
-        for dr in range(-rings, rings + 1):
-            for dc in range(-rings, rings + 1):
-                k = max(abs(dr), abs(dc))  # the Chebyshev ring of the neighbour
-                if (r + dr, c + dc) in ids:
-                    counts[ids[(r + dr, c + dc)]] += 1.0 if k == 0 else 1 / (8 * k)
-    return 0.98 * counts / counts.sum() + 0.02 / grid.n_cells
-
-
-@pytest.mark.parametrize("rings", [0, 1, 2])
-def test_long_run_share_counts_all_history(events, grid, rings):
-    for day in ("2023-03-01", "2023-09-01"):
-        ok = utc_seconds(day, events.tz)
-        share = _LongRunShare(events, grid, rings=rings).at(ok)
-        np.testing.assert_allclose(share, hand_long_run_share(events, grid, ok, rings), rtol=1e-12)
-        assert share.sum() == pytest.approx(1.0, rel=1e-12)
-    # before any event every cell has the same share
-    first = int(events.t_end.min())
-    np.testing.assert_array_equal(
-        _LongRunShare(events, grid, rings=rings).at(first), np.full(grid.n_cells, 1 / grid.n_cells)
-    )
-
-
-@pytest.fixture(scope="module")
-def offset(events, grid):
-    """Trees on the ratio to long-run counts, every row; (model, what its ensemble saw)."""
-    model = RiskModel(offset="long_run_pooled", negative_rate=1.0, n_bags=1, **LIGHT, **FAST)
-    return fit_recording(model, events, grid, ORIGIN)
-
-
-def test_offset_rows_have_the_cells_long_run_share_in_their_exposure(events, grid, offset):
-    # Poisson with offset log e is Poisson on y / e with weight e; with offset="long_run..."
-    # e is the area's expected events in the shift times the cell's long-run share at the
-    # training origin, so the trees fit the ratio of the events to long-run counts.
-    model, (seen,) = offset
-    n_shifts = model.schedule_.n_shifts
-    expected_counts, expected_w = [], []
-    for ok in model.training_["origins"]:
-        blocks, _, by_shift = hand_shift_counts(events, model, ok)
-        share = hand_long_run_share(events.before(model.origin_), grid, int(ok), rings=1)
-        s, c = np.divmod(np.arange(n_shifts * grid.n_cells), grid.n_cells)
-        expected_counts.append(by_shift[s, c])
-        expected_w.append(shift_exposure(model, events, ok, blocks)[s] * share[c])
-    expected = np.column_stack([np.concatenate(expected_counts), np.concatenate(expected_w)])
-    # (the counts rounded, so that rows with the same count sort by their weight)
-    actual = np.column_stack([np.round(seen["y"] * seen["w"], 9), seen["w"]])
-    assert actual.shape == expected.shape
-    np.testing.assert_allclose(sorted_rows(actual), sorted_rows(expected), rtol=1e-10)
-    # the weighted mean ratio is about 1: long-run counts are the right level on average
-    assert np.average(seen["y"], weights=seen["w"]) == pytest.approx(1.0, abs=0.15)
-
-
-def test_offset_forecast_moves_with_the_history_at_the_new_origin(events, grid, offset):
-    # update() keeps the trees; the offset is recomputed from the events known at the new
-    # origin, so a later forecast is the brute-force one at that origin.
-    model, _ = offset
-    later = RiskModel(**model.get_params(deep=False)).fit(events, grid, origin=ORIGIN)
-    later.update(events, origin="2023-11-20")
-    blocks = later.schedule_.horizon(later.origin_, "7D")
-    np.testing.assert_allclose(later.predict(blocks), brute_force(later, blocks), rtol=1e-10)
-    assert later.origin_ > later.fit_origin_
 
 
 def test_activity_counts_the_cell_and_an_eighth_of_its_neighbours(events, grid):
@@ -1116,13 +1041,6 @@ def test_fit_with_no_event_before_the_origin(events, grid):
         ({"n_bags": 2.0}, "n_bags must be an integer, got float 2.0"),
         ({"n_bags": True}, "n_bags must be"),
         ({"negative_sampling": "stratified"}, "negative_sampling must be 'importance' or"),
-        ({"offset": "cell"}, "offset must be one of 'area', 'long_run', 'long_run_pooled', 'long_run_wi"),
-        ({"offset": None}, "offset must be one of"),
-        (
-            {"offset": "long_run", "loss": "log_loss"},
-            r"offset='long_run' needs the two-stage fit \(loss='poisson', interactions='add",
-        ),
-        ({"offset": "long_run", "interactions": "full"}, "offset='long_run' needs the two-st"),
         ({"n_threads": 0}, r"n_threads must be a positive integer, got 0 \(e.g. n_threads=None"),
         ({"horizon": "fortnight"}, "horizon='fortnight' is not a duration; give a number with"),
         ({"horizon": "-14D"}, "horizon='-14D' is not a positive duration"),

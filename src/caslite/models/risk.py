@@ -388,7 +388,7 @@ class RiskModel(Forecaster):
             )
         cell_share = None  # each cell's part of the exposure (offset="long_run")
         if exposure and self.offset != "area":
-            share = _LongRunShare(known, grid, rings=_OFFSETS[self.offset])
+            share = _LongRunShare(known, grid, pooled=self.offset == "long_run_pooled")
             cell_share = [share.at(int(ok)) for ok in origins]
         draw = self._negative_draw(targets, known, grid, origins, horizons, shift_exposure)
         rows = _sample_rows(
@@ -896,7 +896,7 @@ class RiskModel(Forecaster):
         if self._uses_exposure():  # the block term is the shared profile's
             out = _log_mean_exp(tables)[position] + block_terms[0][:, np.newaxis]
             if self.offset != "area":  # the trees learnt the ratio to the cell's share
-                share = _LongRunShare(self.events_, self.grid_, _OFFSETS[self.offset])
+                share = _LongRunShare(self.events_, self.grid_, self.offset == "long_run_pooled")
                 out += np.log(share.at(self.origin_))[np.newaxis, :]
             return out
         return _log_mean_exp(
@@ -1700,8 +1700,7 @@ class _Activity:
 #: Share of the long-run offset spread evenly over the cells (as :class:`LongRunCounts`'s
 #: ``floor_share``), so that a cell without past events keeps a positive exposure.
 _OFFSET_FLOOR = 0.02
-#: The offsets: the rings of neighbours whose events a cell's long-run share pools.
-_OFFSETS = {"area": None, "long_run": 0, "long_run_pooled": 1, "long_run_wide": 2}
+_OFFSETS = ("area", "long_run", "long_run_pooled")
 
 
 class _LongRunShare:
@@ -1713,14 +1712,14 @@ class _LongRunShare:
     sum to 1: the offset of ``RiskModel(offset="long_run")``.
     """
 
-    def __init__(self, events, grid, rings: int = 0):
+    def __init__(self, events, grid, pooled: bool = False):
         cells = grid.cell_of(events.x, events.y)
         order = np.argsort(events.t_end, kind="stable")  # known when they end
         inside = cells[order] >= 0
         self.known = events.t_end[order][inside]
         self.cells = cells[order][inside]
         self.grid = grid
-        self.rings = rings
+        self.pooled = pooled
 
     def at(self, origin: int) -> np.ndarray:
         from caslite._core import ring_sums as _ring_sums
@@ -1728,9 +1727,8 @@ class _LongRunShare:
         n_cells = self.grid.n_cells
         hi = int(np.searchsorted(self.known, origin, side="left"))
         counts = np.bincount(self.cells[:hi], minlength=n_cells).astype(np.float64)
-        rings = tuple(range(1, self.rings + 1))
-        for k, ring in zip(rings, _ring_sums(counts[np.newaxis], self.grid, rings), strict=True):
-            counts += ring[0] / (8.0 * k)  # an event spread over the 8k cells of ring k
+        if self.pooled:
+            counts += _ring_sums(counts[np.newaxis], self.grid, (1,))[0][0] / 8.0
         total = counts.sum()
         if total == 0:
             return np.full(n_cells, 1.0 / n_cells)
