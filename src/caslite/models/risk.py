@@ -296,7 +296,6 @@ class RiskModel(Forecaster):
         negative_sampling="importance",
         max_negatives=200_000,
         n_bags=1,
-        offset="area",
         max_iter=200,
         learning_rate=0.05,
         max_leaf_nodes=31,
@@ -323,7 +322,6 @@ class RiskModel(Forecaster):
         self.negative_sampling = negative_sampling
         self.max_negatives = max_negatives
         self.n_bags = n_bags
-        self.offset = offset
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_leaf_nodes = max_leaf_nodes
@@ -386,14 +384,8 @@ class RiskModel(Forecaster):
             block_model, shift_exposure = _block_profile(
                 builder, known, grid, schedule, origins, horizons, targets.block_totals
             )
-        cell_share = None  # each cell's part of the exposure (offset="long_run")
-        if exposure and self.offset != "area":
-            share = _LongRunShare(known, grid, pooled=self.offset == "long_run_pooled")
-            cell_share = [share.at(int(ok)) for ok in origins]
         draw = self._negative_draw(targets, known, grid, origins, horizons, shift_exposure)
-        rows = _sample_rows(
-            targets, draw, shift_exposure, grid.n_cells, int(self.n_bags), rng, cell_share
-        )
+        rows = _sample_rows(targets, draw, shift_exposure, grid.n_cells, int(self.n_bags), rng)
         X = self._training_matrix(builder, known, grid, schedule, origins, horizons, rows.picked)
         if self.progress:
             logger.info(
@@ -578,16 +570,6 @@ class RiskModel(Forecaster):
                 f"{self.negative_sampling!r}."
             )
         check_int(self.n_bags, "n_bags", example="1 for a single ensemble")
-        if self.offset not in _OFFSETS:
-            raise ValueError(
-                f"offset must be one of {', '.join(map(repr, _OFFSETS))}, got {self.offset!r}."
-            )
-        if self.offset != "area" and not self._uses_exposure():
-            raise ValueError(
-                f"offset={self.offset!r} needs the two-stage fit (loss='poisson', "
-                f"interactions='additive'), got loss={self.loss!r}, "
-                f"interactions={self.interactions!r}; use offset='area' with these."
-            )
         as_duration(self.horizon, "horizon", minimum=MIN_HORIZON, reason=SHORT_HORIZON)
         as_duration(self.warmup, "warmup")
         self._train_step()
@@ -894,11 +876,7 @@ class RiskModel(Forecaster):
             for member, table in zip(members, tables, strict=True)
         ]
         if self._uses_exposure():  # the block term is the shared profile's
-            out = _log_mean_exp(tables)[position] + block_terms[0][:, np.newaxis]
-            if self.offset != "area":  # the trees learnt the ratio to the cell's share
-                share = _LongRunShare(self.events_, self.grid_, self.offset == "long_run_pooled")
-                out += np.log(share.at(self.origin_))[np.newaxis, :]
-            return out
+            return _log_mean_exp(tables)[position] + block_terms[0][:, np.newaxis]
         return _log_mean_exp(
             [
                 self._to_log_rate(table[position] + term[:, np.newaxis])
@@ -1501,9 +1479,7 @@ class _TrainingRows:
     bag_rows: list  #: per bag, per origin, the bag's rows of the training matrix
 
 
-def _sample_rows(
-    targets, draw, shift_exposure, n_cells, n_bags, rng, cell_share=None
-) -> _TrainingRows:
+def _sample_rows(targets, draw, shift_exposure, n_cells, n_bags, rng) -> _TrainingRows:
     """Keep every row with an event and draw event-free ones; weigh the drawn by 1 / p.
 
     Each bag draws its own event-free rows; rows drawn by several bags are kept once.
@@ -1539,8 +1515,6 @@ def _sample_rows(
         weight = np.concatenate([np.ones(positive.size), inverse])
         if shift_exposure is not None:  # Poisson with exposure e: target y / e, weight e
             e = shift_exposure[k][rows // n_cells]
-            if cell_share is not None:  # the area's expected events times the cell's share
-                e = e * cell_share[k][rows % n_cells]
             target, weight = target / e, weight * e
         ys.append(target)
         ws.append(weight)
@@ -1695,44 +1669,6 @@ class _Activity:
         counts = np.bincount(self.cells[lo:hi], minlength=self.grid.n_cells).astype(np.float64)
         ring = _ring_sums(counts[np.newaxis], self.grid, (1,))[0][0]
         return (counts + ring / 8.0 + _ACTIVITY_FLOOR).astype(np.float32)
-
-
-#: Share of the long-run offset spread evenly over the cells (as :class:`LongRunCounts`'s
-#: ``floor_share``), so that a cell without past events keeps a positive exposure.
-_OFFSET_FLOOR = 0.02
-_OFFSETS = ("area", "long_run", "long_run_pooled")
-
-
-class _LongRunShare:
-    """Each cell's share of the events known before an origin, over all history.
-
-    ``(1 - f) n_c / N + f / C``: ``n_c`` the events of cell ``c`` known before the origin (with
-    ``pooled``, plus an eighth of those of its eight neighbours), ``N`` their sum, ``C`` the
-    cells and ``f`` :data:`_OFFSET_FLOOR`; ``1 / C`` everywhere before any event. The shares
-    sum to 1: the offset of ``RiskModel(offset="long_run")``.
-    """
-
-    def __init__(self, events, grid, pooled: bool = False):
-        cells = grid.cell_of(events.x, events.y)
-        order = np.argsort(events.t_end, kind="stable")  # known when they end
-        inside = cells[order] >= 0
-        self.known = events.t_end[order][inside]
-        self.cells = cells[order][inside]
-        self.grid = grid
-        self.pooled = pooled
-
-    def at(self, origin: int) -> np.ndarray:
-        from caslite._core import ring_sums as _ring_sums
-
-        n_cells = self.grid.n_cells
-        hi = int(np.searchsorted(self.known, origin, side="left"))
-        counts = np.bincount(self.cells[:hi], minlength=n_cells).astype(np.float64)
-        if self.pooled:
-            counts += _ring_sums(counts[np.newaxis], self.grid, (1,))[0][0] / 8.0
-        total = counts.sum()
-        if total == 0:
-            return np.full(n_cells, 1.0 / n_cells)
-        return (1.0 - _OFFSET_FLOOR) * counts / total + _OFFSET_FLOOR / n_cells
 
 
 def _keep_probability(per_group, activity, scale: float) -> np.ndarray:
