@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -351,3 +352,35 @@ def test_time_call_without_a_warm_up():
     assert timing["first_call_s"] == timing["times_s"][0] and len(timing["times_s"]) == 2
     timing = time_call(lambda: calls.append(1) or len(calls), 2)
     assert len(calls) == 5 and len(timing["times_s"]) == 2  # one warm-up, two timed
+
+
+def test_multicity_variants_table_against_hand_computed_differences():
+    # three origins; the setting beats the default by 0.02 at 1 % at every origin, by
+    # 0.01, 0.02, 0.03 at 3 % (mean 0.02); the best baseline at 3 % has 0.25 on average
+    import pandas as pd
+    from benchmarks import multicity
+    from benchmarks.multicity_variants import compare
+
+    setting = 'risk {"n_bags": 3}'
+    rows = []
+    for k, origin in enumerate((10, 20, 30)):
+        for method, by_coverage in {
+            multicity.RISK: (0.10, 0.20, 0.30),
+            setting: (0.12, 0.21 + 0.01 * k, 0.30),
+            "counts": (0.05, 0.25, 0.35),
+            "KDE": (0.15, 0.15, 0.15),
+        }.items():
+            for coverage, hit in zip((0.01, 0.03, 0.05), by_coverage, strict=True):
+                rows.append((method, origin, coverage, hit, 2.0 if method == setting else 1.0))
+    scores = pd.DataFrame(rows, columns=["method", "origin", "coverage", "hit_rate", "fit_seconds"])
+    text = compare(scores, {setting: {"n_bags": 3}})
+    assert text.startswith("best baseline at 3 %: counts (0.250); default risk model 0.100 / ")
+    # every origin +0.02 at 1 %: the bootstrap interval is that point; ratio 0.22 / 0.25 = 0.88
+    line = next(row for row in text.splitlines() if row.startswith(f"| {setting} |"))
+    cells = [cell.strip() for cell in line.split("|")[2:-1]]
+    assert cells[0] == "+0.020 (+0.020, +0.020)" and cells[2] == "+0.000 (+0.000, +0.000)"
+    # at 3 % the mean of 0.01, 0.02, 0.03, its interval inside the range of the three
+    mean, lo, hi = (float(v) for v in re.findall(r"[+-]\d\.\d+", cells[1]))
+    assert mean == 0.02 and 0.01 <= lo < 0.02 < hi <= 0.03
+    assert text.rstrip().endswith("| 0.88 | 2.0 |")
+    assert "| risk model (defaults) | +0.000 (+0.000, +0.000) |" in text
