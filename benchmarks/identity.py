@@ -56,6 +56,9 @@ FEATURES = {
     "shift_windows_weeks": (8, 26, 52),
     "smooth_bandwidths": (100.0, 250.0, 500.0),
     "smooth_window_weeks": 520,
+    "shrink_bandwidths": (),
+    "shrink_window_weeks": 520,
+    "decay_half_lives_weeks": (),
     "windows_weeks": (1, 2, 4, 8, 26, 52, 104, 156, 208),
 }
 

@@ -21,7 +21,7 @@ import pytest
 import shapely
 from scipy.stats import spearmanr
 from shapely.geometry import box
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
@@ -40,6 +40,7 @@ from caslite import (
 )
 from caslite.datasets import simulate_city
 from caslite.evaluation import count_events, top_cells
+from caslite.models import risk as risk_module
 from caslite.models.risk import (
     _Activity,
     _block_term,
@@ -54,8 +55,8 @@ CELL = 250.0
 ORIGIN = "2023-10-25"  # its 7-day horizon crosses the 29 October clock change (a 5-hour block)
 FAST = {"horizon": "7D", "train_step": "28D", "max_iter": 20, "random_state": 0}
 COUNT_PREFIXES = ("n_cell_", "n_ring")
-# Without kernel scores there are fewer continuous columns for scikit-learn's (slow) weighted
-# binning: a quicker fit. The default features are used by the base and truth-recovery models.
+# Without kernel scores there are fewer continuous columns to bin: a quicker fit. The
+# default features are used by the base and truth-recovery models.
 LIGHT = {"features": FeatureBuilder(kernels=None)}
 
 
@@ -63,24 +64,21 @@ LIGHT = {"features": FeatureBuilder(kernels=None)}
 def fit_recording(model, events, grid, origin):
     """Fit ``model`` and record what each of its scikit-learn estimators was trained on."""
     calls = []
+    original = risk_module.fit_weighted  # every ensemble of the fit is fitted through it
 
-    def spy(original):
-        def fit(self, X, y, sample_weight=None):
-            calls.append(
-                {
-                    "X": np.asarray(X, dtype=np.float64).copy(),
-                    "columns": list(X.columns),
-                    "y": np.asarray(y, dtype=np.float64).copy(),
-                    "w": None if sample_weight is None else np.asarray(sample_weight).copy(),
-                }
-            )
-            return original(self, X, y, sample_weight=sample_weight)
-
-        return fit
+    def fit_weighted(estimator, X, y, sample_weight):
+        calls.append(
+            {
+                "X": np.asarray(X, dtype=np.float64).copy(),
+                "columns": list(X.columns),
+                "y": np.asarray(y, dtype=np.float64).copy(),
+                "w": None if sample_weight is None else np.asarray(sample_weight).copy(),
+            }
+        )
+        return original(estimator, X, y, sample_weight)
 
     with pytest.MonkeyPatch.context() as patch:
-        for cls in (HistGradientBoostingRegressor, HistGradientBoostingClassifier):
-            patch.setattr(cls, "fit", spy(cls.fit))
+        patch.setattr(risk_module, "fit_weighted", fit_weighted)
         model.fit(events, grid, origin=origin)
     assert len(calls) == model.n_bags
     return model, calls
