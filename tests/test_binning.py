@@ -145,3 +145,27 @@ def test_risk_model_forecast_equals_the_one_with_scikit_learns_own_binning(monke
         )
         plain = forecast()
     np.testing.assert_array_equal(fast, plain)
+
+
+def test_a_scikit_learn_with_other_edges_keeps_its_own_binning(monkeypatch):
+    """When the installed scikit-learn's own edges differ, the fit is scikit-learn's own."""
+    from sklearn.ensemble._hist_gradient_boosting import binning
+
+    assert _binning._binning_tools() is not None  # the scikit-learn the tests run on
+    original = binning._find_binning_thresholds
+    monkeypatch.setattr(
+        binning,
+        "_find_binning_thresholds",
+        lambda col, max_bins, sample_weight=None: original(col, max_bins, None),  # unweighted
+    )
+    _binning._binning_tools.cache_clear()
+    try:
+        assert _binning._binning_tools() is None
+        frame, y, w = _data(seed=6)
+        params = dict(loss="poisson", max_iter=5, early_stopping=True, random_state=2)
+        theirs = HistGradientBoostingRegressor(**params).fit(frame, y, sample_weight=w)
+        ours = fit_weighted(HistGradientBoostingRegressor(**params), frame, y, w)
+        _assert_same_fit(ours, theirs, frame)
+    finally:
+        monkeypatch.undo()
+        _binning._binning_tools.cache_clear()

@@ -17,11 +17,15 @@ every continuous column, which was more than half of the risk model's fit on a s
    exactly where scikit-learn's own binning would have.
 
 Columns with missing values, unweighted fits, more than 200,000 training rows (where
-scikit-learn subsamples and drops the weights) and other scikit-learn versions take
-scikit-learn's own path. The tests check that the fitted trees equal scikit-learn's own.
+scikit-learn subsamples and drops the weights) and scikit-learn versions whose own edges differ
+from these on a test column (checked once per process) take scikit-learn's own path. The tests
+check that the fitted trees equal scikit-learn's own.
 """
 
 from __future__ import annotations
+
+import functools
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -88,12 +92,33 @@ def fit_weighted(estimator, frame: pd.DataFrame, y, sample_weight):
     return estimator
 
 
+@functools.lru_cache(maxsize=1)
 def _binning_tools():
-    """scikit-learn's weighted percentile and its largest finite edge, or None if they moved."""
+    """scikit-learn's weighted percentile and its largest finite edge, or None.
+
+    None (scikit-learn's own binning throughout) unless the installed scikit-learn takes
+    ``X_val`` in ``fit`` and its own edge search gives, on a test column, exactly the edges
+    found here: a version whose binning differs keeps its own.
+    """
     try:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+        from sklearn.ensemble._hist_gradient_boosting.binning import _find_binning_thresholds
         from sklearn.ensemble._hist_gradient_boosting.common import ALMOST_INF
         from sklearn.utils.stats import _weighted_percentile
     except ImportError:  # another scikit-learn: its own binning
+        return None
+    if "X_val" not in inspect.signature(HistGradientBoostingRegressor.fit).parameters:
+        return None
+    rng = np.random.default_rng(0)
+    values = rng.gamma(2.0, size=1000).round(2)  # ties and > 255 distinct values
+    weights = rng.choice([0.0, 1.0, 2.5, 40.0], size=values.size)
+    levels = np.linspace(0, 100, num=256)[1:-1]
+    try:
+        theirs = _find_binning_thresholds(values, 255, sample_weight=weights)
+        ours = _column_edges(values, weights, values[:0], levels, _weighted_percentile, ALMOST_INF)
+    except TypeError:  # a scikit-learn whose binning takes no weights
+        return None
+    if ours is None or not np.array_equal(ours[0], theirs):
         return None
     return _weighted_percentile, ALMOST_INF
 
