@@ -429,7 +429,35 @@ class RelativeLevel(FeatureFamily):
             out[:, j] = _relative(counts.astype(np.float64), context.pick)
 
 
-class SmoothedLevel(FeatureFamily):
+class _BandwidthsOverWindow(FeatureFamily):
+    """A family of one column per Gaussian bandwidth over the cells' counts of one window.
+
+    Subclasses name their two builder parameters in ``params`` (bandwidths, window).
+    """
+
+    params = ("", "")
+
+    def __init__(self, bandwidths, window):
+        self.bandwidths, self.window = bandwidths, window
+
+    @classmethod
+    def from_builder(cls, builder):
+        bandwidths_name, window_name = cls.params
+        bandwidths = _metres(getattr(builder, bandwidths_name), bandwidths_name)
+        window = (getattr(builder, window_name),)
+        return cls(bandwidths, _weeks(window, window_name, empty_ok=False)[0])
+
+    def reach(self):
+        return self.window * WEEK if self.bandwidths else 0.0
+
+    def _window_counts(self, context) -> np.ndarray:
+        """Each cell's events known in the window before the origin, as floats."""
+        history = context.history
+        lo = history.start(context.o - self.window * WEEK)
+        return history.counts(lo, context.stop, context.n).astype(np.float64)
+
+
+class SmoothedLevel(_BandwidthsOverWindow):
     """Events smoothed by a Gaussian, over their mean per cell (``kde_{h}m_{w}w``)."""
 
     table = (
@@ -442,14 +470,7 @@ class SmoothedLevel(FeatureFamily):
         ),
     )
 
-    def __init__(self, bandwidths, window):
-        self.bandwidths, self.window = bandwidths, window
-
-    @classmethod
-    def from_builder(cls, builder):
-        bandwidths = _metres(builder.smooth_bandwidths, "smooth_bandwidths")
-        window = (builder.smooth_window_weeks,)
-        return cls(bandwidths, _weeks(window, "smooth_window_weeks", empty_ok=False)[0])
+    params = ("smooth_bandwidths", "smooth_window_weeks")
 
     def rows(self):
         w = self.window
@@ -462,16 +483,11 @@ class SmoothedLevel(FeatureFamily):
             for h in self.bandwidths
         ]
 
-    def reach(self):
-        return self.window * WEEK if self.bandwidths else 0.0
-
     def columns(self, context, prepared, out):
-        history, n = context.history, context.n
         if not self.bandwidths:
             return
-        lo = history.start(context.o - self.window * WEEK)
-        window_counts = history.counts(lo, context.stop, n).astype(np.float64)
-        mean = window_counts.sum() / n
+        window_counts = self._window_counts(context)
+        mean = window_counts.sum() / context.n
         for j, h in enumerate(self.bandwidths):
             smooth = _gaussian_smooth(
                 window_counts, context.grid, h, context.pick_ids, context.raster_index
@@ -479,7 +495,7 @@ class SmoothedLevel(FeatureFamily):
             out[:, j] = smooth / mean if mean > 0 else smooth
 
 
-class ShrunkLevel(FeatureFamily):
+class ShrunkLevel(_BandwidthsOverWindow):
     """Each cell's long-run count shrunk toward its neighbourhood (``eb_{h}m_{w}w``)."""
 
     table = (
@@ -495,14 +511,7 @@ class ShrunkLevel(FeatureFamily):
         ),
     )
 
-    def __init__(self, bandwidths, window):
-        self.bandwidths, self.window = bandwidths, window
-
-    @classmethod
-    def from_builder(cls, builder):
-        bandwidths = _metres(builder.shrink_bandwidths, "shrink_bandwidths")
-        window = (builder.shrink_window_weeks,)
-        return cls(bandwidths, _weeks(window, "shrink_window_weeks", empty_ok=False)[0])
+    params = ("shrink_bandwidths", "shrink_window_weeks")
 
     def rows(self):
         w = self.window
@@ -515,9 +524,6 @@ class ShrunkLevel(FeatureFamily):
             for h in self.bandwidths
         ]
 
-    def reach(self):
-        return self.window * WEEK if self.bandwidths else 0.0
-
     def prepare(self, history, grid, times, before):
         """Return, per bandwidth, the smoothed mask of active cells and the centre weight."""
         flat = history.raster_index(grid)
@@ -527,11 +533,9 @@ class ShrunkLevel(FeatureFamily):
         ]
 
     def columns(self, context, prepared, out):
-        history, n = context.history, context.n
         if not self.bandwidths:
             return
-        lo = history.start(context.o - self.window * WEEK)
-        counts = history.counts(lo, context.stop, n).astype(np.float64)
+        counts = self._window_counts(context)
         for j, (h, (mass, centre)) in enumerate(zip(self.bandwidths, prepared, strict=True)):
             smooth = _gaussian_smooth(counts, context.grid, h, None, context.raster_index)
             shrunk = _shrunk_level(counts, smooth, mass, centre)
