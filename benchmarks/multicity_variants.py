@@ -51,8 +51,7 @@ def with_settings(settings: dict):
 def compare(scores, settings: dict, seed: int = 0) -> str:
     """Markdown table of each setting against the default risk model and the best baseline."""
     hit = scores.pivot_table(index="origin", columns=["method", "coverage"], values="hit_rate")
-    names = set(scores["method"]) - {multicity.RISK, *multicity.CEILINGS, *settings}
-    best = max(names, key=lambda m: hit[(m, 0.03)].mean())
+    best = multicity.best_baselines(scores[~scores["method"].isin(list(settings))])[0.03]
     fit = scores.groupby("method")["fit_seconds"].mean()
     rng = np.random.default_rng(seed)
     lines = [
