@@ -614,6 +614,25 @@ def test_time_windows():
     assert str(events.to_frame()["time_end"].iloc[0]) == "2019-03-01 17:00:00-05:00"
 
 
+def test_has_windows_remembered_and_read_again_for_new_arrays():
+    t = np.array([100, 200, 300], dtype=np.int64)
+    xy = np.array([1.0, 2.0, 3.0])
+    exact = Events(t, xy, xy, crs="EPSG:32617", tz=TZ)
+    assert not exact.has_windows
+    assert not exact.select([True, False, True]).has_windows
+    windowed = Events(t, xy, xy, crs="EPSG:32617", tz=TZ, t_end=t + [0, 50, 0])
+    assert windowed.has_windows and windowed.has_windows  # the second answer is the cached one
+    assert not windowed.select([True, False, True]).has_windows
+    assert windowed.select([False, True, False]).has_windows
+    # t_end given but equal to t: no windows
+    assert not Events(t, xy, xy, crs="EPSG:32617", tz=TZ, t_end=t.copy()).has_windows
+    # an array replaced (not edited in place) is read again
+    windowed.t_end = windowed.t.copy()
+    assert not windowed.has_windows
+    exact.t_end = exact.t + 1
+    assert exact.has_windows
+
+
 def test_window_ending_before_start_names_rows():
     frame = frame_of(
         ["2019-03-01 07:00", "2019-03-02 10:00", "2019-03-03 10:00"],

@@ -198,6 +198,8 @@ class Events:
             t_end = t if exact else t_end.copy()
             data = data.iloc[:]
         self.t, self.t_end = t, t.copy() if exact else t_end
+        if exact:  # no windows, known without reading the times
+            self._windows = (self.t, self.t_end, False)
         self.x, self.y = x, y
         self.data = data
         self.crs = crs
@@ -540,8 +542,17 @@ class Events:
 
     @property
     def has_windows(self) -> bool:
-        """Whether any event has an uncertain time (a window longer than zero)."""
-        return bool((self.t_end > self.t).any())
+        """Whether any event has an uncertain time (a window longer than zero).
+
+        Read from the times once and remembered (free for events built without ``t_end``):
+        events are not changed in place (:meth:`select` and :meth:`before` build new ones),
+        and the answer is read again if ``t`` or ``t_end`` is replaced by another array.
+        """
+        known = getattr(self, "_windows", None)
+        if known is None or known[0] is not self.t or known[1] is not self.t_end:
+            known = (self.t, self.t_end, bool((self.t_end > self.t).any()))
+            self._windows = known
+        return known[2]
 
     @property
     def exact_times(self) -> np.ndarray:
@@ -580,6 +591,9 @@ class Events:
         subset.x, subset.y = self.x[mask], self.y[mask]
         subset.data = self.data.iloc[np.flatnonzero(mask) if mask.dtype == bool else mask]
         subset.crs, subset.tz, subset.report = self.crs, self.tz, dict(self.report)
+        known = getattr(self, "_windows", None)
+        if known is not None and known[0] is self.t and known[1] is self.t_end and not known[2]:
+            subset._windows = (subset.t, subset.t_end, False)  # a subset has no windows either
         return subset
 
     def before(self, origin) -> Events:

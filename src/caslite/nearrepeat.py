@@ -468,7 +468,7 @@ def _known_times(events):
     window, the earliest moment it can have been reported, so no score sees an event before
     it could have been known.
     """
-    if not len(events) or not _k._any_differs(events.t_end, events.t):  # no windows
+    if not events.has_windows:  # remembered by the events: not read again on every call
         return events.t, events.x, events.y
     order = np.argsort(events.t_end, kind="stable")
     return events.t_end[order], events.x[order], events.y[order]

@@ -372,19 +372,6 @@ def _raster_spots(x, y, x0, y0, size, n_rows, n_cols, half, stride):
     return spot, n_bad
 
 
-@njit(**JIT_OPTIONS)
-def _any_differs(a, b):
-    """Whether ``a[i] != b[i]`` for some ``i`` (equal lengths); stops within 4096 of the first."""
-    n = len(a)
-    for start in range(0, n, 4096):
-        differs = False
-        for i in range(start, min(start + 4096, n)):  # no exit inside: vectorized
-            differs |= a[i] != b[i]
-        if differs:
-            return True
-    return False
-
-
 LANES = 8
 """Values per vector operation of :func:`_add_scaled` (LLVM's ``<8 x double>``)."""
 
