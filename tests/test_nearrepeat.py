@@ -269,10 +269,11 @@ def test_grid_form_recursive_on_the_raster(grid, masked_grid, raster_calls, spac
 
 def test_raster_scores_are_the_exact_sum_rounded_once(raster_calls):
     # An independent reference in exact rational arithmetic: every score is the correctly
-    # rounded value of the exact sum of the weights 1/(1+2k) * 1/(1+w).
+    # rounded value of the exact sum of the weights 1/(1+2k) * 1/(1+w). Rows of 11 cells:
+    # eight quotients as one vector operation, three one by one.
     from fractions import Fraction
 
-    grid = make_grid(n_cols=6, n_rows=5, x0=0.0, y0=0.0)
+    grid = make_grid(n_cols=11, n_rows=5, x0=0.0, y0=0.0)
     rng = np.random.default_rng(22)
     t, x, y = random_events(grid, 60, rng, span_days=70, margin=300.0)
     starts = np.sort(rng.integers(T0 + 20 * DAY, T0 + 80 * DAY, 7))
@@ -360,6 +361,30 @@ def test_divide_without_division_is_correctly_rounded():
         x = x[(x >= 0) & (x < 2.0**53)]
         got = np.array([kernels._divide(v, d, 1.0 / d) for v in x])
         np.testing.assert_array_equal(got, x / d)
+
+
+def test_quotients_are_the_vector_form_of_the_division():
+    # The raster kernel's output operation on eight values at once equals IEEE division
+    # ``source[j:j + 8] / d`` bit for bit (float32 targets: that quotient rounded to float32),
+    # at any offsets, and touches nothing else.
+    import numba
+
+    @numba.njit
+    def divide(target, i, source, j, d):
+        kernels._quotients(target, i, source, j, d, 1.0 / d)
+
+    rng = np.random.default_rng(54)
+    for d in map(float, [105 * 2520, 3, 7, 33075, 999_983, 2**20 + 1]):
+        for dtype in [np.float64, np.float32]:
+            for _ in range(20):
+                source = np.floor(rng.random(30) * 2.0 ** rng.integers(1, 54, 30))
+                source[rng.integers(0, 30, 5)] = d * rng.integers(0, 2**20, 5)
+                target = rng.normal(size=40).astype(dtype)
+                i, j = int(rng.integers(0, 33)), int(rng.integers(0, 23))
+                expected = target.copy()
+                expected[i : i + kernels.LANES] = (source[j : j + kernels.LANES] / d).astype(dtype)
+                divide(target, i, source, j, d)
+                np.testing.assert_array_equal(target, expected)
 
 
 def test_chunked_footprints_give_the_same_scores(grid, monkeypatch):

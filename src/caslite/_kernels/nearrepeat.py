@@ -416,6 +416,64 @@ def _add_scaled(typingctx, target, i, source, j, scale):
 
 
 @intrinsic
+def _quotients(typingctx, target, i, source, j, d, reciprocal):
+    """``target[i:i + LANES] = source[j:j + LANES] / d`` as vector operations, no division.
+
+    :func:`_divide` on :data:`LANES` values at once (a product and two ``fma`` corrections,
+    the same bits as IEEE division for the kernel's whole numbers), stored in ``target``'s
+    dtype (float64, or float32 rounded from the float64 quotient, as a scalar store does).
+    ``target`` and ``source`` are C-contiguous arrays read at flat offsets ``i`` and ``j``;
+    no bounds checks (the caller keeps both ranges inside the arrays). Written out because
+    LLVM vectorizes the scalar loop four values at a time only.
+    """
+    if not (
+        isinstance(target, types.Array)
+        and target.layout == "C"
+        and target.dtype in (types.float32, types.float64)
+        and isinstance(source, types.Array)
+        and source.layout == "C"
+        and source.dtype == types.float64
+    ):
+        return None
+    signature = types.void(target, types.intp, source, types.intp, types.float64, types.float64)
+
+    def codegen(context, builder, sig, args):
+        vector = ir.VectorType(ir.DoubleType(), LANES)
+
+        def pointer(array_type, array, offset, element):
+            data = context.make_array(array_type)(context, builder, value=array).data
+            return builder.bitcast(
+                builder.gep(data, [offset]), ir.VectorType(element, LANES).as_pointer()
+            )
+
+        def spread(value):
+            lane = ir.Constant(ir.IntType(32), 0)
+            one = builder.insert_element(ir.Constant(vector, ir.Undefined), value, lane)
+            mask = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+            return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined), mask)
+
+        fma_type = ir.FunctionType(vector, [vector, vector, vector])
+        name = f"llvm.fma.v{LANES}f64"
+        fma = builder.module.globals.get(name) or ir.Function(builder.module, fma_type, name)
+        x = builder.load(pointer(sig.args[2], args[2], args[3], ir.DoubleType()), align=8)
+        d, reciprocal = spread(args[4]), spread(args[5])
+        q = builder.fmul(x, reciprocal)
+        for _ in range(2):  # as _divide: the residual x - q d exactly, then the correction
+            residual = builder.call(fma, [builder.fneg(q), d, x])
+            q = builder.call(fma, [residual, reciprocal, q])
+        if sig.args[0].dtype == types.float32:
+            element = ir.FloatType()
+            q = builder.fptrunc(q, ir.VectorType(element, LANES))
+            align = 4
+        else:
+            element, align = ir.DoubleType(), 8
+        builder.store(q, pointer(sig.args[0], args[0], args[1], element), align=align)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
 def _trailing_zeros(typingctx, bits):
     """Index of the lowest set bit of a nonzero ``uint64`` (LLVM's ``cttz``, one instruction)."""
     if bits != types.uint64:
@@ -475,7 +533,8 @@ def _score_steps_raster(
     finds them line by line, left to right, adds the stamp of each, scaled by its change
     (one vector operation per stamp row and group of lanes, :func:`_add_scaled`), and writes
     each raster row as soon as no later stamp can reach it: ``field / denominator`` for its
-    active cells, correctly rounded by :func:`_divide`. The rows the pass works on stay in
+    active cells, correctly rounded by :func:`_divide` (:func:`_quotients`, eight at a time,
+    for rows whose cells are all active). The rows the pass works on stay in
     the first-level cache.
 
     ``spot[i]`` is event ``i``'s cell in the raster padded by ``h`` cells, ``(row + h) *
@@ -487,7 +546,7 @@ def _score_steps_raster(
     time_units)]`` the shortest beyond the window. Blocks must be in ascending order of
     ``starts``.
     """
-    n_blocks = out.shape[0]
+    n_blocks, n_cells = out.shape
     n = len(t)
     n_steps = len(time_units)
     size = stamp.shape[0]  # 2h + 1
@@ -570,8 +629,13 @@ def _score_steps_raster(
             row_field = field[(r + 2 * half) * stride + 2 * half :]
             first = row_start[r]
             if row_start[r + 1] - first == n_cols:  # every cell of the row is active
+                source = (r + 2 * half) * stride + 2 * half  # row_field's offset in field
+                target = b * n_cells + first  # row_out's offset in out
+                whole = n_cols - n_cols % LANES
+                for c in range(0, whole, LANES):
+                    _quotients(out, target + c, field, source + c, denominator, reciprocal)
                 row_out = out_row[first : first + n_cols]
-                for c in range(n_cols):
+                for c in range(whole, n_cols):
                     row_out[c] = _divide(row_field[c], denominator, reciprocal)
             else:
                 for k in range(first, row_start[r + 1]):
