@@ -344,6 +344,45 @@ def test_add_scaled_is_the_vector_form_of_a_scaled_add():
         np.testing.assert_array_equal(target, expected)
 
 
+def test_add_stamp_is_rows_of_scaled_adds():
+    # A stamp of one group of lanes, its rows written out: row dy of the stamp is added to
+    # target[i + dy * stride:][:8] as numpy's ``+= scale * row``, bit for bit, for every
+    # number of rows the kernel uses, and nothing else is touched.
+    import numba
+
+    @numba.njit
+    def stamp(target, i, stride, rows, scale, size):
+        kernels._add_one_group_stamp(target, i, stride, rows, scale, size)
+
+    rng = np.random.default_rng(9)
+    lanes = kernels.LANES
+    for size in [1, 3, 5, 7]:
+        for _ in range(20):
+            stride = int(rng.integers(lanes, 20))
+            target = rng.normal(size=7 * stride + 30) * 10.0 ** rng.integers(-3, 12)
+            rows = np.floor(rng.normal(size=(size, lanes)) * 1e6)
+            i = int(rng.integers(0, 30))
+            scale = float(rng.normal() * 10.0 ** rng.integers(-3, 9))
+            expected = target.copy()
+            for dy in range(size):
+                expected[i + dy * stride : i + dy * stride + lanes] += scale * rows[dy]
+            stamp(target, i, stride, rows.ravel(), scale, size)
+            np.testing.assert_array_equal(target, expected)
+
+
+def test_lanes_first_transposes_the_bytes_of_a_word():
+    # bit 8 l + g of the result is bit 8 g + l of the word: a word's cells in lane order
+    rng = np.random.default_rng(10)
+    words = np.concatenate(
+        [rng.integers(0, 2**63, 200, dtype=np.uint64) * np.uint64(2) + np.uint64(1),
+         np.uint64(1) << np.arange(64, dtype=np.uint64), [np.uint64(0), ~np.uint64(0)]]
+    )  # fmt: skip
+    for word in words:
+        bits = [(int(word) >> k) & 1 for k in range(64)]  # bits[8 g + l]
+        expected = sum(bits[8 * g + lane] << (8 * lane + g) for g in range(8) for lane in range(8))
+        assert int(kernels._lanes_first(word)) == expected
+
+
 def test_divide_without_division_is_correctly_rounded():
     # The raster kernel's quotient (a product and two fma corrections) equals IEEE
     # division, the correctly rounded reference, for whole numbers up to 2**53 over the

@@ -416,6 +416,53 @@ def _add_scaled(typingctx, target, i, source, j, scale):
 
 
 @intrinsic
+def _add_stamp(typingctx, target, i, stride, stamp, scale, rows):
+    """``target[i + dy stride:][:LANES] += scale * stamp[dy LANES:][:LANES]`` for ``dy < rows``.
+
+    A stamp of one group of :data:`LANES` values per row, added as ``rows`` vector
+    operations, each as :func:`_add_scaled` (the product and the sum rounded separately).
+    ``rows`` must be a literal (a constant at the call), so that the rows are written out:
+    a loop over a few rows costs more than their work. The stamp's rows are loaded as
+    invariant (``!invariant.load``: nothing writes the stamp while a kernel runs), so
+    that LLVM may load them before the stores to ``target``, which it must otherwise
+    assume might overlap them. ``target`` and ``stamp`` are C-contiguous float64 arrays,
+    ``target`` read at flat offsets ``i + dy * stride``; no bounds checks (the caller keeps
+    the ranges inside the arrays).
+    """
+    arrays = (target, stamp)
+    if not all(
+        isinstance(a, types.Array) and a.dtype == types.float64 and a.layout == "C" for a in arrays
+    ):
+        return None
+    if not isinstance(rows, types.IntegerLiteral):
+        return None
+    n_rows = rows.literal_value
+    signature = types.void(target, types.intp, types.intp, stamp, types.float64, rows)
+
+    def codegen(context, builder, sig, args):
+        vector = ir.VectorType(ir.DoubleType(), LANES)
+        target_data = context.make_array(sig.args[0])(context, builder, value=args[0]).data
+        stamp_data = context.make_array(sig.args[3])(context, builder, value=args[3]).data
+        lane = ir.Constant(ir.IntType(32), 0)
+        spread = builder.insert_element(ir.Constant(vector, ir.Undefined), args[4], lane)
+        mask = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+        spread = builder.shuffle_vector(spread, ir.Constant(vector, ir.Undefined), mask)
+        invariant = builder.module.add_metadata([])
+        offset = args[1]
+        for dy in range(n_rows):
+            at = builder.gep(stamp_data, [ir.Constant(ir.IntType(64), dy * LANES)])
+            row = builder.load(builder.bitcast(at, vector.as_pointer()), align=8)
+            row.set_metadata("invariant.load", invariant)
+            pointer = builder.bitcast(builder.gep(target_data, [offset]), vector.as_pointer())
+            value = builder.load(pointer, align=8)
+            builder.store(builder.fadd(value, builder.fmul(spread, row)), pointer, align=8)
+            offset = builder.add(offset, args[2])
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
 def _quotients(typingctx, target, i, source, j, d, reciprocal):
     """``target[i:i + LANES] = source[j:j + LANES] / d`` as vector operations, no division.
 
@@ -487,6 +534,38 @@ def _trailing_zeros(typingctx, bits):
 
 
 @njit(**JIT_OPTIONS)
+def _lanes_first(bits):
+    """Reorder a word's 64 bits: bit ``8 l + g`` of the result is bit ``8 g + l`` of ``bits``.
+
+    The transpose of the 8 x 8 bit matrix whose row ``g`` is byte ``g`` (Warren, *Hacker's
+    Delight*, 2nd ed., section 7-3): its set bits in ascending order visit the cells of a
+    word of the bit map at lane 0 of every group of :data:`LANES` first, then lane 1, and
+    so on, so that consecutive stamps of a line are mostly :data:`LANES` or more cells
+    apart and do not overlap the one just stored (a load that partly overlaps a pending
+    store waits until the store reaches the cache).
+    """
+    t = (bits ^ (bits >> np.uint64(7))) & np.uint64(0x00AA00AA00AA00AA)
+    bits = bits ^ t ^ (t << np.uint64(7))
+    t = (bits ^ (bits >> np.uint64(14))) & np.uint64(0x0000CCCC0000CCCC)
+    bits = bits ^ t ^ (t << np.uint64(14))
+    t = (bits ^ (bits >> np.uint64(28))) & np.uint64(0x00000000F0F0F0F0)
+    return bits ^ t ^ (t << np.uint64(28))
+
+
+@njit(**JIT_OPTIONS)
+def _add_one_group_stamp(field, node, stride, stamp, scale, size):
+    """:func:`_add_stamp` of ``size`` rows (1, 3, 5 or 7: a stamp of one group of lanes)."""
+    if size == 7:
+        _add_stamp(field, node, stride, stamp, scale, 7)
+    elif size == 5:
+        _add_stamp(field, node, stride, stamp, scale, 5)
+    elif size == 3:
+        _add_stamp(field, node, stride, stamp, scale, 3)
+    else:
+        _add_stamp(field, node, stride, stamp, scale, 1)
+
+
+@njit(**JIT_OPTIONS)
 def _steps_below(i, bound):
     """Count the prefixes ``bound[1:]`` (largest first) that hold event ``i``: its step."""
     step = 0
@@ -530,8 +609,9 @@ def _score_steps_raster(
     weight changed by the same amount, so only the runs of events whose weight changed are
     visited (each event a bounded number of times), with no per-event test or division.
     The changed cells are marked in a bit map (``changed``). Then one pass down the raster
-    finds them line by line, left to right, adds the stamp of each, scaled by its change
-    (one vector operation per stamp row and group of lanes, :func:`_add_scaled`), and writes
+    finds them line by line (in each word of the bit map lane by lane, :func:`_lanes_first`),
+    adds the stamp of each, scaled by its change (one vector operation per stamp row and
+    group of lanes, :func:`_add_stamp` or :func:`_add_scaled`), and writes
     each raster row as soon as no later stamp can reach it: ``field / denominator`` for its
     active cells, correctly rounded by :func:`_divide` (:func:`_quotients`, eight at a time,
     for rows whose cells are all active). The rows the pass works on stay in
@@ -601,21 +681,22 @@ def _score_steps_raster(
                 pending[where] += delta
         out_row = out[b]
         for ln in range(n_lines):
-            # the changed cells of the line, left to right (a line is whole words)
+            # the changed cells of the line, word by word (a line is whole words), in each
+            # word lane by lane (see _lanes_first)
             for word in range(ln * stride // WORD, (ln + 1) * stride // WORD):
-                bits = changed[word]
+                bits = _lanes_first(changed[word])
                 changed[word] = 0
                 while bits:
-                    node = word * WORD + _trailing_zeros(bits)
+                    at = _trailing_zeros(bits)  # bit 8 l + g: cell 8 g + l of the word
+                    node = word * WORD + (at % LANES) * LANES + at // LANES
                     bits &= bits - np.uint64(1)
                     change = pending[node]
                     pending[node] = 0
                     if change == 0:
                         continue
                     scale = float(change)
-                    if n_groups == 1:  # a loop of one group costs more than its work
-                        for dy in range(size):
-                            _add_scaled(field, node + dy * stride, flat_stamp, dy * LANES, scale)
+                    if n_groups == 1:  # the rows written out
+                        _add_one_group_stamp(field, node, stride, flat_stamp, scale, size)
                         continue
                     for dy in range(size):
                         for g in range(n_groups):
