@@ -534,22 +534,17 @@ def _trailing_zeros(typingctx, bits):
 
 
 @njit(**JIT_OPTIONS)
-def _lanes_first(bits):
-    """Reorder a word's 64 bits: bit ``8 l + g`` of the result is bit ``8 g + l`` of ``bits``.
+def _lanes_first(where):
+    """Return the bit of cell ``where`` (>= 0) in its word of the bit map: lane, then group.
 
-    The transpose of the 8 x 8 bit matrix whose row ``g`` is byte ``g`` (Warren, *Hacker's
-    Delight*, 2nd ed., section 7-3): its set bits in ascending order visit the cells of a
-    word of the bit map at lane 0 of every group of :data:`LANES` first, then lane 1, and
-    so on, so that consecutive stamps of a line are mostly :data:`LANES` or more cells
-    apart and do not overlap the one just stored (a load that partly overlaps a pending
-    store waits until the store reaches the cache).
+    Cell ``64 w + 8 g + l`` (lane ``l`` of group ``g`` of :data:`LANES` cells in word
+    ``w``) is bit ``8 l + g`` of word ``w``, so that the set bits of a word in ascending
+    order visit lane 0 of every group first, then lane 1, and so on: consecutive stamps of
+    a line are then mostly :data:`LANES` or more cells apart and do not overlap the one
+    just stored (a load that partly overlaps a pending store waits until the store reaches
+    the cache). Bit ``k`` is cell ``(k % 8) * 8 + k // 8`` of the word.
     """
-    t = (bits ^ (bits >> np.uint64(7))) & np.uint64(0x00AA00AA00AA00AA)
-    bits = bits ^ t ^ (t << np.uint64(7))
-    t = (bits ^ (bits >> np.uint64(14))) & np.uint64(0x0000CCCC0000CCCC)
-    bits = bits ^ t ^ (t << np.uint64(14))
-    t = (bits ^ (bits >> np.uint64(28))) & np.uint64(0x00000000F0F0F0F0)
-    return bits ^ t ^ (t << np.uint64(28))
+    return (where % LANES) * LANES + (where // LANES) % LANES
 
 
 @njit(**JIT_OPTIONS)
@@ -677,14 +672,14 @@ def _score_steps_raster(
                 where = spot[i]
                 if where < 0:
                     continue
-                changed[where // WORD] |= np.uint64(1) << np.uint64(where % WORD)
+                changed[where // WORD] |= np.uint64(1) << np.uint64(_lanes_first(where))
                 pending[where] += delta
         out_row = out[b]
         for ln in range(n_lines):
             # the changed cells of the line, word by word (a line is whole words), in each
             # word lane by lane (see _lanes_first)
             for word in range(ln * stride // WORD, (ln + 1) * stride // WORD):
-                bits = _lanes_first(changed[word])
+                bits = changed[word]
                 changed[word] = 0
                 while bits:
                     at = _trailing_zeros(bits)  # bit 8 l + g: cell 8 g + l of the word
