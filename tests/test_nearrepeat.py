@@ -267,10 +267,26 @@ def test_grid_form_recursive_on_the_raster(grid, masked_grid, raster_calls, spac
     assert (len(raster_calls) > 0) == fraction
 
 
-def test_raster_scores_are_the_exact_sum_rounded_once(raster_calls):
+@pytest.fixture(params=["int32", "float64"])
+def field(request, monkeypatch):
+    """The raster field's dtype, forced: int32 (the default where the sums fit) or float64."""
+    if request.param == "float64":
+        monkeypatch.setattr(nr, "_INT32_LIMIT", 0)
+    dtypes = []
+    kernel = kernels._score_steps_raster
+
+    def spy(*args):
+        dtypes.append(args[6].dtype)  # the stamp's, the field's
+        return kernel(*args)
+
+    monkeypatch.setattr(kernels, "_score_steps_raster", spy)
+    return request.param, dtypes
+
+
+def test_raster_scores_are_the_exact_sum_rounded_once(field):
     # An independent reference in exact rational arithmetic: every score is the correctly
     # rounded value of the exact sum of the weights 1/(1+2k) * 1/(1+w). Rows of 11 cells:
-    # eight quotients as one vector operation, three one by one.
+    # eight quotients as one vector operation, three one by one. Fields of either dtype.
     from fractions import Fraction
 
     grid = make_grid(n_cols=11, n_rows=5, x0=0.0, y0=0.0)
@@ -279,7 +295,7 @@ def test_raster_scores_are_the_exact_sum_rounded_once(raster_calls):
     starts = np.sort(rng.integers(T0 + 20 * DAY, T0 + 80 * DAY, 7))
     got = score_at(t, x, y, grid, starts, space=BowersSpace(form="grid"), time=BowersTime(),
                    method="recursive")  # fmt: skip
-    assert raster_calls
+    assert field[1] == [np.dtype(field[0])]
     col = np.floor((x - grid.x0) / S).astype(int)
     row = np.floor((y - grid.y0) / S).astype(int)
     for b, s in enumerate(starts):
@@ -291,6 +307,77 @@ def test_raster_scores_are_the_exact_sum_rounded_once(raster_calls):
                 if ring <= 3 and 0 < lag <= 56 * DAY:
                     total += Fraction(1, 1 + 2 * ring) * Fraction(1, 1 + lag // WEEK)
             assert got[b, c] == float(total)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [BowersSpace(form="grid"), BowersSpace(unit=100.0, radius=250.0, form="grid"),
+     BowersSpace(unit=62.5, radius=1250.0, form="grid"), BowersSpace(radius=0.0, form="grid")],
+    ids=["bowers", "bowers-unit-100", "bowers-21-columns", "bowers-radius-0"],
+)  # fmt: skip
+@pytest.mark.parametrize("masked", [False, True], ids=["square", "masked"])
+def test_raster_fields_of_int32_and_float64_give_the_same_bits(
+    grid, masked_grid, monkeypatch, space, masked
+):
+    # Both fields hold the exact whole-number sums, so their scores are bit for bit equal,
+    # as history (entering events too) and as a forecast, in float64 and float32 output.
+    the_grid = masked_grid if masked else grid
+    rng = np.random.default_rng(24)
+    t, x, y = random_events(the_grid, 400, rng, span_days=150, margin=600.0)
+    t[100:140] = t[100]  # many events at one instant
+    x[200:260], y[200:260] = x[200], y[200]  # and at one place
+    t.sort()
+    starts = np.sort(rng.integers(T0, T0 + 160 * DAY, 30))
+    kw = {"space": space, "time": BowersTime(), "method": "recursive"}
+    for before in [None, int(starts[10])]:
+        for dtype in [np.float64, np.float32]:
+            small = score_at(t, x, y, the_grid, starts, before=before, dtype=dtype, **kw)
+            with monkeypatch.context() as patch:
+                patch.setattr(nr, "_INT32_LIMIT", 0)
+                wide = score_at(t, x, y, the_grid, starts, before=before, dtype=dtype, **kw)
+            np.testing.assert_array_equal(small, wide)
+
+
+def test_raster_field_is_int32_only_while_the_busiest_square_fits(field):
+    # n events at one place and instant: every score is n * 1/(1+2k) * 1/(1+w), exactly,
+    # on either side of the largest n for int32 (2 * n * 105 * 2520 < 2**31: n <= 4057),
+    # and where an int32 field would overflow (n * 105 * 2520 >= 2**31).
+    from fractions import Fraction
+
+    grid = make_grid(n_cols=9, n_rows=9, x0=0.0, y0=0.0)
+    kw = {"space": BowersSpace(form="grid"), "time": BowersTime(), "method": "recursive"}
+    starts = T0 + np.array([DAY, WEEK + DAY])
+    for n in [4057, 4058, 9000]:
+        t = np.full(n, T0)
+        x = y = np.full(n, 4.5 * S)
+        got = score_at(t, x, y, grid, starts, **kw)
+        for b, w in enumerate([0, 1]):
+            for ring in range(4):
+                value = float(Fraction(n, (1 + 2 * ring) * (1 + w)))
+                cell = grid.cell_of(np.array([(4.5 + ring) * S]), np.array([4.5 * S]))[0]
+                assert got[b, cell] == value
+        # int32 up to 4057 unless float64 is forced; float64 beyond
+        fits = n <= 4057 and field[0] == "int32"
+        assert field[1][-1] == np.dtype(np.int32 if fits else np.float64)
+
+
+def test_busiest_square_counts_the_events_of_the_fullest_square():
+    # against counting every square of a random raster of events directly
+    rng = np.random.default_rng(25)
+    for half, n_lines, stride in [(0, 5, 64), (1, 6, 64), (3, 12, 128), (5, 17, 128)]:
+        width = 2 * half + 1
+        line = rng.integers(0, n_lines, 300)
+        column = rng.integers(0, stride - 2 * half, 300)  # the end of every line empty
+        column[:40] = column[0]
+        line[:40] = line[0]  # a crowded place
+        spot = np.where(rng.random(300) < 0.1, -1, line * stride + column)
+        counts = np.zeros((n_lines + 2 * width, stride + 2 * width), dtype=int)
+        np.add.at(counts, (line[spot >= 0] + width, column[spot >= 0] + width), 1)
+        expected = max(
+            counts[r : r + width, c : c + width].sum()
+            for r in range(n_lines + width) for c in range(stride + width)
+        )  # fmt: skip
+        assert kernels._busiest_square(spot, n_lines, stride, half) == expected
 
 
 def test_raster_path_is_chosen_for_a_dense_forecast(grid, raster_calls):
@@ -324,7 +411,8 @@ def test_step_starts_honour_the_float_test():
 
 def test_add_scaled_is_the_vector_form_of_a_scaled_add():
     # The raster kernel's stamp operation on eight values at once equals numpy's
-    # ``target[i:i + 8] += scale * source[j:j + 8]`` bit for bit, at any offsets, and
+    # ``target[i:i + 8] += scale * source[j:j + 8]`` bit for bit (float64: the product and
+    # the sum rounded separately; int32: exact), at any offsets, for an integer scale, and
     # touches nothing else.
     import numba
 
@@ -337,7 +425,15 @@ def test_add_scaled_is_the_vector_form_of_a_scaled_add():
         target = rng.normal(size=40) * 10.0 ** rng.integers(-3, 12)
         source = np.floor(rng.normal(size=30) * 1e6)
         i, j = int(rng.integers(0, 33)), int(rng.integers(0, 23))
-        scale = float(rng.normal() * 10.0 ** rng.integers(-3, 9))
+        scale = int(rng.normal() * 10.0 ** rng.integers(0, 9))
+        expected = target.copy()
+        expected[i : i + kernels.LANES] += float(scale) * source[j : j + kernels.LANES]
+        add(target, i, source, j, scale)
+        np.testing.assert_array_equal(target, expected)
+        # int32: whole numbers whose products and sums fit
+        target = rng.integers(-(2**20), 2**20, 40).astype(np.int32)
+        source = rng.integers(-(2**9), 2**9, 30).astype(np.int32)
+        scale = int(rng.integers(-(2**9), 2**9))
         expected = target.copy()
         expected[i : i + kernels.LANES] += scale * source[j : j + kernels.LANES]
         add(target, i, source, j, scale)
@@ -346,8 +442,8 @@ def test_add_scaled_is_the_vector_form_of_a_scaled_add():
 
 def test_add_stamp_is_rows_of_scaled_adds():
     # A stamp of one group of lanes, its rows written out: row dy of the stamp is added to
-    # target[i + dy * stride:][:8] as numpy's ``+= scale * row``, bit for bit, for every
-    # number of rows the kernel uses, and nothing else is touched.
+    # target[i + dy * stride:][:8] as numpy's ``+= scale * row``, bit for bit (float64 and
+    # int32 fields), for every number of rows the kernel uses, and nothing else is touched.
     import numba
 
     @numba.njit
@@ -357,17 +453,22 @@ def test_add_stamp_is_rows_of_scaled_adds():
     rng = np.random.default_rng(9)
     lanes = kernels.LANES
     for size in [1, 3, 5, 7]:
-        for _ in range(20):
-            stride = int(rng.integers(lanes, 20))
-            target = rng.normal(size=7 * stride + 30) * 10.0 ** rng.integers(-3, 12)
-            rows = np.floor(rng.normal(size=(size, lanes)) * 1e6)
-            i = int(rng.integers(0, 30))
-            scale = float(rng.normal() * 10.0 ** rng.integers(-3, 9))
-            expected = target.copy()
-            for dy in range(size):
-                expected[i + dy * stride : i + dy * stride + lanes] += scale * rows[dy]
-            stamp(target, i, stride, rows.ravel(), scale, size)
-            np.testing.assert_array_equal(target, expected)
+        for dtype in [np.float64, np.int32]:
+            for _ in range(10):
+                stride = int(rng.integers(lanes, 20))
+                if dtype == np.float64:
+                    target = rng.normal(size=7 * stride + 30) * 10.0 ** rng.integers(-3, 12)
+                else:
+                    target = rng.integers(-(2**20), 2**20, 7 * stride + 30).astype(dtype)
+                rows = rng.integers(0, 2**9, (size, lanes)).astype(dtype)
+                i = int(rng.integers(0, 30))
+                scale = int(rng.integers(-(2**9), 2**9))
+                expected = target.copy()
+                for dy in range(size):
+                    at = i + dy * stride
+                    expected[at : at + lanes] += (dtype(scale) * rows[dy]).astype(dtype)
+                stamp(target, i, stride, rows.ravel(), scale, size)
+                np.testing.assert_array_equal(target, expected)
 
 
 def test_lanes_first_orders_the_cells_of_a_word_lane_by_lane():

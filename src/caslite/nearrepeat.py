@@ -65,6 +65,8 @@ _FORMS = ("continuous", "grid")
 _METHODS = ("auto", "direct", "recursive")
 # Weight steps of a BowersTime window beyond which method="recursive" is refused.
 _MAX_STEPS = 64
+# Whole numbers of the raster field below this are kept in int32 (see _score_raster).
+_INT32_LIMIT = 2**31
 # Footprint entries (cell id + weight, 16 bytes each) held at once; events are processed in
 # chunks of time-sorted events beyond this (about 256 MB).
 _MAX_FOOTPRINT = 1 << 24
@@ -742,6 +744,14 @@ def _score_raster(t, x, y, grid, times, cut, time, units, out) -> None:
     )
     if n_bad:
         _check_finite(x, y)
+    # A field value counts at most the events of one square of 2h + 1 cells, each at most
+    # max(ring) * max(step) units, and while a block's changes are added at most twice
+    # that: int32 (half the bytes of float64 per stamp row) when that stays below 2**31.
+    peak = 2 * int(ring_units.max()) * int(time_units.max())
+    if peak * len(t) < _INT32_LIMIT or (
+        peak * _k._busiest_square(spot, n_rows + 2 * half, stride, half) < _INT32_LIMIT
+    ):
+        stamp = stamp.astype(np.int32)
     row_start = np.searchsorted(grid.cell_row, np.arange(n_rows + 1)).astype(np.int64)
     _, step, window = time._codes()
     _k._score_steps_raster(

@@ -372,44 +372,116 @@ def _raster_spots(x, y, x0, y0, size, n_rows, n_cols, half, stride):
     return spot, n_bad
 
 
+@njit(**JIT_OPTIONS)
+def _busiest_square(spot, n_lines, stride, half):
+    """Count the events of the fullest square of ``2 half + 1`` places of the padded raster.
+
+    ``spot`` as from :func:`_raster_spots` (``line * stride + column``, -1 for none), on
+    ``n_lines`` lines of ``stride`` places with at least ``2 half`` empty places at the end
+    of every line. The events per place are summed over windows of ``2 half + 1`` places
+    along the lines (running sums), then of ``2 half + 1`` lines. A window that starts in the
+    empty end of a line holds a subset of the events of one within the next line, and one
+    cut by the first line a subset of a whole one: the largest window is the largest
+    square.
+    """
+    width = 2 * half + 1
+    n_places = n_lines * stride
+    counts = np.zeros(n_places, dtype=np.int32)
+    for i in range(len(spot)):
+        if spot[i] >= 0:
+            counts[spot[i]] += 1
+    along = np.empty(n_places, dtype=np.int64)  # windows ending at each place
+    running = 0
+    for p in range(n_places):
+        running += counts[p]
+        if p >= width:
+            running -= counts[p - width]
+        along[p] = running
+    across = np.zeros(stride, dtype=np.int64)  # windows of lines ending at each line
+    busiest = 0
+    for ln in range(n_lines):
+        line = along[ln * stride : (ln + 1) * stride]
+        for c in range(stride):  # vectorized
+            across[c] += line[c]
+        if ln >= width:
+            gone = along[(ln - width) * stride : (ln - width + 1) * stride]
+            for c in range(stride):
+                across[c] -= gone[c]
+        busiest = max(busiest, across.max())
+    return busiest
+
+
 LANES = 8
 """Values per vector operation of :func:`_add_scaled` (LLVM's ``<8 x double>``)."""
 
 WORD = 64
 """Cells per word of the kernel's bit map of changed cells (``uint64``)."""
 
+_FIELD_ELEMENTS = {types.float64: (ir.DoubleType(), 8), types.int32: (ir.IntType(32), 4)}
+"""LLVM element type and alignment of the raster field's dtypes: float64, or int32 where
+every value fits (half the bytes per stamp row)."""
+
+
+def _field_dtype(*arrays):
+    """Return the dtype of C-contiguous float64 or int32 arrays of one dtype, else None."""
+    if not all(isinstance(a, types.Array) and a.layout == "C" for a in arrays):
+        return None
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) != 1 or arrays[0].dtype not in _FIELD_ELEMENTS:
+        return None
+    return arrays[0].dtype
+
+
+def _spread(builder, value, dtype):
+    """Put an int64 ``value`` in every lane of a vector of ``dtype`` (codegen)."""
+    element = _FIELD_ELEMENTS[dtype][0]
+    if dtype == types.float64:
+        value = builder.sitofp(value, element)  # as float(value)
+    else:
+        value = builder.trunc(value, element)
+    vector = ir.VectorType(element, LANES)
+    lane = ir.Constant(ir.IntType(32), 0)
+    one = builder.insert_element(ir.Constant(vector, ir.Undefined), value, lane)
+    mask = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+    return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined), mask)
+
+
+def _scaled_sum(builder, value, scale, row, dtype):
+    """``value + scale * row`` on vectors of ``dtype`` (codegen): rounded twice for float64."""
+    if dtype == types.float64:
+        return builder.fadd(value, builder.fmul(scale, row))
+    return builder.add(value, builder.mul(scale, row))
+
 
 @intrinsic
 def _add_scaled(typingctx, target, i, source, j, scale):
     """``target[i:i + LANES] += scale * source[j:j + LANES]`` as one vector operation.
 
-    ``target`` and ``source`` are C-contiguous float64 arrays read at flat offsets ``i`` and
-    ``j``; no bounds checks (the caller keeps both ranges inside the arrays). LLVM's
-    ``<8 x double>`` operations: one AVX-512 instruction each (two AVX, four SSE2) where a
-    loop over a short runtime range would pay its set-up for every row. The product and
-    the sum are rounded separately, as ``target[k] += scale * source[k]``.
+    ``scale`` is an integer (int64, converted to the arrays' dtype). ``target`` and
+    ``source`` are C-contiguous arrays of one dtype, float64 or int32 (then the scale and
+    every product and sum must fit in int32: the caller checks), read at flat offsets ``i``
+    and ``j``; no bounds checks (the caller keeps both ranges inside the arrays). LLVM's
+    ``<8 x double>`` (``<8 x i32>``) operations: one AVX-512 (AVX2) instruction each where
+    a loop over a short runtime range would pay its set-up for every row. In float64 the
+    product and the sum are rounded separately, as ``target[k] += scale * source[k]``.
     """
-    arrays = (target, source)
-    if not all(
-        isinstance(a, types.Array) and a.dtype == types.float64 and a.layout == "C" for a in arrays
-    ):
+    dtype = _field_dtype(target, source)
+    if dtype is None:
         return None
-    signature = types.void(target, types.intp, source, types.intp, types.float64)
+    signature = types.void(target, types.intp, source, types.intp, types.int64)
 
     def codegen(context, builder, sig, args):
-        vector = ir.VectorType(ir.DoubleType(), LANES)
+        element, align = _FIELD_ELEMENTS[dtype]
+        vector = ir.VectorType(element, LANES)
         pointers = []
         for array_type, array, offset in [(sig.args[0], args[0], args[1]),
                                           (sig.args[2], args[2], args[3])]:  # fmt: skip
             data = context.make_array(array_type)(context, builder, value=array).data
             pointers.append(builder.bitcast(builder.gep(data, [offset]), vector.as_pointer()))
-        lane = ir.Constant(ir.IntType(32), 0)
-        spread = builder.insert_element(ir.Constant(vector, ir.Undefined), args[4], lane)
-        mask = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
-        spread = builder.shuffle_vector(spread, ir.Constant(vector, ir.Undefined), mask)
-        value = builder.load(pointers[0], align=8)
-        term = builder.fmul(spread, builder.load(pointers[1], align=8))
-        builder.store(builder.fadd(value, term), pointers[0], align=8)
+        spread = _spread(builder, args[4], dtype)
+        value = builder.load(pointers[0], align=align)
+        row = builder.load(pointers[1], align=align)
+        builder.store(_scaled_sum(builder, value, spread, row, dtype), pointers[0], align=align)
         return context.get_dummy_value()
 
     return signature, codegen
@@ -420,42 +492,36 @@ def _add_stamp(typingctx, target, i, stride, stamp, scale, rows):
     """``target[i + dy stride:][:LANES] += scale * stamp[dy LANES:][:LANES]`` for ``dy < rows``.
 
     A stamp of one group of :data:`LANES` values per row, added as ``rows`` vector
-    operations, each as :func:`_add_scaled` (the product and the sum rounded separately).
-    ``rows`` must be a literal (a constant at the call), so that the rows are written out:
-    a loop over a few rows costs more than their work. The stamp's rows are loaded as
-    invariant (``!invariant.load``: nothing writes the stamp while a kernel runs), so
-    that LLVM may load them before the stores to ``target``, which it must otherwise
-    assume might overlap them. ``target`` and ``stamp`` are C-contiguous float64 arrays,
-    ``target`` read at flat offsets ``i + dy * stride``; no bounds checks (the caller keeps
-    the ranges inside the arrays).
+    operations, each as :func:`_add_scaled` (float64 or int32). ``rows`` must be a literal
+    (a constant at the call), so that the rows are written out: a loop over a few rows
+    costs more than their work. The stamp's rows are loaded as invariant
+    (``!invariant.load``: nothing writes the stamp while a kernel runs), so that LLVM may
+    load them before the stores to ``target``, which it must otherwise assume might overlap
+    them. ``target`` and ``stamp`` are C-contiguous arrays of one dtype, ``target`` read at
+    flat offsets ``i + dy * stride``; no bounds checks (the caller keeps the ranges inside
+    the arrays).
     """
-    arrays = (target, stamp)
-    if not all(
-        isinstance(a, types.Array) and a.dtype == types.float64 and a.layout == "C" for a in arrays
-    ):
-        return None
-    if not isinstance(rows, types.IntegerLiteral):
+    dtype = _field_dtype(target, stamp)
+    if dtype is None or not isinstance(rows, types.IntegerLiteral):
         return None
     n_rows = rows.literal_value
-    signature = types.void(target, types.intp, types.intp, stamp, types.float64, rows)
+    signature = types.void(target, types.intp, types.intp, stamp, types.int64, rows)
 
     def codegen(context, builder, sig, args):
-        vector = ir.VectorType(ir.DoubleType(), LANES)
+        element, align = _FIELD_ELEMENTS[dtype]
+        vector = ir.VectorType(element, LANES)
         target_data = context.make_array(sig.args[0])(context, builder, value=args[0]).data
         stamp_data = context.make_array(sig.args[3])(context, builder, value=args[3]).data
-        lane = ir.Constant(ir.IntType(32), 0)
-        spread = builder.insert_element(ir.Constant(vector, ir.Undefined), args[4], lane)
-        mask = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
-        spread = builder.shuffle_vector(spread, ir.Constant(vector, ir.Undefined), mask)
+        spread = _spread(builder, args[4], dtype)
         invariant = builder.module.add_metadata([])
         offset = args[1]
         for dy in range(n_rows):
             at = builder.gep(stamp_data, [ir.Constant(ir.IntType(64), dy * LANES)])
-            row = builder.load(builder.bitcast(at, vector.as_pointer()), align=8)
+            row = builder.load(builder.bitcast(at, vector.as_pointer()), align=align)
             row.set_metadata("invariant.load", invariant)
             pointer = builder.bitcast(builder.gep(target_data, [offset]), vector.as_pointer())
-            value = builder.load(pointer, align=8)
-            builder.store(builder.fadd(value, builder.fmul(spread, row)), pointer, align=8)
+            value = builder.load(pointer, align=align)
+            builder.store(_scaled_sum(builder, value, spread, row, dtype), pointer, align=align)
             offset = builder.add(offset, args[2])
         return context.get_dummy_value()
 
@@ -469,6 +535,7 @@ def _quotients(typingctx, target, i, source, j, d, reciprocal):
     :func:`_divide` on :data:`LANES` values at once (a product and two ``fma`` corrections,
     the same bits as IEEE division for the kernel's whole numbers), stored in ``target``'s
     dtype (float64, or float32 rounded from the float64 quotient, as a scalar store does).
+    ``source`` holds float64 or int32 whole numbers (converted to float64 exactly).
     ``target`` and ``source`` are C-contiguous arrays read at flat offsets ``i`` and ``j``;
     no bounds checks (the caller keeps both ranges inside the arrays). Written out because
     LLVM vectorizes the scalar loop four values at a time only.
@@ -477,9 +544,7 @@ def _quotients(typingctx, target, i, source, j, d, reciprocal):
         isinstance(target, types.Array)
         and target.layout == "C"
         and target.dtype in (types.float32, types.float64)
-        and isinstance(source, types.Array)
-        and source.layout == "C"
-        and source.dtype == types.float64
+        and _field_dtype(source) is not None
     ):
         return None
     signature = types.void(target, types.intp, source, types.intp, types.float64, types.float64)
@@ -502,7 +567,10 @@ def _quotients(typingctx, target, i, source, j, d, reciprocal):
         fma_type = ir.FunctionType(vector, [vector, vector, vector])
         name = f"llvm.fma.v{LANES}f64"
         fma = builder.module.globals.get(name) or ir.Function(builder.module, fma_type, name)
-        x = builder.load(pointer(sig.args[2], args[2], args[3], ir.DoubleType()), align=8)
+        element, align = _FIELD_ELEMENTS[sig.args[2].dtype]
+        x = builder.load(pointer(sig.args[2], args[2], args[3], element), align=align)
+        if sig.args[2].dtype != types.float64:
+            x = builder.sitofp(x, vector)  # exact: int32
         d, reciprocal = spread(args[4]), spread(args[5])
         q = builder.fmul(x, reciprocal)
         for _ in range(2):  # as _divide: the residual x - q d exactly, then the correction
@@ -593,9 +661,10 @@ def _score_steps_raster(
     ``k`` cells from it (Chebyshev); ``stamp`` holds those ring units around the event's
     cell, ``(2h + 1)`` rows of ``2h + 1`` values padded with zeros to whole groups of
     :data:`LANES`. The field is kept on the raster padded by ``2h`` cells on every side
-    (``field``, rows of ``stride`` values), as float64 whole numbers: exact while below
-    2**53 (checked by the caller), so cells with nothing in range are exactly zero and each
-    score is its exact sum rounded once.
+    (``field``, rows of ``stride`` values) in whole numbers of the stamp's dtype: float64,
+    exact while below 2**53, or int32 (half the bytes per stamp row) when every value, and
+    every sum on the way, is below 2**31 (the caller checks which holds), so cells with
+    nothing in range are exactly zero and each score is its exact sum rounded once.
 
     At each block the events whose weight entered, stepped down or left since the previous
     block are summed per raster cell. For each step ``j`` the events with ``lag >=
@@ -629,7 +698,7 @@ def _score_steps_raster(
     n_groups = stamp.shape[1] // LANES
     n_lines = n_rows + 2 * half  # raster rows an event's stamp can start from
     flat_stamp = stamp.ravel()
-    field = np.zeros((n_lines + 2 * half) * stride)
+    field = np.zeros((n_lines + 2 * half) * stride, dtype=stamp.dtype)
     pending = np.zeros(n_lines * stride, dtype=np.int64)
     changed = np.zeros(n_lines * stride // WORD, dtype=np.uint64)  # bit map of pending
     weight = np.zeros(n_steps + 1, dtype=np.int64)  # units of each step; 0 beyond the window
@@ -689,15 +758,14 @@ def _score_steps_raster(
                     pending[node] = 0
                     if change == 0:
                         continue
-                    scale = float(change)
                     if n_groups == 1:  # the rows written out
-                        _add_one_group_stamp(field, node, stride, flat_stamp, scale, size)
+                        _add_one_group_stamp(field, node, stride, flat_stamp, change, size)
                         continue
                     for dy in range(size):
                         for g in range(n_groups):
                             _add_scaled(
                                 field, node + dy * stride + g * LANES, flat_stamp,
-                                (dy * n_groups + g) * LANES, scale,
+                                (dy * n_groups + g) * LANES, change,
                             )  # fmt: skip
             r = ln - 2 * half  # stamps from later lines start below raster row r
             if r < 0:
@@ -712,7 +780,7 @@ def _score_steps_raster(
                     _quotients(out, target + c, field, source + c, denominator, reciprocal)
                 row_out = out_row[first : first + n_cols]
                 for c in range(whole, n_cols):
-                    row_out[c] = _divide(row_field[c], denominator, reciprocal)
+                    row_out[c] = _divide(float(row_field[c]), denominator, reciprocal)
             else:
                 for k in range(first, row_start[r + 1]):
-                    out_row[k] = _divide(row_field[cell_col[k]], denominator, reciprocal)
+                    out_row[k] = _divide(float(row_field[cell_col[k]]), denominator, reciprocal)
