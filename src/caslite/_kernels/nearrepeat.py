@@ -33,7 +33,7 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from caslite._kernels import JIT_OPTIONS
 
@@ -615,6 +615,19 @@ def _lanes_first(where):
     return (where % LANES) * LANES + (where // LANES) % LANES
 
 
+def _changes_like(stamp, n):
+    """Zeros to sum a block's changes per cell in: int32 for an int32 field, else int64."""
+    return np.zeros(n, dtype=np.int32 if stamp.dtype == np.int32 else np.int64)
+
+
+@overload(_changes_like)
+def _changes_like_typed(stamp, n):
+    """:func:`_changes_like` in compiled code: the dtype is chosen when it is compiled."""
+    if stamp.dtype == types.int32:  # the change of a cell fits as its field value does
+        return lambda stamp, n: np.zeros(n, dtype=np.int32)
+    return lambda stamp, n: np.zeros(n, dtype=np.int64)
+
+
 @njit(**JIT_OPTIONS)
 def _add_one_group_stamp(field, node, stride, stamp, scale, size):
     """:func:`_add_stamp` of ``size`` rows (1, 3, 5 or 7: a stamp of one group of lanes)."""
@@ -699,7 +712,7 @@ def _score_steps_raster(
     n_lines = n_rows + 2 * half  # raster rows an event's stamp can start from
     flat_stamp = stamp.ravel()
     field = np.zeros((n_lines + 2 * half) * stride, dtype=stamp.dtype)
-    pending = np.zeros(n_lines * stride, dtype=np.int64)
+    pending = _changes_like(stamp, n_lines * stride)
     changed = np.zeros(n_lines * stride // WORD, dtype=np.uint64)  # bit map of pending
     weight = np.zeros(n_steps + 1, dtype=np.int64)  # units of each step; 0 beyond the window
     weight[:n_steps] = time_units
