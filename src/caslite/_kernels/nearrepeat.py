@@ -610,7 +610,8 @@ def _lanes_first(where):
     order visit lane 0 of every group first, then lane 1, and so on: consecutive stamps of
     a line are then mostly :data:`LANES` or more cells apart and do not overlap the one
     just stored (a load that partly overlaps a pending store waits until the store reaches
-    the cache). Bit ``k`` is cell ``(k % 8) * 8 + k // 8`` of the word.
+    the cache). Bit ``k`` is cell ``(k % 8) * 8 + k // 8`` of the word (:data:`WORD` is
+    ``LANES ** 2``).
     """
     return (where % LANES) * LANES + (where // LANES) % LANES
 
