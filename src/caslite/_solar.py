@@ -31,8 +31,10 @@ __all__ = ["darkness_share", "sun_elevation", "twilight_times"]
 
 _UNIX_JD = 2_440_587.5  # Julian day of 1970-01-01 00:00 UTC
 _J2000 = 2_451_545.0
-# Sample elevations at most this many at once in darkness_share (memory bound).
-_MAX_SAMPLES = 1 << 22
+# Sample elevations at most this many at once in darkness_share: a bound on memory, and small
+# enough that its temporaries stay in the processor's cache (the darkness of 6,600 4-hour
+# blocks took half the time at 4,096 samples a chunk as at 4 million).
+_MAX_SAMPLES = 1 << 12
 
 
 def sun_elevation(t, lon, lat) -> np.ndarray:

@@ -1441,9 +1441,7 @@ def _block_profile(builder, known, grid, schedule, origins, horizons, block_tota
     The exposure of a horizon's cell rows is its expected events per shift under the profile.
     """
     level = _LevelCounter(known, grid)
-    frames = [
-        builder.block_features(h, int(ok), grid) for ok, h in zip(origins, horizons, strict=True)
-    ]
+    frames = builder._horizons_block_features(horizons, [int(ok) for ok in origins], grid)
     levels = [level.at(int(ok)) for ok in origins]
     covered = int(horizons[0].end.max()) - int(horizons[-1].start.min())
     season = covered >= 2 * 365 * DAY  # origins are latest first
