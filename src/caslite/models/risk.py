@@ -1445,10 +1445,14 @@ def _block_profile(builder, known, grid, schedule, origins, horizons, block_tota
     levels = [level.at(int(ok)) for ok in origins]
     covered = int(horizons[0].end.max()) - int(horizons[-1].start.min())
     season = covered >= 2 * 365 * DAY  # origins are latest first
-    block_model = _fit_block_profile(frames, levels, block_totals, schedule.n_shifts, season)
+    designs = [
+        _block_design(f, lv, schedule.n_shifts, season)
+        for f, lv in zip(frames, levels, strict=True)
+    ]  # built once: for the fit, then for the exposures
+    block_model = _fit_block_profile(designs, block_totals, schedule.n_shifts, season)
     shift_exposure = []
-    for frame_k, level_k, h in zip(frames, levels, horizons, strict=True):
-        expected = np.exp(_block_term(block_model, frame_k, level_k))
+    for design, h in zip(designs, horizons, strict=True):
+        expected = np.exp(_designed_term(block_model, design))
         shift_exposure.append(np.bincount(h.shift, expected, minlength=schedule.n_shifts))
     return block_model, shift_exposure
 
@@ -1766,14 +1770,16 @@ def _block_design(
     is (``block_hours`` as its log, ``lead_days`` in weeks), then the area's level
     (:class:`_LevelCounter`). Without ``season`` the day-of-year columns are left out.
     """
-    shift = frame["shift"].to_numpy().astype(np.int64)
-    day = frame["day_of_week"].to_numpy().astype(np.int64)
+    table = frame.to_numpy(dtype=np.float64)  # one array: columns by position, not by name
+    names = list(frame.columns)
+    shift = table[:, names.index("shift")].astype(np.int64)
+    day = table[:, names.index("day_of_week")].astype(np.int64)
     columns = [(shift == k).astype(float) for k in range(1, n_shifts)]
     columns += [(day == d).astype(float) for d in range(1, 7)]
     weekend = day >= 5
     columns += [(weekend & (shift == k)).astype(float) for k in range(n_shifts)]
-    for name in frame.columns:
-        values = frame[name].to_numpy(dtype=np.float64)
+    for j, name in enumerate(names):
+        values = table[:, j]
         if name == "block_hours":
             columns.append(np.log(values))
         elif name == "lead_days":
@@ -1787,20 +1793,18 @@ def _block_design(
     return np.column_stack(columns)
 
 
-def _fit_block_profile(frames, levels, totals, n_shifts, season) -> dict:
+def _fit_block_profile(designs, totals, n_shifts, season) -> dict:
     """Fit the block profile on the area's events per training block (Poisson GLM).
 
-    Returns the plain-number model that :func:`_block_term` evaluates: ``intercept`` and
-    ``coef`` of the log expected events of the whole area in a block, and whether it has
-    the season columns (only when the training horizons span two years or more: within one
-    year a season cannot be told from a trend, and a trend read as a season would be carried
-    into the next year).
+    ``designs`` are the training horizons' :func:`_block_design` matrices. Returns the
+    plain-number model that :func:`_block_term` evaluates: ``intercept`` and ``coef`` of the
+    log expected events of the whole area in a block, and whether it has the season columns
+    (only when the training horizons span two years or more: within one year a season cannot
+    be told from a trend, and a trend read as a season would be carried into the next year).
     """
     from sklearn.linear_model import PoissonRegressor
 
-    X = np.concatenate(
-        [_block_design(f, lv, n_shifts, season) for f, lv in zip(frames, levels, strict=True)]
-    )
+    X = np.concatenate(designs)
     y = np.concatenate(totals)
     glm = PoissonRegressor(alpha=1e-4, solver="newton-cholesky", max_iter=200).fit(X, y)
     return {
@@ -1813,7 +1817,11 @@ def _fit_block_profile(frames, levels, totals, n_shifts, season) -> dict:
 
 def _block_term(model: dict, frame: pd.DataFrame, level: np.ndarray) -> np.ndarray:
     """Log expected events of the area in each block of ``frame`` under the block profile."""
-    X = _block_design(frame, level, model["n_shifts"], model["season"])
+    return _designed_term(model, _block_design(frame, level, model["n_shifts"], model["season"]))
+
+
+def _designed_term(model: dict, X: np.ndarray) -> np.ndarray:
+    """:func:`_block_term` of blocks whose :func:`_block_design` is ``X``."""
     return model["intercept"] + X @ np.asarray(model["coef"], dtype=np.float64)
 
 
