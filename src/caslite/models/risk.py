@@ -491,8 +491,9 @@ class RiskModel(Forecaster):
         for k, (ok, h) in enumerate(zip(origins, horizons, strict=True)):
             per_row = shift_exposure[k] if shift_exposure is not None else np.ones(len(h))
             priors.append((per_row, activity.at(int(ok))))
-        scale = _importance_scale(priors, targets.nonzero, rate * n_negative)
-        rate = min(1.0, _expected_kept(priors, targets.nonzero, scale) / max(n_negative, 1))
+        compact = _compact_priors(priors, targets.nonzero)  # once, for every bisection step
+        scale = _importance_scale(compact, rate * n_negative)
+        rate = min(1.0, _kept(*compact, scale) / max(n_negative, 1))
         return _NegativeDraw(rate, priors, scale)
 
     def _training_matrix(self, builder, known, grid, schedule, origins, horizons, picked):
@@ -1691,7 +1692,11 @@ def _keep_probability(per_group, activity, scale: float) -> np.ndarray:
 
 
 def _compact_priors(priors, targets):
-    """Distinct priors with their numbers of rows, and the priors of the rows with events."""
+    """Distinct priors with their numbers of rows, and the priors of the rows with events.
+
+    The numbers of rows are floats (whole numbers), as the dot products of :func:`_kept`
+    take them.
+    """
     values, counts, positive = [], [], []
     for (per_group, activity), (index, _) in zip(priors, targets, strict=True):
         distinct, n = np.unique(activity.astype(np.float64), return_counts=True)
@@ -1699,35 +1704,35 @@ def _compact_priors(priors, targets):
         counts.append(np.tile(n, len(per_group)))
         group, cell = np.divmod(index, activity.size)
         positive.append(per_group[group] * activity[cell].astype(np.float64))
-    return np.concatenate(values), np.concatenate(counts), np.concatenate(positive)
+    counts = np.concatenate(counts).astype(np.float64)
+    return np.concatenate(values), counts, np.concatenate(positive)
 
 
-def _expected_kept(priors, targets, scale: float) -> float:
-    """Return the expected number of event-free rows kept at ``scale``."""
-    values, counts, positive = _compact_priors(priors, targets)
-    return _kept(values, counts, positive, scale)
-
-
-def _kept(values, counts, positive, scale) -> float:
-    every = float(np.dot(counts, np.minimum(1.0, scale * values)))
+def _kept(values, counts, positive, scale, buffer=None) -> float:
+    """Return the expected event-free rows kept at ``scale`` (``buffer``: scratch space)."""
+    kept = np.multiply(scale, values, out=buffer)
+    np.minimum(1.0, kept, out=kept)
+    every = float(np.dot(counts, kept))
     return every - float(np.minimum(1.0, scale * positive).sum())
 
 
-def _importance_scale(priors, targets, budget: float) -> float:
+def _importance_scale(compact, budget: float) -> float:
     """Return the ``scale`` at which about ``budget`` event-free rows are expected to be kept.
 
-    Without clipping at 1 the expected number is linear in the scale; with it, it is
-    increasing and continuous, so the scale is found by bisection (on its logarithm).
+    ``compact`` is :func:`_compact_priors`. Without clipping at 1 the expected number is
+    linear in the scale; with it, it is increasing and continuous, so the scale is found by
+    bisection (on its logarithm).
     """
-    values, counts, positive = _compact_priors(priors, targets)
+    values, counts, positive = compact
+    buffer = np.empty_like(values)  # one scratch array for every step
     linear = float(np.dot(counts, values)) - float(positive.sum())
     lo = budget / linear  # clipping only lowers the count: kept(lo) <= budget
     hi = lo
-    while _kept(values, counts, positive, hi) < budget and hi < lo * 2.0**60:
+    while _kept(values, counts, positive, hi, buffer) < budget and hi < lo * 2.0**60:
         hi *= 2.0
     while hi > lo * (1.0 + 1e-6):
         mid = np.sqrt(lo * hi)
-        if _kept(values, counts, positive, mid) < budget:
+        if _kept(values, counts, positive, mid, buffer) < budget:
             lo = mid
         else:
             hi = mid
