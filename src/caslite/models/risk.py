@@ -1408,16 +1408,54 @@ def _count_targets(known, grid, horizons, spread, *, by_shift: bool) -> _Targets
     n_cells = grid.n_cells
     if not by_shift:
         sizes = np.array([len(h) * n_cells for h in horizons], dtype=np.int64)
-        nonzero = [_nonzero(count_events(known, grid, h, shift_rates=spread)) for h in horizons]
+        nonzero = [_nonzero(counts) for counts in _horizon_counts(known, grid, horizons, spread)]
         return _Targets(sizes, nonzero, None)
     n_shifts = horizons[0].schedule.n_shifts
     sizes = np.full(len(horizons), n_shifts * n_cells, dtype=np.int64)
     nonzero, block_totals = [], []
-    for h in horizons:
-        counts = count_events(known, grid, h, shift_rates=spread)
+    for h, counts in zip(horizons, _horizon_counts(known, grid, horizons, spread), strict=True):
         block_totals.append(counts.sum(axis=1))
         nonzero.append(_nonzero(_sum_by_shift(counts, h.shift, n_shifts)))
     return _Targets(sizes, nonzero, block_totals)
+
+
+#: Most values (blocks x cells) of the counts that :func:`_horizon_counts` makes at once.
+_RUN_VALUES = 1 << 22
+
+
+def _horizon_counts(known, grid, horizons, spread):
+    """Yield ``count_events(known, grid, h, shift_rates=spread)`` of each horizon ``h``.
+
+    Overlapping training horizons (weekly origins, 14-day horizons: each block in two) are
+    counted together: a run of them whose blocks span at most :data:`_RUN_VALUES` counts is
+    counted once over its consecutive blocks, and each horizon gets its rows of those
+    counts. A block's counts do not depend on the other blocks counted with it (each
+    window's weights are normalised over the window's own blocks), so they are the same.
+    """
+    runs = []  # (first horizon, one past the last, first block id, last block id)
+    for i, h in enumerate(horizons):
+        ids = h.ids
+        if not len(ids) or np.any(np.diff(ids) != 1):
+            runs.append((i, i + 1, None, None))  # counted alone
+            continue
+        lo, hi = int(ids[0]), int(ids[-1])
+        if runs and runs[-1][2] is not None:
+            first, _, run_lo, run_hi = runs[-1]
+            joins = lo <= run_hi + 1 and hi >= run_lo - 1  # overlaps or touches the run
+            new_lo, new_hi = min(lo, run_lo), max(hi, run_hi)
+            if joins and (new_hi - new_lo + 1) * grid.n_cells <= _RUN_VALUES:
+                runs[-1] = (first, i + 1, new_lo, new_hi)
+                continue
+        runs.append((i, i + 1, lo, hi))
+    for first, last, lo, hi in runs:
+        if lo is None or last - first == 1:
+            for h in horizons[first:last]:
+                yield count_events(known, grid, h, shift_rates=spread)
+            continue
+        run = Blocks(horizons[first].schedule, np.arange(lo, hi + 1, dtype=np.int64))
+        counts = count_events(known, grid, run, shift_rates=spread)
+        for h in horizons[first:last]:
+            yield counts[int(h.ids[0]) - lo : int(h.ids[-1]) - lo + 1]
 
 
 def _sum_by_shift(counts: np.ndarray, shift: np.ndarray, n_shifts: int) -> np.ndarray:
