@@ -1221,3 +1221,12 @@ def test_rows_from_chosen_cells_equal_rows_from_all_cells(rng_events):
             cell_index,
         )
         np.testing.assert_array_equal(got, expected)
+        # written into a slice of a larger matrix, as a model fills its training rows
+        matrix = np.full((rows.size + 3, got.shape[1]), np.nan)
+        builder._rows(cell_feats, shift_feats, block_feats, block_index, position,
+                      out=matrix[2 : 2 + rows.size])  # fmt: skip
+        np.testing.assert_array_equal(matrix[2 : 2 + rows.size], expected)
+        assert np.isnan(matrix[:2]).all() and np.isnan(matrix[-1]).all()
+        with pytest.raises(ValueError, match="out has shape"):
+            builder._rows(cell_feats, shift_feats, block_feats, block_index, position,
+                          out=matrix)  # fmt: skip

@@ -1743,6 +1743,10 @@ class FeatureBuilder(BaseEstimator):
         >>> FeatureBuilder().rows(cells, shifts, blocks, [0, 1], [1, 1]).tolist()
         [[2.0, 5.0, 2.0], [2.0, 1.0, 0.0]]
         """
+        return self._rows(cell_feats, shift_feats, block_feats, block_index, cell_index)
+
+    def _rows(self, cell_feats, shift_feats, block_feats, block_index, cell_index, out=None):
+        """:meth:`rows`, written into ``out`` (rows by features) when given."""
         cell_arr = np.asarray(cell_feats, dtype=np.float64)
         shift_arr = np.asarray(shift_feats, dtype=np.float64)
         block_arr = np.asarray(block_feats, dtype=np.float64)
@@ -1757,7 +1761,11 @@ class FeatureBuilder(BaseEstimator):
         _check_index(cell_index, cell_arr.shape[0], "cell_index")
         _check_index(block_index, block_arr.shape[0], "block_index")
         k1, k2 = cell_arr.shape[1], shift_arr.shape[2]
-        out = np.empty((block_index.size, k1 + k2 + block_arr.shape[1]), dtype=np.float64)
+        shape = (block_index.size, k1 + k2 + block_arr.shape[1])
+        if out is None:
+            out = np.empty(shape, dtype=np.float64)
+        elif out.shape != shape:
+            raise ValueError(f"out has shape {out.shape}, the rows need {shape}.")
         out[:, :k1] = cell_arr[cell_index]
         out[:, k1 : k1 + k2] = shift_arr[shift_of_block[block_index], cell_index]
         out[:, k1 + k2 :] = block_arr[block_index]

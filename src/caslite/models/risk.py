@@ -521,8 +521,13 @@ class RiskModel(Forecaster):
         ):
             block_index, cell_index = np.divmod(rows, grid.n_cells)
             block_feats = reference if exposure else builder.block_features(blocks, int(ok), grid)
-            X[start : start + rows.size] = builder.rows(
-                cell_feats, shift_feats, block_feats, block_index, np.searchsorted(ids, cell_index)
+            builder._rows(  # written in place: no copy of the rows
+                cell_feats,
+                shift_feats,
+                block_feats,
+                block_index,
+                np.searchsorted(ids, cell_index),
+                out=X[start : start + rows.size],
             )
             start += rows.size
         return X
