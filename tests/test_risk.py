@@ -44,7 +44,11 @@ from caslite.models import risk as risk_module
 from caslite.models.risk import (
     _Activity,
     _block_term,
+    _compact_priors,
     _horizon_counts,
+    _importance_scale,
+    _kept,
+    _kept_below,
     _LevelCounter,
     _shift_reference,
     _sum_by_shift,
@@ -685,6 +689,45 @@ def test_horizon_counts_equal_counting_each_horizon(run_values, rates, monkeypat
         alone = count_events(events, grid, h, shift_rates=rates)
         np.testing.assert_array_equal(counts, alone)
     assert sum(c.sum() for c in got) > 100  # the horizons hold events and windows
+
+
+def bisection_with_blas(compact, budget):
+    """The importance scale's bisection, every step deciding with _kept (BLAS sums)."""
+    lo = budget / (float(np.dot(compact[1], compact[0])) - float(compact[2].sum()))
+    hi = lo
+    while _kept(*compact, hi) < budget and hi < lo * 2.0**60:
+        hi *= 2.0
+    while hi > lo * (1.0 + 1e-6):
+        mid = np.sqrt(lo * hi)
+        lo, hi = (mid, hi) if _kept(*compact, mid) < budget else (lo, mid)
+    return hi
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_importance_scale_takes_the_steps_of_blas_sums(seed):
+    # priors of 30 origins x 6 shifts over 3,000 cells (long sums: BLAS splits them over
+    # threads), budgets from a tenth to nearly all of the rows
+    rng = np.random.default_rng(seed)
+    priors, targets = [], []
+    for _ in range(30):
+        activity = (rng.poisson(0.3, 3000) + rng.poisson(0.2, 3000) / 8 + 0.5).astype(np.float32)
+        priors.append((rng.gamma(2.0, 0.05, 6), activity))
+        index = np.sort(rng.choice(6 * 3000, size=40, replace=False))
+        targets.append((index, np.ones(index.size)))
+    compact = _compact_priors(priors, targets)
+    n_negative = 30 * 6 * 3000 - 30 * 40
+    for share in (0.1, 0.5, 0.99):
+        budget = share * n_negative
+        assert _importance_scale(compact, budget) == bisection_with_blas(compact, budget)
+    # a budget equal to the BLAS sum itself, or one ulp above: the cheap sum cannot tell,
+    # and the BLAS sum decides
+    buffer = np.empty_like(compact[0])
+    for scale in (1e-3, 0.02, 0.7):
+        exact = _kept(*compact, scale)
+        assert not _kept_below(*compact, scale, exact, buffer)
+        assert _kept_below(*compact, scale, np.nextafter(exact, np.inf), buffer)
+        assert _kept_below(*compact, scale, exact * 1.001, buffer)
+        assert not _kept_below(*compact, scale, exact * 0.999, buffer)
 
 
 class _CountingBar:
