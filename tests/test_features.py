@@ -13,6 +13,7 @@ import geopandas
 import numba
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import shapely
 from sklearn.base import clone
@@ -573,6 +574,40 @@ def test_block_hours_on_the_fall_back_day_and_lead_from_a_mid_block_origin():
     assert feats["block_hours"].tolist() == [5.0, 4.0, 4.0, 4.0, 4.0, 4.0]  # 27 Oct 00-04 ..
     assert feats["lead_days"].iloc[0] == pytest.approx(1.5 / 24)
     assert feats["lead_days"].iloc[1] == pytest.approx(6.5 / 24)  # 5-hour block before it
+
+
+@pytest.mark.parametrize("darkness", [True, False])
+def test_block_features_of_many_horizons_equal_those_of_each(darkness):
+    from caslite._solar import darkness_share
+
+    grid = Grid.from_area(shapely.box(120000, 487000, 121000, 488000), crs=CRS)  # Amsterdam
+    schedule = ShiftSchedule.every(4, tz=TZ)
+    # weekly origins with 14-day horizons (each block in two of them) across spring forward,
+    # one origin in the middle of a block
+    origins = [local(f"2024-03-{d:02d} 00:00") for d in (10, 17, 24, 31)] + [
+        local("2024-04-07 09:30")
+    ]
+    horizons = [schedule.horizon(o, "14D") for o in origins]
+    builder = FeatureBuilder(darkness=darkness)
+    frames = builder._horizons_block_features(horizons, origins, grid)
+    to_lonlat = pyproj.Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(120500.0, 487500.0)
+    assert len(frames) == len(horizons)
+    for frame, blocks, origin in zip(frames, horizons, origins, strict=True):
+        one = builder.block_features(blocks, origin, grid)
+        assert frame.equals(one) and list(frame.columns) == list(one.columns)
+        if darkness:  # each block's share, computed for that block alone at the centre
+            bounds = zip(blocks.start, blocks.end, strict=True)
+            alone = [darkness_share([a], [b], lon, lat)[0] for a, b in bounds]
+            assert frame["darkness"].tolist() == alone
+    assert builder._horizons_block_features([], [], grid) == []
+    with pytest.raises(ValueError, match="2 horizons and 1 origins"):
+        builder._horizons_block_features(horizons[:2], origins[:1], grid)
+    with pytest.raises(ValueError, match="a block starts before the origin"):
+        builder._horizons_block_features(horizons[:2], origins[1:3], grid)
+    other = ShiftSchedule(["07:00", "15:00", "23:00"], tz=TZ).horizon(origins[0], "1D")
+    with pytest.raises(ValueError, match="different schedules"):
+        builder._horizons_block_features([horizons[0], other], origins[:2], grid)
 
 
 def test_block_features_refuse_blocks_before_the_origin():
@@ -1186,3 +1221,12 @@ def test_rows_from_chosen_cells_equal_rows_from_all_cells(rng_events):
             cell_index,
         )
         np.testing.assert_array_equal(got, expected)
+        # written into a slice of a larger matrix, as a model fills its training rows
+        matrix = np.full((rows.size + 3, got.shape[1]), np.nan)
+        builder._rows(cell_feats, shift_feats, block_feats, block_index, position,
+                      out=matrix[2 : 2 + rows.size])  # fmt: skip
+        np.testing.assert_array_equal(matrix[2 : 2 + rows.size], expected)
+        assert np.isnan(matrix[:2]).all() and np.isnan(matrix[-1]).all()
+        with pytest.raises(ValueError, match="out has shape"):
+            builder._rows(cell_feats, shift_feats, block_feats, block_index, position,
+                          out=matrix)  # fmt: skip

@@ -44,6 +44,11 @@ from caslite.models import risk as risk_module
 from caslite.models.risk import (
     _Activity,
     _block_term,
+    _compact_priors,
+    _horizon_counts,
+    _importance_scale,
+    _kept,
+    _kept_below,
     _LevelCounter,
     _shift_reference,
     _sum_by_shift,
@@ -656,6 +661,73 @@ def test_sum_by_shift_equals_the_rows_of_each_shift_added_in_order(irregular):
     for b, s in enumerate(shift):  # plain loop: each block added to its shift, in order
         expected[s] += counts[b]
     np.testing.assert_array_equal(_sum_by_shift(counts, shift, 6), expected)
+
+
+@pytest.mark.parametrize("run_values", [1 << 22, 3 * 84 * 16])
+@pytest.mark.parametrize("rates", [None, [0.05, 0.05, 0.1, 0.2, 0.3, 0.3]])
+def test_horizon_counts_equal_counting_each_horizon(run_values, rates, monkeypatch):
+    # Overlapping weekly 14-day horizons across both clock changes, then a gap, then one
+    # horizon alone; windows of up to three days spread over the blocks (by shift rates or
+    # plainly): every horizon's counts equal count_events of that horizon alone, bit for bit,
+    # whether the runs hold them all or a few (run_values: at most 3 horizons of 16 cells).
+    monkeypatch.setattr(risk_module, "_RUN_VALUES", run_values)
+    tz = "America/Toronto"
+    grid = Grid.from_area(box(0, 0, 500, 500), cell_size=125.0, crs="EPSG:32617")
+    rng = np.random.default_rng(11)
+    start = utc_seconds("2019-01-01", tz)
+    t = rng.integers(start, start + 330 * DAY, size=600)
+    t_end = np.where(rng.random(t.size) < 0.4, t + rng.integers(1, 3 * DAY, t.size), t)
+    x, y = rng.uniform(-50, 550, t.size), rng.uniform(-50, 550, t.size)  # some off the grid
+    events = Events(t, x, y, t_end=t_end, crs="EPSG:32617", tz=tz)
+    schedule = ShiftSchedule.every(4, tz=tz)
+    origins = [utc_seconds("2019-02-20", tz) + 7 * k * DAY for k in range(40)]
+    origins += [utc_seconds("2019-12-01", tz)]
+    horizons = [schedule.horizon(o, "14D") for o in origins[::-1]]  # latest first, as the fit
+    got = list(_horizon_counts(events, grid, horizons, None if rates is None else np.array(rates)))
+    assert len(got) == len(horizons)
+    for counts, h in zip(got, horizons, strict=True):
+        alone = count_events(events, grid, h, shift_rates=rates)
+        np.testing.assert_array_equal(counts, alone)
+    assert sum(c.sum() for c in got) > 100  # the horizons hold events and windows
+
+
+def bisection_with_blas(compact, budget):
+    """The importance scale's bisection, every step deciding with _kept (BLAS sums)."""
+    lo = budget / (float(np.dot(compact[1], compact[0])) - float(compact[2].sum()))
+    hi = lo
+    while _kept(*compact, hi) < budget and hi < lo * 2.0**60:
+        hi *= 2.0
+    while hi > lo * (1.0 + 1e-6):
+        mid = np.sqrt(lo * hi)
+        lo, hi = (mid, hi) if _kept(*compact, mid) < budget else (lo, mid)
+    return hi
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_importance_scale_takes_the_steps_of_blas_sums(seed):
+    # priors of 30 origins x 6 shifts over 3,000 cells (long sums: BLAS splits them over
+    # threads), budgets from a tenth to nearly all of the rows
+    rng = np.random.default_rng(seed)
+    priors, targets = [], []
+    for _ in range(30):
+        activity = (rng.poisson(0.3, 3000) + rng.poisson(0.2, 3000) / 8 + 0.5).astype(np.float32)
+        priors.append((rng.gamma(2.0, 0.05, 6), activity))
+        index = np.sort(rng.choice(6 * 3000, size=40, replace=False))
+        targets.append((index, np.ones(index.size)))
+    compact = _compact_priors(priors, targets)
+    n_negative = 30 * 6 * 3000 - 30 * 40
+    for share in (0.1, 0.5, 0.99):
+        budget = share * n_negative
+        assert _importance_scale(compact, budget) == bisection_with_blas(compact, budget)
+    # a budget equal to the BLAS sum itself, or one ulp above: the cheap sum cannot tell,
+    # and the BLAS sum decides
+    buffer = np.empty_like(compact[0])
+    for scale in (1e-3, 0.02, 0.7):
+        exact = _kept(*compact, scale)
+        assert not _kept_below(*compact, scale, exact, buffer)
+        assert _kept_below(*compact, scale, np.nextafter(exact, np.inf), buffer)
+        assert _kept_below(*compact, scale, exact * 1.001, buffer)
+        assert not _kept_below(*compact, scale, exact * 0.999, buffer)
 
 
 class _CountingBar:

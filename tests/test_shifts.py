@@ -425,3 +425,111 @@ def test_blocks_end_before_start_refused():
     schedule = ShiftSchedule(tz="UTC")
     with pytest.raises(ValueError, match=r"end '2024-01-01' is before start '2024-01-02'"):
         schedule.blocks("2024-01-02", "2024-01-01")
+
+
+# ---------------------------------------------------------------------- cached starts
+def reference_start(schedule: ShiftSchedule, block_id: int) -> int:
+    """A block's start from the standard library: earliest occurrence, or first after a gap."""
+    zone = ZoneInfo(schedule.tz)
+    day, shift = divmod(int(block_id), schedule.n_shifts)
+    wall = dt.datetime(1970, 1, 1) + dt.timedelta(
+        days=day, seconds=int(schedule.start_seconds[shift])
+    )
+    occurrences = []
+    for fold in (0, 1):
+        seconds = int(wall.replace(tzinfo=zone, fold=fold).timestamp())
+        if local_wall(seconds, schedule.tz) == wall:
+            occurrences.append(seconds)
+    if occurrences:
+        return min(occurrences)
+    # a skipped wall-clock time: the first instant whose wall clock is later (bisection)
+    lo, hi = int(wall.replace(tzinfo=zone).timestamp()) - 2 * 86400, None
+    hi = lo + 4 * 86400
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if local_wall(mid, schedule.tz) > wall:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+CACHED = [
+    ("America/Toronto", None),
+    ("Europe/Amsterdam", ["02:30", "10:30", "18:30"]),  # starts in the gap and the overlap
+    ("America/Toronto", [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 30)]),
+]
+# Lord Howe's clocks change by 30 minutes; pandas moves a start in its gap (02:15) to 03:00
+# rather than to 02:30, the first instant after it, so only the pandas path is its reference.
+LORD_HOWE = ("Australia/Lord_Howe", ["00:00", "01:45", "02:15", "13:00"])
+
+
+@pytest.mark.parametrize(("tz", "starts"), CACHED)
+def test_cached_block_starts_equal_the_standard_library_across_dst(tz, starts):
+    schedule = ShiftSchedule(tz=tz) if starts is None else ShiftSchedule(starts, tz=tz)
+    zone = ZoneInfo(tz)
+    changes = [
+        s
+        for s in range(utc(2016, 1, 1), utc(2020, 1, 1), 900)
+        if dt.datetime.fromtimestamp(s, zone).utcoffset()
+        != dt.datetime.fromtimestamp(s - 900, zone).utcoffset()
+    ]
+    assert len(changes) == 8
+    n = schedule.n_shifts
+    days = [(dt.datetime.fromtimestamp(s, zone).date() - dt.date(1970, 1, 1)).days for s in changes]
+    ids = np.concatenate([np.arange((d - 1) * n, (d + 2) * n) for d in days])
+    start, end = schedule.block_bounds(ids)  # small lookups, as a fit makes them
+    assert "_starts" in vars(schedule)  # from the cached table
+    assert start.tolist() == [reference_start(schedule, i) for i in ids]
+    assert end.tolist() == [reference_start(schedule, i + 1) for i in ids]
+
+
+@pytest.mark.parametrize(("tz", "starts"), [*CACHED, LORD_HOWE])
+def test_cached_lookups_equal_the_per_id_pandas_path(tz, starts, monkeypatch):
+    schedule = ShiftSchedule(tz=tz) if starts is None else ShiftSchedule(starts, tz=tz)
+    rng = np.random.default_rng(7)
+    t = rng.integers(utc(1990, 1, 1), utc(2030, 1, 1), size=20_000)
+    zone = ZoneInfo(tz)
+    near_changes = [
+        s + d
+        for s in range(utc(2016, 1, 1), utc(2020, 1, 1), 900)
+        if dt.datetime.fromtimestamp(s, zone).utcoffset()
+        != dt.datetime.fromtimestamp(s - 900, zone).utcoffset()
+        for d in (-3600, -1, 0, 1, 1799, 3600)
+    ]
+    t = np.concatenate([t, near_changes])
+    for piece in np.array_split(t, 40):  # the table grows as the lookups reach further
+        assert np.array_equal(schedule.block_of(piece), schedule._wall_clock_block_of(piece))
+    ids = schedule.block_of(t)
+    assert np.array_equal(schedule._block_start(ids), schedule._local_starts(ids))
+    assert np.array_equal(schedule._block_start(ids + 1), schedule._local_starts(ids + 1))
+    # beyond the table's limit the starts are localised directly, to the same instants
+    monkeypatch.setattr("caslite.shifts._MAX_CACHED_STARTS", 100)
+    fresh = ShiftSchedule(schedule.starts, tz=tz)
+    assert np.array_equal(fresh.block_of(t), ids)
+    assert np.array_equal(fresh.block_bounds(ids)[0], schedule.block_bounds(ids)[0])
+    assert "_starts" not in vars(fresh)
+
+
+def test_skipped_day_falls_back_to_the_wall_clock_lookup():
+    # Samoa skipped 2011-12-30; pandas localises its starts out of order, so block_of keeps
+    # the wall-clock lookup there and agrees with block_bounds as before
+    schedule = ShiftSchedule(["00:00", "12:00"], tz="Pacific/Apia")
+    t = np.arange(utc(2011, 12, 28), utc(2012, 1, 2), 1800)
+    ids = schedule.block_of(t)
+    assert vars(schedule)["_starts"][2] is False
+    assert np.array_equal(ids, schedule._wall_clock_block_of(t))
+
+
+def test_copies_leave_the_cache_behind():
+    import copy
+    import pickle
+
+    schedule = ShiftSchedule(tz="Europe/Amsterdam")
+    schedule.horizon("2024-03-25", "14D")
+    assert "_starts" in vars(schedule)
+    for other in (copy.deepcopy(schedule), pickle.loads(pickle.dumps(schedule))):
+        assert other == schedule and "_starts" not in vars(other)
+        assert np.array_equal(
+            other.horizon("2024-03-25", "14D").start, schedule.horizon("2024-03-25", "14D").start
+        )

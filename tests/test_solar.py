@@ -160,3 +160,48 @@ def test_darkness_share_is_consistent_across_chunks(monkeypatch):
     whole = darkness_share(start, start + 4 * 3600, lon, lat)
     monkeypatch.setattr(solar, "_MAX_SAMPLES", 1000)  # 4 blocks of 240 samples per chunk
     np.testing.assert_array_equal(darkness_share(start, start + 4 * 3600, lon, lat), whole)
+
+
+def every_sample_share(start, end, lon, lat, depression=6.0, step=60.0) -> np.ndarray:
+    """Plain twin of darkness_share: the elevation at every midpoint sample of each interval."""
+    out = []
+    for a, b in zip(np.asarray(start, float), np.asarray(end, float), strict=True):
+        length = max(b - a, 0.0)
+        n = max(int(np.ceil(length / step)), 1)
+        times = a + (np.arange(n) + 0.5) * (length / n)
+        dark = int(np.count_nonzero(sun_elevation(times, lon, lat) < -depression))
+        out.append(dark / n if length > 0 else 0.0)
+    return np.array(out)
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "depression", "step"),
+    [
+        (43.65, -79.38, 6.0, 60.0),  # Toronto, the defaults
+        (52.37, 4.90, 0.833, 7.0),  # sunset to sunrise, uneven sub-intervals
+        (-33.87, 151.21, 18.0, 300.0),  # astronomical darkness, long steps
+        (69.65, 18.96, 6.0, 60.0),  # Tromso: polar day and night, grazing twilight
+        (78.22, 15.65, 6.0, 3600.0),  # Longyearbyen, hour-long steps
+        (0.5, 32.6, 6.0, 60.0),  # the equator: the fastest dusk
+    ],
+)
+def test_darkness_share_equals_sampling_every_point(lat, lon, depression, step):
+    # Runs whose ends are far from the threshold are not sampled in full: the shares must
+    # still be those of every sample, exactly.
+    rng = np.random.default_rng(int(abs(lat) * 100))
+    t0 = local_seconds("2024-01-01 00:00", "UTC")
+    start = t0 + rng.integers(0, 366 * 86400, size=300)
+    length = rng.choice([0, 1, 59, 61, 4 * 3600, 5 * 3600, 3 * 86400], size=start.size)
+    length = np.where(rng.random(start.size) < 0.3, rng.integers(0, 86400, start.size), length)
+    end = start + length
+    got = darkness_share(start, end, lon, lat, depression=depression, step=step)
+    assert got.tolist() == every_sample_share(start, end, lon, lat, depression, step).tolist()
+    assert np.any((got > 0) & (got < 1)) or lat > 70  # some intervals hold a dusk or a dawn
+
+
+def test_darkness_share_of_consecutive_blocks_equals_sampling_every_point():
+    lat, lon, tz = PLACES["toronto"]
+    start = local_seconds("2019-01-01 00:00", tz) + np.arange(6 * 366) * 4 * 3600
+    got = darkness_share(start, start + 4 * 3600, lon, lat)
+    assert got.tolist() == every_sample_share(start, start + 4 * 3600, lon, lat).tolist()
+    assert 0.3 < np.mean((got > 0) & (got < 1)) < 0.4  # a dusk or a dawn in 2 of 6 blocks

@@ -153,7 +153,8 @@ def count_events(events, grid, blocks, *, shift_rates=None) -> np.ndarray:
         in_cell = scipy.sparse.csr_array(
             (np.ones(window.size), (np.arange(window.size), cells)), shape=(window.size, n_cells)
         )
-        counts += (weights.T @ in_cell).toarray().ravel()
+        counts = counts.reshape(n_blocks, n_cells)
+        counts += (weights.T @ in_cell).toarray()  # (column-major: added in place, not raveled)
     return counts.reshape(n_blocks, n_cells)
 
 

@@ -18,6 +18,13 @@ dusk inside an interval contributes an error of at most half a sub-interval, so 
 is exact to within ``step / 14400`` per transition (0.4 % with the default step), on top of
 the algorithm's error of about a minute. Polar day and polar night need no special case:
 the elevation is simply above or below the threshold at every sample (share 0 or 1).
+
+Most samples lie far from a dawn or a dusk. The samples of an interval are taken in runs of
+16: where both ends of a run are farther from the threshold than the sun's elevation can move
+in half the run (at most 0.2504 degrees a minute: the hour angle's 0.25 plus the equation of
+time and the declination), every sample of the run is on the same side, and the run counts
+as dark or light without computing the others. The shares are those of computing every
+sample, exactly (a test compares them), at about a seventh of the cost for 4-hour blocks.
 """
 
 from __future__ import annotations
@@ -31,8 +38,19 @@ __all__ = ["darkness_share", "sun_elevation", "twilight_times"]
 
 _UNIX_JD = 2_440_587.5  # Julian day of 1970-01-01 00:00 UTC
 _J2000 = 2_451_545.0
-# Sample elevations at most this many at once in darkness_share (memory bound).
-_MAX_SAMPLES = 1 << 22
+# Sample elevations at most this many at once in darkness_share: a bound on memory, and small
+# enough that its temporaries stay in the processor's cache (the darkness of 6,600 4-hour
+# blocks took half the time at 4,096 samples a chunk as at 4 million).
+_MAX_SAMPLES = 1 << 12
+# darkness_share first looks at the two ends of each run of this many samples of an interval.
+_SEGMENT = 16
+# A bound on how fast the elevation computed by sun_elevation changes, in degrees per second:
+# the hour angle turns 0.25 degrees a minute (times 1 + 0.0004 for the equation of time) and the
+# declination moves at most 0.0003 degrees a minute; the elevation changes no faster than the
+# sun moves on the sky. With 4 % to spare.
+_MAX_RATE = 0.26 / 60.0
+# Degrees kept from the threshold on top of the rate bound (rounding is ~1e-12 degrees).
+_MARGIN = 1e-3
 
 
 def sun_elevation(t, lon, lat) -> np.ndarray:
@@ -132,17 +150,52 @@ def darkness_share(start, end, lon, lat, *, depression=6.0, step=60.0) -> np.nda
         )
     length = np.maximum(end - start, 0.0)
     n = np.maximum(np.ceil(length / float(step)).astype(np.int64), 1)
-    out = np.zeros(len(start), dtype=np.float64)
-    # Process intervals in chunks so that the sample matrix stays bounded.
-    chunk = max(1, _MAX_SAMPLES // max(int(n.max(initial=1)), 1))
-    for a in range(0, len(start), chunk):
-        b = min(a + chunk, len(start))
-        k = np.arange(int(n[a:b].max(initial=1)))
-        used = k[np.newaxis, :] < n[a:b, np.newaxis]
-        times = start[a:b, np.newaxis] + (k + 0.5) * (length[a:b] / n[a:b])[:, np.newaxis]
-        dark = (sun_elevation(times, lon, lat) < -float(depression)) & used
-        out[a:b] = dark.sum(axis=1) / n[a:b]
-    return np.where(length > 0, out, 0.0)
+    spacing = length / n  # sample k of interval i is at start[i] + (k + 0.5) * spacing[i]
+    threshold = -float(depression)
+    # Runs of at most _SEGMENT consecutive samples. Where both ends of a run lie farther from
+    # the threshold than the elevation can move in half the run (_MAX_RATE), every sample of
+    # the run is on the same side as its ends; only the other runs are sampled in full.
+    runs = -(-n // _SEGMENT)
+    interval = np.repeat(np.arange(len(start)), runs)
+    first = (np.arange(interval.size) - np.repeat(np.cumsum(runs) - runs, runs)) * _SEGMENT
+    last = np.minimum(first + _SEGMENT, n[interval]) - 1
+    ends = _elevations(start, spacing, interval, np.concatenate([first, last]), lon, lat)
+    low, high = np.minimum(*ends.reshape(2, -1)), np.maximum(*ends.reshape(2, -1))
+    reach = _MAX_RATE * (last - first) / 2.0 * spacing[interval] + _MARGIN
+    dark_run = high < threshold - reach
+    open_run = ~dark_run & (low <= threshold + reach)  # undecided: sampled in full
+    dark = np.bincount(interval[dark_run], last[dark_run] - first[dark_run] + 1, len(start))
+    dark = dark.astype(np.int64)  # whole numbers of samples
+    sizes = (last - first + 1)[open_run]
+    for a, b in _chunks(sizes, _MAX_SAMPLES):
+        size = sizes[a:b]
+        offset = np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)
+        which = np.repeat(interval[open_run][a:b], size)
+        k = np.repeat(first[open_run][a:b], size) + offset
+        below = _elevations(start, spacing, which, k, lon, lat) < threshold
+        dark += np.bincount(which[below], minlength=len(start))
+    return np.where(length > 0, dark / n, 0.0)
+
+
+def _elevations(start, spacing, interval, k, lon, lat) -> np.ndarray:
+    """Elevation at sample ``k`` of each ``interval`` (repeated for a second array of ``k``)."""
+    which = np.resize(interval, k.size)
+    times = start[which] + (k + 0.5) * spacing[which]
+    out = np.empty(k.size)
+    for a in range(0, k.size, _MAX_SAMPLES):
+        out[a : a + _MAX_SAMPLES] = sun_elevation(times[a : a + _MAX_SAMPLES], lon, lat)
+    return out
+
+
+def _chunks(sizes: np.ndarray, most: int):
+    """Yield ``(a, b)``: consecutive runs of ``sizes`` adding up to at most ``most`` (or one)."""
+    a = 0
+    total = np.cumsum(sizes)
+    while a < sizes.size:
+        before = total[a - 1] if a else 0
+        b = max(int(np.searchsorted(total, before + most, side="right")), a + 1)
+        yield a, b
+        a = b
 
 
 def twilight_times(dates, lon, lat, tz, *, depression=6.0) -> tuple[np.ndarray, np.ndarray]:

@@ -972,6 +972,9 @@ class Darkness(FeatureFamily):
 
     def columns(self, context, prepared, out):
         if self.on:
+            if context.darkness is not None:  # computed once for the blocks of many origins
+                out[:, 0] = context.darkness
+                return
             lon, lat = _lon_lat_centre(context.grid)
             blocks = context.blocks
             out[:, 0] = darkness_share(blocks.start, blocks.end, lon, lat)
@@ -1607,23 +1610,33 @@ class FeatureBuilder(BaseEstimator):
         {'block_hours': [5.0, 4.0, 4.0, 4.0, 4.0, 4.0], 'day_of_week': [6.0, 6.0, 6.0, 6.0, \
 6.0, 6.0], 'darkness': [1.0, 0.72, 0.0, 0.0, 0.52, 1.0]}
         """
-        families = self._families("block")
-        names = self.block_feature_names_
         if not isinstance(blocks, Blocks):
             raise TypeError(f"blocks must be caslite Blocks, got {type(blocks).__name__}.")
-        tz = blocks.schedule.tz
-        o = _origin_seconds(origin, tz)
+        o = self._check_blocks_origin(blocks, origin)
+        return self._block_frame(blocks, o, grid, None)
+
+    @staticmethod
+    def _check_blocks_origin(blocks, origin) -> int:
+        """Return the origin in UTC seconds; raise if a block starts before it."""
+        o = _origin_seconds(origin, blocks.schedule.tz)
         if len(blocks) and int(blocks.start.min()) < o:
             raise ValueError(
                 f"a block starts before the origin (first start {int(blocks.start.min())}, "
                 f"origin {o}, UTC seconds); features must only see events before every block "
                 "they describe. Use blocks of the origin's horizon, schedule.horizon(origin)."
             )
+        return o
+
+    def _block_frame(self, blocks, o: int, grid, darkness) -> pd.DataFrame:
+        """:meth:`block_features` of checked blocks (``darkness``: their shares, or None)."""
+        families = self._families("block")
+        names = self.block_feature_names_
         index = pd.Index(blocks.ids, name="block_id")
         if not len(blocks):
             return pd.DataFrame(np.empty((0, len(names))), columns=names, index=index)
+        tz = blocks.schedule.tz
         local = pd.DatetimeIndex(pd.to_datetime(blocks.start, unit="s", utc=True)).tz_convert(tz)
-        context = _Blocks(blocks, local, o, grid)
+        context = _Blocks(blocks, local, o, grid, darkness)
         data = np.empty((len(blocks), len(names)), dtype=np.float64)
         j = 0
         for family in families:
@@ -1631,6 +1644,75 @@ class FeatureBuilder(BaseEstimator):
             family.columns(context, None, data[:, j : j + k])
             j += k
         return pd.DataFrame(data, columns=names, index=index)
+
+    def _horizons_block_features(self, horizons, origins, grid) -> list[pd.DataFrame]:
+        """:meth:`block_features` of many horizons, each at its origin, sharing the work.
+
+        The same frames as ``[block_features(h, o, grid) for h, o in zip(horizons,
+        origins)]`` (bit for bit), but the darkness of a block that several horizons hold
+        (overlapping training horizons) is computed once.
+
+        Parameters
+        ----------
+        horizons : sequence of caslite.Blocks
+            Blocks of one schedule, e.g. ``schedule.horizon(o, "14D")`` of each origin.
+        origins : sequence of int, str or datetime
+            One forecast origin per horizon (naive: local time of the schedule).
+        grid : caslite.Grid
+            As for :meth:`block_features`.
+
+        Returns
+        -------
+        list of pandas.DataFrame
+            One frame per horizon, as :meth:`block_features` returns it.
+
+        Raises
+        ------
+        ValueError
+            If the numbers of horizons and origins differ, the horizons come from different
+            schedules, or a block starts before its origin.
+
+        Examples
+        --------
+        >>> from shapely.geometry import box
+        >>> from caslite import Grid, ShiftSchedule
+        >>> grid = Grid.from_area(box(120000, 487000, 122000, 489000), crs="EPSG:28992")
+        >>> schedule = ShiftSchedule.every(4, tz="Europe/Amsterdam")
+        >>> origins = ["2024-10-20", "2024-10-27"]
+        >>> horizons = [schedule.horizon(o, "14D") for o in origins]
+        >>> builder = FeatureBuilder()
+        >>> frames = builder._horizons_block_features(horizons, origins, grid)
+        >>> all(f.equals(builder.block_features(h, o, grid))
+        ...     for f, h, o in zip(frames, horizons, origins))
+        True
+        """
+        horizons, origins = list(horizons), list(origins)
+        if len(horizons) != len(origins):
+            raise ValueError(
+                f"got {len(horizons)} horizons and {len(origins)} origins; give one origin per "
+                "horizon."
+            )
+        for blocks in horizons:
+            if not isinstance(blocks, Blocks):
+                raise TypeError(f"horizons must be caslite Blocks, got {type(blocks).__name__}.")
+            if blocks.schedule != horizons[0].schedule:
+                raise ValueError(
+                    f"the horizons come from different schedules ({horizons[0].schedule!r} and "
+                    f"{blocks.schedule!r}); give horizons of one schedule."
+                )
+        shares, ids = None, None
+        dark = [family for family in self._families("block") if isinstance(family, Darkness)]
+        if dark and dark[0].on and horizons:
+            ids = np.unique(np.concatenate([blocks.ids for blocks in horizons]))
+            every = Blocks(horizons[0].schedule, ids)
+            lon, lat = _lon_lat_centre(grid)
+            shares = darkness_share(every.start, every.end, lon, lat)
+        frames = []
+        for blocks, origin in zip(horizons, origins, strict=True):
+            o = self._check_blocks_origin(blocks, origin)
+            darkness = None if shares is None else shares[np.searchsorted(ids, blocks.ids)]
+            frames.append(self._block_frame(blocks, o, grid, darkness))
+        return frames
 
     # ------------------------------------------------------------------ assembly
     def rows(self, cell_feats, shift_feats, block_feats, block_index, cell_index) -> np.ndarray:
@@ -1661,6 +1743,10 @@ class FeatureBuilder(BaseEstimator):
         >>> FeatureBuilder().rows(cells, shifts, blocks, [0, 1], [1, 1]).tolist()
         [[2.0, 5.0, 2.0], [2.0, 1.0, 0.0]]
         """
+        return self._rows(cell_feats, shift_feats, block_feats, block_index, cell_index)
+
+    def _rows(self, cell_feats, shift_feats, block_feats, block_index, cell_index, out=None):
+        """:meth:`rows`, written into ``out`` (rows by features) when given."""
         cell_arr = np.asarray(cell_feats, dtype=np.float64)
         shift_arr = np.asarray(shift_feats, dtype=np.float64)
         block_arr = np.asarray(block_feats, dtype=np.float64)
@@ -1675,7 +1761,11 @@ class FeatureBuilder(BaseEstimator):
         _check_index(cell_index, cell_arr.shape[0], "cell_index")
         _check_index(block_index, block_arr.shape[0], "block_index")
         k1, k2 = cell_arr.shape[1], shift_arr.shape[2]
-        out = np.empty((block_index.size, k1 + k2 + block_arr.shape[1]), dtype=np.float64)
+        shape = (block_index.size, k1 + k2 + block_arr.shape[1])
+        if out is None:
+            out = np.empty(shape, dtype=np.float64)
+        elif out.shape != shape:
+            raise ValueError(f"out has shape {out.shape}, the rows need {shape}.")
         out[:, :k1] = cell_arr[cell_index]
         out[:, k1 : k1 + k2] = shift_arr[shift_of_block[block_index], cell_index]
         out[:, k1 + k2 :] = block_arr[block_index]
@@ -2088,10 +2178,14 @@ def _raster_index(grid) -> np.ndarray:
 
 
 class _Blocks:
-    """What the block families read: the blocks, their local starts, the origin, the grid."""
+    """What the block families read: the blocks, their local starts, the origin, the grid.
 
-    def __init__(self, blocks, local, o: int, grid):
+    ``darkness``: the blocks' darkness shares when computed beforehand, else None.
+    """
+
+    def __init__(self, blocks, local, o: int, grid, darkness=None):
         self.blocks, self.local, self.o, self.grid = blocks, local, o, grid
+        self.darkness = darkness
 
 
 def _shift_prior(prior) -> float | None:

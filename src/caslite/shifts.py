@@ -30,6 +30,8 @@ from caslite._validation import as_duration
 __all__ = ["Blocks", "ShiftSchedule"]
 
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+#: Most block starts a schedule keeps cached (8 bytes each; about 480 years of 4-hour blocks).
+_MAX_CACHED_STARTS = 1 << 20
 
 
 def _parse_start(text) -> int:
@@ -218,6 +220,23 @@ class ShiftSchedule:
         ['23-07', '07-15']
         """
         seconds = np.atleast_1d(to_utc_seconds(times, self.tz, "block_of"))
+        if seconds.size:
+            # the local day of an instant is its UTC day or a neighbour, and its block starts
+            # that day or the day before: these days' starts hold it, with a day to spare
+            day = np.floor_divide(seconds, DAY)
+            table = self._starts_table(
+                (int(day.min()) - 3) * self.n_shifts, (int(day.max()) + 4) * self.n_shifts
+            )
+            if table is not None and table[2]:
+                first, starts, _ = table
+                # where starts never decrease with the id, the block holding an instant is the
+                # last one starting at or before it (an empty block, on a skipped wall-clock
+                # start, holds nothing)
+                return first + np.searchsorted(starts, seconds, side="right") - 1
+        return self._wall_clock_block_of(seconds)
+
+    def _wall_clock_block_of(self, seconds: np.ndarray) -> np.ndarray:
+        """:meth:`block_of` of UTC seconds from the local wall clock, without the cached starts."""
         local = pd.DatetimeIndex(pd.to_datetime(seconds, unit="s", utc=True)).tz_convert(self.tz)
         wall = local.tz_localize(None).as_unit("s").asi8
         day, time_of_day = np.divmod(wall, DAY)
@@ -256,6 +275,17 @@ class ShiftSchedule:
         return self._block_start(ids), self._block_start(ids + 1)
 
     def _block_start(self, ids: np.ndarray) -> np.ndarray:
+        """Start instants of block ids: from the cached starts when they cover the ids."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size:
+            table = self._starts_table(int(ids.min()), int(ids.max()))
+            if table is not None:
+                first, starts, _ = table
+                return starts[ids - first]
+        return self._local_starts(ids)
+
+    def _local_starts(self, ids: np.ndarray) -> np.ndarray:
+        """Start instants of block ids, each localised from its wall-clock start."""
         day, shift = np.divmod(ids, self.n_shifts)
         wall = day * DAY + self.start_seconds[shift]
         naive = pd.DatetimeIndex(pd.to_datetime(wall.ravel(), unit="s"))
@@ -264,6 +294,43 @@ class ShiftSchedule:
             self.tz, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward"
         )
         return local.as_unit("s").asi8.reshape(ids.shape)
+
+    def _starts_table(self, lo: int, hi: int):
+        """Return ``(first, starts, rising)``: the starts of ids ``first ..``, ``lo .. hi`` in them.
+
+        The table is kept with the schedule and grown as ids outside it are asked for (by at
+        least a year of blocks, or its own size, at a time), each start localised once by
+        :meth:`_local_starts`, so that the many small lookups of a fit cost an index each.
+        ``rising``: whether the starts never decrease (not so where pandas localises a
+        skipped whole day, such as Pacific/Apia's 2011-12-30). None when the table would
+        exceed :data:`_MAX_CACHED_STARTS` starts: the caller localises the starts itself.
+        """
+        table = self.__dict__.get("_starts")
+        if table is not None and table[0] <= lo and hi < table[0] + table[1].size:
+            return table
+        first, starts, _ = table if table is not None else (lo, np.empty(0, np.int64), True)
+        last = first + starts.size  # one past the table's last id
+        new_first, new_last = min(first, lo), max(last, hi + 1)
+        spare = _MAX_CACHED_STARTS - (new_last - new_first)
+        if spare < 0:
+            return None
+        grow = min(max(starts.size, 366 * self.n_shifts), spare // 2)
+        new_first -= grow if new_first < first or not starts.size else 0
+        new_last += grow if new_last > last else 0
+        try:
+            before = self._local_starts(np.arange(new_first, first, dtype=np.int64))
+            after = self._local_starts(np.arange(max(last, new_first), new_last, dtype=np.int64))
+        except (OverflowError, ValueError):  # beyond the instants pandas can hold
+            return None
+        starts = np.concatenate([before, starts, after])
+        table = (new_first, starts, bool(np.all(starts[1:] >= starts[:-1])))
+        self._starts = table  # one assignment: a reader sees the old table or the new one
+        return table
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_starts", None)  # a cache: rebuilt on demand, not carried in copies
+        return state
 
     # ------------------------------------------------------------------ ranges of blocks
     def blocks(self, start, end) -> Blocks:
