@@ -11,8 +11,8 @@ every continuous column, which was more than half of the risk model's fit on a s
    ``random_state``, the same ``train_test_split``), and hands them over as ``X_val``.
 2. For the columns whose bins come from weighted percentiles, it computes the same edges
    with scikit-learn's own weighted percentile, all columns and all 254 levels in one call,
-   and gives the estimator each value's bin rank (0, 1, 2, ...) instead of the value. The estimator's
-   binning of so few distinct values is the identity, so it grows the same trees.
+   and gives the estimator each value's bin rank (0, 1, 2, ...) instead of the value. The
+   estimator's binning of so few distinct values is the identity, so it grows the same trees.
 3. It writes the column's edges back into the fitted trees, so that they split raw values
    exactly where scikit-learn's own binning would have.
 
