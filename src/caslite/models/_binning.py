@@ -35,6 +35,8 @@ __all__ = ["fit_weighted"]
 
 #: rows above which scikit-learn bins a weighted subsample without weights (already fast)
 _BINNING_SUBSAMPLE = 200_000
+#: weighted columns whose percentiles are found in one call
+_PERCENTILE_COLUMNS = 4
 
 
 def fit_weighted(estimator, frame: pd.DataFrame, y, sample_weight):
@@ -65,14 +67,14 @@ def fit_weighted(estimator, frame: pd.DataFrame, y, sample_weight):
     train, val = _validation_split(estimator, y)
     if train.size > _BINNING_SUBSAMPLE:
         return estimator.fit(frame, y, sample_weight=sample_weight)
-    # Column by column, in column-major arrays (a pandas frame's own layout): each column's
-    # rows are read and written contiguously.
-    X = np.asfortranarray(frame.to_numpy(dtype=np.float64))
+    X = frame.to_numpy(dtype=np.float64)
+    # The parts are column-major, so that each column's rows are written and read contiguously.
     X_train = np.empty((train.size, X.shape[1]), order="F")
     X_val = np.empty((val.size, X.shape[1]), order="F")
     w_train = w[train]
     kept = w_train != 0  # scikit-learn leaves zero weights out of the edges
-    sorted_columns, sorted_weights, weighted = [], [], []
+    levels = np.linspace(0, 100, num=int(estimator.max_bins) + 1)[1:-1]
+    edges, pending = {}, {}
     for j in range(X.shape[1]):
         X[:, j].take(train, out=X_train[:, j])
         X[:, j].take(val, out=X_val[:, j])
@@ -80,20 +82,24 @@ def fit_weighted(estimator, frame: pd.DataFrame, y, sample_weight):
             X_train[:, j], w_train, kept, X_val[:, j], int(estimator.max_bins)
         )
         if column is not None:
-            sorted_columns.append(column[0])
-            sorted_weights.append(column[1])
-            weighted.append(j)
-    edges = {}
-    if weighted:
-        levels = np.linspace(0, 100, num=int(estimator.max_bins) + 1)[1:-1]
-        percentiles = weighted_percentile(
-            np.column_stack(sorted_columns), np.column_stack(sorted_weights), levels, average=True
-        )  # all columns and levels in one call: (columns, levels)
-        for j, data, column_percentiles in zip(weighted, sorted_columns, percentiles, strict=True):
-            thresholds, present = _edges(column_percentiles, data, almost_inf)
-            X_train[:, j] = _ranks(X_train[:, j], thresholds, present)
-            X_val[:, j] = _ranks(X_val[:, j], thresholds, present)
-            edges[j] = thresholds[present[:-1]]
+            pending[j] = column
+        if pending and (len(pending) == _PERCENTILE_COLUMNS or j == X.shape[1] - 1):
+            # a few columns per percentile call: its loop over the levels is shared, and
+            # its temporaries stay small
+            percentiles = weighted_percentile(
+                np.column_stack([data for data, _ in pending.values()]),
+                np.column_stack([data_weights for _, data_weights in pending.values()]),
+                levels,
+                average=True,
+            )  # (columns, levels)
+            for (k, (data, _)), column_percentiles in zip(
+                pending.items(), percentiles, strict=True
+            ):
+                thresholds, present = _edges(column_percentiles, data, almost_inf)
+                X_train[:, k] = _ranks(X_train[:, k], thresholds, present)
+                X_val[:, k] = _ranks(X_val[:, k], thresholds, present)
+                edges[k] = thresholds[present[:-1]]
+            pending = {}
     names = frame.columns
     estimator.fit(
         pd.DataFrame(X_train, columns=names, copy=False),
