@@ -100,14 +100,32 @@ def test_edges_equal_one_percentile_call_per_edge():
     frame, _, w = _data(n=3000, seed=4)
     tools = _binning._binning_tools()
     levels = np.linspace(0, 100, num=256)[1:-1]
-    for name in ("smooth", "heavy", "float32"):
-        values = frame[name].to_numpy(dtype=np.float64)
-        thresholds, present = _binning._column_edges(values, w, values[:10], levels, *tools)
+    names = ("smooth", "heavy", "float32")
+    columns = [frame[name].to_numpy(dtype=np.float64) for name in names]
+    weighted_percentile, almost_inf = tools
+    kept = w != 0
+    sorted_columns = [
+        _binning._sorted_for_percentiles(values, w, kept, values[:10], 255) for values in columns
+    ]
+    percentiles = weighted_percentile(  # every column and level in one call
+        np.column_stack([data for data, _ in sorted_columns]),
+        np.column_stack([data_weights for _, data_weights in sorted_columns]),
+        levels,
+        average=True,
+    )
+    for values, (data, _), column_percentiles in zip(
+        columns, sorted_columns, percentiles, strict=True
+    ):
+        thresholds, present = _binning._edges(column_percentiles, data, almost_inf)
         np.testing.assert_array_equal(thresholds, _find_binning_thresholds(values, 255, w))
-        # every rank's edge is a threshold; the ranks of the rows keep their order
+        # the ranks keep the rows' order, and a rank's rows all lie in one bin of the edges
         ranks = _binning._ranks(values, thresholds, present)
         order = np.argsort(values, kind="stable")
         assert np.all(np.diff(ranks[order]) >= 0)
+        bins = np.searchsorted(thresholds, values, side="left")
+        for rank in np.unique(ranks):
+            assert np.unique(bins[ranks == rank]).size == 1
+        assert np.unique(ranks).size == np.unique(bins).size
 
 
 def test_unweighted_and_unsupported_fits_are_scikit_learns_own():

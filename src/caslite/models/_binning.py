@@ -9,10 +9,10 @@ every continuous column, which was more than half of the risk model's fit on a s
 
 1. It splits off the validation rows as the estimator itself would (the same seed drawn from
    ``random_state``, the same ``train_test_split``), and hands them over as ``X_val``.
-2. For each column whose bins come from weighted percentiles, it computes the same edges
-   with scikit-learn's own weighted percentile, all 254 levels in one call, and gives the
-   estimator each value's bin rank (0, 1, 2, ...) instead of the value. The estimator's
-   binning of so few distinct values is the identity, so it grows the same trees.
+2. For the columns whose bins come from weighted percentiles, it computes the same edges
+   with scikit-learn's own weighted percentile, all columns and all 254 levels in one call,
+   and gives the estimator each value's bin rank (0, 1, 2, ...) instead of the value. The
+   estimator's binning of so few distinct values is the identity, so it grows the same trees.
 3. It writes the column's edges back into the fitted trees, so that they split raw values
    exactly where scikit-learn's own binning would have.
 
@@ -35,6 +35,8 @@ __all__ = ["fit_weighted"]
 
 #: rows above which scikit-learn bins a weighted subsample without weights (already fast)
 _BINNING_SUBSAMPLE = 200_000
+#: weighted columns whose percentiles are found in one call
+_PERCENTILE_COLUMNS = 4
 
 
 def fit_weighted(estimator, frame: pd.DataFrame, y, sample_weight):
@@ -60,30 +62,49 @@ def fit_weighted(estimator, frame: pd.DataFrame, y, sample_weight):
     if binning is None or not _takes_fast_path(estimator, frame, sample_weight):
         return estimator.fit(frame, y, sample_weight=sample_weight)
     weighted_percentile, almost_inf = binning
-    X = frame.to_numpy(dtype=np.float64)
     y = np.asarray(y)
     w = np.asarray(sample_weight, dtype=np.float64)
     train, val = _validation_split(estimator, y)
     if train.size > _BINNING_SUBSAMPLE:
         return estimator.fit(frame, y, sample_weight=sample_weight)
-    X_train, X_val = X[train], X[val]
+    X = frame.to_numpy(dtype=np.float64)
+    # The parts are column-major, so that each column's rows are written and read contiguously.
+    X_train = np.empty((train.size, X.shape[1]), order="F")
+    X_val = np.empty((val.size, X.shape[1]), order="F")
+    w_train = w[train]
+    kept = w_train != 0  # scikit-learn leaves zero weights out of the edges
     levels = np.linspace(0, 100, num=int(estimator.max_bins) + 1)[1:-1]
-    edges = {}
+    edges, pending = {}, {}
     for j in range(X.shape[1]):
-        column_edges = _column_edges(
-            X_train[:, j], w[train], X_val[:, j], levels, weighted_percentile, almost_inf
+        X[:, j].take(train, out=X_train[:, j])
+        X[:, j].take(val, out=X_val[:, j])
+        column = _sorted_for_percentiles(
+            X_train[:, j], w_train, kept, X_val[:, j], int(estimator.max_bins)
         )
-        if column_edges is None:
-            continue
-        thresholds, present = column_edges
-        X_train[:, j] = _ranks(X_train[:, j], thresholds, present)
-        X_val[:, j] = _ranks(X_val[:, j], thresholds, present)
-        edges[j] = thresholds[present[:-1]]
+        if column is not None:
+            pending[j] = column
+        if pending and (len(pending) == _PERCENTILE_COLUMNS or j == X.shape[1] - 1):
+            # a few columns per percentile call: its loop over the levels is shared, and
+            # its temporaries stay small
+            percentiles = weighted_percentile(
+                np.column_stack([data for data, _ in pending.values()]),
+                np.column_stack([data_weights for _, data_weights in pending.values()]),
+                levels,
+                average=True,
+            )  # (columns, levels)
+            for (k, (data, _)), column_percentiles in zip(
+                pending.items(), percentiles, strict=True
+            ):
+                thresholds, present = _edges(column_percentiles, data, almost_inf)
+                X_train[:, k] = _ranks(X_train[:, k], thresholds, present)
+                X_val[:, k] = _ranks(X_val[:, k], thresholds, present)
+                edges[k] = thresholds[present[:-1]]
+            pending = {}
     names = frame.columns
     estimator.fit(
         pd.DataFrame(X_train, columns=names, copy=False),
         y[train],
-        sample_weight=w[train],
+        sample_weight=w_train,
         X_val=pd.DataFrame(X_val, columns=names, copy=False),
         y_val=y[val],
         sample_weight_val=w[val],
@@ -110,16 +131,24 @@ def _binning_tools():
     if "X_val" not in inspect.signature(HistGradientBoostingRegressor.fit).parameters:
         return None
     rng = np.random.default_rng(0)
-    values = rng.gamma(2.0, size=1000).round(2)  # ties and > 255 distinct values
-    weights = rng.choice([0.0, 1.0, 2.5, 40.0], size=values.size)
+    columns = (rng.gamma(2.0, size=1000).round(2), rng.normal(size=1000).round(3))  # ties
+    weights = rng.choice([0.0, 1.0, 2.5, 40.0], size=1000)
     levels = np.linspace(0, 100, num=256)[1:-1]
+    kept = weights != 0
     try:
-        theirs = _find_binning_thresholds(values, 255, sample_weight=weights)
-        ours = _column_edges(values, weights, values[:0], levels, _weighted_percentile, ALMOST_INF)
-    except TypeError:  # a scikit-learn whose binning takes no weights
+        theirs = [_find_binning_thresholds(v, 255, sample_weight=weights) for v in columns]
+        ours = [_sorted_for_percentiles(v, weights, kept, v[:0], 255) for v in columns]
+        percentiles = _weighted_percentile(
+            np.column_stack([data for data, _ in ours]),
+            np.column_stack([data_weights for _, data_weights in ours]),
+            levels,
+            average=True,
+        )
+    except (TypeError, ValueError, IndexError):  # weights or several columns not taken
         return None
-    if ours is None or not np.array_equal(ours[0], theirs):
-        return None
+    for (data, _), column_percentiles, their_edges in zip(ours, percentiles, theirs, strict=True):
+        if not np.array_equal(_edges(column_percentiles, data, ALMOST_INF)[0], their_edges):
+            return None
     return _weighted_percentile, ALMOST_INF
 
 
@@ -152,31 +181,38 @@ def _validation_split(estimator, y):
     return train, val
 
 
-def _column_edges(train_values, weights, val_values, levels, weighted_percentile, almost_inf):
-    """Find the bin edges scikit-learn would for one weighted column, and the bins its rows fill.
+def _sorted_for_percentiles(train_values, weights, kept, val_values, max_bins: int):
+    """Sort the column's weighted values as scikit-learn does before its percentiles.
 
-    Returns None when scikit-learn's own binning of the column is cheap (few distinct values)
-    or must stay its own (missing values).
+    Returns ``(values, weights)`` of the rows with a nonzero weight, in that order, or None
+    when scikit-learn's own binning of the column is cheap (at most ``max_bins`` distinct
+    values: midpoints) or must stay its own (missing values).
     """
     if np.isnan(train_values).any() or np.isnan(val_values).any():
         return None
-    kept = weights != 0
     data, data_weights = train_values[kept], weights[kept]
+    if pd.unique(data).size <= max_bins:  # counts at least the distinct values below
+        return None
     order = np.argsort(data)  # as scikit-learn sorts before its percentiles
     data, data_weights = data[order], data_weights[order]
-    if np.count_nonzero(np.diff(data)) + 1 <= levels.size + 1:  # distinct values: midpoints
+    if np.count_nonzero(np.diff(data)) + 1 <= max_bins:  # distinct values: midpoints
         return None
-    thresholds = np.unique(weighted_percentile(data, data_weights, levels, average=True))
+    return data, data_weights
+
+
+def _edges(percentiles, sorted_values, almost_inf):
+    """Return the column's bin edges from its weighted percentiles, and the bins its rows fill."""
+    thresholds = np.unique(percentiles)
     np.clip(thresholds, a_min=None, a_max=almost_inf, out=thresholds)
-    bins = np.searchsorted(thresholds, data, side="left")  # ascending, as the data are
+    bins = np.searchsorted(thresholds, sorted_values, side="left")  # ascending, as the values
     present = bins[np.concatenate(([True], np.diff(bins) != 0))]
     return thresholds, present
 
 
 def _ranks(values, thresholds, present) -> np.ndarray:
     """Each value's bin (the number of edges below it) as its rank among the filled bins."""
-    bins = np.searchsorted(thresholds, values, side="left")
-    return np.searchsorted(present, bins, side="left").astype(np.float64)
+    rank_of_bin = np.searchsorted(present, np.arange(thresholds.size + 1), side="left")
+    return rank_of_bin[np.searchsorted(thresholds, values, side="left")].astype(np.float64)
 
 
 def _restore_thresholds(estimator, edges: dict) -> None:
