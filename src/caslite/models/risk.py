@@ -1777,7 +1777,7 @@ def _kept_below(values, counts, positive, scale, budget: float, buffer) -> bool:
     slack = 4.0 * counts.size * np.finfo(np.float64).eps * rough
     if abs(rough - positive_kept - budget) > slack:
         return rough - positive_kept < budget
-    return float(np.dot(counts, kept)) - positive_kept < budget
+    return _kept(values, counts, positive, scale, buffer) < budget
 
 
 def _importance_scale(compact, budget: float) -> float:
